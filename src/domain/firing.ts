@@ -1,0 +1,77 @@
+import type { Run, Task, Trigger } from './task.js';
+
+/**
+ * A firing is one (task, scheduled time): its identity is written to etcd before anything
+ * runs, and it lives until its last attempt has an outcome.
+ *   unassigned -> assigned -> running -> (deleted | retry-wait -> assigned ...)
+ */
+export type FiringState = 'unassigned' | 'assigned' | 'running' | 'retry-wait';
+
+export interface Firing {
+  taskId: string;
+  tenant: string;
+  scheduledMs: number;
+  attempt: number;
+  trigger: Trigger;
+  state: FiringState;
+  /** Node id and lease (the incarnation) it is assigned to or running on. */
+  node?: string;
+  lease?: string;
+  /** Not to be started before this instant (retries wait here). */
+  dueMs: number;
+  startedMs?: number;
+  /** Parameters of a manual trigger, passed to the run. */
+  params?: Record<string, unknown>;
+}
+
+export function firingRunId(f: Pick<Firing, 'taskId' | 'scheduledMs' | 'attempt'>): string {
+  return `${f.taskId}-${f.scheduledMs}-${f.attempt}`;
+}
+
+export function newFiring(task: Task, scheduledMs: number, trigger: Trigger, nowMs: number, params?: Record<string, unknown>): Firing {
+  return {
+    taskId: task.id,
+    tenant: task.tenant,
+    scheduledMs,
+    attempt: 1,
+    trigger,
+    state: 'unassigned',
+    dueMs: Math.max(scheduledMs, nowMs),
+    ...(params ? { params } : {}),
+  };
+}
+
+/** The run record a firing's attempt starts with when a node claims it. */
+export function startedRun(f: Firing, node: string, nowMs: number): Run {
+  return {
+    id: firingRunId(f),
+    taskId: f.taskId,
+    tenant: f.tenant,
+    scheduledMs: f.scheduledMs,
+    attempt: f.attempt,
+    trigger: f.trigger,
+    node,
+    state: 'running',
+    startedMs: nowMs,
+  };
+}
+
+/** A run record for a firing that never ran (overlap, misfire). */
+export function skippedRun(task: Task, scheduledMs: number, trigger: Trigger, message: string, nowMs: number): Run {
+  return {
+    id: firingRunId({ taskId: task.id, scheduledMs, attempt: 1 }),
+    taskId: task.id,
+    tenant: task.tenant,
+    scheduledMs,
+    attempt: 1,
+    trigger,
+    state: 'skipped',
+    endedMs: nowMs,
+    message,
+  };
+}
+
+/** Whether the firing occupies its task (for overlap policies). */
+export function isActive(f: Firing): boolean {
+  return f.state !== 'retry-wait';
+}

@@ -1,0 +1,128 @@
+import { stat } from 'node:fs/promises';
+import { execa } from 'execa';
+import type { ProcessAction } from '../domain/task.js';
+import { OutputSink } from './output-sink.js';
+import { groupAlive, terminateGroup } from './process-group.js';
+import { checkRunAs, resolveRunAs } from './run-as.js';
+import { failed, notifyStart, timedOutMessage, type RunContext, type RunOutcome } from './types.js';
+
+export { checkRunAs } from './run-as.js';
+
+/** After the group is gone, how long to wait for the output pipes to drain. */
+const DRAIN_MS = 1_000;
+
+type Exit = { code: number | null; signal: NodeJS.Signals | null } | { error: string };
+
+/** The ROTA_* variables every process run sees. */
+export function rotaEnv(ctx: RunContext): Record<string, string> {
+  return {
+    ROTA_TASK_ID: ctx.taskId,
+    ROTA_RUN_ID: ctx.runId,
+    ROTA_SCHEDULED_AT: String(ctx.scheduledMs),
+    ROTA_ATTEMPT: String(ctx.attempt),
+  };
+}
+
+/**
+ * Runs `action.command` through /bin/sh -c in its own process group. The run owns the group:
+ * a timeout or an operator kill sends SIGTERM to all of it and SIGKILL after ctx.killGraceMs;
+ * processes left behind when the shell exits are terminated the same way. Never rejects.
+ */
+export async function runProcess(action: ProcessAction, ctx: RunContext): Promise<RunOutcome> {
+  try {
+    return await run(action, ctx);
+  } catch (e) {
+    return failed(`process runner error: ${(e as Error).message}`);
+  }
+}
+
+async function run(action: ProcessAction, ctx: RunContext): Promise<RunOutcome> {
+  const refused = checkRunAs(action.user, action.group, ctx.allowedUsers);
+  if (refused) return failed(refused);
+  const id = await resolveRunAs(action.user, action.group);
+  if (typeof id === 'string') return failed(id);
+  if (action.cwd) {
+    const st = await stat(action.cwd).catch(() => undefined);
+    if (!st?.isDirectory()) return failed(`working directory '${action.cwd}' does not exist`);
+  }
+  if (ctx.signal.aborted) return { state: 'killed', message: 'killed by operator' };
+
+  let sink: OutputSink;
+  try {
+    sink = await OutputSink.open(ctx.logFile, ctx.outputCapBytes, ctx.tailBytes);
+  } catch (e) {
+    return failed(`cannot open log file: ${(e as Error).message}`);
+  }
+
+  // One pipe for both streams, so the log shows stdout and stderr in the order they were written.
+  const sub = execa('/bin/sh', ['-c', `exec 2>&1; ${action.command}`], {
+    cwd: action.cwd,
+    env: { ...process.env, ...id.env, ...action.env, ...rotaEnv(ctx) },
+    extendEnv: false,
+    uid: id.uid,
+    gid: id.gid,
+    detached: true,
+    cleanup: false,
+    stdin: 'ignore',
+    buffer: false,
+    reject: false,
+    forceKillAfterDelay: false,
+  });
+  const exited = new Promise<Exit>((resolve) => {
+    sub.once('exit', (code, signal) => resolve({ code, signal }));
+    // Spawn failures (EPERM on setuid, ...) surface through execa's result.
+    sub.then(
+      (r) => r.failed && r.exitCode === undefined && !r.signal && resolve({ error: r.originalMessage || r.shortMessage || 'unknown error' }),
+      (e: unknown) => resolve({ error: String(e) }),
+    );
+  });
+  const drained = Promise.all([sub.stdout, sub.stderr].map((s) => {
+    if (!s) return Promise.resolve();
+    s.on('data', (chunk: Buffer) => sink.write(chunk));
+    return new Promise<void>((resolve) => {
+      s.once('close', resolve);
+      s.once('error', () => resolve());
+    });
+  }));
+
+  const pid = sub.pid;
+  let reason: 'timeout' | 'killed' | undefined;
+  let termination: Promise<void> | undefined;
+  const terminate = (why: 'timeout' | 'killed'): void => {
+    if (reason || pid === undefined) return;
+    reason = why;
+    termination = terminateGroup(pid, ctx.killGraceMs);
+  };
+  const onAbort = (): void => terminate('killed');
+  const timer = ctx.timeoutMs !== undefined && ctx.timeoutMs > 0 ? setTimeout(() => terminate('timeout'), ctx.timeoutMs) : undefined;
+  if (pid !== undefined) {
+    notifyStart(ctx, { pid });
+    ctx.signal.addEventListener('abort', onAbort, { once: true });
+    if (ctx.signal.aborted) onAbort();
+  }
+
+  const exit = await exited;
+  clearTimeout(timer);
+  ctx.signal.removeEventListener('abort', onAbort);
+  if (pid !== undefined && !termination && groupAlive(pid)) termination = terminateGroup(pid, ctx.killGraceMs);
+  await termination;
+  let drainTimer: NodeJS.Timeout | undefined;
+  await Promise.race([drained, new Promise((r) => (drainTimer = setTimeout(r, DRAIN_MS)))]);
+  clearTimeout(drainTimer);
+  sub.stdout?.destroy();
+  sub.stderr?.destroy();
+  await sink.close();
+  return outcome(exit, reason, ctx, sink.tailText());
+}
+
+function outcome(exit: Exit, reason: 'timeout' | 'killed' | undefined, ctx: RunContext, tail: string): RunOutcome {
+  if ('error' in exit) return { state: 'failed', message: `failed to start: ${exit.error}`, outputTail: tail };
+  const base: RunOutcome = { state: 'failed', message: '', outputTail: tail };
+  if (exit.code !== null) base.exitCode = exit.code;
+  if (exit.signal) base.signal = exit.signal;
+  if (reason === 'killed') return { ...base, state: 'killed', message: 'killed by operator' };
+  if (reason === 'timeout') return { ...base, timedOut: true, message: timedOutMessage(ctx.timeoutMs ?? 0) };
+  if (exit.code === 0) return { ...base, state: 'succeeded', message: 'exit code 0' };
+  if (exit.code !== null) return { ...base, message: `exit code ${exit.code}` };
+  return { ...base, message: `killed by signal ${exit.signal ?? 'unknown'}` };
+}

@@ -1,0 +1,291 @@
+import type { EtcdHandle } from '../store/etcd.js';
+import { watchPrefix, type PrefixWatch } from '../store/watch.js';
+import { FiringStore, type FiringPlan } from '../store/firing-store.js';
+import { K, parseFiringKey } from '../store/keys.js';
+import type { Leadership } from '../store/election.js';
+import type { NodeSession } from '../store/session.js';
+import { ClusterView } from './cluster-view.js';
+import { nextDueMs, place, planTask, type PlanContext } from './planner.js';
+import { firingRunId, isActive, newFiring, skippedRun, type Firing } from '../domain/firing.js';
+import { overlapDecision } from '../domain/policies.js';
+import type { Run } from '../domain/task.js';
+import type { Clock } from '../domain/clock.js';
+import { Mailbox } from '../lib/mailbox.js';
+import { TimerHeap } from '../lib/timer-heap.js';
+import type { Logger } from '../log.js';
+import type { Metrics } from '../metrics.js';
+
+type Source = keyof typeof ClusterView.sources;
+
+/**
+ * The leader's side while this node leads: it watches tasks, cursors, firings, nodes and
+ * trigger requests, decides when each task fires and where (planner), and repairs firings
+ * whose node vanished, that wait for a retry or that have no node (reconciler). Every write
+ * is fenced by the leadership it was given. One message at a time (Mailbox).
+ */
+export class Leader {
+  private readonly view = new ClusterView();
+  private readonly box: Mailbox;
+  private readonly heap = new TimerHeap();
+  private readonly store: FiringStore;
+  private timer: NodeJS.Timeout | null = null;
+  private timerAt = 0;
+  private synced = false;
+  private dirtyTasks = new Set<string>();
+  private dirtyFirings = new Set<string>();
+  private acted = new Map<string, number>();
+  private readonly turn = { n: 0 };
+  private stopped = false;
+
+  constructor(
+    private readonly h: EtcdHandle,
+    private readonly session: NodeSession,
+    private readonly leadership: Leadership,
+    private readonly clock: Clock,
+    private readonly log: Logger,
+    private readonly metrics: Metrics,
+    private readonly random: () => number = Math.random,
+  ) {
+    this.box = new Mailbox(log, 'leader');
+    this.store = new FiringStore(h);
+  }
+
+  /** Runs until leadership is lost or stop() is called. */
+  async run(): Promise<void> {
+    const watches: PrefixWatch[] = [];
+    const sources: Source[] = ['nodes', 'tasks', 'cursors', 'firings', 'triggers'];
+    try {
+      for (const s of sources) {
+        watches.push(
+          await watchPrefix(
+            this.h,
+            ClusterView.sources[s].prefix,
+            {
+              reset: (kvs) => this.box.post(() => this.onReset(s, kvs)),
+              event: (ev) => this.box.post(() => this.onEvent(s, ev)),
+            },
+            this.log,
+          ),
+        );
+      }
+      this.box.post(() => {
+        this.synced = true;
+        for (const id of this.view.tasks.keys()) this.dirtyTasks.add(id);
+        for (const k of this.view.firings.keys()) this.dirtyFirings.add(k);
+        for (const k of this.view.triggers.keys()) void k;
+        this.log.info({ tasks: this.view.tasks.size, firings: this.view.firings.size }, 'leader view synced; scheduling');
+      });
+      this.box.post(() => this.step());
+      await new Promise<void>((resolve) => {
+        if (this.leadership.lost.aborted) return resolve();
+        this.leadership.lost.addEventListener('abort', () => resolve(), { once: true });
+      });
+    } finally {
+      this.stopped = true;
+      if (this.timer) clearTimeout(this.timer);
+      await Promise.all(watches.map((w) => w.close()));
+      await this.box.idle();
+    }
+  }
+
+  private onReset(s: Source, kvs: Parameters<ClusterView['reset']>[1]): void {
+    this.view.reset(s, kvs);
+    if (s === 'tasks' || s === 'cursors') for (const id of this.view.tasks.keys()) this.dirtyTasks.add(id);
+    if (s === 'firings' || s === 'nodes') for (const k of this.view.firings.keys()) this.dirtyFirings.add(k);
+    if (s === 'triggers') for (const k of this.view.triggers.keys()) this.dirtyFirings.add('trigger:' + k);
+    this.step();
+  }
+
+  private onEvent(s: Source, ev: Parameters<ClusterView['apply']>[1]): void {
+    const id = this.view.apply(s, ev);
+    if (s === 'tasks' || s === 'cursors') this.dirtyTasks.add(id);
+    if (s === 'firings') {
+      this.dirtyFirings.add(id);
+      const p = parseFiringKey(id);
+      if (p) this.dirtyTasks.add(p.taskId); // an ended run may unblock overlap: forbid
+    }
+    if (s === 'nodes') for (const k of this.view.firings.keys()) this.dirtyFirings.add(k);
+    if (s === 'triggers' && ev.type === 'put') this.dirtyFirings.add('trigger:' + id);
+    this.step();
+  }
+
+  private canWrite(): boolean {
+    if (this.stopped || this.leadership.lost.aborted) return false;
+    if (!this.session.alive()) {
+      this.log.warn('lease deadline passed: not scheduling');
+      return false;
+    }
+    return true;
+  }
+
+  private fenced(): void {
+    this.log.warn('fenced write rejected: this node no longer leads');
+    void this.leadership.resign();
+  }
+
+  /** Recompute what changed, run what is due, re-arm the timer. */
+  private async step(): Promise<void> {
+    if (!this.synced || !this.canWrite()) return;
+    const now = this.clock.now();
+    for (const id of this.dirtyTasks) {
+      const t = this.view.tasks.get(id);
+      const c = this.view.cursors.get(id);
+      this.heap.set('t:' + id, t ? nextDueMs(t.value, c?.value ?? t.value.createdMs) : null);
+    }
+    this.dirtyTasks.clear();
+    const due = this.heap.takeDue(now);
+    const dueTasks = due.filter((k) => k.startsWith('t:')).map((k) => k.slice(2));
+    for (const k of due) if (k.startsWith('f:')) this.dirtyFirings.add(k.slice(2));
+    if (dueTasks.length > 0) await this.fireTasks(dueTasks);
+    if (this.dirtyFirings.size > 0) await this.reconcile();
+    this.arm();
+  }
+
+  private arm(): void {
+    const next = this.heap.peek();
+    if (next === null || this.stopped) return;
+    if (this.timer && this.timerAt === next) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timerAt = next;
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      this.box.post(() => this.step());
+    }, Math.max(0, next - this.clock.now()));
+  }
+
+  private ctx(): PlanContext {
+    return { nowMs: this.clock.now(), nodes: this.view.nodeInfos(), turn: this.turn, random: this.random };
+  }
+
+  private async fireTasks(ids: string[]): Promise<void> {
+    const ctx = this.ctx();
+    const plans: FiringPlan[] = [];
+    for (const id of ids) {
+      const t = this.view.tasks.get(id);
+      if (!t) continue;
+      const plan = planTask(t.value, this.view.cursors.get(id), this.view.firingsOf(id), ctx);
+      if (plan) plans.push(plan);
+      else this.dirtyTasks.add(id);
+    }
+    if (plans.length === 0) return;
+    const t0 = this.clock.now();
+    const results = await this.store.writePlans(this.leadership.fence, plans);
+    this.metrics.etcdTxn(this.clock.now() - t0, plans.length);
+    if (!results) return this.fenced();
+    for (const r of results) {
+      const id = r.plan.taskId;
+      if (r.ok) {
+        this.view.cursors.set(id, { value: r.plan.cursor.toMs, modRevision: r.revision });
+        this.metrics.planned(r.plan.firings.length, r.plan.skipped.length);
+      } else {
+        // Someone moved the cursor (an update, a resume) or the firing exists: re-read.
+        this.metrics.duplicateSuppressed(r.plan.firings.length);
+        const cur = await this.h.ns.get(K.cursor(id)).exec();
+        const kv = cur.kvs[0];
+        if (kv) this.view.cursors.set(id, { value: Number(kv.value.toString()), modRevision: Number(kv.mod_revision) });
+      }
+      this.dirtyTasks.add(id);
+    }
+    // Cursors changed: recompute due times now.
+    for (const id of this.dirtyTasks) {
+      const t = this.view.tasks.get(id);
+      const c = this.view.cursors.get(id);
+      this.heap.set('t:' + id, t ? nextDueMs(t.value, c?.value ?? t.value.createdMs) : null);
+    }
+    this.dirtyTasks.clear();
+  }
+
+  /** Lost incarnations, retries that are due, unassigned firings, manual triggers. */
+  private async reconcile(): Promise<void> {
+    const keys = [...this.dirtyFirings];
+    this.dirtyFirings.clear();
+    const live = this.view.liveLeases();
+    const now = this.clock.now();
+    for (const key of keys) {
+      if (!this.canWrite()) return;
+      if (key.startsWith('trigger:')) {
+        await this.handleTrigger(key.slice(8));
+        continue;
+      }
+      const e = this.view.firings.get(key);
+      if (!e || this.acted.get(key) === e.modRevision) continue;
+      const f = e.value;
+      const task = this.view.tasks.get(f.taskId)?.value;
+      let next: Firing | null | undefined;
+      const runs: Run[] = [];
+      if ((f.state === 'assigned' || f.state === 'running') && f.lease && !live.has(f.lease)) {
+        if (await this.nodeStillThere(f)) continue;
+        if (f.state === 'assigned') {
+          next = task ? place({ ...f }, task, this.ctx()) : null;
+        } else {
+          this.metrics.lost();
+          runs.push({
+            id: firingRunId(f), taskId: f.taskId, tenant: f.tenant, scheduledMs: f.scheduledMs, attempt: f.attempt,
+            trigger: f.trigger, node: f.node, state: 'lost', startedMs: f.startedMs, endedMs: now,
+            message: `node ${f.node} (lease ${f.lease}) vanished while the run was in flight`,
+          });
+          const retry = task && task.policies.onLost === 'retry';
+          next = retry ? place({ ...f, attempt: f.attempt + 1, trigger: 'retry', dueMs: now, startedMs: undefined }, task, this.ctx()) : null;
+          if (retry) this.metrics.retried();
+        }
+      } else if (f.state === 'unassigned' || (f.state === 'retry-wait' && f.dueMs <= now)) {
+        if (!task) next = null;
+        else {
+          const placed = place({ ...f }, task, this.ctx());
+          if (placed.state === 'unassigned' && f.state === 'unassigned') continue; // still no node
+          next = placed;
+        }
+      } else if (f.state === 'retry-wait') {
+        this.heap.set('f:' + key, f.dueMs);
+        continue;
+      } else if (!task && f.state === 'assigned') {
+        next = null;
+      } else continue;
+      this.acted.set(key, e.modRevision);
+      const res = await this.store.transition(this.leadership.fence, { firing: f, modRevision: e.modRevision }, next ?? null, runs);
+      if (res === 'fenced') return this.fenced();
+    }
+    if (this.acted.size > 10_000) this.acted.clear();
+  }
+
+  private async nodeStillThere(f: Firing): Promise<boolean> {
+    if (!f.node) return false;
+    const r = await this.h.ns.get(K.node(f.node)).exec();
+    const kv = r.kvs[0];
+    return !!kv && (JSON.parse(kv.value.toString()) as { lease: string }).lease === f.lease;
+  }
+
+  private async handleTrigger(id: string): Promise<void> {
+    const e = this.view.triggers.get(id);
+    if (!e) return;
+    const p = parseFiringKey(id);
+    const key = K.triggers + id;
+    if (!p) {
+      await this.store.deleteKey(key);
+      return;
+    }
+    const task = this.view.tasks.get(p.taskId)?.value;
+    const now = this.clock.now();
+    if (!task) {
+      const r = await this.store.consumeTrigger(this.leadership.fence, key, e.modRevision, null, null, []);
+      if (r === 'fenced') this.fenced();
+      return;
+    }
+    let ms = p.scheduledMs;
+    while (this.view.firings.has(`${task.id}/${String(ms).padStart(13, '0')}`)) ms++;
+    const params = (JSON.parse(e.value) as { params?: Record<string, unknown> | null }).params ?? undefined;
+    const active = this.view.firingsOf(task.id);
+    const decision = overlapDecision(task.policies.overlap, active.filter((a) => isActive(a.value)).length);
+    let firing: Firing | null = null;
+    let skipped: Run | null = null;
+    const kills: { node: string; runId: string }[] = [];
+    if (decision === 'skip') {
+      skipped = skippedRun(task, ms, 'manual', 'skipped: the previous run is still active (overlap forbid)', now);
+    } else {
+      if (decision === 'replace') for (const a of active) if (a.value.state === 'running' && a.value.node) kills.push({ node: a.value.node, runId: firingRunId(a.value) });
+      firing = place(newFiring(task, ms, 'manual', now, params), task, this.ctx());
+    }
+    const r = await this.store.consumeTrigger(this.leadership.fence, key, e.modRevision, firing, skipped, kills);
+    if (r === 'fenced') this.fenced();
+  }
+}

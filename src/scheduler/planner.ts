@@ -1,0 +1,71 @@
+import { missedFirings, nextFire } from '../domain/schedule.js';
+import { isLate, overlapDecision, planMisfire } from '../domain/policies.js';
+import { chooseNode, type NodeInfo } from '../domain/placement.js';
+import { firingRunId, newFiring, skippedRun, isActive, type Firing } from '../domain/firing.js';
+import type { Task, Trigger } from '../domain/task.js';
+import type { FiringPlan } from '../store/firing-store.js';
+import type { Entry } from './cluster-view.js';
+
+/** At most this many firings of one task are planned in one step (catch-up is bounded). */
+export const MAX_FIRINGS_PER_STEP = 100;
+
+export interface PlanContext {
+  nowMs: number;
+  nodes: NodeInfo[];
+  /** Advanced for every placement decision (round-robin, tie-breaks). */
+  turn: { n: number };
+  random: () => number;
+}
+
+/** When the task next needs the planner, or null when it never fires on its own. */
+export function nextDueMs(task: Task, cursorMs: number): number | null {
+  if (!task.enabled) return null;
+  return nextFire(task.schedule, cursorMs, task.createdMs);
+}
+
+/** Assigns a firing to a node (or leaves it unassigned when no node is eligible). */
+export function place(f: Firing, task: Task, ctx: PlanContext): Firing {
+  const n = chooseNode(ctx.nodes, task.placement, ctx.turn.n++, ctx.random);
+  if (!n) return { ...f, state: 'unassigned', node: undefined, lease: undefined };
+  n.load++;
+  return { ...f, state: 'assigned', node: n.id, lease: n.lease };
+}
+
+/**
+ * Everything due for one task at ctx.nowMs: the firings between its cursor and now, split by
+ * the misfire policy into on-time, caught-up and skipped ones, then filtered by the overlap
+ * policy against the firings still active. Pure: the caller writes the plan.
+ */
+export function planTask(task: Task, cursor: Entry<number> | undefined, active: Entry<Firing>[], ctx: PlanContext): FiringPlan | null {
+  if (!task.enabled) return null;
+  const fromMs = cursor?.value ?? task.createdMs;
+  const { firings: due, total } = missedFirings(task.schedule, fromMs, ctx.nowMs, task.createdMs, MAX_FIRINGS_PER_STEP);
+  if (due.length === 0) return null;
+  const newest = due[due.length - 1]!;
+  const policy = task.policies.misfire;
+  const late = due.filter((ms) => isLate(policy, ms, ctx.nowMs));
+  const onTime = due.filter((ms) => !isLate(policy, ms, ctx.nowMs));
+  const lateTotal = total - onTime.length;
+  const catchUp = late.length > 0 ? planMisfire(policy, late, lateTotal, ctx.nowMs) : { run: [], skipped: 0 };
+
+  const plan: FiringPlan = { taskId: task.id, cursor: { expectRev: cursor?.modRevision ?? 0, toMs: newest }, firings: [], skipped: [], kills: [] };
+  if (catchUp.skipped > 0) {
+    const at = late.find((ms) => !catchUp.run.includes(ms)) ?? late[0]!;
+    plan.skipped.push(skippedRun(task, at, 'catch-up', `skipped ${catchUp.skipped} missed firing(s) by misfire policy '${policy.mode}'`, ctx.nowMs));
+  }
+  const wanted: [number, Trigger][] = [...catchUp.run.map((ms): [number, Trigger] => [ms, 'catch-up']), ...onTime.map((ms): [number, Trigger] => [ms, 'schedule'])];
+  let activeCount = active.filter((e) => isActive(e.value)).length;
+  for (const [ms, trigger] of wanted) {
+    const decision = overlapDecision(task.policies.overlap, activeCount);
+    if (decision === 'skip') {
+      plan.skipped.push(skippedRun(task, ms, trigger, 'skipped: the previous run is still active (overlap forbid)', ctx.nowMs));
+      continue;
+    }
+    if (decision === 'replace') {
+      for (const e of active) if (e.value.state === 'running' && e.value.node) plan.kills.push({ node: e.value.node, runId: firingRunId(e.value) });
+    }
+    plan.firings.push(place(newFiring(task, ms, trigger, ctx.nowMs), task, ctx));
+    activeCount++;
+  }
+  return plan;
+}

@@ -1,0 +1,181 @@
+import type { EtcdHandle } from '../store/etcd.js';
+import { TaskStore, type Versioned } from '../store/task-store.js';
+import { RunStore, type Page } from '../store/run-store.js';
+import { EventStore, type AuditAction, type AuditEvent } from '../store/event-store.js';
+import { FiringStore } from '../store/firing-store.js';
+import { parseRunId } from '../store/keys.js';
+import { RotaError } from '../domain/errors.js';
+import type { Clock } from '../domain/clock.js';
+import type { Run, Task } from '../domain/task.js';
+import { firingRunId } from '../domain/firing.js';
+import { normalizeTask, type InputLimits, type TaskInput } from './task-input.js';
+
+export interface TaskFilter {
+  name?: string;
+  group?: string;
+  enabled?: boolean;
+  kind?: string;
+}
+
+/** Who is asking: every operation is scoped to one tenant. */
+export interface Caller {
+  tenant: string;
+  actor?: string;
+}
+
+/**
+ * The operations every API shares. The native API and each dialect translate their requests
+ * into these calls and their results back; none of them keeps state of its own.
+ */
+export class TaskService {
+  readonly tasks: TaskStore;
+  readonly runs: RunStore;
+  readonly events: EventStore;
+  readonly firings: FiringStore;
+
+  constructor(
+    h: EtcdHandle,
+    private readonly clock: Clock,
+    private readonly limits: InputLimits,
+  ) {
+    this.tasks = new TaskStore(h);
+    this.runs = new RunStore(h);
+    this.events = new EventStore(h);
+    this.firings = new FiringStore(h);
+  }
+
+  private async audit(c: Caller, action: AuditAction, task: Task, detail?: Record<string, unknown>): Promise<void> {
+    await this.events.append({
+      tenant: c.tenant,
+      atMs: this.clock.now(),
+      action,
+      taskId: task.id,
+      taskName: task.name,
+      ...(c.actor ? { actor: c.actor } : {}),
+      ...(detail ? { detail } : {}),
+    });
+  }
+
+  async create(c: Caller, input: TaskInput): Promise<Task> {
+    const fields = normalizeTask(input, this.limits);
+    const now = this.clock.now();
+    const task = await this.tasks.create({ ...fields, tenant: c.tenant, createdMs: now, updatedMs: now }, now);
+    await this.audit(c, 'create', task);
+    return task;
+  }
+
+  private async load(c: Caller, id: string): Promise<Versioned<Task>> {
+    const v = /^\d+$/.test(id) ? await this.tasks.get(id) : null;
+    if (!v || v.value.tenant !== c.tenant) throw new RotaError('NOT_FOUND', `no task with id '${id}'`);
+    return v;
+  }
+
+  async get(c: Caller, id: string): Promise<Task> {
+    return (await this.load(c, id)).value;
+  }
+
+  async getByName(c: Caller, name: string): Promise<Task | null> {
+    const id = await this.tasks.idByName(c.tenant, name);
+    if (!id) return null;
+    const v = await this.tasks.get(id);
+    return v && v.value.tenant === c.tenant ? v.value : null;
+  }
+
+  /** Filtered, ordered by id; `after` is the last id of the previous page. */
+  async list(c: Caller, f: TaskFilter, limit: number, after?: string): Promise<{ items: Task[]; next?: string }> {
+    const all = (await this.tasks.list()).filter(
+      (t) =>
+        t.tenant === c.tenant &&
+        (f.name === undefined || t.name.includes(f.name)) &&
+        (f.group === undefined || t.group === f.group) &&
+        (f.enabled === undefined || t.enabled === f.enabled) &&
+        (f.kind === undefined || Object.keys(t.action)[0] === f.kind || Object.keys(t.schedule)[0] === f.kind) &&
+        (after === undefined || Number(t.id) > Number(after)),
+    );
+    const items = all.slice(0, limit);
+    return all.length > limit ? { items, next: items[items.length - 1]!.id } : { items };
+  }
+
+  /** PUT: the whole definition is replaced; id, tenant and creation time stay. */
+  async replace(c: Caller, id: string, input: TaskInput): Promise<Task> {
+    const prev = await this.load(c, id);
+    const fields = normalizeTask(input, this.limits);
+    const now = this.clock.now();
+    const next: Task = { ...fields, id, tenant: c.tenant, createdMs: prev.value.createdMs, updatedMs: now };
+    const scheduleChanged = JSON.stringify(prev.value.schedule) !== JSON.stringify(next.schedule);
+    const task = await this.tasks.replace(prev, next, scheduleChanged ? now : undefined);
+    await this.audit(c, 'update', task, scheduleChanged ? { scheduleChanged: true } : undefined);
+    return task;
+  }
+
+  /** PATCH: a JSON merge of the given top-level fields over the stored definition. */
+  async patch(c: Caller, id: string, partial: Partial<TaskInput>): Promise<Task> {
+    const prev = await this.load(c, id);
+    const { id: _i, tenant: _t, createdMs: _c, updatedMs: _u, ...stored } = prev.value;
+    const merged = { ...stored, ...partial } as TaskInput;
+    return this.replace(c, id, merged);
+  }
+
+  async delete(c: Caller, id: string): Promise<void> {
+    const prev = await this.load(c, id);
+    await this.tasks.delete(prev);
+    await this.audit(c, 'delete', prev.value);
+  }
+
+  /** Pause stops future firings (runs in flight go on); resume starts from now, without catch-up. */
+  async setEnabled(c: Caller, id: string, enabled: boolean): Promise<Task> {
+    const prev = await this.load(c, id);
+    if (prev.value.enabled === enabled) return prev.value;
+    const now = this.clock.now();
+    const next = { ...prev.value, enabled, updatedMs: now };
+    const task = await this.tasks.replace(prev, next, enabled ? now : undefined);
+    await this.audit(c, enabled ? 'resume' : 'pause', task);
+    return task;
+  }
+
+  /** Asks the leader to fire the task now (even when paused). Returns the expected run id. */
+  async trigger(c: Caller, id: string, params?: Record<string, unknown>): Promise<{ runId: string; scheduledMs: number }> {
+    const task = await this.get(c, id);
+    let ms = this.clock.now();
+    while (!(await this.firings.requestTrigger(task.id, ms, params))) ms++;
+    await this.audit(c, 'trigger', task, params ? { params } : undefined);
+    return { runId: firingRunId({ taskId: task.id, scheduledMs: ms, attempt: 1 }), scheduledMs: ms };
+  }
+
+  async listRuns(c: Caller, taskId: string, limit: number, cursor?: string): Promise<Page<Run>> {
+    await this.load(c, taskId);
+    return this.runs.listForTask(taskId, limit, cursor);
+  }
+
+  /** A run record, or a pending one while its firing waits to be claimed. */
+  async getRun(c: Caller, runId: string): Promise<Run> {
+    const p = parseRunId(runId);
+    if (!p) throw new RotaError('NOT_FOUND', `no run with id '${runId}'`);
+    const run = await this.runs.get(runId);
+    if (run) {
+      if (run.tenant !== c.tenant) throw new RotaError('NOT_FOUND', `no run with id '${runId}'`);
+      return run;
+    }
+    const task = await this.load(c, p.taskId).catch(() => null);
+    const f = task && (await this.firings.getFiring(p.taskId, p.scheduledMs));
+    const trig = task && !f && (await this.firings.hasTrigger(p.taskId, p.scheduledMs));
+    if (task && ((f && f.firing.attempt === p.attempt) || trig)) {
+      return { id: runId, taskId: p.taskId, tenant: c.tenant, scheduledMs: p.scheduledMs, attempt: p.attempt, trigger: f?.firing.trigger ?? 'manual', state: 'pending', ...(f?.firing.node ? { node: f.firing.node } : {}) };
+    }
+    throw new RotaError('NOT_FOUND', `no run with id '${runId}'`);
+  }
+
+  /** Asks the node running it to kill the run (SIGTERM to its process group, then SIGKILL). */
+  async kill(c: Caller, runId: string): Promise<Run> {
+    const run = await this.getRun(c, runId);
+    if (run.state !== 'running' || !run.node) throw new RotaError('INVALID_STATE', `run ${runId} is ${run.state}, not running`);
+    await this.firings.requestKill(run.node, runId);
+    const task = await this.get(c, run.taskId);
+    await this.audit(c, 'kill', task, { runId });
+    return run;
+  }
+
+  async listEvents(c: Caller, limit: number, before?: string, taskId?: string): Promise<{ items: AuditEvent[]; next?: string }> {
+    return this.events.list(c.tenant, limit, before, taskId);
+  }
+}

@@ -1,0 +1,93 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import { createServer } from 'node:net';
+
+export interface EtcdProcessOptions {
+  dataDir: string;
+  clientPort: number;
+  peerPort: number;
+  name?: string;
+  /** Extra flags, e.g. for a multi-member cluster. */
+  extraArgs?: string[];
+  binary?: string;
+  log?: (line: string) => void;
+}
+
+export interface EtcdProcess {
+  endpoint: string;
+  child: ChildProcess;
+  stop(signal?: NodeJS.Signals): Promise<void>;
+}
+
+/** A free TCP port on loopback. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.unref();
+    s.on('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const a = s.address();
+      s.close(() => (typeof a === 'object' && a ? resolve(a.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+/**
+ * Spawns one etcd member on loopback (the embedded default, and the test harness). Auto-
+ * compaction is always on: etcd never grows without bound.
+ */
+export async function startEtcdProcess(o: EtcdProcessOptions): Promise<EtcdProcess> {
+  mkdirSync(o.dataDir, { recursive: true });
+  const endpoint = `http://127.0.0.1:${o.clientPort}`;
+  const args = [
+    '--name', o.name ?? 'rota',
+    '--data-dir', o.dataDir,
+    '--listen-client-urls', endpoint,
+    '--advertise-client-urls', endpoint,
+    '--listen-peer-urls', `http://127.0.0.1:${o.peerPort}`,
+    '--initial-advertise-peer-urls', `http://127.0.0.1:${o.peerPort}`,
+    '--initial-cluster', `${o.name ?? 'rota'}=http://127.0.0.1:${o.peerPort}`,
+    '--auto-compaction-mode', 'periodic',
+    '--auto-compaction-retention', '1h',
+    '--quota-backend-bytes', String(2 * 1024 * 1024 * 1024),
+    ...(o.extraArgs ?? []),
+  ];
+  const child = spawn(o.binary ?? 'etcd', args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ETCD_UNSUPPORTED_ARCH: process.env.ETCD_UNSUPPORTED_ARCH ?? '' } });
+  let out = '';
+  const onData = (b: Buffer) => {
+    const s = b.toString();
+    if (out.length < 20_000) out += s;
+    o.log?.(s);
+  };
+  child.stdout?.on('data', onData);
+  child.stderr?.on('data', onData);
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  await waitReady(endpoint, child, () => out);
+  return {
+    endpoint,
+    child,
+    async stop(signal: NodeJS.Signals = 'SIGTERM') {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill(signal);
+      const t = setTimeout(() => child.kill('SIGKILL'), 5000);
+      await exited;
+      clearTimeout(t);
+    },
+  };
+}
+
+async function waitReady(endpoint: string, child: ChildProcess, output: () => string): Promise<void> {
+  const deadline = Date.now() + 20_000;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`etcd exited with code ${child.exitCode}:\n${output().slice(-2000)}`);
+    try {
+      const r = await fetch(`${endpoint}/health`);
+      if (r.ok && ((await r.json()) as { health?: string }).health === 'true') return;
+    } catch {
+      /* not up yet */
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  child.kill('SIGKILL');
+  throw new Error(`etcd at ${endpoint} did not become healthy in 20 s:\n${output().slice(-2000)}`);
+}

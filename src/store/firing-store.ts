@@ -1,0 +1,215 @@
+import type { EtcdHandle } from './etcd.js';
+import { K } from './keys.js';
+import type { Fence } from './election.js';
+import type { Firing } from '../domain/firing.js';
+import type { Run, Task } from '../domain/task.js';
+
+/** etcd refuses transactions with more than 128 compares or 128 operations. */
+export const MAX_TXN_OPS = 128;
+
+/** What the planner wants written for one task in one step. */
+export interface FiringPlan {
+  taskId: string;
+  /** The cursor as the planner read it (mod revision 0 = absent) and where it moves to. */
+  cursor: { expectRev: number; toMs: number };
+  firings: Firing[];
+  /** Run records for firings decided not to run (misfire, overlap). */
+  skipped: Run[];
+  /** Runs to kill first (overlap replace). */
+  kills: { node: string; runId: string }[];
+}
+
+export interface PlanResult {
+  plan: FiringPlan;
+  ok: boolean;
+  /** Revision of the write (the cursor's new mod revision) when ok. */
+  revision: number;
+}
+
+type Op = ReturnType<EtcdHandle['ns']['put']> | ReturnType<ReturnType<EtcdHandle['ns']['delete']>['key']>;
+
+/**
+ * The leader's writes and the node's claims. Every leader write compares the fence (its
+ * election key's create revision); every firing is created only if absent, in the same
+ * transaction that moves the task's cursor forward from the revision the planner read.
+ */
+export class FiringStore {
+  constructor(private readonly h: EtcdHandle) {}
+
+  private planOps(p: FiringPlan): { compares: [string, 'Mod' | 'Create', number][]; ops: Op[] } {
+    const { ns } = this.h;
+    const compares: [string, 'Mod' | 'Create', number][] = [[K.cursor(p.taskId), 'Mod', p.cursor.expectRev]];
+    const ops: Op[] = [ns.put(K.cursor(p.taskId)).value(String(p.cursor.toMs))];
+    for (const f of p.firings) {
+      compares.push([K.firing(f.taskId, f.scheduledMs), 'Create', 0]);
+      ops.push(ns.put(K.firing(f.taskId, f.scheduledMs)).value(JSON.stringify(f)));
+      if (f.state === 'assigned' && f.node) ops.push(ns.put(K.assignment(f.node, f.taskId, f.scheduledMs)).value(JSON.stringify(f)));
+    }
+    for (const r of p.skipped) ops.push(ns.put(K.run(r.taskId, r.scheduledMs, r.attempt)).value(JSON.stringify(r)));
+    for (const k of p.kills) ops.push(ns.put(K.killRequest(k.node, k.runId)).value('replace'));
+    return { compares, ops };
+  }
+
+  /**
+   * Writes plans in as few fenced transactions as the op limit allows. A batch whose compares
+   * fail is retried plan by plan, so one stale cursor does not hold back the others.
+   * Returns `null` when the fence failed (this node no longer leads).
+   */
+  async writePlans(fence: Fence, plans: FiringPlan[]): Promise<PlanResult[] | null> {
+    const results: PlanResult[] = [];
+    let batch: { plan: FiringPlan; compares: [string, 'Mod' | 'Create', number][]; ops: Op[] }[] = [];
+    let nCmp = 1;
+    let nOps = 0;
+    const flush = async (): Promise<boolean> => {
+      if (batch.length === 0) return true;
+      const cur = batch;
+      batch = [];
+      nCmp = 1;
+      nOps = 0;
+      const r = await this.commit(fence, cur.flatMap((b) => b.compares), cur.flatMap((b) => b.ops));
+      if (r.ok) {
+        for (const b of cur) results.push({ plan: b.plan, ok: true, revision: r.revision });
+        return true;
+      }
+      if (!(await this.fenceHolds(fence))) return false;
+      if (cur.length === 1) {
+        results.push({ plan: cur[0]!.plan, ok: false, revision: 0 });
+        return true;
+      }
+      for (const b of cur) {
+        const one = await this.commit(fence, b.compares, b.ops);
+        results.push({ plan: b.plan, ok: one.ok, revision: one.revision });
+      }
+      return true;
+    };
+    for (const plan of plans) {
+      const po = this.planOps(plan);
+      if (nCmp + po.compares.length > MAX_TXN_OPS || nOps + po.ops.length > MAX_TXN_OPS) {
+        if (!(await flush())) return null;
+      }
+      batch.push({ plan, ...po });
+      nCmp += po.compares.length;
+      nOps += po.ops.length;
+    }
+    if (!(await flush())) return null;
+    return results;
+  }
+
+  private async commit(fence: Fence, compares: [string, 'Mod' | 'Create', number][], ops: Op[]): Promise<{ ok: boolean; revision: number }> {
+    let txn = this.h.ns.if(fence.key, 'Create', '==', fence.createRevision);
+    for (const [k, col, v] of compares) txn = txn.and(k, col, '==', v);
+    const r = await txn.then(...ops).commit();
+    return { ok: r.succeeded, revision: Number(r.header.revision) };
+  }
+
+  async fenceHolds(fence: Fence): Promise<boolean> {
+    const r = await this.h.ns.get(fence.key).exec();
+    return Number(r.kvs[0]?.create_revision ?? 0) === fence.createRevision;
+  }
+
+  /**
+   * Leader: moves an existing firing to a new state (assign, reassign, mark lost) if it has
+   * not changed since `expectRev`. `next` null deletes it. `runs` are written alongside.
+   */
+  async transition(fence: Fence, prev: { firing: Firing; modRevision: number }, next: Firing | null, runs: Run[] = []): Promise<'ok' | 'stale' | 'fenced'> {
+    const { ns } = this.h;
+    const f = prev.firing;
+    const key = K.firing(f.taskId, f.scheduledMs);
+    const ops: Op[] = [];
+    const reassignedHere = next?.state === 'assigned' && next.node === f.node;
+    if (f.node && !reassignedHere) ops.push(ns.delete().key(K.assignment(f.node, f.taskId, f.scheduledMs)));
+    if (next) {
+      ops.push(ns.put(key).value(JSON.stringify(next)));
+      if (next.state === 'assigned' && next.node) ops.push(ns.put(K.assignment(next.node, next.taskId, next.scheduledMs)).value(JSON.stringify(next)));
+    } else {
+      ops.push(ns.delete().key(key));
+    }
+    for (const r of runs) ops.push(ns.put(K.run(r.taskId, r.scheduledMs, r.attempt)).value(JSON.stringify(r)));
+    const r = await this.commit(fence, [[key, 'Mod', prev.modRevision]], ops);
+    if (r.ok) return 'ok';
+    return (await this.fenceHolds(fence)) ? 'stale' : 'fenced';
+  }
+
+  /**
+   * Node: assigned -> running. Succeeds only while the firing is exactly as assigned (its mod
+   * revision equals the assignment's) and this node's membership key still carries its lease.
+   * The same transaction reads the task. Returns null if the firing is no longer ours.
+   */
+  async claim(nodeId: string, leaseNumeric: string, assignmentRev: number, running: Firing, run: Run): Promise<{ revision: number; task: Task | null } | null> {
+    const { ns } = this.h;
+    const key = K.firing(running.taskId, running.scheduledMs);
+    const r = await ns
+      .if(key, 'Mod', '==', assignmentRev)
+      .and(K.node(nodeId), 'Lease', '==', leaseNumeric)
+      .then(
+        ns.put(key).value(JSON.stringify(running)),
+        ns.put(K.run(run.taskId, run.scheduledMs, run.attempt)).value(JSON.stringify(run)),
+        ns.get(K.task(running.taskId)),
+      )
+      .commit();
+    if (!r.succeeded) return null;
+    const kv = r.responses[2]?.response_range?.kvs[0];
+    return { revision: Number(r.header.revision), task: kv ? (JSON.parse(kv.value.toString()) as Task) : null };
+  }
+
+  /**
+   * Node: commits an attempt's outcome once. `next` is the retry-wait firing when the policy
+   * retries, else the firing is deleted. Fails (false) if the leader has since taken it back.
+   */
+  async complete(nodeId: string, claimRev: number, firing: Firing, run: Run, next: Firing | null): Promise<boolean> {
+    const { ns } = this.h;
+    const key = K.firing(firing.taskId, firing.scheduledMs);
+    const ops: Op[] = [
+      ns.put(K.run(run.taskId, run.scheduledMs, run.attempt)).value(JSON.stringify(run)),
+      ns.delete().key(K.assignment(nodeId, firing.taskId, firing.scheduledMs)),
+      next ? ns.put(key).value(JSON.stringify(next)) : ns.delete().key(key),
+    ];
+    const r = await ns.if(key, 'Mod', '==', claimRev).then(...ops).commit();
+    return r.succeeded;
+  }
+
+  /** Leader: turns a manual trigger request into a firing (or a skipped run), fenced. */
+  async consumeTrigger(fence: Fence, triggerKey: string, triggerRev: number, firing: Firing | null, skipped: Run | null, kills: { node: string; runId: string }[]): Promise<'ok' | 'stale' | 'fenced'> {
+    const { ns } = this.h;
+    const compares: [string, 'Mod' | 'Create', number][] = [[triggerKey, 'Mod', triggerRev]];
+    const ops: Op[] = [ns.delete().key(triggerKey)];
+    if (firing) {
+      compares.push([K.firing(firing.taskId, firing.scheduledMs), 'Create', 0]);
+      ops.push(ns.put(K.firing(firing.taskId, firing.scheduledMs)).value(JSON.stringify(firing)));
+      if (firing.state === 'assigned' && firing.node) ops.push(ns.put(K.assignment(firing.node, firing.taskId, firing.scheduledMs)).value(JSON.stringify(firing)));
+    }
+    if (skipped) ops.push(ns.put(K.run(skipped.taskId, skipped.scheduledMs, skipped.attempt)).value(JSON.stringify(skipped)));
+    for (const k of kills) ops.push(ns.put(K.killRequest(k.node, k.runId)).value('replace'));
+    const r = await this.commit(fence, compares, ops);
+    if (r.ok) return 'ok';
+    return (await this.fenceHolds(fence)) ? 'stale' : 'fenced';
+  }
+
+  /** Any node: asks the node running a run to kill it. */
+  async requestKill(node: string, runId: string): Promise<void> {
+    await this.h.ns.put(K.killRequest(node, runId)).value('operator').exec();
+  }
+
+  async deleteKey(key: string): Promise<void> {
+    await this.h.ns.delete().key(key).exec();
+  }
+
+  async getFiring(taskId: string, scheduledMs: number): Promise<{ firing: Firing; modRevision: number } | null> {
+    const r = await this.h.ns.get(K.firing(taskId, scheduledMs)).exec();
+    const kv = r.kvs[0];
+    return kv ? { firing: JSON.parse(kv.value.toString()) as Firing, modRevision: Number(kv.mod_revision) } : null;
+  }
+
+  /** Any node: asks the leader to fire a task now. Idempotent per (task, ms). */
+  async requestTrigger(taskId: string, ms: number, params?: Record<string, unknown>): Promise<boolean> {
+    const { ns } = this.h;
+    const key = K.trigger(taskId, ms);
+    const r = await ns.if(key, 'Create', '==', 0).then(ns.put(key).value(JSON.stringify({ params: params ?? null }))).commit();
+    return r.succeeded;
+  }
+
+  async hasTrigger(taskId: string, ms: number): Promise<boolean> {
+    const r = await this.h.ns.get(K.trigger(taskId, ms)).exec();
+    return r.kvs.length > 0;
+  }
+}

@@ -1,0 +1,65 @@
+import type { EtcdHandle } from './etcd.js';
+import { K, parseRunId } from './keys.js';
+import type { Run } from '../domain/task.js';
+
+export interface Page<T> {
+  items: T[];
+  /** Pass back as `cursor` to get the next page; absent on the last page. */
+  next?: string;
+}
+
+/** Run history: one record per attempt under runs/{task}/{ms}-{attempt}, bounded by count and age. */
+export class RunStore {
+  constructor(private readonly h: EtcdHandle) {}
+
+  async get(id: string): Promise<Run | null> {
+    const p = parseRunId(id);
+    if (!p) return null;
+    const v = await this.h.ns.get(K.run(p.taskId, p.scheduledMs, p.attempt)).string();
+    return v ? (JSON.parse(v) as Run) : null;
+  }
+
+  /** Newest first. `cursor` is the key of the last item of the previous page. */
+  async listForTask(taskId: string, limit: number, cursor?: string): Promise<Page<Run>> {
+    const prefix = K.taskRuns(taskId);
+    let q = this.h.ns.getAll().sort('Key', 'Descend').limit(limit + 1);
+    q = cursor ? q.inRange({ start: prefix, end: cursor }) : q.prefix(prefix);
+    const r = await q.exec();
+    const kvs = r.kvs.slice(0, limit);
+    const items = kvs.map((kv) => JSON.parse(kv.value.toString()) as Run);
+    const last = kvs[kvs.length - 1];
+    return r.kvs.length > limit && last ? { items, next: last.key.toString() } : { items };
+  }
+
+  /**
+   * Keeps the newest `keep` runs of a task and drops any older than `maxAgeMs` (by scheduled
+   * time). Only finished runs are dropped. Returns how many were deleted.
+   */
+  async prune(taskId: string, keep: number, maxAgeMs: number, nowMs: number): Promise<number> {
+    const prefix = K.taskRuns(taskId);
+    const keys = (await this.h.ns.getAll().prefix(prefix).sort('Key', 'Descend').keys()).map(String);
+    const doomed: string[] = [];
+    keys.forEach((key, i) => {
+      const ms = Number(key.slice(prefix.length, prefix.length + 13));
+      if (i >= keep || ms < nowMs - maxAgeMs) doomed.push(key);
+    });
+    for (let i = 0; i < doomed.length; i += 100) {
+      const chunk = doomed.slice(i, i + 100);
+      const { ns } = this.h;
+      await ns.if(K.taskSeq, 'Version', '>', -1).then(...chunk.map((k) => ns.delete().key(k))).commit();
+    }
+    return doomed.length;
+  }
+
+  /** Task ids that have run records (for the janitor's sweep over orphans and old runs). */
+  async taskIdsWithRuns(): Promise<string[]> {
+    const keys = (await this.h.ns.getAll().prefix(K.runs).keys()).map(String);
+    const ids = new Set<string>();
+    for (const k of keys) ids.add(k.slice(K.runs.length).split('/')[0]!);
+    return [...ids];
+  }
+
+  async deleteForTask(taskId: string): Promise<void> {
+    await this.h.ns.delete().prefix(K.taskRuns(taskId)).exec();
+  }
+}

@@ -1,0 +1,150 @@
+import type { IKeyValue, Watcher } from 'etcd3';
+import type { EtcdHandle } from './etcd.js';
+import type { Logger } from '../log.js';
+
+export interface Kv {
+  key: string;
+  value: string;
+  createRevision: number;
+  modRevision: number;
+  lease: string;
+}
+
+export interface KvEvent extends Kv {
+  type: 'put' | 'delete';
+}
+
+export interface PrefixHandlers {
+  /** The full current state under the prefix; replaces whatever the consumer held. */
+  reset(kvs: Kv[], revision: number): void;
+  /** One change after the snapshot, in revision order. */
+  event(ev: KvEvent): void;
+}
+
+export interface PrefixWatch {
+  close(): Promise<void>;
+  /** Number of times the watch stream reconnected or was re-listed. */
+  readonly reconnects: number;
+}
+
+export function toKv(kv: IKeyValue): Kv {
+  return {
+    key: kv.key.toString(),
+    value: kv.value.toString(),
+    createRevision: Number(kv.create_revision),
+    modRevision: Number(kv.mod_revision),
+    lease: String(kv.lease ?? '0'),
+  };
+}
+
+/** Lists a prefix in pages (etcd refuses replies over its size limits). */
+export async function listPrefix(h: EtcdHandle, prefix: string, pageSize = 5000): Promise<{ kvs: Kv[]; revision: number }> {
+  const out: Kv[] = [];
+  let revision = 0;
+  let from = prefix;
+  const end = prefixEnd(prefix);
+  for (;;) {
+    let q = h.ns.getAll().inRange({ start: from, end }).limit(pageSize);
+    if (revision) q = q.revision(revision);
+    const res = await q.exec();
+    if (!revision) revision = Number(res.header.revision);
+    const page = res.kvs.map(toKv);
+    out.push(...page);
+    if (!res.more || page.length === 0) break;
+    from = page[page.length - 1]!.key + '\0';
+  }
+  return { kvs: out, revision };
+}
+
+function prefixEnd(prefix: string): string {
+  const b = Buffer.from(prefix);
+  for (let i = b.length - 1; i >= 0; i--) {
+    if (b[i]! < 0xff) {
+      b[i]! += 1;
+      return b.subarray(0, i + 1).toString();
+    }
+  }
+  return '\0';
+}
+
+/**
+ * List-then-watch a prefix, hardened against the etcd3 1.1.2 hazards in etcd-notes.md:
+ * - on reconnect the client resumes from the server's current revision, losing events:
+ *   we keep our own resume revision (last delivered mod revision + 1) and put it back on
+ *   the request each time the watcher (re)connects;
+ * - a watch from a compacted revision is cancelled ("Watcher canceled"): we re-list, hand
+ *   the consumer a fresh snapshot and watch again from after it;
+ * - handler exceptions would be re-thrown by the client outside any try: we catch and log.
+ */
+export async function watchPrefix(h: EtcdHandle, prefix: string, handlers: PrefixHandlers, log: Logger): Promise<PrefixWatch> {
+  let closed = false;
+  let watcher: Watcher | null = null;
+  let resume = 0;
+  let reconnects = 0;
+
+  const safe = (fn: () => void) => {
+    try {
+      fn();
+    } catch (err) {
+      log.error({ err, prefix }, 'watch handler failed');
+    }
+  };
+
+  async function start(): Promise<void> {
+    const { kvs, revision } = await listPrefix(h, prefix);
+    if (closed) return;
+    safe(() => handlers.reset(kvs, revision));
+    resume = revision + 1;
+    const w = await h.ns.watch().prefix(prefix).startRevision(String(resume)).create();
+    watcher = w;
+    w.on('connecting', (req) => {
+      (req as { start_revision?: string }).start_revision = String(resume);
+    });
+    w.on('disconnected', () => {
+      reconnects++;
+      log.warn({ prefix, resume }, 'watch disconnected; will resume');
+    });
+    w.on('put', (kv: IKeyValue) => deliver('put', kv));
+    w.on('delete', (kv: IKeyValue) => deliver('delete', kv));
+    w.on('error', (err: Error) => {
+      if (closed || watcher !== w) return;
+      reconnects++;
+      log.warn({ prefix, err: err.message }, 'watch cancelled; re-listing');
+      watcher = null;
+      void w.cancel().catch(() => undefined);
+      void restart();
+    });
+  }
+
+  function deliver(type: 'put' | 'delete', raw: IKeyValue): void {
+    const kv = toKv(raw);
+    if (kv.modRevision < resume) return; // already seen (replayed after a resume)
+    resume = kv.modRevision + 1;
+    safe(() => handlers.event({ type, ...kv }));
+  }
+
+  async function restart(): Promise<void> {
+    while (!closed) {
+      try {
+        await start();
+        return;
+      } catch (err) {
+        log.warn({ prefix, err: (err as Error).message }, 'watch restart failed; retrying');
+        await new Promise((r) => setTimeout(r, 500));
+      }
+    }
+  }
+
+  await start();
+  return {
+    get reconnects() {
+      return reconnects;
+    },
+    async close() {
+      closed = true;
+      const w = watcher;
+      watcher = null;
+      if (w) await w.cancel().catch(() => undefined);
+    },
+  };
+}

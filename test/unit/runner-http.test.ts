@@ -1,0 +1,148 @@
+import { expect } from 'chai';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { HttpAction } from '../../src/domain/task.js';
+import { execute } from '../../src/runner/index.js';
+import type { RunContext } from '../../src/runner/types.js';
+
+interface Seen { method: string; url: string; headers: http.IncomingHttpHeaders; body: string; remotePort: number }
+
+describe('runner: http', () => {
+  let server: http.Server;
+  let base: string;
+  let dir: string;
+  const seen: Seen[] = [];
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'rota-runner-http-'));
+    server = http.createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        seen.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, body: Buffer.concat(chunks).toString(), remotePort: req.socket.remotePort ?? 0 });
+        const path = req.url ?? '';
+        if (path === '/slow') return; // never answers
+        if (path === '/500') return res.writeHead(500).end('boom');
+        if (path === '/201') return res.writeHead(201).end('created');
+        if (path === '/big') return res.writeHead(200).end('x'.repeat(5000) + 'THE-END');
+        res.writeHead(200, { 'content-type': 'text/plain' }).end('all ok here');
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  after(async () => {
+    server.closeAllConnections();
+    await new Promise((r) => server.close(r));
+    await rm(dir, { recursive: true, force: true });
+  });
+  beforeEach(() => (seen.length = 0));
+
+  let n = 0;
+  function ctx(over: Partial<RunContext> = {}): RunContext {
+    n++;
+    return {
+      taskId: 'task-1', runId: `run-${n}`, scheduledMs: 1_700_000_000_123, attempt: 2,
+      logFile: join(dir, `r${n}`, 'out.log'), outputCapBytes: 1000, tailBytes: 64, killGraceMs: 500,
+      signal: new AbortController().signal, allowedUsers: [], ...over,
+    };
+  }
+  const action = (over: Partial<HttpAction> = {}): { http: HttpAction } => ({ http: { url: `${base}/ok`, method: 'GET', headers: {}, ...over } });
+
+  it('sends the X-Rota-* headers and user headers, succeeds on 2xx', async () => {
+    const c = ctx();
+    let started = 0;
+    const out = await execute(action({ headers: { 'X-Custom': 'yes' } }), { ...c, onStart: () => started++ });
+    expect(out).to.include({ state: 'succeeded', httpStatus: 200, message: 'HTTP 200', outputTail: 'all ok here' });
+    expect(started).to.equal(1);
+    const h = seen[0]!.headers;
+    expect(h['x-rota-task-id']).to.equal('task-1');
+    expect(h['x-rota-run-id']).to.equal(c.runId);
+    expect(h['x-rota-scheduled-at']).to.equal('1700000000123');
+    expect(h['x-rota-attempt']).to.equal('2');
+    expect(h['x-custom']).to.equal('yes');
+    expect(await readFile(c.logFile, 'utf8')).to.equal('all ok here');
+  });
+
+  it('sends json, form and raw bodies', async () => {
+    await execute(action({ method: 'post', body: { json: { a: 1, b: [true] } } }), ctx());
+    await execute(action({ method: 'PUT', body: { form: { x: 'a b', y: '&' } } }), ctx());
+    await execute(action({ method: 'POST', body: { raw: '<x/>', contentType: 'application/xml' } }), ctx());
+    expect(seen.map((s) => s.method)).to.deep.equal(['POST', 'PUT', 'POST']);
+    expect(JSON.parse(seen[0]!.body)).to.deep.equal({ a: 1, b: [true] });
+    expect(seen[0]!.headers['content-type']).to.match(/application\/json/);
+    expect(seen[1]!.body).to.equal('x=a+b&y=%26');
+    expect(seen[1]!.headers['content-type']).to.equal('application/x-www-form-urlencoded');
+    expect(seen[2]!.body).to.equal('<x/>');
+    expect(seen[2]!.headers['content-type']).to.equal('application/xml');
+  });
+
+  it('fails on 500 with the status and body', async () => {
+    const out = await execute(action({ url: `${base}/500` }), ctx());
+    expect(out).to.include({ state: 'failed', httpStatus: 500, message: 'HTTP 500 (expected 2xx)', outputTail: 'boom' });
+  });
+
+  it('honours expectStatus', async () => {
+    expect(await execute(action({ url: `${base}/500`, expectStatus: [500] }), ctx())).to.include({ state: 'succeeded', httpStatus: 500 });
+    expect(await execute(action({ url: `${base}/201`, expectStatus: [200, 202] }), ctx()))
+      .to.include({ state: 'failed', httpStatus: 201, message: 'HTTP 201 (expected 200, 202)' });
+    expect(await execute(action({ url: `${base}/201`, expectStatus: [] }), ctx())).to.include({ state: 'succeeded' });
+  });
+
+  it('checks bodyRegex (unanchored; "*" means anything)', async () => {
+    expect(await execute(action({ bodyRegex: 'ok' }), ctx())).to.include({ state: 'succeeded' });
+    expect(await execute(action({ bodyRegex: '*' }), ctx())).to.include({ state: 'succeeded' });
+    expect(await execute(action({ bodyRegex: '^nope' }), ctx())).to.include({ state: 'failed', httpStatus: 200, message: 'body did not match /^nope/' });
+    expect(await execute(action({ bodyRegex: '(' }), ctx())).to.include({ state: 'failed' });
+  });
+
+  it('caps the log file and keeps the tail of a big body', async () => {
+    const c = ctx({ outputCapBytes: 100, tailBytes: 10 });
+    const out = await execute(action({ url: `${base}/big`, bodyRegex: 'THE-END$' }), c);
+    expect(out).to.include({ state: 'succeeded', outputTail: 'xxxTHE-END' });
+    expect(await readFile(c.logFile, 'utf8')).to.equal('x'.repeat(100) + '\n[output truncated at 100 bytes]\n');
+  });
+
+  it('times out using the smaller of task and action timeouts', async () => {
+    const started = Date.now();
+    const out = await execute(action({ url: `${base}/slow`, timeoutMs: 200 }), ctx({ timeoutMs: 60_000 }));
+    expect(out).to.include({ state: 'failed', timedOut: true, message: 'timed out after 0.2s' });
+    expect(Date.now() - started).to.be.lessThan(10_000);
+    const out2 = await execute(action({ url: `${base}/slow`, timeoutMs: 60_000 }), ctx({ timeoutMs: 150 }));
+    expect(out2).to.include({ state: 'failed', timedOut: true, message: 'timed out after 0.15s' });
+  });
+
+  it('reports an operator kill as killed', async () => {
+    const ac = new AbortController();
+    const run = execute(action({ url: `${base}/slow` }), ctx({ signal: ac.signal }));
+    const deadline = Date.now() + 5000;
+    while (!seen.some((s) => s.url === '/slow') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+    ac.abort();
+    expect(await run).to.include({ state: 'killed', message: 'killed by operator' });
+  });
+
+  it('turns connection refused into a failed outcome', async () => {
+    const tmp = http.createServer();
+    await new Promise<void>((r) => tmp.listen(0, '127.0.0.1', r));
+    const port = (tmp.address() as AddressInfo).port;
+    await new Promise((r) => tmp.close(r));
+    const out = await execute(action({ url: `http://127.0.0.1:${port}/` }), ctx());
+    expect(out.state).to.equal('failed');
+    expect(out.message).to.match(/^connection refused: /);
+    expect(out.httpStatus).to.equal(undefined);
+  });
+
+  it('turns an invalid URL into a failed outcome', async () => {
+    const out = await execute(action({ url: 'not a url' }), ctx());
+    expect(out.state).to.equal('failed');
+  });
+
+  it('reuses keep-alive sockets across firings', async () => {
+    await execute(action(), ctx());
+    await execute(action(), ctx());
+    expect(seen[0]!.remotePort).to.equal(seen[1]!.remotePort);
+  });
+});

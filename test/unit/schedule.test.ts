@@ -1,0 +1,161 @@
+import { expect } from 'chai';
+import { formatDurationMs, parseDurationMs } from '../../src/domain/duration.js';
+import { RotaError } from '../../src/domain/errors.js';
+import { compileSchedule, missedFirings, nextFire } from '../../src/domain/schedule.js';
+import type { Schedule } from '../../src/domain/task.js';
+
+const at = (s: string) => Date.parse(s);
+
+function expectInvalid(fn: () => unknown, message: string) {
+  try {
+    fn();
+  } catch (e) {
+    expect(e).to.be.instanceOf(RotaError);
+    expect((e as RotaError).code).to.equal('INVALID_SCHEDULE');
+    expect((e as RotaError).message).to.equal(message);
+    return;
+  }
+  expect.fail(`expected RotaError '${message}'`);
+}
+
+describe('durations', () => {
+  it('parses units, compounds, fractions and milliseconds', () => {
+    const cases: [string | number, number][] = [
+      ['250ms', 250],
+      ['30s', 30_000],
+      ['5m', 300_000],
+      ['1h30m', 5_400_000],
+      ['2h', 7_200_000],
+      ['1d', 86_400_000],
+      ['1.5s', 1_500],
+      ['30', 30],
+      [' 1h 30m ', 5_400_000],
+      ['0s', 0],
+      [1_234, 1_234],
+      [0, 0],
+    ];
+    for (const [input, ms] of cases) expect(parseDurationMs(input), String(input)).to.equal(ms);
+  });
+
+  it('rejects garbage, negatives and empty input', () => {
+    for (const bad of ['', '  ', 'abc', '-5s', '5x', '1h30', 'h', '1.5.2s', '1,5s'] as const) {
+      expectInvalid(() => parseDurationMs(bad), `invalid duration '${bad}': use e.g. 30s, 5m, 1h30m or milliseconds`);
+    }
+    expectInvalid(() => parseDurationMs(-1), "invalid duration '-1': use e.g. 30s, 5m, 1h30m or milliseconds");
+    expectInvalid(() => parseDurationMs(1.5), "invalid duration '1.5': use e.g. 30s, 5m, 1h30m or milliseconds");
+    expectInvalid(() => parseDurationMs(NaN), "invalid duration 'NaN': use e.g. 30s, 5m, 1h30m or milliseconds");
+  });
+
+  it('formats compactly and round-trips', () => {
+    expect(formatDurationMs(5_400_000)).to.equal('1h30m');
+    expect(formatDurationMs(30_000)).to.equal('30s');
+    expect(formatDurationMs(250)).to.equal('250ms');
+    expect(formatDurationMs(1_500)).to.equal('1s500ms');
+    expect(formatDurationMs(90_000_000)).to.equal('1d1h');
+    expect(formatDurationMs(0)).to.equal('0s');
+    for (const ms of [1, 999, 1_000, 61_001, 86_399_999, 123_456_789]) expect(parseDurationMs(formatDurationMs(ms))).to.equal(ms);
+  });
+});
+
+describe('compileSchedule', () => {
+  it('accepts every schedule kind', () => {
+    expect(compileSchedule({ cron: '0 * * * *', tz: 'UTC' }).kind).to.equal('cron');
+    expect(compileSchedule({ cron: '0 * * * *', tz: 'UTC' }).cron?.minutes).to.deep.equal([0]);
+    expect(compileSchedule({ everyMs: 1_000 }).kind).to.equal('every');
+    expect(compileSchedule({ atMs: 5 }).kind).to.equal('at');
+    expect(compileSchedule({ now: true }).kind).to.equal('now');
+    expect(compileSchedule({ manual: true }).kind).to.equal('manual');
+    expect(compileSchedule({ daemon: true }).kind).to.equal('daemon');
+  });
+
+  it('rejects invalid schedules', () => {
+    expectInvalid(() => compileSchedule({ everyMs: 999 }), 'every must be at least 1s');
+    expectInvalid(() => compileSchedule({ everyMs: 1_000.5 }), 'every must be a whole number of milliseconds');
+    expectInvalid(() => compileSchedule({ cron: '0 24 * * *', tz: 'UTC' }), "cron field 'hour' out of range: 24");
+    expectInvalid(() => compileSchedule({ cron: '0 * * * *', tz: 'Mars/Base' }), "unknown time zone: 'Mars/Base'");
+    expectInvalid(() => compileSchedule({ atMs: NaN }), 'at must be a valid point in time');
+    expectInvalid(() => compileSchedule({} as Schedule), 'unknown schedule kind: use cron, every, at, now, manual or daemon');
+    expectInvalid(() => compileSchedule({ now: false } as unknown as Schedule), 'now must be true');
+  });
+});
+
+describe('nextFire', () => {
+  const created = 1_000_000;
+
+  it('cron: next matching instant', () => {
+    const s: Schedule = { cron: '30 2 * * *', tz: 'America/New_York' };
+    expect(nextFire(s, at('2026-03-08T00:00:00Z'), 0)).to.equal(at('2026-03-08T07:00:00Z'));
+  });
+
+  it('every: the grid createdMs + k*everyMs (k >= 1) strictly after afterMs', () => {
+    const s: Schedule = { everyMs: 10_000 };
+    expect(nextFire(s, created, created)).to.equal(created + 10_000);
+    expect(nextFire(s, created - 50_000, created)).to.equal(created + 10_000);
+    expect(nextFire(s, created + 9_999, created)).to.equal(created + 10_000);
+    expect(nextFire(s, created + 10_000, created)).to.equal(created + 20_000);
+    expect(nextFire(s, created + 1_234_567, created)).to.equal(created + 1_240_000);
+    expectInvalid(() => nextFire({ everyMs: 10 }, 0, 0), 'every must be at least 1s');
+  });
+
+  it('at, now, manual, daemon', () => {
+    expect(nextFire({ atMs: 500 }, 499, created)).to.equal(500);
+    expect(nextFire({ atMs: 500 }, 500, created)).to.equal(null);
+    expect(nextFire({ now: true }, created - 1, created)).to.equal(created);
+    expect(nextFire({ now: true }, created, created)).to.equal(null);
+    expect(nextFire({ manual: true }, 0, created)).to.equal(null);
+    expect(nextFire({ daemon: true }, 0, created)).to.equal(null);
+  });
+});
+
+describe('missedFirings', () => {
+  it('every: arithmetic, newest `limit`, exact total even for huge ranges', () => {
+    const s: Schedule = { everyMs: 1_000 };
+    expect(missedFirings(s, 0, 5_000, 0, 10)).to.deep.equal({
+      firings: [1_000, 2_000, 3_000, 4_000, 5_000],
+      total: 5,
+      totalExact: true,
+    });
+    expect(missedFirings(s, 500, 5_500, 0, 2)).to.deep.equal({ firings: [4_000, 5_000], total: 5, totalExact: true });
+    const year = 365 * 86_400_000;
+    const big = missedFirings(s, 0, year, 0, 3);
+    expect(big.total).to.equal(365 * 86_400);
+    expect(big.firings).to.deep.equal([year - 2_000, year - 1_000, year]);
+    expect(missedFirings(s, 1_000, 1_999, 0, 10).total).to.equal(0);
+    expect(missedFirings(s, 5_000, 1_000, 0, 10).total).to.equal(0);
+  });
+
+  it('cron: lists firings in (from, to]', () => {
+    const s: Schedule = { cron: '0 * * * *', tz: 'UTC' };
+    const r = missedFirings(s, at('2026-01-01T00:00:00Z'), at('2026-01-01T05:00:00Z'), 0, 2);
+    expect(r).to.deep.equal({
+      firings: [at('2026-01-01T04:00:00Z'), at('2026-01-01T05:00:00Z')],
+      total: 5,
+      totalExact: true,
+    });
+  });
+
+  it('cron: a huge every-second range is bounded and still yields the newest firings', () => {
+    const s: Schedule = { cron: '* * * * * *', tz: 'Europe/Berlin' };
+    const to = at('2026-06-01T00:00:00Z');
+    const started = Date.now();
+    const r = missedFirings(s, to - 30 * 86_400_000, to, 0, 5);
+    expect(Date.now() - started).to.be.lessThan(2_000);
+    expect(r.totalExact).to.equal(false);
+    expect(r.total).to.be.at.least(5);
+    expect(r.firings).to.deep.equal([to - 4_000, to - 3_000, to - 2_000, to - 1_000, to]);
+  });
+
+  it('cron: sparse firings over a long range', () => {
+    const s: Schedule = { cron: '0 0 1 1 *', tz: 'UTC' };
+    const r = missedFirings(s, at('2020-06-01T00:00:00Z'), at('2026-06-01T00:00:00Z'), 0, 3);
+    expect(r.total).to.equal(6);
+    expect(r.firings).to.deep.equal([at('2024-01-01T00:00:00Z'), at('2025-01-01T00:00:00Z'), at('2026-01-01T00:00:00Z')]);
+  });
+
+  it('once-only kinds', () => {
+    expect(missedFirings({ atMs: 50 }, 0, 100, 0, 5)).to.deep.equal({ firings: [50], total: 1, totalExact: true });
+    expect(missedFirings({ atMs: 500 }, 0, 100, 0, 5).total).to.equal(0);
+    expect(missedFirings({ now: true }, 0, 100, 10, 5).firings).to.deep.equal([10]);
+    expect(missedFirings({ manual: true }, 0, 100, 10, 5).total).to.equal(0);
+  });
+});
