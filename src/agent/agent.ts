@@ -127,7 +127,10 @@ export class Agent {
     } catch {
       return;
     }
-    if (firing.lease !== this.session.node.lease) return; // for an older incarnation: the leader reassigns it
+    if (firing.lease !== this.session.node.lease) {
+      this.log.debug({ key: rel, lease: firing.lease }, 'assignment for an older incarnation: ignored');
+      return; // the leader reassigns it
+    }
     const id = `${rel}@${kv.modRevision}`;
     if (this.seen.has(id)) return;
     this.seen.add(id);
@@ -145,7 +148,10 @@ export class Agent {
       this.log.warn({ err: err.message, runId: run.id }, 'claim failed');
       return null;
     });
-    if (!claimed) return;
+    if (!claimed) {
+      this.log.debug({ runId: run.id, assignmentRev }, 'claim lost: the firing is no longer ours');
+      return;
+    }
     if (!claimed.task) {
       await this.finish(claimed.revision, running, { ...run, state: 'failed', endedMs: this.clock.now(), message: 'task was deleted' }, null, null);
       return;

@@ -76,6 +76,8 @@ export async function exchange(req: HttpRequest, ctx: RunContext): Promise<HttpR
       headers['content-type'] = req.body.contentType;
     }
   }
+  // A body-capable request without a body must still end: got.stream otherwise waits for one.
+  else if (!['GET', 'HEAD', 'OPTIONS', 'DELETE'].includes(String(options.method))) options.body = '';
   options.headers = { ...headers, ...rotaHeaders(ctx) };
 
   let status = 0;

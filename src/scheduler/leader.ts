@@ -72,7 +72,7 @@ export class Leader {
         this.synced = true;
         for (const id of this.view.tasks.keys()) this.dirtyTasks.add(id);
         for (const k of this.view.firings.keys()) this.dirtyFirings.add(k);
-        for (const k of this.view.triggers.keys()) void k;
+        for (const k of this.view.triggers.keys()) this.dirtyFirings.add('trigger:' + k);
         this.log.info({ tasks: this.view.tasks.size, firings: this.view.firings.size }, 'leader view synced; scheduling');
       });
       this.box.post(() => this.step());
@@ -88,15 +88,15 @@ export class Leader {
     }
   }
 
-  private onReset(s: Source, kvs: Parameters<ClusterView['reset']>[1]): void {
+  private onReset(s: Source, kvs: Parameters<ClusterView['reset']>[1]): Promise<void> {
     this.view.reset(s, kvs);
     if (s === 'tasks' || s === 'cursors') for (const id of this.view.tasks.keys()) this.dirtyTasks.add(id);
     if (s === 'firings' || s === 'nodes') for (const k of this.view.firings.keys()) this.dirtyFirings.add(k);
     if (s === 'triggers') for (const k of this.view.triggers.keys()) this.dirtyFirings.add('trigger:' + k);
-    this.step();
+    return this.step();
   }
 
-  private onEvent(s: Source, ev: Parameters<ClusterView['apply']>[1]): void {
+  private onEvent(s: Source, ev: Parameters<ClusterView['apply']>[1]): Promise<void> {
     const id = this.view.apply(s, ev);
     if (s === 'tasks' || s === 'cursors') this.dirtyTasks.add(id);
     if (s === 'firings') {
@@ -106,7 +106,7 @@ export class Leader {
     }
     if (s === 'nodes') for (const k of this.view.firings.keys()) this.dirtyFirings.add(k);
     if (s === 'triggers' && ev.type === 'put') this.dirtyFirings.add('trigger:' + id);
-    this.step();
+    return this.step();
   }
 
   private canWrite(): boolean {
@@ -125,7 +125,10 @@ export class Leader {
 
   /** Recompute what changed, run what is due, re-arm the timer. */
   private async step(): Promise<void> {
-    if (!this.synced || !this.canWrite()) return;
+    if (!this.synced || !this.canWrite()) {
+      this.log.debug({ synced: this.synced }, 'leader step skipped');
+      return;
+    }
     const now = this.clock.now();
     for (const id of this.dirtyTasks) {
       const t = this.view.tasks.get(id);
@@ -134,6 +137,7 @@ export class Leader {
     }
     this.dirtyTasks.clear();
     const due = this.heap.takeDue(now);
+    this.log.debug({ due: due.length, next: this.heap.peek() }, 'leader step');
     const dueTasks = due.filter((k) => k.startsWith('t:')).map((k) => k.slice(2));
     for (const k of due) if (k.startsWith('f:')) this.dirtyFirings.add(k.slice(2));
     if (dueTasks.length > 0) await this.fireTasks(dueTasks);

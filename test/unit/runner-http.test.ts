@@ -67,6 +67,14 @@ describe('runner: http', () => {
     expect(await readFile(c.logFile, 'utf8')).to.equal('all ok here');
   });
 
+  it('completes a POST or PUT without a body (the default method is POST)', async () => {
+    for (const method of ['POST', 'PUT']) {
+      const out = await execute(action({ method }), ctx({ timeoutMs: 5_000 }));
+      expect(out).to.include({ state: 'succeeded', httpStatus: 200 });
+    }
+    expect(seen.map((x) => [x.method, x.body])).to.deep.equal([['POST', ''], ['PUT', '']]);
+  });
+
   it('sends json, form and raw bodies', async () => {
     await execute(action({ method: 'post', body: { json: { a: 1, b: [true] } } }), ctx());
     await execute(action({ method: 'PUT', body: { form: { x: 'a b', y: '&' } } }), ctx());

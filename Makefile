@@ -1,0 +1,43 @@
+# Rota: `make run` starts one node with its own etcd; `make test` runs every test.
+SHELL := /bin/bash
+NODE_MODULES := node_modules/.installed
+
+.PHONY: run test build deps etcd-bin haproxy-bin unit integration cluster bench clean lint
+
+deps: $(NODE_MODULES)
+
+$(NODE_MODULES): package.json package-lock.json
+	npm ci --no-audit --no-fund
+	@touch $@
+
+# Debian's etcd-server (etcd 3.4) when no etcd binary is on PATH.
+etcd-bin:
+	@command -v etcd >/dev/null 2>&1 || { \
+	  echo "installing etcd-server from Debian"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq etcd-server etcd-client >/dev/null; \
+	  $$SUDO systemctl disable --now etcd >/dev/null 2>&1 || true; }
+
+haproxy-bin:
+	@command -v haproxy >/dev/null 2>&1 || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq haproxy >/dev/null; }
+
+build: deps
+	npx tsc -p tsconfig.json
+
+# One node on 127.0.0.1:7400 with an embedded etcd member under ./data. Ctrl-C stops both.
+run: etcd-bin build
+	node dist/src/cli.js serve $(ARGS)
+
+test: etcd-bin build
+	npx mocha
+
+unit: build
+	npx mocha --no-config --exit 'dist/test/unit/**/*.test.js'
+
+integration: etcd-bin build
+	npx mocha --no-config --timeout 60000 --exit 'dist/test/integration/**/*.test.js'
+
+clean:
+	rm -rf dist

@@ -1,0 +1,70 @@
+#!/usr/bin/env node
+import { parseArgs } from 'node:util';
+import { loadConfig, ConfigError } from './config.js';
+import { createLogger } from './log.js';
+import { RotaNode } from './node.js';
+
+const USAGE = `usage: rota serve [--config FILE] [--listen HOST:PORT] [--etcd URL,...] [--prefix /rota/]
+                  [--data-dir DIR] [--node-id ID] [--advertise HOST:PORT] [--log-level LEVEL]
+                  [--tokens TOKEN:TENANT,...] [--auth-required auto|true|false]
+Without --etcd (or ROTA_ETCD / etcd.endpoints) Rota spawns and owns one etcd member under the data dir.`;
+
+async function main(): Promise<void> {
+  const { positionals, values } = parseArgs({
+    allowPositionals: true,
+    options: {
+      config: { type: 'string' }, listen: { type: 'string' }, port: { type: 'string' }, etcd: { type: 'string' },
+      prefix: { type: 'string' }, 'data-dir': { type: 'string' }, 'node-id': { type: 'string' }, advertise: { type: 'string' },
+      'log-level': { type: 'string' }, tokens: { type: 'string' }, 'auth-required': { type: 'string' },
+      'etcd-client-port': { type: 'string' }, 'etcd-peer-port': { type: 'string' }, help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help || positionals[0] !== 'serve') {
+    console.log(USAGE);
+    process.exit(values.help ? 0 : 2);
+  }
+  let cfg;
+  try {
+    cfg = loadConfig({ env: process.env, flags: values as Record<string, string | undefined> });
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      console.error(`rota: ${e.message}`);
+      process.exit(2);
+    }
+    throw e;
+  }
+  const log = createLogger({ level: cfg.log.level });
+  const node = new RotaNode(cfg, log);
+  let stopping = false;
+  const stop = (sig: string) => {
+    if (stopping) {
+      log.warn(`${sig} again: exiting now`);
+      process.exit(1);
+    }
+    stopping = true;
+    log.info({ signal: sig }, 'shutting down gracefully');
+    node.stop().then(
+      () => process.exit(0),
+      (err: Error) => {
+        log.error({ err: err.message }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+  try {
+    await node.start();
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      console.error(`rota: ${e.message}`);
+      await node.stop().catch(() => undefined);
+      process.exit(2);
+    }
+    log.fatal({ err: (e as Error).message }, 'start failed');
+    await node.stop().catch(() => undefined);
+    process.exit(1);
+  }
+}
+
+void main();

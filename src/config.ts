@@ -1,0 +1,199 @@
+import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { Ajv } from 'ajv';
+import YAML from 'yaml';
+
+/** Node configuration: defaults < config file (YAML or JSON) < environment < flags. */
+export interface Config {
+  listen: { host: string; port: number };
+  /** Address other nodes and clients reach this node at (default host:port). */
+  advertise?: string;
+  node: { id: string; attributes: Record<string, string>; capacity: number };
+  etcd: {
+    /** Existing cluster; empty = spawn the embedded member under dataDir. */
+    endpoints: string[];
+    prefix: string;
+    embedded: { clientPort: number; peerPort: number };
+  };
+  dataDir: string;
+  leaseTtlSec: number;
+  auth: {
+    /** token -> tenant */
+    tokens: Record<string, string>;
+    /** Require tokens even on loopback; 'auto' = required unless listening on loopback. */
+    required: 'auto' | boolean;
+  };
+  runAs: { allowed: string[] };
+  runs: { keep: number; maxAgeMs: number; outputCapBytes: number; tailBytes: number };
+  events: { keep: number; maxAgeMs: number };
+  process: { killGraceMs: number };
+  shutdown: { graceMs: number };
+  api: { maxBodyBytes: number; maxReplicas: number };
+  log: { level: string };
+}
+
+export const DEFAULTS: Config = {
+  listen: { host: '127.0.0.1', port: 7400 },
+  node: { id: hostname(), attributes: {}, capacity: 100 },
+  etcd: { endpoints: [], prefix: '/rota/', embedded: { clientPort: 2479, peerPort: 2480 } },
+  dataDir: './data',
+  leaseTtlSec: 5,
+  auth: { tokens: {}, required: 'auto' },
+  runAs: { allowed: [] },
+  runs: { keep: 100, maxAgeMs: 7 * 24 * 3600_000, outputCapBytes: 10 * 1024 * 1024, tailBytes: 4096 },
+  events: { keep: 10_000, maxAgeMs: 30 * 24 * 3600_000 },
+  process: { killGraceMs: 5_000 },
+  shutdown: { graceMs: 30_000 },
+  api: { maxBodyBytes: 1024 * 1024, maxReplicas: 1000 },
+  log: { level: 'info' },
+};
+
+const int = (min: number, max?: number) => ({ type: 'integer', minimum: min, ...(max !== undefined ? { maximum: max } : {}) });
+const strMap = { type: 'object', additionalProperties: { type: 'string' } };
+
+const schema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    listen: { type: 'object', additionalProperties: false, properties: { host: { type: 'string', minLength: 1 }, port: int(0, 65535) } },
+    advertise: { type: 'string' },
+    node: { type: 'object', additionalProperties: false, properties: { id: { type: 'string', pattern: '^[A-Za-z0-9._-]{1,64}$' }, attributes: strMap, capacity: int(1) } },
+    etcd: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        endpoints: { type: 'array', items: { type: 'string', minLength: 1 } },
+        prefix: { type: 'string', pattern: '^/.*/$' },
+        embedded: { type: 'object', additionalProperties: false, properties: { clientPort: int(1, 65535), peerPort: int(1, 65535) } },
+      },
+    },
+    dataDir: { type: 'string', minLength: 1 },
+    leaseTtlSec: int(2, 60),
+    auth: {
+      type: 'object',
+      additionalProperties: false,
+      properties: { tokens: strMap, required: { anyOf: [{ type: 'boolean' }, { const: 'auto' }] } },
+    },
+    runAs: { type: 'object', additionalProperties: false, properties: { allowed: { type: 'array', items: { type: 'string' } } } },
+    runs: { type: 'object', additionalProperties: false, properties: { keep: int(1), maxAgeMs: int(1000), outputCapBytes: int(1024), tailBytes: int(0, 1024 * 1024) } },
+    events: { type: 'object', additionalProperties: false, properties: { keep: int(1), maxAgeMs: int(1000) } },
+    process: { type: 'object', additionalProperties: false, properties: { killGraceMs: int(0) } },
+    shutdown: { type: 'object', additionalProperties: false, properties: { graceMs: int(0) } },
+    api: { type: 'object', additionalProperties: false, properties: { maxBodyBytes: int(1024), maxReplicas: int(1) } },
+    log: { type: 'object', additionalProperties: false, properties: { level: { enum: ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] } } },
+  },
+};
+
+const validate = new Ajv({ allErrors: true }).compile(schema);
+
+export class ConfigError extends Error {}
+
+function deepMerge<T>(base: T, over: unknown): T {
+  if (!over || typeof over !== 'object' || Array.isArray(over)) return (over === undefined ? base : over) as T;
+  const out: Record<string, unknown> = { ...(base as Record<string, unknown>) };
+  for (const [k, v] of Object.entries(over)) {
+    const b = out[k];
+    out[k] = b && typeof b === 'object' && !Array.isArray(b) && v && typeof v === 'object' && !Array.isArray(v) && k !== 'tokens' && k !== 'attributes' ? deepMerge(b, v) : v;
+  }
+  return out as T;
+}
+
+/** Checks a partial config; throws ConfigError naming the bad key. */
+export function checkConfig(partial: unknown, source: string): void {
+  if (validate(partial)) return;
+  const msgs = (validate.errors ?? []).map((e) => {
+    const path = e.instancePath.replace(/^\//, '').replace(/\//g, '.');
+    if (e.keyword === 'additionalProperties') return `unknown key '${path ? path + '.' : ''}${(e.params as { additionalProperty: string }).additionalProperty}'`;
+    return `'${path || '(root)'}' ${e.message}`;
+  });
+  throw new ConfigError(`invalid configuration in ${source}: ${[...new Set(msgs)].join('; ')}`);
+}
+
+export interface ConfigSources {
+  file?: string;
+  env?: NodeJS.ProcessEnv;
+  flags?: Record<string, string | undefined>;
+}
+
+function hostPort(v: string, what: string): { host: string; port: number } {
+  const m = /^(.*):(\d+)$/.exec(v);
+  if (!m) throw new ConfigError(`${what} must be host:port, got '${v}'`);
+  return { host: m[1]!, port: Number(m[2]) };
+}
+
+/** Environment variables and flags that map onto config keys. */
+function overrides(vars: Record<string, string | undefined>, what: string): Record<string, unknown> {
+  const o: Record<string, unknown> = {};
+  const set = (path: string[], v: unknown) => {
+    let cur = o;
+    for (const p of path.slice(0, -1)) cur = (cur[p] ??= {}) as Record<string, unknown>;
+    cur[path[path.length - 1]!] = v;
+  };
+  const v = (k: string) => vars[k];
+  if (v('listen')) set(['listen'], hostPort(v('listen')!, `${what} listen`));
+  if (v('port')) set(['listen', 'port'], Number(v('port')));
+  if (v('etcd')) set(['etcd', 'endpoints'], v('etcd')!.split(',').map((s) => s.trim()).filter(Boolean));
+  if (v('prefix')) set(['etcd', 'prefix'], v('prefix'));
+  if (v('data-dir')) set(['dataDir'], v('data-dir'));
+  if (v('node-id')) set(['node', 'id'], v('node-id'));
+  if (v('advertise')) set(['advertise'], v('advertise'));
+  if (v('log-level')) set(['log', 'level'], v('log-level'));
+  if (v('tokens')) {
+    const t: Record<string, string> = {};
+    for (const pair of v('tokens')!.split(',')) {
+      const [tok, tenant] = pair.split(':');
+      if (!tok || !tenant) throw new ConfigError(`${what} tokens must be token:tenant,..., got '${pair}'`);
+      t[tok] = tenant;
+    }
+    set(['auth', 'tokens'], t);
+  }
+  if (v('auth-required')) set(['auth', 'required'], v('auth-required') === 'auto' ? 'auto' : v('auth-required') === 'true');
+  if (v('etcd-client-port')) set(['etcd', 'embedded', 'clientPort'], Number(v('etcd-client-port')));
+  if (v('etcd-peer-port')) set(['etcd', 'embedded', 'peerPort'], Number(v('etcd-peer-port')));
+  return o;
+}
+
+const ENV_KEYS: Record<string, string> = {
+  ROTA_LISTEN: 'listen', ROTA_PORT: 'port', ROTA_ETCD: 'etcd', ROTA_PREFIX: 'prefix', ROTA_DATA_DIR: 'data-dir',
+  ROTA_NODE_ID: 'node-id', ROTA_ADVERTISE: 'advertise', ROTA_LOG_LEVEL: 'log-level', ROTA_TOKENS: 'tokens',
+  ROTA_AUTH_REQUIRED: 'auth-required', ROTA_ETCD_CLIENT_PORT: 'etcd-client-port', ROTA_ETCD_PEER_PORT: 'etcd-peer-port',
+};
+
+export function loadConfig(src: ConfigSources = {}): Config {
+  let cfg = DEFAULTS;
+  const file = src.file ?? src.flags?.config ?? src.env?.ROTA_CONFIG;
+  if (file) {
+    let parsed: unknown;
+    try {
+      parsed = YAML.parse(readFileSync(file, 'utf8'));
+    } catch (e) {
+      throw new ConfigError(`cannot read config file ${file}: ${(e as Error).message}`);
+    }
+    checkConfig(parsed ?? {}, file);
+    cfg = deepMerge(cfg, parsed ?? {});
+  }
+  const envVars: Record<string, string | undefined> = {};
+  for (const [env, key] of Object.entries(ENV_KEYS)) envVars[key] = src.env?.[env];
+  const fromEnv = overrides(envVars, 'environment');
+  checkConfig(fromEnv, 'environment');
+  cfg = deepMerge(cfg, fromEnv);
+  const fromFlags = overrides(src.flags ?? {}, 'flags');
+  checkConfig(fromFlags, 'flags');
+  cfg = deepMerge(cfg, fromFlags);
+  checkConfig(cfg, 'the merged configuration');
+  return cfg;
+}
+
+export function isLoopback(host: string): boolean {
+  return host === '127.0.0.1' || host === 'localhost' || host === '::1' || host.startsWith('127.');
+}
+
+/** Token map the API enforces, or null when auth is off. Refuses an exposed node without tokens. */
+export function effectiveTokens(cfg: Config): Record<string, string> | null {
+  const required = cfg.auth.required === 'auto' ? !isLoopback(cfg.listen.host) : cfg.auth.required;
+  const has = Object.keys(cfg.auth.tokens).length > 0;
+  if (required && !has) {
+    throw new ConfigError(`listening on ${cfg.listen.host} requires API tokens: set auth.tokens (token: tenant), or auth.required: false to expose the API without them`);
+  }
+  return has || required ? cfg.auth.tokens : null;
+}

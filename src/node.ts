@@ -1,0 +1,218 @@
+import { createServer, type Server } from 'node:http';
+import { hostname, networkInterfaces } from 'node:os';
+import { join, resolve } from 'node:path';
+import { connectEtcd, type EtcdHandle } from './store/etcd.js';
+import { startEtcdProcess, type EtcdProcess } from './store/etcd-process.js';
+import { NodeSession, type NodeRecord } from './store/session.js';
+import { campaign, currentLeader, type Leadership } from './store/election.js';
+import { listPrefix } from './store/watch.js';
+import { K } from './store/keys.js';
+import { Agent } from './agent/agent.js';
+import { Leader } from './scheduler/leader.js';
+import { sweep } from './scheduler/janitor.js';
+import { TaskService } from './service/task-service.js';
+import { createApp } from './api/app.js';
+import { effectiveTokens, type Config } from './config.js';
+import { systemClock, type Clock } from './domain/clock.js';
+import { Metrics } from './metrics.js';
+import type { Logger } from './log.js';
+
+export const VERSION = '0.1.0';
+
+function primaryIp(): string {
+  for (const list of Object.values(networkInterfaces())) {
+    for (const a of list ?? []) if (a.family === 'IPv4' && !a.internal) return a.address;
+  }
+  return '127.0.0.1';
+}
+
+/**
+ * One Rota node: the API, an agent that runs what it is assigned, and a candidate for
+ * leadership. A single node is a cluster of one and takes exactly the same path.
+ */
+export class RotaNode {
+  private etcdProc: EtcdProcess | null = null;
+  h!: EtcdHandle;
+  session!: NodeSession;
+  agent!: Agent;
+  service!: TaskService;
+  readonly metrics = new Metrics();
+  private server: Server | null = null;
+  private leadership: Leadership | null = null;
+  private stopping = false;
+  private loop: Promise<void> | null = null;
+  private campaignAbort = new AbortController();
+  leaderChanges = 0;
+
+  constructor(
+    readonly cfg: Config,
+    private readonly log: Logger,
+    private readonly clock: Clock = systemClock,
+  ) {}
+
+  get address(): string {
+    return this.cfg.advertise ?? `${this.cfg.listen.host}:${(this.server?.address() as { port: number } | null)?.port ?? this.cfg.listen.port}`;
+  }
+
+  async start(): Promise<void> {
+    const tokens = effectiveTokens(this.cfg);
+    let endpoints = this.cfg.etcd.endpoints;
+    if (endpoints.length === 0) {
+      const dataDir = resolve(this.cfg.dataDir, 'etcd');
+      this.log.info({ dataDir, port: this.cfg.etcd.embedded.clientPort }, 'starting embedded etcd member');
+      this.etcdProc = await startEtcdProcess({ dataDir, clientPort: this.cfg.etcd.embedded.clientPort, peerPort: this.cfg.etcd.embedded.peerPort, name: 'rota-embedded' });
+      endpoints = [this.etcdProc.endpoint];
+    }
+    this.h = connectEtcd({ endpoints, prefix: this.cfg.etcd.prefix });
+    this.service = new TaskService(this.h, this.clock, { allowedUsers: this.cfg.runAs.allowed, maxReplicas: this.cfg.api.maxReplicas });
+
+    const app = createApp({
+      service: this.service,
+      tokens,
+      log: this.log,
+      maxBodyBytes: this.cfg.api.maxBodyBytes,
+      health: async () => ({ ok: true, detail: { node: this.cfg.node.id, version: VERSION } }),
+      ready: async () => {
+        const alive = !!this.session && this.session.alive() && !this.stopping;
+        const draining = this.session?.node.state === 'draining';
+        return { ok: alive && !draining, detail: { node: this.cfg.node.id, lease: alive, draining, leader: !!this.leadership } };
+      },
+      cluster: () => this.clusterInfo(),
+      nodes: () => this.nodes(),
+    });
+    this.server = createServer(app.callback());
+    await new Promise<void>((ok, fail) => {
+      this.server!.once('error', fail);
+      this.server!.listen(this.cfg.listen.port, this.cfg.listen.host, () => ok());
+    });
+    await this.incarnate();
+    this.loop = this.leadershipLoop();
+    this.log.info({ address: this.address, node: this.cfg.node.id, etcd: endpoints }, 'rota node started');
+  }
+
+  /** A new lease, membership record and agent: the node's next incarnation. */
+  private async incarnate(): Promise<void> {
+    this.session = new NodeSession(this.h, this.clock, this.cfg.leaseTtlSec, this.log);
+    const record: Omit<NodeRecord, 'lease'> = {
+      id: this.cfg.node.id,
+      address: this.address,
+      ip: this.cfg.listen.host === '0.0.0.0' ? primaryIp() : this.cfg.listen.host,
+      hostname: hostname(),
+      attributes: this.cfg.node.attributes,
+      capacity: this.cfg.node.capacity,
+      state: 'active',
+      version: VERSION,
+      startedMs: this.clock.now(),
+    };
+    await this.session.start(record);
+    this.agent = new Agent(this.h, this.session, this.clock, this.log, this.metrics, {
+      dataDir: resolve(this.cfg.dataDir),
+      outputCapBytes: this.cfg.runs.outputCapBytes,
+      tailBytes: this.cfg.runs.tailBytes,
+      killGraceMs: this.cfg.process.killGraceMs,
+      allowedUsers: this.cfg.runAs.allowed,
+      runsKeep: this.cfg.runs.keep,
+      runsMaxAgeMs: this.cfg.runs.maxAgeMs,
+    });
+    await this.agent.start();
+    this.session.once('lost', () => {
+      if (this.stopping) return;
+      void (async () => {
+        this.log.warn('lease lost: starting a new incarnation');
+        await this.agent.stop(0).catch(() => undefined);
+        for (;;) {
+          try {
+            await this.incarnate();
+            return;
+          } catch (err) {
+            this.log.error({ err: (err as Error).message }, 're-registering failed; retrying');
+            await this.clock.sleep(1000);
+          }
+        }
+      })();
+    });
+  }
+
+  private async leadershipLoop(): Promise<void> {
+    while (!this.stopping) {
+      try {
+        if (!this.session.alive() || this.session.node.state === 'draining') {
+          await this.clock.sleep(500, this.campaignAbort.signal);
+          continue;
+        }
+        const l = await campaign(this.h, this.session, this.cfg.node.id, this.campaignAbort.signal, this.log);
+        if (!l) {
+          await this.clock.sleep(200, this.campaignAbort.signal);
+          continue;
+        }
+        this.leadership = l;
+        this.leaderChanges++;
+        this.log.info({ fence: l.fence }, 'elected leader');
+        const janitor = setInterval(() => {
+          void sweep(this.service, { runsKeep: this.cfg.runs.keep, runsMaxAgeMs: this.cfg.runs.maxAgeMs, eventsKeep: this.cfg.events.keep, eventsMaxAgeMs: this.cfg.events.maxAgeMs }, this.clock, this.log).catch((err: Error) =>
+            this.log.warn({ err: err.message }, 'janitor sweep failed'),
+          );
+        }, 10 * 60_000);
+        try {
+          await new Leader(this.h, this.session, l, this.clock, this.log, this.metrics).run();
+        } finally {
+          clearInterval(janitor);
+          this.leadership = null;
+        }
+      } catch (err) {
+        this.log.error({ err: (err as Error).message }, 'leadership loop error; retrying');
+        await this.clock.sleep(1000, this.campaignAbort.signal);
+      }
+    }
+  }
+
+  async clusterInfo(): Promise<Record<string, unknown>> {
+    const [leader, nodes, health] = await Promise.all([currentLeader(this.h), this.nodes(), this.etcdHealth()]);
+    const leaderNode = leader ? nodes.find((n) => n.id === leader.nodeId) : undefined;
+    return {
+      leader: leader ? { id: leader.nodeId, address: leaderNode?.address ?? null, since: leader.createRevision } : null,
+      self: { id: this.cfg.node.id, address: this.address, leader: !!this.leadership, lease: this.session.leaseId },
+      members: nodes,
+      etcd: health,
+      metrics: this.metrics.snapshot(),
+    };
+  }
+
+  async nodes(): Promise<(NodeRecord & { inflight?: number })[]> {
+    const { kvs } = await listPrefix(this.h, K.nodes);
+    return kvs.map((kv) => JSON.parse(kv.value) as NodeRecord);
+  }
+
+  private async etcdHealth(): Promise<Record<string, unknown>> {
+    try {
+      const s = await this.h.client.maintenance.status();
+      return { healthy: true, version: s.version, dbSize: Number(s.dbSize), leader: s.leader, raftIndex: Number(s.raftIndex) };
+    } catch (err) {
+      return { healthy: false, error: (err as Error).message };
+    }
+  }
+
+  /** Graceful: stop taking work, finish in-flight runs, resign, revoke the lease, close. */
+  async stop(): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    this.log.info('stopping: draining in-flight runs');
+    this.campaignAbort.abort();
+    await this.agent?.stop(this.cfg.shutdown.graceMs).catch(() => undefined);
+    await this.leadership?.resign().catch(() => undefined);
+    await this.loop?.catch(() => undefined);
+    await this.session?.close();
+    await new Promise<void>((r) => (this.server ? this.server.close(() => r()) : r()));
+    this.server?.closeAllConnections?.();
+    this.h?.close();
+    await this.etcdProc?.stop();
+    this.log.info('stopped');
+  }
+
+  /** For tests: the port actually bound. */
+  get port(): number {
+    return (this.server?.address() as { port: number }).port;
+  }
+}
+
+export const runsDir = (dataDir: string, taskId: string): string => join(dataDir, 'runs', taskId);

@@ -1,0 +1,169 @@
+import { expect } from 'chai';
+import { freshEtcd, waitFor } from '../support/etcd.js';
+import { Receiver } from '../support/receiver.js';
+import { startNode, api } from '../support/node.js';
+import type { RotaNode } from '../../src/node.js';
+
+/** One node end to end: schedules fire through etcd firings, callbacks carry their identity. */
+describe('scheduling on one node (integration, real etcd)', function () {
+  this.timeout(60_000);
+  let rx: Receiver;
+  const nodes: RotaNode[] = [];
+  beforeEach(async () => {
+    rx = await new Receiver().start();
+  });
+  afterEach(async () => {
+    for (const n of nodes.splice(0)) await n.stop().catch(() => undefined);
+    await rx.stop();
+  });
+
+  it('fires a */1 * * * * * HTTP task once per second with the identity headers, no duplicates', async () => {
+    const { endpoint, prefix } = await freshEtcd();
+    const node = await startNode(endpoint, prefix);
+    nodes.push(node);
+    const created = await api(node, 'POST', '/api/v1/tasks', {
+      name: 'ping',
+      schedule: { cron: '*/1 * * * * *', tz: 'UTC' },
+      action: { http: { url: `${rx.url}/hook` } },
+    });
+    expect(created.status).to.equal(201);
+    const id = created.body.id as string;
+    await waitFor(() => rx.forTask(id).length >= 4, '4 hits');
+    const hits = rx.forTask(id);
+    for (const h of hits) {
+      expect(h.scheduledMs % 1000).to.equal(0);
+      expect(h.runId).to.equal(`${id}-${h.scheduledMs}-1`);
+      expect(h.attempt).to.equal(1);
+      expect(h.method).to.equal('POST');
+    }
+    expect(rx.duplicates(id)).to.deep.equal([]);
+    const times = hits.map((h) => h.scheduledMs).sort((a, b) => a - b);
+    for (let i = 1; i < times.length; i++) expect(times[i]! - times[i - 1]!).to.equal(1000);
+    const runs = await waitFor(async () => {
+      const r = await api(node, 'GET', `/api/v1/tasks/${id}/runs`);
+      return r.body.items.filter((x: { state: string }) => x.state === 'succeeded').length >= 3 ? r.body.items : null;
+    }, 'succeeded run records');
+    expect(runs[0].scheduledMs).to.be.greaterThan(runs[1].scheduledMs); // newest first
+    expect(runs[0].httpStatus ?? runs[1].httpStatus).to.equal(200);
+  });
+
+  it('after a restart, catches up missed firings by misfire run-all and skips them by skip', async () => {
+    const { endpoint, prefix } = await freshEtcd();
+    let node = await startNode(endpoint, prefix);
+    const all = await api(node, 'POST', '/api/v1/tasks', {
+      name: 'catch-up',
+      schedule: { cron: '* * * * * *' },
+      action: { http: { url: `${rx.url}/a` } },
+      policies: { misfire: { mode: 'run-all', graceMs: 500, windowMs: 60_000 } },
+    });
+    const skip = await api(node, 'POST', '/api/v1/tasks', {
+      name: 'skipper',
+      schedule: { cron: '* * * * * *' },
+      action: { http: { url: `${rx.url}/s` } },
+      policies: { misfire: { mode: 'skip', graceMs: 500 } },
+    });
+    const aId = all.body.id as string;
+    const sId = skip.body.id as string;
+    await waitFor(() => rx.forTask(aId).length >= 2 && rx.forTask(sId).length >= 2, 'first hits');
+    await node.stop();
+    const stoppedAt = Date.now();
+    await new Promise((r) => setTimeout(r, 3_000)); // the node is down: firings are missed
+    node = await startNode(endpoint, prefix);
+    nodes.push(node);
+    const restartedAt = Date.now();
+    await waitFor(() => rx.forTask(aId).some((h) => h.scheduledMs > restartedAt + 1000), 'firings after restart');
+    await waitFor(() => rx.forTask(sId).some((h) => h.scheduledMs > restartedAt + 1000), 'skip task fires again');
+
+    // run-all: every second from the first hit on is there exactly once.
+    const a = rx.forTask(aId).map((h) => h.scheduledMs).sort((x, y) => x - y);
+    expect(rx.duplicates(aId)).to.deep.equal([]);
+    for (let i = 1; i < a.length; i++) expect(a[i]! - a[i - 1]!).to.equal(1000);
+    expect(rx.forTask(aId).some((h) => h.scheduledMs > stoppedAt && h.scheduledMs < restartedAt - 1000)).to.equal(true);
+
+    // skip: a gap where the node was down, and a skipped run record saying so.
+    const s = rx.forTask(sId).map((h) => h.scheduledMs).sort((x, y) => x - y);
+    expect(rx.duplicates(sId)).to.deep.equal([]);
+    const gaps = s.slice(1).map((t, i) => t - s[i]!);
+    expect(Math.max(...gaps)).to.be.greaterThan(2000);
+    const runs = await api(node, 'GET', `/api/v1/tasks/${sId}/runs?limit=100`);
+    const skipped = runs.body.items.filter((r: { state: string }) => r.state === 'skipped');
+    expect(skipped.length).to.be.greaterThan(0);
+    expect(skipped[0].message).to.match(/misfire policy 'skip'/);
+  });
+
+  it('retries a failing process by its policy and records every attempt', async () => {
+    const { endpoint, prefix } = await freshEtcd();
+    const node = await startNode(endpoint, prefix);
+    nodes.push(node);
+    const t = await api(node, 'POST', '/api/v1/tasks', {
+      name: 'flaky',
+      schedule: { manual: true },
+      action: { process: { command: 'echo trying; exit 3' } },
+      policies: { retry: { delaysMs: ['100ms', '200ms'] } },
+    });
+    const trig = await api(node, 'POST', `/api/v1/tasks/${t.body.id}/trigger`);
+    expect(trig.status).to.equal(202);
+    const runs = await waitFor(async () => {
+      const r = await api(node, 'GET', `/api/v1/tasks/${t.body.id}/runs`);
+      const done = r.body.items.filter((x: { state: string }) => x.state === 'failed');
+      return done.length === 3 ? r.body.items : null;
+    }, 'three failed attempts');
+    expect(runs.map((r: { attempt: number }) => r.attempt).sort()).to.deep.equal([1, 2, 3]);
+    expect(runs.map((r: { trigger: string }) => r.trigger).sort()).to.deep.equal(['manual', 'retry', 'retry']);
+    for (const r of runs) {
+      expect(r.exitCode).to.equal(3);
+      expect(r.outputTail).to.contain('trying');
+    }
+    const first = await api(node, 'GET', `/api/v1/runs/${trig.body.runId}`);
+    expect(first.body.state).to.equal('failed');
+  });
+
+  it('kills a running process on request and forbids overlapping runs', async () => {
+    const { endpoint, prefix } = await freshEtcd();
+    const node = await startNode(endpoint, prefix);
+    nodes.push(node);
+    const t = await api(node, 'POST', '/api/v1/tasks', {
+      name: 'sleeper',
+      schedule: { every: '1s' },
+      action: { process: { command: 'sleep 30' } },
+      policies: { overlap: 'forbid' },
+    });
+    const id = t.body.id as string;
+    const running = await waitFor(async () => {
+      const r = await api(node, 'GET', `/api/v1/tasks/${id}/runs`);
+      return r.body.items.find((x: { state: string }) => x.state === 'running');
+    }, 'a running run');
+    await waitFor(async () => {
+      const r = await api(node, 'GET', `/api/v1/tasks/${id}/runs`);
+      return r.body.items.some((x: { state: string; message?: string }) => x.state === 'skipped' && /overlap forbid/.test(x.message ?? ''));
+    }, 'an overlap-skipped firing');
+    const k = await api(node, 'POST', `/api/v1/runs/${running.id}/kill`);
+    expect(k.status).to.equal(202);
+    await waitFor(async () => (await api(node, 'GET', `/api/v1/runs/${running.id}`)).body.state === 'killed', 'killed');
+    const all = await api(node, 'GET', `/api/v1/tasks/${id}/runs?limit=100`);
+    expect(all.body.items.filter((x: { state: string }) => x.state === 'running').length).to.be.at.most(1);
+  });
+
+  it('keeps running what it had across pause/resume and fires a one-shot at its time once', async () => {
+    const { endpoint, prefix } = await freshEtcd();
+    const node = await startNode(endpoint, prefix);
+    nodes.push(node);
+    const at = Date.now() + 1500;
+    const once = await api(node, 'POST', '/api/v1/tasks', { name: 'once', schedule: { at: new Date(at).toISOString() }, action: { http: { url: rx.url } } });
+    const now = await api(node, 'POST', '/api/v1/tasks', { name: 'now', schedule: { now: true }, action: { http: { url: rx.url } } });
+    await waitFor(() => rx.forTask(once.body.id).length === 1 && rx.forTask(now.body.id).length === 1, 'one-shots');
+    expect(rx.forTask(once.body.id)[0]!.scheduledMs).to.equal(at);
+    const p = await api(node, 'POST', '/api/v1/tasks', { name: 'tick', schedule: { every: '1s' }, action: { http: { url: rx.url } } });
+    await waitFor(() => rx.forTask(p.body.id).length >= 1, 'tick fires');
+    expect((await api(node, 'POST', `/api/v1/tasks/${p.body.id}/pause`)).body.enabled).to.equal(false);
+    const pausedAt = Date.now();
+    await new Promise((r) => setTimeout(r, 2500)); // stay paused across two intervals
+    const resumedAt = Date.now();
+    await api(node, 'POST', `/api/v1/tasks/${p.body.id}/resume`);
+    await waitFor(() => rx.forTask(p.body.id).some((h) => h.scheduledMs > resumedAt), 'fires after resume');
+    // Nothing was scheduled while paused, and resume does not catch the pause up.
+    expect(rx.forTask(p.body.id).filter((h) => h.scheduledMs > pausedAt + 50 && h.scheduledMs <= resumedAt)).to.deep.equal([]);
+    expect(rx.forTask(once.body.id).length).to.equal(1);
+    expect(rx.duplicates()).to.deep.equal([]);
+  });
+});
