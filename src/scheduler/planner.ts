@@ -61,7 +61,7 @@ export function planTask(task: Task, cursor: Entry<number> | undefined, active: 
       plan.skipped.push(skippedRun(task, ms, trigger, 'skipped: the previous run is still active (overlap forbid)', ctx.nowMs));
       continue;
     }
-    if (decision === 'replace') {
+    if (decision === 'replace' && plan.kills.length === 0) {
       for (const e of active) if (e.value.state === 'running' && e.value.node) plan.kills.push({ node: e.value.node, runId: firingRunId(e.value) });
     }
     plan.firings.push(place(newFiring(task, ms, trigger, ctx.nowMs), task, ctx));

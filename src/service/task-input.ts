@@ -57,8 +57,10 @@ function optDur(o: Record<string, unknown>, key: string, field: string): number 
 export function parseInstant(v: unknown): number {
   if (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0) return v;
   if (typeof v === 'string') {
-    if (/^\d+$/.test(v)) return Number(v);
-    const ms = Date.parse(v);
+    if (/^\d{1,15}$/.test(v)) return Number(v);
+    // A time without an offset is read as UTC, like cron's default zone (never the server's zone).
+    const withZone = /T\d{2}:\d{2}(:\d{2}(\.\d+)?)?$/.test(v) ? `${v}Z` : v;
+    const ms = Date.parse(withZone);
     if (!Number.isNaN(ms) && /^\d{4}-\d{2}-\d{2}/.test(v)) return ms;
   }
   throw new RotaError('INVALID_SCHEDULE', `invalid time '${String(v)}': use an ISO 8601 time (2026-01-31T12:00:00Z) or epoch milliseconds`);

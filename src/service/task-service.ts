@@ -59,7 +59,8 @@ export class TaskService {
   async create(c: Caller, input: TaskInput): Promise<Task> {
     const fields = normalizeTask(input, this.limits);
     const now = this.clock.now();
-    const task = await this.tasks.create({ ...fields, tenant: c.tenant, createdMs: now, updatedMs: now }, now);
+    // The cursor starts just before creation, so a 'now' schedule fires at its creation time.
+    const task = await this.tasks.create({ ...fields, tenant: c.tenant, createdMs: now, updatedMs: now }, now - 1);
     await this.audit(c, 'create', task);
     return task;
   }

@@ -104,8 +104,19 @@ export async function watchPrefix(h: EtcdHandle, prefix: string, handlers: Prefi
       reconnects++;
       log.warn({ prefix, resume }, 'watch disconnected; will resume');
     });
-    w.on('put', (kv: IKeyValue) => deliver('put', kv));
-    w.on('delete', (kv: IKeyValue) => deliver('delete', kv));
+    // Whole responses, not single events: one revision may hold many events (a batched txn).
+    w.on('data', (res) => {
+      const floor = resume;
+      let max = 0;
+      for (const ev of res.events ?? []) {
+        const kv = toKv(ev.kv as IKeyValue);
+        if (kv.modRevision < floor) continue; // already delivered before a reconnect
+        max = Math.max(max, kv.modRevision);
+        const type = String(ev.type).toLowerCase() === 'delete' ? 'delete' : 'put';
+        safe(() => handlers.event({ type, ...kv }));
+      }
+      if (max) resume = max + 1;
+    });
     w.on('error', (err: Error) => {
       if (closed || watcher !== w) return;
       reconnects++;
@@ -114,13 +125,6 @@ export async function watchPrefix(h: EtcdHandle, prefix: string, handlers: Prefi
       void w.cancel().catch(() => undefined);
       void restart();
     });
-  }
-
-  function deliver(type: 'put' | 'delete', raw: IKeyValue): void {
-    const kv = toKv(raw);
-    if (kv.modRevision < resume) return; // already seen (replayed after a resume)
-    resume = kv.modRevision + 1;
-    safe(() => handlers.event({ type, ...kv }));
   }
 
   async function restart(): Promise<void> {

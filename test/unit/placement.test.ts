@@ -1,0 +1,146 @@
+import { expect } from 'chai';
+import { chooseNode, eligibleNodes, type NodeInfo } from '../../src/domain/placement.js';
+import type { Placement } from '../../src/domain/task.js';
+
+function node(id: string, over: Partial<NodeInfo> = {}): NodeInfo {
+  return { id, lease: `lease-${id}`, state: 'active', attributes: {}, capacity: 10, load: 0, ...over };
+}
+
+const ids = (ns: NodeInfo[]) => ns.map((n) => n.id);
+const never = () => {
+  throw new Error('random must not be used');
+};
+
+describe('eligibleNodes', () => {
+  const rr: Placement = { strategy: 'round-robin' };
+
+  it('excludes draining nodes', () => {
+    const nodes = [node('a'), node('b', { state: 'draining' }), node('c')];
+    expect(ids(eligibleNodes(nodes, rr))).to.deep.equal(['a', 'c']);
+  });
+
+  it('honours the nodes allowlist; an empty list means any node', () => {
+    const nodes = [node('a'), node('b'), node('c')];
+    expect(ids(eligibleNodes(nodes, { ...rr, nodes: ['c', 'a', 'zz'] }))).to.deep.equal(['a', 'c']);
+    expect(ids(eligibleNodes(nodes, { ...rr, nodes: [] }))).to.deep.equal(['a', 'b', 'c']);
+  });
+
+  it('drops excluded nodes, also when they are allowlisted', () => {
+    const nodes = [node('a'), node('b'), node('c')];
+    expect(ids(eligibleNodes(nodes, { ...rr, excludeNodes: ['b'] }))).to.deep.equal(['a', 'c']);
+    expect(ids(eligibleNodes(nodes, { ...rr, nodes: ['a', 'b'], excludeNodes: ['a'] }))).to.deep.equal(['b']);
+  });
+
+  it('requires every requested attribute to match exactly (hostname, rack)', () => {
+    const nodes = [
+      node('a', { attributes: { hostname: 'h1', rack: 'r1' } }),
+      node('b', { attributes: { hostname: 'h2', rack: 'r1' } }),
+      node('c', { attributes: { hostname: 'h3', rack: 'r2', gpu: 'yes' } }),
+      node('d'),
+    ];
+    expect(ids(eligibleNodes(nodes, { ...rr, attributes: { rack: 'r1' } }))).to.deep.equal(['a', 'b']);
+    expect(ids(eligibleNodes(nodes, { ...rr, attributes: { rack: 'r1', hostname: 'h2' } }))).to.deep.equal(['b']);
+    expect(ids(eligibleNodes(nodes, { ...rr, attributes: { hostname: 'h3' } }))).to.deep.equal(['c']);
+    expect(ids(eligibleNodes(nodes, { ...rr, attributes: { rack: 'r9' } }))).to.deep.equal([]);
+    expect(ids(eligibleNodes(nodes, { ...rr, attributes: {} }))).to.deep.equal(['a', 'b', 'c', 'd']);
+  });
+
+  it('combines all filters', () => {
+    const nodes = [
+      node('a', { attributes: { rack: 'r1' } }),
+      node('b', { attributes: { rack: 'r1' }, state: 'draining' }),
+      node('c', { attributes: { rack: 'r1' } }),
+      node('d', { attributes: { rack: 'r1' } }),
+      node('e', { attributes: { rack: 'r2' } }),
+    ];
+    const p: Placement = { strategy: 'random', nodes: ['a', 'b', 'c', 'e'], excludeNodes: ['c'], attributes: { rack: 'r1' } };
+    expect(ids(eligibleNodes(nodes, p))).to.deep.equal(['a']);
+  });
+});
+
+describe('chooseNode', () => {
+  it('returns null when no node is eligible, for every strategy', () => {
+    const nodes = [node('a', { state: 'draining' }), node('b', { attributes: { rack: 'r2' } })];
+    for (const strategy of ['random', 'round-robin', 'least-loaded'] as const) {
+      expect(chooseNode([], { strategy }, 0, () => 0), strategy).to.equal(null);
+      expect(chooseNode(nodes, { strategy, attributes: { rack: 'r1' } }, 0, () => 0), strategy).to.equal(null);
+    }
+  });
+
+  it('round-robin cycles through the eligible nodes in id order', () => {
+    const nodes = [node('c'), node('a'), node('b', { state: 'draining' }), node('d')];
+    const picks = [0, 1, 2, 3, 4, 5, 6].map((turn) => chooseNode(nodes, { strategy: 'round-robin' }, turn, never)!.id);
+    expect(picks).to.deep.equal(['a', 'c', 'd', 'a', 'c', 'd', 'a']);
+  });
+
+  it('round-robin ignores load', () => {
+    const nodes = [node('a', { load: 100 }), node('b')];
+    expect(chooseNode(nodes, { strategy: 'round-robin' }, 0, never)!.id).to.equal('a');
+  });
+
+  it('does not reorder the caller’s node list', () => {
+    const nodes = [node('c'), node('a'), node('b')];
+    chooseNode(nodes, { strategy: 'round-robin' }, 0, never);
+    expect(ids(nodes)).to.deep.equal(['c', 'a', 'b']);
+  });
+
+  it('least-loaded picks the lowest load/capacity ratio', () => {
+    const nodes = [
+      node('a', { load: 5, capacity: 10 }), // 0.5
+      node('b', { load: 3, capacity: 4 }), // 0.75
+      node('c', { load: 8, capacity: 40 }), // 0.2
+      node('d', { load: 1, capacity: 2 }), // 0.5
+    ];
+    for (let turn = 0; turn < 4; turn++) expect(chooseNode(nodes, { strategy: 'least-loaded' }, turn, never)!.id).to.equal('c');
+  });
+
+  it('least-loaded compares ratios, not absolute loads', () => {
+    const nodes = [node('big', { load: 10, capacity: 100 }), node('small', { load: 1, capacity: 2 })];
+    expect(chooseNode(nodes, { strategy: 'least-loaded' }, 0, never)!.id).to.equal('big');
+  });
+
+  it('least-loaded treats a capacity below 1 as 1', () => {
+    const nodes = [node('a', { load: 1, capacity: 0 }), node('b', { load: 2, capacity: 10 })];
+    expect(chooseNode(nodes, { strategy: 'least-loaded' }, 0, never)!.id).to.equal('b');
+  });
+
+  it('least-loaded breaks ties by turn among the tied nodes in id order', () => {
+    const nodes = [node('d', { load: 1 }), node('b', { load: 2, capacity: 20 }), node('c', { load: 5 }), node('a', { load: 1 })];
+    // a, b and d all have ratio 0.1; c has 0.5
+    const picks = [0, 1, 2, 3, 4].map((turn) => chooseNode(nodes, { strategy: 'least-loaded' }, turn, never)!.id);
+    expect(picks).to.deep.equal(['a', 'b', 'd', 'a', 'b']);
+  });
+
+  it('least-loaded skips ineligible nodes even when they are idle', () => {
+    const nodes = [node('a', { load: 0, state: 'draining' }), node('b', { load: 9 }), node('c', { load: 0 })];
+    expect(chooseNode(nodes, { strategy: 'least-loaded', excludeNodes: ['c'] }, 0, never)!.id).to.equal('b');
+  });
+
+  it('random indexes the id-sorted eligible nodes with the injected random', () => {
+    const nodes = [node('c'), node('a'), node('x', { state: 'draining' }), node('b')];
+    const pick = (r: number) => chooseNode(nodes, { strategy: 'random' }, 0, () => r)!.id;
+    expect(pick(0)).to.equal('a');
+    expect(pick(0.33)).to.equal('a');
+    expect(pick(0.34)).to.equal('b');
+    expect(pick(0.5)).to.equal('b');
+    expect(pick(0.67)).to.equal('c');
+    expect(pick(0.999999)).to.equal('c');
+  });
+
+  it('random calls the injected function once per choice and ignores the turn', () => {
+    let calls = 0;
+    const random = () => {
+      calls++;
+      return 0.9;
+    };
+    const nodes = [node('a'), node('b')];
+    expect(chooseNode(nodes, { strategy: 'random' }, 0, random)!.id).to.equal('b');
+    expect(chooseNode(nodes, { strategy: 'random' }, 1, random)!.id).to.equal('b');
+    expect(calls).to.equal(2);
+  });
+
+  it('returns the caller’s node object (so its load can be counted)', () => {
+    const nodes = [node('a')];
+    expect(chooseNode(nodes, { strategy: 'least-loaded' }, 0, never)).to.equal(nodes[0]);
+  });
+});
