@@ -3,7 +3,7 @@ import { TaskStore, type Versioned } from '../store/task-store.js';
 import { RunStore, type Page } from '../store/run-store.js';
 import { EventStore, type AuditAction, type AuditEvent } from '../store/event-store.js';
 import { FiringStore } from '../store/firing-store.js';
-import { parseRunId } from '../store/keys.js';
+import { K, parseRunId } from '../store/keys.js';
 import { RotaError } from '../domain/errors.js';
 import type { Clock } from '../domain/clock.js';
 import type { Run, Task } from '../domain/task.js';
@@ -145,6 +145,8 @@ export class TaskService {
 
   async listRuns(c: Caller, taskId: string, limit: number, cursor?: string): Promise<Page<Run>> {
     await this.load(c, taskId);
+    // The cursor is a key; one outside this task's runs would widen the range to other tasks'.
+    if (cursor !== undefined && !cursor.startsWith(K.taskRuns(taskId))) throw new RotaError('INVALID_QUERY', `cursor '${cursor}' is not from this task's runs`);
     return this.runs.listForTask(taskId, limit, cursor);
   }
 

@@ -53,7 +53,8 @@ export async function campaign(h: EtcdHandle, session: NodeSession, nodeId: stri
   const watcher = await h.ns.watch().key(key).create();
   const onGone = (why: string) => {
     if (lostCtl.signal.aborted) return;
-    log.warn({ key, why }, 'leadership lost');
+    if (why === 'resigned') log.info({ key }, 'resigned leadership');
+    else log.warn({ key, why }, 'leadership lost');
     lostCtl.abort(why);
     void watcher.cancel().catch(() => undefined);
   };

@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { createServer } from 'node:net';
 
 export interface EtcdProcessOptions {
@@ -52,7 +53,19 @@ export async function startEtcdProcess(o: EtcdProcessOptions): Promise<EtcdProce
     '--quota-backend-bytes', String(2 * 1024 * 1024 * 1024),
     ...(o.extraArgs ?? []),
   ];
-  const child = spawn(o.binary ?? 'etcd', args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ETCD_UNSUPPORTED_ARCH: process.env.ETCD_UNSUPPORTED_ARCH ?? '' } });
+  // Its own process group: a Ctrl-C in the terminal reaches Rota only, which then stops etcd
+  // last, after it has resigned and revoked its lease.
+  killStale(o.dataDir);
+  const child = spawn(o.binary ?? 'etcd', args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true, env: { ...process.env, ETCD_UNSUPPORTED_ARCH: process.env.ETCD_UNSUPPORTED_ARCH ?? '' } });
+  if (child.pid) writeFileSync(join(o.dataDir, 'rota-etcd.pid'), String(child.pid));
+  const killOnExit = () => {
+    try {
+      child.kill('SIGKILL');
+    } catch {
+      /* gone */
+    }
+  };
+  process.once('exit', killOnExit);
   let out = '';
   const onData = (b: Buffer) => {
     const s = b.toString();
@@ -72,8 +85,32 @@ export async function startEtcdProcess(o: EtcdProcessOptions): Promise<EtcdProce
       const t = setTimeout(() => child.kill('SIGKILL'), 5000);
       await exited;
       clearTimeout(t);
+      process.removeListener('exit', killOnExit);
+      rmSync(join(o.dataDir, 'rota-etcd.pid'), { force: true });
     },
   };
+}
+
+/** An etcd left behind by a Rota that was SIGKILLed still holds the data dir: stop it. */
+function killStale(dataDir: string): void {
+  const file = join(dataDir, 'rota-etcd.pid');
+  let pid = 0;
+  try {
+    pid = Number(readFileSync(file, 'utf8'));
+  } catch {
+    return;
+  }
+  try {
+    const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+    if (pid > 1 && cmd.includes('etcd') && cmd.includes(dataDir)) {
+      process.kill(pid, 'SIGKILL');
+      const nap = new Int32Array(new SharedArrayBuffer(4));
+      for (let i = 0; i < 100 && existsSync(`/proc/${pid}/cmdline`) && !readFileSync(`/proc/${pid}/stat`, 'utf8').includes(') Z'); i++) Atomics.wait(nap, 0, 0, 20);
+    }
+  } catch {
+    /* not running */
+  }
+  rmSync(file, { force: true });
 }
 
 async function waitReady(endpoint: string, child: ChildProcess, output: () => string): Promise<void> {
