@@ -5,12 +5,13 @@ import { connectEtcd, type EtcdHandle } from './store/etcd.js';
 import { startEtcdProcess, type EtcdProcess } from './store/etcd-process.js';
 import { NodeSession, type NodeRecord } from './store/session.js';
 import { campaign, currentLeader, type Leadership } from './store/election.js';
-import { listPrefix } from './store/watch.js';
+import { listPrefix, watchPrefix, type PrefixWatch } from './store/watch.js';
 import { K } from './store/keys.js';
 import { Agent } from './agent/agent.js';
 import { Leader } from './scheduler/leader.js';
 import { sweep } from './scheduler/janitor.js';
 import { TaskService } from './service/task-service.js';
+import { ClusterService } from './service/cluster-service.js';
 import { createApp } from './api/app.js';
 import { effectiveTokens, type Config } from './config.js';
 import { systemClock, type Clock } from './domain/clock.js';
@@ -36,6 +37,9 @@ export class RotaNode {
   session!: NodeSession;
   agent!: Agent;
   service!: TaskService;
+  clusterService!: ClusterService;
+  private drainWatch: PrefixWatch | null = null;
+  private drained = false;
   readonly metrics = new Metrics();
   private server: Server | null = null;
   private leadership: Leadership | null = null;
@@ -65,6 +69,7 @@ export class RotaNode {
     }
     this.h = connectEtcd({ endpoints, prefix: this.cfg.etcd.prefix });
     this.service = new TaskService(this.h, this.clock, { allowedUsers: this.cfg.runAs.allowed, maxReplicas: this.cfg.api.maxReplicas });
+    this.clusterService = new ClusterService(this.h);
 
     const app = createApp({
       service: this.service,
@@ -85,7 +90,19 @@ export class RotaNode {
       this.server!.once('error', fail);
       this.server!.listen(this.cfg.listen.port, this.cfg.listen.host, () => ok());
     });
+    this.drained = await this.clusterService.nodes.isDrained(this.cfg.node.id);
     await this.incarnate();
+    this.drainWatch = await watchPrefix(
+      this.h,
+      K.drain(this.cfg.node.id),
+      {
+        reset: (kvs) => void this.applyDrain(kvs.some((kv) => kv.key === K.drain(this.cfg.node.id))),
+        event: (ev) => {
+          if (ev.key === K.drain(this.cfg.node.id)) void this.applyDrain(ev.type === 'put');
+        },
+      },
+      this.log,
+    );
     this.loop = this.leadershipLoop();
     this.log.info({ address: this.address, node: this.cfg.node.id, etcd: endpoints }, 'rota node started');
   }
@@ -100,7 +117,7 @@ export class RotaNode {
       hostname: hostname(),
       attributes: this.cfg.node.attributes,
       capacity: this.cfg.node.capacity,
-      state: 'active',
+      state: this.drained || this.stopping ? 'draining' : 'active',
       version: VERSION,
       startedMs: this.clock.now(),
     };
@@ -114,6 +131,7 @@ export class RotaNode {
       runsKeep: this.cfg.runs.keep,
       runsMaxAgeMs: this.cfg.runs.maxAgeMs,
     });
+    this.agent.drain(this.drained || this.stopping);
     await this.agent.start();
     this.session.once('lost', () => {
       if (this.stopping) return;
@@ -131,6 +149,24 @@ export class RotaNode {
         }
       })();
     });
+  }
+
+  /**
+   * Drain (API, qschedule worker-off) or undrain: the membership record says so (the leader
+   * places nothing here and moves unclaimed assignments away), the agent claims nothing new,
+   * and leadership is handed over at once rather than after a lease TTL.
+   */
+  private async applyDrain(on: boolean): Promise<void> {
+    if (this.stopping ? !on : on === this.drained) return;
+    this.drained = on;
+    this.log.info({ draining: on }, on ? 'draining: taking no new work' : 'undrained: taking work again');
+    this.agent.drain(on);
+    try {
+      await this.session.update({ state: on ? 'draining' : 'active' });
+    } catch (err) {
+      this.log.warn({ err: (err as Error).message }, 'could not update the membership record');
+    }
+    if (on) await this.leadership?.resign().catch(() => undefined);
   }
 
   private async leadershipLoop(): Promise<void> {
@@ -198,9 +234,10 @@ export class RotaNode {
     this.stopping = true;
     this.log.info('stopping: draining in-flight runs');
     this.campaignAbort.abort();
-    await this.agent?.stop(this.cfg.shutdown.graceMs).catch(() => undefined);
-    await this.leadership?.resign().catch(() => undefined);
+    await this.drainWatch?.close();
+    if (this.session && this.agent) await this.applyDrain(true);
     await this.loop?.catch(() => undefined);
+    await this.agent?.stop(this.cfg.shutdown.graceMs).catch(() => undefined);
     await this.session?.close();
     await new Promise<void>((r) => (this.server ? this.server.close(() => r()) : r()));
     this.server?.closeAllConnections?.();

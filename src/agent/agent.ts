@@ -92,9 +92,13 @@ export class Agent {
     return [...this.active.values()].map((a) => a.info);
   }
 
-  /** Stop taking new work; runs in flight go on. */
+  /** Stop taking new work; runs in flight go on. Unclaimed assignments are reassigned by the leader. */
   drain(on = true): void {
     this.draining = on;
+  }
+
+  get isDraining(): boolean {
+    return this.draining;
   }
 
   /** Waits for in-flight runs up to graceMs, then kills the rest (the leader retries them as lost). */
@@ -164,6 +168,12 @@ export class Agent {
     this.active.set(run.id, { info, abort, done });
     try {
       const outcome = await this.execute(claimed.task, running, abort.signal, info);
+      if (abort.signal.reason === 'shutdown') {
+        // Not finished within the shutdown grace: leave the firing running under our lease, so
+        // the leader marks it lost when the lease goes and retries it by the task's policy.
+        this.log.warn({ runId: run.id }, 'run interrupted by shutdown; handed back as lost');
+        return;
+      }
       const ended = this.clock.now();
       const final: Run = {
         ...run,

@@ -232,6 +232,9 @@ export class Leader {
           next = retry ? place({ ...f, attempt: f.attempt + 1, trigger: 'retry', dueMs: now, startedMs: undefined }, task, this.ctx()) : null;
           if (retry) this.metrics.retried();
         }
+      } else if (f.state === 'assigned' && f.node && this.view.nodes.get(f.node)?.value.state === 'draining') {
+        // A draining node claims nothing new: place it elsewhere (or leave it waiting for a node).
+        next = task ? place({ ...f }, task, this.ctx()) : null;
       } else if (f.state === 'unassigned' || (f.state === 'retry-wait' && f.dueMs <= now)) {
         if (!task) next = null;
         else {

@@ -15,12 +15,16 @@ export interface AuditEvent {
   detail?: Record<string, unknown>;
 }
 
+let seq = 0;
+
 /** The audit log, per tenant, time-ordered keys; bounded by count and age. */
 export class EventStore {
   constructor(private readonly h: EtcdHandle) {}
 
   async append(e: Omit<AuditEvent, 'id'>): Promise<AuditEvent> {
-    const id = `${pad(e.atMs)}-${randomBytes(3).toString('hex')}`;
+    // Time, then a per-process sequence (order within one millisecond), then a random tail
+    // (no two nodes collide).
+    const id = `${pad(e.atMs)}-${String(seq++ % 1_000_000).padStart(6, '0')}${randomBytes(2).toString('hex')}`;
     const ev: AuditEvent = { id, ...e };
     await this.h.ns.put(K.tenantEvents(e.tenant) + id).value(JSON.stringify(ev)).exec();
     return ev;

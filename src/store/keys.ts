@@ -13,6 +13,7 @@
  *   runs/{id}/{ms}-{attempt}         run record per attempt
  *   events/{tenant}/{ms}-{seq}       audit log
  *   nodes/{node}                     membership record under the node's lease
+ *   drain/{node}                     operator's drain request (sticky until undrain)
  *   election/{leaseHex}              leadership candidates; lowest create revision leads
  */
 export const pad = (ms: number, width = 13): string => String(Math.max(0, Math.floor(ms))).padStart(width, '0');
@@ -41,6 +42,7 @@ export const K = {
   nodes: 'nodes/',
   node: (id: string) => `nodes/${id}`,
   election: 'election/',
+  drain: (id: string) => `drain/${id}`,
 } as const;
 
 /** Run ids are "{taskId}-{scheduledMs}-{attempt}": addressable without an index. */

@@ -1,0 +1,145 @@
+/**
+ * The OpenAPI 3.1 document of the native API, built from the schema objects in schemas.ts
+ * (the ones requests are validated with), so the two cannot drift apart.
+ */
+import * as S from './schemas.js';
+
+type Obj = Record<string, unknown>;
+
+const ref = (name: string): Obj => ({ $ref: `#/components/schemas/${name}` });
+const json = (schema: Obj): Obj => ({ content: { 'application/json': { schema } } });
+
+const ERROR_TEXT: Record<number, string> = {
+  400: 'Invalid request (BAD_JSON, INVALID_BODY, INVALID_QUERY, INVALID_SCHEDULE, INVALID_ACTION, USER_NOT_ALLOWED)',
+  401: 'Missing or invalid bearer token (UNAUTHORIZED)',
+  404: 'No such task, run or route in this tenant (NOT_FOUND)',
+  405: 'Method not allowed on this path (METHOD_NOT_ALLOWED)',
+  409: 'Name already taken, concurrent change or wrong state (CONFLICT, INVALID_STATE)',
+  413: 'Body larger than the configured limit (BODY_TOO_LARGE)',
+  500: 'Internal error; details are in the server log under the request id (INTERNAL)',
+  503: 'Storage or cluster unavailable (UNAVAILABLE, NOT_LEADER)',
+};
+
+const pathParam = (name: string, description: string): Obj => ({ name, in: 'path', required: true, schema: { type: 'string' }, description });
+const ID = pathParam('id', 'task id');
+const RUN_ID = pathParam('runId', 'run id: {taskId}-{scheduledMs}-{attempt}');
+
+function queryParams(schema: S.Schema): Obj[] {
+  const props = (schema.properties ?? {}) as Record<string, Obj>;
+  return Object.entries(props).map(([name, s]) => ({ name, in: 'query', required: false, schema: s, ...(s.description ? { description: s.description } : {}) }));
+}
+
+interface Op {
+  summary: string;
+  tag: string;
+  /** Default true: needs a bearer token. */
+  auth?: boolean;
+  params?: Obj[];
+  body?: { schema: Obj; required?: boolean };
+  ok: { status: number; description: string; schema?: Obj; headers?: Obj };
+  /** Statuses answered in the error envelope. */
+  errors: number[];
+  /** Other statuses with their own body (the probes' 503). */
+  other?: Record<number, { description: string; schema: Obj }>;
+}
+
+function operation(o: Op): Obj {
+  const auth = o.auth !== false;
+  const errors = [...new Set([...o.errors, ...(auth ? [401] : []), 405, 500])].sort((a, b) => a - b);
+  return {
+    summary: o.summary,
+    tags: [o.tag],
+    ...(auth ? {} : { security: [] }),
+    ...(o.params?.length ? { parameters: o.params } : {}),
+    ...(o.body ? { requestBody: { required: o.body.required ?? true, ...json(o.body.schema) } } : {}),
+    responses: {
+      [String(o.ok.status)]: { description: o.ok.description, ...(o.ok.headers ? { headers: o.ok.headers } : {}), ...(o.ok.schema ? json(o.ok.schema) : {}) },
+      ...Object.fromEntries(errors.map((s) => [String(s), { description: ERROR_TEXT[s] ?? 'error', ...json(ref('Error')) }])),
+      ...Object.fromEntries(Object.entries(o.other ?? {}).map(([s, r]) => [s, { description: r.description, ...json(r.schema) }])),
+    },
+  };
+}
+
+const location = (what: string): Obj => ({ Location: { description: `path of the ${what}`, schema: { type: 'string' } } });
+
+function paths(): Obj {
+  return {
+    '/api/v1/tasks': {
+      post: operation({ tag: 'tasks', summary: 'Create a task', body: { schema: ref('TaskInput') }, ok: { status: 201, description: 'Created', schema: ref('Task'), headers: location('new task') }, errors: [400, 409, 413] }),
+      get: operation({ tag: 'tasks', summary: 'List tasks (ordered by id)', params: queryParams(S.ListTasksQuery), ok: { status: 200, description: 'A page of tasks', schema: ref('TaskPage') }, errors: [400] }),
+    },
+    '/api/v1/tasks/{id}': {
+      get: operation({ tag: 'tasks', summary: 'Get a task', params: [ID], ok: { status: 200, description: 'The task', schema: ref('Task') }, errors: [404] }),
+      put: operation({ tag: 'tasks', summary: 'Replace a task (a GET body is accepted back)', params: [ID], body: { schema: ref('TaskInput') }, ok: { status: 200, description: 'The task', schema: ref('Task') }, errors: [400, 404, 409, 413] }),
+      patch: operation({ tag: 'tasks', summary: 'Merge top-level fields into a task (null resets a field)', params: [ID], body: { schema: ref('TaskPatch') }, ok: { status: 200, description: 'The task', schema: ref('Task') }, errors: [400, 404, 409, 413] }),
+      delete: operation({ tag: 'tasks', summary: 'Delete a task', params: [ID], ok: { status: 204, description: 'Deleted' }, errors: [404, 409] }),
+    },
+    '/api/v1/tasks/{id}/pause': {
+      post: operation({ tag: 'tasks', summary: 'Stop future firings (runs in flight go on)', params: [ID], ok: { status: 200, description: 'The task', schema: ref('Task') }, errors: [404, 409] }),
+    },
+    '/api/v1/tasks/{id}/resume': {
+      post: operation({ tag: 'tasks', summary: 'Fire again from now on, without catch-up', params: [ID], ok: { status: 200, description: 'The task', schema: ref('Task') }, errors: [404, 409] }),
+    },
+    '/api/v1/tasks/{id}/trigger': {
+      post: operation({ tag: 'runs', summary: 'Fire the task now (also when paused)', params: [ID], body: { schema: ref('TriggerInput'), required: false }, ok: { status: 202, description: 'Accepted: the run to expect', schema: ref('TriggerResult'), headers: location('run') }, errors: [400, 404, 413] }),
+    },
+    '/api/v1/tasks/{id}/runs': {
+      get: operation({ tag: 'runs', summary: "A task's runs, newest first", params: [ID, ...queryParams(S.ListRunsQuery)], ok: { status: 200, description: 'A page of runs', schema: ref('RunPage') }, errors: [400, 404] }),
+    },
+    '/api/v1/runs/{runId}': {
+      get: operation({ tag: 'runs', summary: 'Get a run (pending while its firing waits to be claimed)', params: [RUN_ID], ok: { status: 200, description: 'The run', schema: ref('Run') }, errors: [404] }),
+    },
+    '/api/v1/runs/{runId}/kill': {
+      post: operation({ tag: 'runs', summary: 'Kill a running run (its process group)', params: [RUN_ID], ok: { status: 202, description: 'Accepted: the run as it was', schema: ref('Run') }, errors: [404, 409] }),
+    },
+    '/api/v1/events': {
+      get: operation({ tag: 'events', summary: "The tenant's audit log, newest first", params: queryParams(S.ListEventsQuery), ok: { status: 200, description: 'A page of events', schema: ref('EventPage') }, errors: [400] }),
+    },
+    '/api/v1/cluster': {
+      get: operation({ tag: 'cluster', summary: 'Leader, members and etcd health', ok: { status: 200, description: 'Cluster view', schema: { type: 'object' } }, errors: [503] }),
+    },
+    '/api/v1/nodes': {
+      get: operation({ tag: 'cluster', summary: 'Node membership records', ok: { status: 200, description: 'Nodes', schema: S.page('#/components/schemas/Node') }, errors: [503] }),
+    },
+    '/healthz': {
+      get: operation({ tag: 'probes', summary: 'Liveness', auth: false, ok: { status: 200, description: 'Alive', schema: ref('Health') }, errors: [], other: { 503: { description: 'Not alive', schema: ref('Health') } } }),
+    },
+    '/readyz': {
+      get: operation({ tag: 'probes', summary: 'Readiness', auth: false, ok: { status: 200, description: 'Ready', schema: ref('Health') }, errors: [], other: { 503: { description: 'Not ready (e.g. draining or lease lost)', schema: ref('Health') } } }),
+    },
+    '/api/v1/openapi.json': {
+      get: operation({ tag: 'meta', summary: 'This document', auth: false, ok: { status: 200, description: 'OpenAPI 3.1', schema: { type: 'object' } }, errors: [] }),
+    },
+  };
+}
+
+let cached: Obj | null = null;
+
+export function openApiDocument(): Obj {
+  cached ??= {
+    openapi: '3.1.0',
+    info: { title: 'Rota native API', version: '1', description: 'Tasks, runs, events and cluster state. Times are epoch ms with ISO 8601 companions.' },
+    jsonSchemaDialect: 'https://json-schema.org/draft/2020-12/schema',
+    security: [{ bearer: [] }],
+    paths: paths(),
+    components: {
+      securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'A token from the configuration; it selects the tenant' } },
+      schemas: {
+        TaskInput: S.TaskInput,
+        TaskPatch: S.TaskPatch,
+        Task: S.Task,
+        TaskPage: S.page('#/components/schemas/Task'),
+        TriggerInput: S.TriggerInput,
+        TriggerResult: S.TriggerResult,
+        Run: S.Run,
+        RunPage: S.page('#/components/schemas/Run'),
+        Event: S.Event,
+        EventPage: S.page('#/components/schemas/Event'),
+        Node: { type: 'object', description: 'membership record: id, address, attributes, capacity, state' },
+        Health: S.Health,
+        Error: S.ErrorBody,
+      },
+    },
+  };
+  return cached;
+}

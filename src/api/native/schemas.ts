@@ -1,0 +1,236 @@
+/**
+ * JSON Schemas (2020-12, the OpenAPI 3.1 dialect) of the native API: request bodies and query
+ * strings are validated with them, and openapi.ts publishes the very same objects.
+ * Input schemas are self-contained (no $ref) so ajv compiles them directly; response schemas
+ * may $ref components of the OpenAPI document.
+ */
+import { ERROR_STATUS } from '../../domain/errors.js';
+
+export type Schema = Record<string, unknown>;
+
+/** Latest instant a Date can show (9999-12-31T23:59:59.999Z). */
+const MAX_MS = 253_402_300_799_999;
+
+const str = (maxLength: number, extra: Schema = {}): Schema => ({ type: 'string', maxLength, ...extra });
+const int = (minimum: number, maximum?: number, extra: Schema = {}): Schema => ({ type: 'integer', minimum, ...(maximum !== undefined ? { maximum } : {}), ...extra });
+const obj = (properties: Schema, extra: Schema = {}): Schema => ({ type: 'object', additionalProperties: false, properties, ...extra });
+const exactlyOne = (keys: string[]): Schema => ({ oneOf: keys.map((k) => ({ required: [k] })) });
+const strings = (maxItems: number, each = 200): Schema => ({ type: 'array', items: str(each), maxItems });
+const iso: Schema = { type: 'string', format: 'date-time', description: 'ISO 8601 companion of the *Ms field' };
+const stringMap: Schema = { type: 'object', additionalProperties: str(65_536), maxProperties: 200 };
+const url: Schema = str(2048, { minLength: 1, description: 'http or https URL' });
+
+/** Adds null to a schema's types (PATCH: null resets a field to its default). */
+function nullable(s: Schema): Schema {
+  const t = s.type;
+  return t === undefined ? s : { ...s, type: [...(Array.isArray(t) ? t : [t]), 'null'] };
+}
+
+export const Duration: Schema = {
+  type: ['string', 'integer'],
+  minimum: 0,
+  maxLength: 64,
+  description: 'milliseconds, or text such as "250ms", "30s", "5m", "1h30m", "1d"',
+};
+
+export const ScheduleInput: Schema = obj(
+  {
+    cron: str(200, { minLength: 1, description: '5 or 6 fields (seconds first) or a macro such as @hourly' }),
+    tz: str(64, { description: 'IANA time zone of the cron expression (default UTC)' }),
+    every: Duration,
+    everyMs: int(0),
+    at: { type: ['string', 'integer'], minimum: 0, maximum: MAX_MS, maxLength: 64, description: 'ISO 8601 time or epoch ms' },
+    atMs: int(0, MAX_MS),
+    now: { const: true },
+    manual: { const: true },
+    daemon: { const: true },
+  },
+  { ...exactlyOne(['cron', 'every', 'everyMs', 'at', 'atMs', 'now', 'manual', 'daemon']), dependentRequired: { tz: ['cron'] } },
+);
+
+/** A schedule as stored and returned (normalised). */
+export const Schedule: Schema = {
+  oneOf: [
+    obj({ cron: str(200), tz: str(64) }, { required: ['cron', 'tz'] }),
+    obj({ everyMs: int(1) }, { required: ['everyMs'] }),
+    obj({ atMs: int(0), at: iso }, { required: ['atMs'] }),
+    obj({ now: { const: true } }, { required: ['now'] }),
+    obj({ manual: { const: true } }, { required: ['manual'] }),
+    obj({ daemon: { const: true } }, { required: ['daemon'] }),
+  ],
+};
+
+const HttpBody: Schema = obj(
+  { json: { description: 'any JSON value, sent as application/json' }, form: stringMap, raw: { type: 'string' }, contentType: str(200) },
+  { ...exactlyOne(['json', 'form', 'raw']), dependentRequired: { contentType: ['raw'] } },
+);
+
+export const Action: Schema = obj(
+  {
+    http: obj(
+      {
+        url,
+        method: str(16, { minLength: 1, description: 'default POST' }),
+        headers: stringMap,
+        body: HttpBody,
+        timeoutMs: Duration,
+        expectStatus: { type: 'array', items: int(100, 599), maxItems: 50, description: 'accepted statuses; default any 2xx' },
+        bodyRegex: str(1000),
+      },
+      { required: ['url'] },
+    ),
+    process: obj(
+      { command: str(65_536, { minLength: 1 }), user: str(64), group: str(64), env: stringMap, cwd: str(4096) },
+      { required: ['command'] },
+    ),
+    jsonrpc: obj(
+      { url, method: str(200, { minLength: 1 }), params: { description: 'any JSON value' }, headers: stringMap, timeoutMs: Duration },
+      { required: ['url', 'method'] },
+    ),
+    container: obj({ image: str(500, { minLength: 1 }), args: strings(1000, 65_536), env: stringMap }, { required: ['image'] }),
+  },
+  exactlyOne(['http', 'process', 'jsonrpc', 'container']),
+);
+
+export const Placement: Schema = obj({
+  strategy: { enum: ['random', 'round-robin', 'least-loaded'] },
+  nodes: strings(1000),
+  excludeNodes: strings(1000),
+  attributes: stringMap,
+  requests: obj({ cpu: { type: 'number', minimum: 0 }, memMb: int(0) }),
+});
+
+export const Policies: Schema = obj({
+  overlap: { enum: ['allow', 'forbid', 'replace'] },
+  misfire: obj({ mode: { enum: ['skip', 'run-once', 'run-all'] }, graceMs: Duration, windowMs: Duration, maxCount: int(0, 1_000_000) }),
+  retry: obj({ delaysMs: { type: 'array', items: Duration, maxItems: 100 }, max: int(0, 1000), initialMs: Duration, factor: { type: 'number', minimum: 1, maximum: 100 }, capMs: Duration }),
+  timeoutMs: Duration,
+  onLost: { enum: ['retry', 'discard'] },
+  restart: obj({ delayMs: Duration, maxBackoffMs: Duration, resetAfterMs: Duration }),
+  alertAfterFailures: int(1, 1_000_000),
+});
+
+const taskFields: Schema = {
+  name: str(200, { minLength: 1, description: 'unique within the tenant' }),
+  group: str(200),
+  enabled: { type: 'boolean' },
+  schedule: ScheduleInput,
+  action: Action,
+  replicas: int(1, 1000),
+  placement: Placement,
+  policies: Policies,
+  deps: strings(100),
+  callback: obj({ url }, { required: ['url'] }),
+  params: { type: 'object', maxProperties: 1000 },
+};
+
+/** POST and PUT bodies. */
+export const TaskInput: Schema = obj(taskFields, { required: ['name', 'schedule', 'action'] });
+
+/** PATCH bodies: any subset of the top-level fields; null resets an optional one. */
+export const TaskPatch: Schema = obj(
+  Object.fromEntries(Object.entries(taskFields).map(([k, s]) => [k, ['name', 'schedule', 'action'].includes(k) ? s : nullable(s as Schema)])),
+);
+
+export const TriggerInput: Schema = obj({ params: { type: 'object', maxProperties: 1000 } });
+
+// ---------- responses ----------
+
+export const Task: Schema = obj(
+  {
+    id: str(20, { pattern: '^\\d+$' }),
+    tenant: str(200),
+    ...taskFields,
+    schedule: Schedule,
+    createdMs: int(0),
+    createdAt: iso,
+    updatedMs: int(0),
+    updatedAt: iso,
+  },
+  { required: ['id', 'tenant', 'name', 'enabled', 'schedule', 'action', 'replicas', 'placement', 'policies', 'createdMs', 'createdAt', 'updatedMs', 'updatedAt'] },
+);
+
+export const RUN_STATES = ['pending', 'running', 'succeeded', 'failed', 'killed', 'skipped', 'expired', 'lost'];
+
+export const Run: Schema = obj(
+  {
+    id: { type: 'string', description: '{taskId}-{scheduledMs}-{attempt}' },
+    taskId: { type: 'string' },
+    tenant: { type: 'string' },
+    scheduledMs: int(0),
+    scheduledAt: iso,
+    attempt: int(1),
+    trigger: { enum: ['schedule', 'manual', 'retry', 'catch-up'] },
+    node: { type: 'string' },
+    state: { enum: RUN_STATES },
+    startedMs: int(0),
+    startedAt: iso,
+    endedMs: int(0),
+    endedAt: iso,
+    exitCode: { type: 'integer' },
+    httpStatus: { type: 'integer' },
+    message: { type: 'string' },
+    outputTail: { type: 'string' },
+  },
+  { required: ['id', 'taskId', 'tenant', 'scheduledMs', 'scheduledAt', 'attempt', 'trigger', 'state'] },
+);
+
+export const Event: Schema = obj(
+  {
+    id: { type: 'string' },
+    tenant: { type: 'string' },
+    atMs: int(0),
+    at: iso,
+    action: { enum: ['create', 'update', 'delete', 'pause', 'resume', 'trigger', 'kill'] },
+    taskId: { type: 'string' },
+    taskName: { type: 'string' },
+    actor: { type: 'string' },
+    detail: { type: 'object' },
+  },
+  { required: ['id', 'tenant', 'atMs', 'at', 'action', 'taskId'] },
+);
+
+export const TriggerResult: Schema = obj({ runId: { type: 'string' }, scheduledMs: int(0), scheduledAt: iso }, { required: ['runId', 'scheduledMs', 'scheduledAt'] });
+
+export const Health: Schema = obj({ ok: { type: 'boolean' }, detail: { type: 'object' } }, { required: ['ok', 'detail'] });
+
+export const ErrorBody: Schema = obj(
+  { error: obj({ code: { enum: Object.keys(ERROR_STATUS) }, message: { type: 'string' } }, { required: ['code', 'message'] }) },
+  { required: ['error'] },
+);
+
+/** `{"items":[...],"next":"..."}`; `next` is absent on the last page. */
+export const page = (itemRef: string): Schema =>
+  obj({ items: { type: 'array', items: { $ref: itemRef } }, next: { type: 'string', description: 'pass back to get the next page' } }, { required: ['items'] });
+
+// ---------- query strings (validated with type coercion) ----------
+
+const limit = int(1, 500, { default: 50 });
+
+export const TASK_KINDS = ['http', 'process', 'jsonrpc', 'container', 'cron', 'every', 'everyMs', 'at', 'atMs', 'now', 'manual', 'daemon'];
+
+export const ListTasksQuery: Schema = {
+  type: 'object',
+  properties: {
+    name: str(200, { description: 'substring of the name' }),
+    group: str(200),
+    enabled: { type: 'boolean' },
+    kind: { enum: TASK_KINDS, description: 'action kind or schedule kind' },
+    limit,
+    after: str(20, { pattern: '^\\d+$', description: "the previous page's next" }),
+  },
+};
+
+export const ListRunsQuery: Schema = {
+  type: 'object',
+  properties: { limit, cursor: str(300, { description: "the previous page's next" }) },
+};
+
+export const ListEventsQuery: Schema = {
+  type: 'object',
+  properties: {
+    limit,
+    before: str(40, { pattern: '^\\d{13,}-[0-9a-f]+$', description: "the previous page's next" }),
+    taskId: str(20, { pattern: '^\\d+$' }),
+  },
+};

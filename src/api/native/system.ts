@@ -1,0 +1,37 @@
+/** The node and the cluster: probes, cluster view, members, and this API's OpenAPI document. */
+import type Router from '@koa/router';
+import type { Context } from 'koa';
+import { openApiDocument } from './openapi.js';
+import type { Native } from './native.js';
+
+type Probe = () => Promise<{ ok: boolean; detail: Record<string, unknown> }>;
+
+export function systemRoutes(r: Router, n: Native): void {
+  const { deps } = n;
+
+  /** 200 when ok, 503 otherwise (also when the probe itself fails; the reason goes to the log). */
+  const probe = (check: Probe) => async (ctx: Context) => {
+    let result: { ok: boolean; detail: Record<string, unknown> };
+    try {
+      result = await check();
+    } catch (err) {
+      deps.log.warn({ err, path: ctx.path }, 'probe failed');
+      result = { ok: false, detail: { error: 'probe failed' } };
+    }
+    ctx.status = result.ok ? 200 : 503;
+    ctx.body = { ok: result.ok, detail: result.detail };
+  };
+  r.get('/healthz', probe(() => deps.health()));
+  r.get('/readyz', probe(() => deps.ready()));
+
+  r.get('/api/v1/cluster', n.auth, async (ctx) => {
+    ctx.body = await deps.cluster();
+  });
+  r.get('/api/v1/nodes', n.auth, async (ctx) => {
+    ctx.body = { items: await deps.nodes() };
+  });
+
+  r.get('/api/v1/openapi.json', (ctx) => {
+    ctx.body = openApiDocument();
+  });
+}

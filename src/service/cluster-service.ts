@@ -1,0 +1,67 @@
+import type { EtcdHandle } from '../store/etcd.js';
+import { NodeStore } from '../store/node-store.js';
+import type { NodeRecord } from '../store/session.js';
+import { firingRunId } from '../domain/firing.js';
+import { RotaError } from '../domain/errors.js';
+import type { Caller } from './task-service.js';
+
+export interface InflightEntry {
+  runId: string;
+  taskId: string;
+  scheduledMs: number;
+  attempt: number;
+  state: 'assigned' | 'running';
+  node: string;
+  startedMs?: number;
+}
+
+/** Operations on nodes every API shares: members, drain, and the work still in flight on a host. */
+export class ClusterService {
+  readonly nodes: NodeStore;
+
+  constructor(h: EtcdHandle) {
+    this.nodes = new NodeStore(h);
+  }
+
+  async get(id: string): Promise<NodeRecord> {
+    const n = (await this.nodes.list()).find((x) => x.id === id);
+    if (!n) throw new RotaError('NOT_FOUND', `no live node with id '${id}'`);
+    return n;
+  }
+
+  /** Sticky until undrain; the node stops taking work and hands over leadership. */
+  async drain(id: string, on: boolean): Promise<{ id: string; draining: boolean }> {
+    await this.get(id);
+    await this.nodes.setDrain(id, on);
+    return { id, draining: on };
+  }
+
+  /** Runs assigned to or running on the given nodes, for the caller's tenant. */
+  async inflight(c: Caller | null, nodeIds: string[]): Promise<InflightEntry[]> {
+    const ids = new Set(nodeIds);
+    return (await this.nodes.firingsInFlight())
+      .filter((f) => ids.has(f.node!) && (c === null || f.tenant === c.tenant))
+      .map((f) => ({
+        runId: firingRunId(f),
+        taskId: f.taskId,
+        scheduledMs: f.scheduledMs,
+        attempt: f.attempt,
+        state: f.state as 'assigned' | 'running',
+        node: f.node!,
+        ...(f.startedMs ? { startedMs: f.startedMs } : {}),
+      }))
+      .sort((a, b) => a.scheduledMs - b.scheduledMs);
+  }
+
+  /** The node ids living on a host (by IP or hostname; the API address's host counts too). */
+  async nodesOnHost(host: string): Promise<string[]> {
+    return (await this.nodes.list())
+      .filter((n) => n.ip === host || n.hostname === host || n.address.split(':')[0] === host || n.address === host)
+      .map((n) => n.id);
+  }
+
+  /** `null` caller = every tenant (operator checks such as qschedule's /api/check/$ip.do). */
+  async inflightOnHost(c: Caller | null, host: string): Promise<InflightEntry[]> {
+    return this.inflight(c, await this.nodesOnHost(host));
+  }
+}

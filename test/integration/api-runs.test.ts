@@ -1,0 +1,142 @@
+import { expect } from 'chai';
+import { systemClock, type Clock } from '../../src/domain/clock.js';
+import type { Run } from '../../src/domain/task.js';
+import { K } from '../../src/store/keys.js';
+import { ApiHarness, httpTask } from './api-harness.js';
+
+/**
+ * Strictly increasing milliseconds: audit event ids are "{ms}-{random}", so two events in the
+ * same millisecond would list in random order (see the report on event-store).
+ */
+function monotonicClock(): Clock {
+  let last = 0;
+  return { now: () => (last = Math.max(Date.now(), last + 1)), sleep: systemClock.sleep };
+}
+
+describe('native API: pause, trigger, runs, events', function () {
+  let api: ApiHarness;
+  beforeEach(async () => {
+    api = await ApiHarness.start({ clock: monotonicClock() });
+  });
+  afterEach(async () => api.close());
+
+  const create = async (name = 'job') => (await api.call('POST', '/api/v1/tasks', { body: httpTask(name) })).body;
+
+  it('pause and resume flip enabled and are idempotent', async () => {
+    const t = await create();
+    const paused = await api.call('POST', '/api/v1/tasks/{id}/pause', { params: { id: t.id } });
+    expect(paused.status).to.equal(200);
+    expect(paused.body.enabled).to.equal(false);
+    expect((await api.call('POST', '/api/v1/tasks/{id}/pause', { params: { id: t.id } })).body.enabled).to.equal(false);
+    const resumed = await api.call('POST', '/api/v1/tasks/{id}/resume', { params: { id: t.id } });
+    expect(resumed.status).to.equal(200);
+    expect(resumed.body.enabled).to.equal(true);
+    expect((await api.call('POST', '/api/v1/tasks/{id}/pause', { params: { id: '404' } })).status).to.equal(404);
+  });
+
+  it('trigger answers 202 with the run id, and the run can be read (pending)', async () => {
+    const t = await create();
+    await api.call('POST', '/api/v1/tasks/{id}/pause', { params: { id: t.id } });
+    const before = Date.now();
+    const r = await api.call('POST', '/api/v1/tasks/{id}/trigger', { params: { id: t.id } });
+    expect(r.status).to.equal(202);
+    expect(r.body.runId).to.equal(`${t.id}-${r.body.scheduledMs}-1`);
+    expect(r.body.scheduledMs).to.be.within(before - 1000, Date.now() + 1000);
+    expect(r.body.scheduledAt).to.equal(new Date(r.body.scheduledMs).toISOString());
+    expect(r.headers.get('location')).to.equal(`/api/v1/runs/${r.body.runId}`);
+
+    const run = await api.call('GET', '/api/v1/runs/{runId}', { params: { runId: r.body.runId } });
+    expect(run.status).to.equal(200);
+    expect(run.body).to.include({ id: r.body.runId, taskId: t.id, state: 'pending', trigger: 'manual', attempt: 1 });
+    expect(run.body.scheduledAt).to.equal(r.body.scheduledAt);
+    expect(api.checked).to.include('GET /api/v1/runs/{runId} 200'); // validated against the OpenAPI schema
+
+    const withParams = await api.call('POST', '/api/v1/tasks/{id}/trigger', { params: { id: t.id }, body: { params: { day: '2024-01-01' } } });
+    expect(withParams.status).to.equal(202);
+    expect(withParams.body.runId).to.not.equal(r.body.runId);
+
+    const bad = await api.call('POST', '/api/v1/tasks/{id}/trigger', { params: { id: t.id }, body: { params: [1] } });
+    expect(bad.status).to.equal(400);
+    expect(bad.body.error.message).to.equal('params: must be an object');
+    expect((await api.call('POST', '/api/v1/tasks/{id}/trigger', { params: { id: t.id }, body: { extra: 1 } })).body.error.message).to.equal("unknown field 'extra'");
+    expect((await api.call('POST', '/api/v1/tasks/{id}/trigger', { params: { id: '77' } })).status).to.equal(404);
+
+    // a pending run cannot be killed yet
+    const kill = await api.call('POST', '/api/v1/runs/{runId}/kill', { params: { runId: r.body.runId } });
+    expect(kill.status).to.equal(409);
+    expect(kill.body.error.code).to.equal('INVALID_STATE');
+  });
+
+  it('unknown or malformed run ids are 404', async () => {
+    const t = await create();
+    for (const runId of ['nope', `${t.id}-1-1`, '999-1700000000000-1']) {
+      const r = await api.call('GET', '/api/v1/runs/{runId}', { params: { runId } });
+      expect(r.status, runId).to.equal(404);
+      expect(r.body.error.code).to.equal('NOT_FOUND');
+    }
+    expect((await api.call('POST', '/api/v1/runs/{runId}/kill', { params: { runId: 'nope' } })).status).to.equal(404);
+  });
+
+  it("lists a task's runs newest first, with a cursor; a foreign cursor is refused", async () => {
+    const t = await create();
+    const other = await create('other');
+    const base = 1_700_000_000_000;
+    const put = (r: Run) => api.handle.ns.put(K.run(r.taskId, r.scheduledMs, r.attempt)).value(JSON.stringify(r)).exec();
+    for (let i = 0; i < 5; i++) {
+      await put({ id: `${t.id}-${base + i * 1000}-1`, taskId: t.id, tenant: 'default', scheduledMs: base + i * 1000, attempt: 1, trigger: 'schedule', node: 'n1', state: 'succeeded', startedMs: base + i * 1000 + 3, endedMs: base + i * 1000 + 40, httpStatus: 200 });
+    }
+    await put({ id: `${other.id}-${base}-1`, taskId: other.id, tenant: 'default', scheduledMs: base, attempt: 1, trigger: 'manual', state: 'failed', message: 'boom' });
+
+    const seen: number[] = [];
+    let cursor: string | undefined;
+    for (let pages = 0; pages < 5; pages++) {
+      const r = await api.call('GET', '/api/v1/tasks/{id}/runs', { params: { id: t.id }, query: { limit: 2, ...(cursor ? { cursor } : {}) } });
+      expect(r.status).to.equal(200);
+      seen.push(...r.body.items.map((x: { scheduledMs: number }) => x.scheduledMs));
+      for (const x of r.body.items) expect(x.endedAt).to.equal(new Date(x.endedMs).toISOString());
+      cursor = r.body.next;
+      if (!cursor) break;
+    }
+    expect(seen).to.deep.equal([4, 3, 2, 1, 0].map((i) => base + i * 1000));
+
+    const foreign = await api.call('GET', '/api/v1/tasks/{id}/runs', { params: { id: t.id }, query: { cursor: `runs/${other.id}/9` } });
+    expect(foreign.status).to.equal(400);
+    expect(foreign.body.error.code).to.equal('INVALID_QUERY');
+
+    const one = await api.call('GET', '/api/v1/runs/{runId}', { params: { runId: `${t.id}-${base}-1` } });
+    expect(one.body).to.include({ state: 'succeeded', httpStatus: 200, startedAt: new Date(base + 3).toISOString() });
+    expect((await api.call('GET', '/api/v1/tasks/{id}/runs', { params: { id: '999' } })).status).to.equal(404);
+  });
+
+  it('the audit log lists create, update, pause, resume, trigger, delete newest first', async () => {
+    const t = await create('audited');
+    const id = { id: t.id };
+    await api.call('PATCH', '/api/v1/tasks/{id}', { params: id, body: { replicas: 2 } });
+    await api.call('POST', '/api/v1/tasks/{id}/pause', { params: id });
+    await api.call('POST', '/api/v1/tasks/{id}/resume', { params: id });
+    await api.call('POST', '/api/v1/tasks/{id}/trigger', { params: id });
+    await api.call('DELETE', '/api/v1/tasks/{id}', { params: id });
+    const noise = await create('noise');
+
+    const all = await api.call('GET', '/api/v1/events');
+    expect(all.status).to.equal(200);
+    expect(all.body.items.map((e: { action: string }) => e.action)).to.deep.equal(['create', 'delete', 'trigger', 'resume', 'pause', 'update', 'create']);
+    expect(all.body.items[0].taskId).to.equal(noise.id);
+    for (const e of all.body.items) expect(e.at).to.equal(new Date(e.atMs).toISOString());
+
+    const mine = await api.call('GET', '/api/v1/events', { query: { taskId: t.id } });
+    expect(mine.body.items.map((e: { action: string }) => e.action)).to.deep.equal(['delete', 'trigger', 'resume', 'pause', 'update', 'create']);
+    expect(mine.body.items.every((e: { taskName: string }) => e.taskName === 'audited')).to.equal(true);
+
+    const paged: string[] = [];
+    let before: string | undefined;
+    for (let pages = 0; pages < 10; pages++) {
+      const r = await api.call('GET', '/api/v1/events', { query: { limit: 3, ...(before ? { before } : {}) } });
+      paged.push(...r.body.items.map((e: { id: string }) => e.id));
+      before = r.body.next;
+      if (!before) break;
+    }
+    expect(paged).to.deep.equal(all.body.items.map((e: { id: string }) => e.id));
+    expect((await api.call('GET', '/api/v1/events', { query: { before: '../x' } })).status).to.equal(400);
+  });
+});
