@@ -184,14 +184,16 @@ export class RotaNode {
         this.leadership = l;
         this.leaderChanges++;
         this.log.info({ fence: l.fence }, 'elected leader');
-        const janitor = setInterval(() => {
+        const runJanitor = () =>
           void sweep(this.service, { runsKeep: this.cfg.runs.keep, runsMaxAgeMs: this.cfg.runs.maxAgeMs, eventsKeep: this.cfg.events.keep, eventsMaxAgeMs: this.cfg.events.maxAgeMs }, this.clock, this.log).catch((err: Error) =>
             this.log.warn({ err: err.message }, 'janitor sweep failed'),
           );
-        }, 10 * 60_000);
+        const firstSweep = setTimeout(runJanitor, 30_000);
+        const janitor = setInterval(runJanitor, 10 * 60_000);
         try {
           await new Leader(this.h, this.session, l, this.clock, this.log, this.metrics).run();
         } finally {
+          clearTimeout(firstSweep);
           clearInterval(janitor);
           this.leadership = null;
         }
