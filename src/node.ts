@@ -73,6 +73,7 @@ export class RotaNode {
 
     const app = createApp({
       service: this.service,
+      clusterOps: this.clusterService,
       tokens,
       log: this.log,
       maxBodyBytes: this.cfg.api.maxBodyBytes,

@@ -4,6 +4,7 @@
  */
 import Koa from 'koa';
 import type { TaskService } from '../service/task-service.js';
+import type { ClusterService } from '../service/cluster-service.js';
 import type { Logger } from '../log.js';
 import { RotaError } from '../domain/errors.js';
 import { errorHandler, nativeEnvelope } from './errors.js';
@@ -14,6 +15,8 @@ import { dialectMounts } from './compat/index.js';
 
 export interface ApiDeps {
   service: TaskService;
+  /** Nodes: drain, in-flight work per node or host. */
+  clusterOps: ClusterService;
   /** token -> tenant. null = auth disabled: every caller is tenant 'default'. */
   tokens: Record<string, string> | null;
   log: Logger;

@@ -2,6 +2,7 @@
  * A real API over a real etcd (fresh key prefix) on a loopback port, and a client that checks
  * every response against the served OpenAPI document's schema for its route and status.
  */
+import { ClusterService } from '../../src/service/cluster-service.js';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
@@ -67,6 +68,7 @@ export class ApiHarness {
     const service = new TaskService(handle, o.clock ?? systemClock, { allowedUsers: o.allowedUsers ?? [], maxReplicas: 1000 });
     const app = createApp({
       service,
+      clusterOps: new ClusterService(handle),
       tokens: o.tokens === undefined ? null : o.tokens,
       log: silentLogger,
       maxBodyBytes: o.maxBodyBytes ?? 1024 * 1024,

@@ -11,6 +11,7 @@ import { taskActionRoutes } from './task-actions.js';
 import { runRoutes } from './runs.js';
 import { eventRoutes } from './events.js';
 import { systemRoutes } from './system.js';
+import { nodeRoutes } from './nodes.js';
 
 export const NATIVE_PREFIXES = ['/api/v1', '/healthz', '/readyz'];
 
@@ -26,5 +27,6 @@ export function nativeMount(deps: ApiDeps): ApiMount {
   runRoutes(router, n);
   eventRoutes(router, n);
   systemRoutes(router, n);
+  nodeRoutes(router, n);
   return { name: 'native', prefixes: NATIVE_PREFIXES, envelope: nativeEnvelope, router };
 }

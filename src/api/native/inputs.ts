@@ -11,3 +11,4 @@ export const validateTrigger = compileValidator<{ params?: Record<string, unknow
 export const listTasksQuery = compileQueryValidator<{ name?: string; group?: string; enabled?: boolean; kind?: string; limit: number; after?: string }>(S.ListTasksQuery);
 export const listRunsQuery = compileQueryValidator<{ limit: number; cursor?: string }>(S.ListRunsQuery);
 export const listEventsQuery = compileQueryValidator<{ limit: number; before?: string; taskId?: string }>(S.ListEventsQuery);
+export const inflightQuery = compileQueryValidator<{ host: string }>(S.InflightQuery);

@@ -22,6 +22,7 @@ const ERROR_TEXT: Record<number, string> = {
 
 const pathParam = (name: string, description: string): Obj => ({ name, in: 'path', required: true, schema: { type: 'string' }, description });
 const ID = pathParam('id', 'task id');
+const NODE = pathParam('node', 'node id');
 const RUN_ID = pathParam('runId', 'run id: {taskId}-{scheduledMs}-{attempt}');
 
 function queryParams(schema: S.Schema): Obj[] {
@@ -101,6 +102,18 @@ function paths(): Obj {
     '/api/v1/nodes': {
       get: operation({ tag: 'cluster', summary: 'Node membership records', ok: { status: 200, description: 'Nodes', schema: S.page('#/components/schemas/Node') }, errors: [503] }),
     },
+    '/api/v1/nodes/{node}/drain': {
+      post: operation({ tag: 'cluster', summary: 'Drain a node: no new work, in-flight runs finish, leadership handed over (sticky until undrain)', params: [NODE], ok: { status: 200, description: 'Draining', schema: ref('DrainResult') }, errors: [404, 503] }),
+    },
+    '/api/v1/nodes/{node}/undrain': {
+      post: operation({ tag: 'cluster', summary: 'Let a drained node take work again', params: [NODE], ok: { status: 200, description: 'Active', schema: ref('DrainResult') }, errors: [404, 503] }),
+    },
+    '/api/v1/nodes/{node}/inflight': {
+      get: operation({ tag: 'cluster', summary: 'Runs assigned to or running on a node (wait for an empty list before stopping it)', params: [NODE], ok: { status: 200, description: 'In-flight runs', schema: S.page('#/components/schemas/Inflight') }, errors: [503] }),
+    },
+    '/api/v1/inflight': {
+      get: operation({ tag: 'cluster', summary: 'Runs in flight on the nodes of one host', params: queryParams(S.InflightQuery).map((p) => ({ ...p, required: true })), ok: { status: 200, description: 'In-flight runs', schema: S.page('#/components/schemas/Inflight') }, errors: [400, 503] }),
+    },
     '/healthz': {
       get: operation({ tag: 'probes', summary: 'Liveness', auth: false, ok: { status: 200, description: 'Alive', schema: ref('Health') }, errors: [], other: { 503: { description: 'Not alive', schema: ref('Health') } } }),
     },
@@ -135,6 +148,8 @@ export function openApiDocument(): Obj {
         RunPage: S.page('#/components/schemas/Run'),
         Event: S.Event,
         EventPage: S.page('#/components/schemas/Event'),
+        Inflight: S.Inflight,
+        DrainResult: S.DrainResult,
         Node: { type: 'object', description: 'membership record: id, address, attributes, capacity, state' },
         Health: S.Health,
         Error: S.ErrorBody,

@@ -2,6 +2,7 @@
  * Records as the native API shows them: the stored shape (epoch ms) plus ISO 8601 companions
  * (createdMs -> createdAt, schedule.atMs -> schedule.at, ...). Input takes them off again.
  */
+import type { InflightEntry } from '../../service/cluster-service.js';
 import { RotaError } from '../../domain/errors.js';
 import type { Run, Task } from '../../domain/task.js';
 import type { AuditEvent } from '../../store/event-store.js';
@@ -30,6 +31,10 @@ export function presentTask(t: Task): Record<string, unknown> {
 
 export function presentRun(r: Run): Record<string, unknown> {
   return withIso(r, ['scheduled', 'started', 'ended']);
+}
+
+export function presentInflight(i: InflightEntry): Record<string, unknown> {
+  return withIso(i, ['scheduled', 'started']);
 }
 
 export function presentEvent(e: AuditEvent): Record<string, unknown> {

@@ -192,6 +192,30 @@ export const Event: Schema = obj(
 
 export const TriggerResult: Schema = obj({ runId: { type: 'string' }, scheduledMs: int(0), scheduledAt: iso }, { required: ['runId', 'scheduledMs', 'scheduledAt'] });
 
+export const Inflight: Schema = obj(
+  {
+    runId: { type: 'string' },
+    taskId: { type: 'string' },
+    scheduledMs: int(0),
+    scheduledAt: iso,
+    attempt: int(1),
+    state: { enum: ['assigned', 'running'] },
+    node: { type: 'string' },
+    startedMs: int(0),
+    startedAt: iso,
+  },
+  { required: ['runId', 'taskId', 'scheduledMs', 'attempt', 'state', 'node'] },
+);
+
+export const DrainResult: Schema = obj({ id: { type: 'string' }, draining: { type: 'boolean' } }, { required: ['id', 'draining'] });
+
+export const InflightQuery: Schema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['host'],
+  properties: { host: { type: 'string', minLength: 1, maxLength: 255, description: 'IP address or hostname of the machine' } },
+};
+
 export const Health: Schema = obj({ ok: { type: 'boolean' }, detail: { type: 'object' } }, { required: ['ok', 'detail'] });
 
 export const ErrorBody: Schema = obj(
