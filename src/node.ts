@@ -80,7 +80,7 @@ export class RotaNode {
       health: async () => ({ ok: true, detail: { node: this.cfg.node.id, version: VERSION } }),
       ready: async () => {
         const alive = !!this.session && this.session.alive() && !this.stopping;
-        const draining = this.session?.node.state === 'draining';
+        const draining = this.drained || this.stopping;
         return { ok: alive && !draining, detail: { node: this.cfg.node.id, lease: alive, draining, leader: !!this.leadership } };
       },
       cluster: () => this.clusterInfo(),

@@ -8,8 +8,12 @@ export interface EtcdProcessOptions {
   clientPort: number;
   peerPort: number;
   name?: string;
-  /** Extra flags, e.g. for a multi-member cluster. */
+  /** For a multi-member cluster: "e1=http://127.0.0.1:p1,e2=..." (default: this member alone). */
+  initialCluster?: string;
+  /** Extra flags. */
   extraArgs?: string[];
+  /** Do not wait for /health (a member of a cluster that has no quorum yet). */
+  noWait?: boolean;
   binary?: string;
   log?: (line: string) => void;
 }
@@ -47,7 +51,7 @@ export async function startEtcdProcess(o: EtcdProcessOptions): Promise<EtcdProce
     '--advertise-client-urls', endpoint,
     '--listen-peer-urls', `http://127.0.0.1:${o.peerPort}`,
     '--initial-advertise-peer-urls', `http://127.0.0.1:${o.peerPort}`,
-    '--initial-cluster', `${o.name ?? 'rota'}=http://127.0.0.1:${o.peerPort}`,
+    '--initial-cluster', o.initialCluster ?? `${o.name ?? 'rota'}=http://127.0.0.1:${o.peerPort}`,
     '--auto-compaction-mode', 'periodic',
     '--auto-compaction-retention', '1h',
     '--quota-backend-bytes', String(2 * 1024 * 1024 * 1024),
@@ -75,7 +79,7 @@ export async function startEtcdProcess(o: EtcdProcessOptions): Promise<EtcdProce
   child.stdout?.on('data', onData);
   child.stderr?.on('data', onData);
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
-  await waitReady(endpoint, child, () => out);
+  if (!o.noWait) await waitReady(endpoint, child, () => out);
   return {
     endpoint,
     child,
@@ -113,7 +117,7 @@ function killStale(dataDir: string): void {
   rmSync(file, { force: true });
 }
 
-async function waitReady(endpoint: string, child: ChildProcess, output: () => string): Promise<void> {
+export async function waitReady(endpoint: string, child: ChildProcess, output: () => string): Promise<void> {
   const deadline = Date.now() + 20_000;
   while (Date.now() < deadline) {
     if (child.exitCode !== null) throw new Error(`etcd exited with code ${child.exitCode}:\n${output().slice(-2000)}`);

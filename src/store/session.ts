@@ -30,7 +30,7 @@ export class NodeSession extends EventEmitter {
   private lastFiredMs = 0;
   private ackedSendMs = 0;
   private lostFlag = false;
-  private record!: NodeRecord;
+  private record: NodeRecord | undefined;
 
   constructor(
     private readonly h: EtcdHandle,
@@ -55,8 +55,9 @@ export class NodeSession extends EventEmitter {
       this.ackedSendMs = this.lastFiredMs || this.clock.now();
     });
     this.lease.on('lost', (err: Error) => this.markLost(err.message));
-    this.record = { ...record, lease: this.leaseId };
-    await this.lease.put(K.node(record.id)).value(JSON.stringify(this.record));
+    const full = { ...record, lease: this.leaseId };
+    await this.lease.put(K.node(record.id)).value(JSON.stringify(full));
+    this.record = full;
   }
 
   get leaseNumeric(): string {
@@ -69,7 +70,8 @@ export class NodeSession extends EventEmitter {
   }
 
   alive(): boolean {
-    if (this.lostFlag) return false;
+    if (this.lostFlag || !this.leaseId) return false; // lost, or not granted yet
+    if (!this.record) return false;
     if (this.clock.now() > this.deadlineMs()) {
       this.markLost('keepalive deadline passed');
       return false;
@@ -77,11 +79,18 @@ export class NodeSession extends EventEmitter {
     return true;
   }
 
+  /** The membership record (only after start()). */
   get node(): NodeRecord {
+    if (!this.record) throw new Error('node session not started');
     return this.record;
   }
 
+  get started(): boolean {
+    return !!this.record;
+  }
+
   async update(patch: Partial<Omit<NodeRecord, 'id' | 'lease'>>): Promise<void> {
+    if (!this.record) return;
     this.record = { ...this.record, ...patch };
     await this.lease.put(K.node(this.record.id)).value(JSON.stringify(this.record));
   }

@@ -1,0 +1,39 @@
+import { expect } from 'chai';
+import { TestCluster } from '../support/cluster.js';
+import { Receiver } from '../support/receiver.js';
+import { waitFor } from '../support/etcd.js';
+import { checkSeries, expectRetriesExplained, secondTasks, settle } from '../support/load.js';
+
+/** The store losing a member (possibly its raft leader) and getting it back. */
+describe('cluster: etcd member failure (3 nodes, 3 etcd members)', function () {
+  this.timeout(120_000);
+  let c: TestCluster;
+  let rx: Receiver;
+  before(async () => {
+    rx = await new Receiver().start();
+    c = await TestCluster.start();
+  });
+  after(async () => {
+    await c.stop();
+    await rx.stop();
+  });
+
+  it('keeps scheduling while a member is SIGKILLed and after it restarts: 0 missed, 0 duplicates', async () => {
+    const ids = await secondTasks(c, rx, 3, 'e');
+    const from = Date.now() + 1000;
+    for (const i of [0, 1]) {
+      await c.etcd.kill(i);
+      const killedAt = Date.now();
+      await waitFor(() => rx.hits.some((h) => h.scheduledMs > killedAt + 2000), `firings after etcd member ${i + 1} died`, 30_000, 100);
+      await c.etcd.startMember(i);
+      const back = Date.now();
+      await waitFor(() => rx.hits.some((h) => h.scheduledMs > back + 1000), 'firings after the member returned', 30_000, 100);
+    }
+    const end = Date.now() + 2000;
+    await settle(rx, ids, end);
+    const s = checkSeries(rx, ids, from, end);
+    expect(s.missed).to.deep.equal([]);
+    expect(s.duplicates).to.deep.equal([]);
+    await expectRetriesExplained(c, s.retried);
+  });
+});

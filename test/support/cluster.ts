@@ -1,0 +1,186 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { freePort, startEtcdProcess, waitReady, type EtcdProcess } from '../../src/store/etcd-process.js';
+import { waitFor } from './etcd.js';
+
+const CLI = resolve('dist/src/cli.js');
+
+/** Three etcd members on free loopback ports, each one stoppable, killable and restartable. */
+export class EtcdCluster {
+  members: (EtcdProcess | null)[] = [null, null, null];
+  private ports: { client: number; peer: number }[] = [];
+  private initial = '';
+  constructor(readonly dir: string) {}
+
+  static async start(): Promise<EtcdCluster> {
+    const c = new EtcdCluster(mkdtempSync(join(tmpdir(), 'rota-etcd3-')));
+    for (let i = 0; i < 3; i++) c.ports.push({ client: await freePort(), peer: await freePort() });
+    c.initial = c.ports.map((p, i) => `e${i + 1}=http://127.0.0.1:${p.peer}`).join(',');
+    await Promise.all([0, 1, 2].map((i) => c.startMember(i)));
+    return c;
+  }
+
+  get endpoints(): string[] {
+    return this.ports.map((p) => `http://127.0.0.1:${p.client}`);
+  }
+
+  async startMember(i: number): Promise<void> {
+    const p = this.ports[i]!;
+    const m = await startEtcdProcess({
+      dataDir: join(this.dir, `e${i + 1}`),
+      clientPort: p.client,
+      peerPort: p.peer,
+      name: `e${i + 1}`,
+      initialCluster: this.initial,
+      extraArgs: ['--initial-cluster-state', 'new', '--initial-cluster-token', 'rota-test'],
+      noWait: true,
+    });
+    this.members[i] = m;
+    await waitReady(m.endpoint, m.child, () => '');
+  }
+
+  async kill(i: number): Promise<void> {
+    await this.members[i]?.stop('SIGKILL');
+    this.members[i] = null;
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(this.members.map((m) => m?.stop('SIGKILL')));
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+/** A Rota node as a separate process (`rota serve`), with its own config file and log. */
+export class RotaProcess {
+  child: ChildProcess | null = null;
+  readonly dir: string;
+  exitCode: number | null = null;
+  constructor(
+    readonly id: string,
+    readonly port: number,
+    private readonly config: Record<string, unknown>,
+  ) {
+    this.dir = mkdtempSync(join(tmpdir(), `rota-${id}-`));
+    writeFileSync(join(this.dir, 'rota.json'), JSON.stringify({ ...config, dataDir: join(this.dir, 'data') }, null, 2));
+  }
+
+  get url(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  get logFile(): string {
+    return join(this.dir, 'node.log');
+  }
+
+  async start(): Promise<void> {
+    this.exitCode = null;
+    const log = createWriteStream(this.logFile, { flags: 'a' });
+    const child = spawn(process.execPath, [CLI, 'serve', '--config', join(this.dir, 'rota.json')], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ROTA_LOG_PRETTY: '0' } });
+    child.stdout?.pipe(log);
+    child.stderr?.pipe(log);
+    child.once('exit', (code) => (this.exitCode = code));
+    this.child = child;
+    await waitFor(async () => (await fetch(`${this.url}/readyz`)).status === 200, `${this.id} ready`, 30_000, 100);
+  }
+
+  get alive(): boolean {
+    return !!this.child && this.child.exitCode === null && this.child.signalCode === null;
+  }
+
+  signal(sig: NodeJS.Signals): void {
+    this.child?.kill(sig);
+  }
+
+  /** SIGTERM and wait for the exit: the node drains first. */
+  async stop(): Promise<number | null> {
+    if (!this.alive) return this.exitCode;
+    const exited = new Promise<number | null>((r) => this.child!.once('exit', (code) => r(code)));
+    this.signal('SIGTERM');
+    return exited;
+  }
+
+  async kill(): Promise<void> {
+    if (!this.alive) return;
+    const exited = new Promise<void>((r) => this.child!.once('exit', () => r()));
+    this.signal('SIGKILL');
+    await exited;
+  }
+
+  async api(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
+    const r = await fetch(`${this.url}${path}`, {
+      method,
+      headers: body === undefined ? {} : { 'content-type': 'application/json' },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+    const text = await r.text();
+    return { status: r.status, body: text ? JSON.parse(text) : null };
+  }
+
+  cleanup(): void {
+    if (this.alive) this.child!.kill('SIGKILL');
+    if (!process.env.ROTA_KEEP_LOGS) rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+/** A 3-member etcd cluster and three Rota node processes on it. */
+export class TestCluster {
+  constructor(
+    readonly etcd: EtcdCluster,
+    readonly nodes: RotaProcess[],
+  ) {}
+
+  static async start(over: Record<string, unknown> = {}): Promise<TestCluster> {
+    const etcd = await EtcdCluster.start();
+    const nodes: RotaProcess[] = [];
+    for (let i = 1; i <= 3; i++) {
+      const port = await freePort();
+      nodes.push(
+        new RotaProcess(`n${i}`, port, {
+          listen: { host: '127.0.0.1', port },
+          node: { id: `n${i}`, attributes: { rack: `r${i}` } },
+          etcd: { endpoints: etcd.endpoints, prefix: '/rota/' },
+          shutdown: { graceMs: 10_000 },
+          process: { killGraceMs: 1_000 },
+          log: { level: 'info' },
+          ...over,
+        }),
+      );
+    }
+    await Promise.all(nodes.map((n) => n.start()));
+    return new TestCluster(etcd, nodes);
+  }
+
+  node(id: string): RotaProcess {
+    return this.nodes.find((n) => n.id === id)!;
+  }
+
+  /** Any live node answers any API call. */
+  async api(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
+    let last: unknown;
+    for (const n of this.nodes.filter((x) => x.alive)) {
+      try {
+        return await n.api(method, path, body);
+      } catch (e) {
+        last = e;
+      }
+    }
+    throw last ?? new Error('no live node');
+  }
+
+  async leader(): Promise<RotaProcess> {
+    const id = await waitFor(async () => {
+      const r = await this.api('GET', '/api/v1/cluster');
+      const l = r.body?.leader?.id as string | undefined;
+      return l && this.node(l)?.alive ? l : null;
+    }, 'a live leader', 30_000, 100);
+    return this.node(id);
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(this.nodes.map((n) => n.kill()));
+    for (const n of this.nodes) n.cleanup();
+    await this.etcd.stop();
+  }
+}

@@ -1,0 +1,54 @@
+import { expect } from 'chai';
+import type { Receiver } from './receiver.js';
+import type { TestCluster } from './cluster.js';
+import { waitFor } from './etcd.js';
+
+/** K HTTP tasks firing every second (cron, on the second boundary) at the receiver. */
+export async function secondTasks(c: TestCluster, rx: Receiver, k: number, name: string): Promise<string[]> {
+  const ids: string[] = [];
+  for (let i = 0; i < k; i++) {
+    const r = await c.api('POST', '/api/v1/tasks', { name: `${name}-${i}`, schedule: { cron: '* * * * * *' }, action: { http: { url: `${rx.url}/${name}` } } });
+    expect(r.status, JSON.stringify(r.body)).to.equal(201);
+    ids.push(r.body.id);
+  }
+  await waitFor(() => ids.every((id) => rx.forTask(id).length > 0), 'every task fired once');
+  return ids;
+}
+
+/** Waits until every task has been received at every second up to `untilMs`. */
+export async function settle(rx: Receiver, ids: string[], untilMs: number, timeoutMs = 30_000): Promise<void> {
+  await waitFor(() => ids.every((id) => rx.forTask(id).some((h) => h.scheduledMs >= untilMs)), 'firings up to the end mark', timeoutMs, 100);
+}
+
+export interface SeriesCheck {
+  missed: string[];
+  /** (task, second) received more than once with attempt 1: never allowed. */
+  duplicates: string[];
+  /** (task, second) received again as a retry (attempt > 1): allowed only for runs marked lost. */
+  retried: string[];
+}
+
+/** Every whole second in [fromMs, toMs] for every task: present exactly once? */
+export function checkSeries(rx: Receiver, ids: string[], fromMs: number, toMs: number): SeriesCheck {
+  const out: SeriesCheck = { missed: [], duplicates: [], retried: [] };
+  const first = Math.ceil(fromMs / 1000) * 1000;
+  for (const id of ids) {
+    const hits = rx.forTask(id);
+    for (let t = first; t <= toMs; t += 1000) {
+      const at = hits.filter((h) => h.scheduledMs === t);
+      if (at.length === 0) out.missed.push(`${id}@${t}`);
+      if (at.filter((h) => h.attempt === 1).length > 1) out.duplicates.push(`${id}@${t}`);
+      if (at.some((h) => h.attempt > 1)) out.retried.push(`${id}@${t}`);
+    }
+  }
+  return out;
+}
+
+/** A retried second must have a lost run record for its first attempt. */
+export async function expectRetriesExplained(c: TestCluster, retried: string[]): Promise<void> {
+  for (const key of retried) {
+    const [id, ms] = key.split('@') as [string, string];
+    const r = await c.api('GET', `/api/v1/runs/${id}-${ms}-1`);
+    expect(r.body.state, `first attempt of ${key}`).to.equal('lost');
+  }
+}
