@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 NODE_MODULES := node_modules/.installed
 
-.PHONY: run test build deps etcd-bin haproxy-bin unit integration cluster bench clean lint
+.PHONY: run test build deps etcd-bin haproxy-bin curl-bin unit integration cluster bench clean lint
 
 deps: $(NODE_MODULES)
 
@@ -23,6 +23,12 @@ haproxy-bin:
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq haproxy >/dev/null; }
 
+# curl: cluster/ctl polls /readyz and etcd's /health with it.
+curl-bin:
+	@command -v curl >/dev/null 2>&1 || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq curl >/dev/null; }
+
 build: deps
 	npx tsc -p tsconfig.json
 
@@ -38,6 +44,11 @@ unit: build
 
 integration: etcd-bin build
 	npx mocha --no-config --timeout 60000 --exit 'dist/test/integration/**/*.test.js'
+
+# Three etcd members, three nodes and HAProxy on 127.0.0.1 (API on :7410): cluster/README.md.
+# cluster/ctl status|stop N|start N|kill N|down|... after that.
+cluster: etcd-bin haproxy-bin curl-bin build
+	cluster/ctl up
 
 clean:
 	rm -rf dist
