@@ -182,6 +182,10 @@ export class RotaNode {
           await this.clock.sleep(200, this.campaignAbort.signal);
           continue;
         }
+        if (this.stopping || this.drained) {
+          await l.resign();
+          continue;
+        }
         this.leadership = l;
         this.leaderChanges++;
         this.log.info({ fence: l.fence }, 'elected leader');

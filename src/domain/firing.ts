@@ -11,6 +11,9 @@ export interface Firing {
   taskId: string;
   tenant: string;
   scheduledMs: number;
+  /** Replica index (absent = 0): one firing per replica, alias "name:replica". */
+  replica?: number;
+  /** Attempt number; for a daemon replica, one more at each restart. */
   attempt: number;
   trigger: Trigger;
   state: FiringState;
@@ -22,17 +25,24 @@ export interface Firing {
   startedMs?: number;
   /** Parameters of a manual trigger, passed to the run. */
   params?: Record<string, unknown>;
+  /** Process replicas: the live process id, kept in etcd so any node can show it. */
+  pid?: number;
+  /** Daemon replicas: restarts so far, the last exit code and the current restart backoff. */
+  restarts?: number;
+  lastExitCode?: number;
+  backoffMs?: number;
 }
 
-export function firingRunId(f: Pick<Firing, 'taskId' | 'scheduledMs' | 'attempt'>): string {
-  return `${f.taskId}-${f.scheduledMs}-${f.attempt}`;
+export function firingRunId(f: Pick<Firing, 'taskId' | 'scheduledMs' | 'attempt'> & { replica?: number }): string {
+  return `${f.taskId}-${f.scheduledMs}-${f.attempt}${f.replica ? `-r${f.replica}` : ''}`;
 }
 
-export function newFiring(task: Task, scheduledMs: number, trigger: Trigger, nowMs: number, params?: Record<string, unknown>): Firing {
+export function newFiring(task: Task, scheduledMs: number, trigger: Trigger, nowMs: number, params?: Record<string, unknown>, replica = 0): Firing {
   return {
     taskId: task.id,
     tenant: task.tenant,
     scheduledMs,
+    replica,
     attempt: 1,
     trigger,
     state: 'unassigned',
@@ -49,6 +59,7 @@ export function startedRun(f: Firing, node: string, nowMs: number): Run {
     tenant: f.tenant,
     scheduledMs: f.scheduledMs,
     attempt: f.attempt,
+    ...(f.replica ? { replica: f.replica } : {}),
     trigger: f.trigger,
     node,
     state: 'running',
@@ -74,4 +85,13 @@ export function skippedRun(task: Task, scheduledMs: number, trigger: Trigger, me
 /** Whether the firing occupies its task (for overlap policies). */
 export function isActive(f: Firing): boolean {
   return f.state !== 'retry-wait';
+}
+
+/** Every firing of a task at one scheduled time: one per replica. */
+export function replicaFirings(task: Task, scheduledMs: number, trigger: Trigger, nowMs: number, params?: Record<string, unknown>): Firing[] {
+  return Array.from({ length: Math.max(1, task.replicas) }, (_, r) => newFiring(task, scheduledMs, trigger, nowMs, params, r));
+}
+
+export function isDaemon(task: Task): boolean {
+  return 'daemon' in task.schedule;
 }

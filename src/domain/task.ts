@@ -140,6 +140,9 @@ export interface Run {
   tenant: string;
   scheduledMs: number;
   attempt: number;
+  /** Which of the task's replicas (0 when it has one). */
+  replica?: number;
+  pid?: number;
   trigger: Trigger;
   node?: string;
   state: RunState;

@@ -11,6 +11,39 @@ export { checkRunAs } from './run-as.js';
 /** After the group is gone, how long to wait for the output pipes to drain. */
 const DRAIN_MS = 1_000;
 
+/**
+ * Runs the command as a child of a small shell that polls the node's lease deadline file. Once
+ * the deadline passes (the node is frozen, dead or partitioned and the leader may start this
+ * work elsewhere), it stops its whole process group: SIGTERM, then SIGKILL half a second later,
+ * all before etcd expires the lease (the deadline is a margin ahead of that).
+ */
+export const LEASE_GUARD = `exec 2>&1
+deadline_file=$1
+/bin/sh -c "$2" &
+child=$!
+(
+  trap '' TERM
+  while kill -0 "$child" 2>/dev/null; do
+    deadline=$(cat "$deadline_file" 2>/dev/null)
+    if [ -n "$deadline" ] && [ "$(date +%s%3N)" -gt "$deadline" ]; then
+      echo "[rota] this node's lease deadline passed: stopping the process group"
+      kill -TERM 0 2>/dev/null
+      sleep 0.5
+      kill -KILL 0
+    fi
+    sleep 0.2
+  done
+) &
+watcher=$!
+trap 'kill -TERM "$child" 2>/dev/null' TERM INT HUP
+while :; do
+  wait "$child"
+  code=$?
+  kill -0 "$child" 2>/dev/null || break
+done
+kill "$watcher" 2>/dev/null
+exit $code`;
+
 type Exit = { code: number | null; signal: NodeJS.Signals | null } | { error: string };
 
 /** The ROTA_* variables every process run sees. */
@@ -55,7 +88,9 @@ async function run(action: ProcessAction, ctx: RunContext): Promise<RunOutcome> 
   }
 
   // One pipe for both streams, so the log shows stdout and stderr in the order they were written.
-  const sub = execa('/bin/sh', ['-c', `exec 2>&1; ${action.command}`], {
+  const script = `exec 2>&1; ${action.command}`;
+  const argv = ctx.deadlineFile ? ['-c', LEASE_GUARD, 'rota-guard', ctx.deadlineFile, script] : ['-c', script];
+  const sub = execa('/bin/sh', argv, {
     cwd: action.cwd,
     env: { ...process.env, ...id.env, ...action.env, ...rotaEnv(ctx) },
     extendEnv: false,

@@ -19,6 +19,11 @@ export interface RunContext {
   signal: AbortSignal;
   /** Run-as allowlist (users and groups); the server's own user is always allowed. */
   allowedUsers: string[];
+  /**
+   * Process runs: a file holding the node's lease deadline (epoch ms). A guard in the process
+   * group stops the group once the deadline passes, even when the node itself is frozen or dead.
+   */
+  deadlineFile?: string;
   /** Called once the process has spawned / the request is sent. */
   onStart?: (info: { pid?: number }) => void;
 }

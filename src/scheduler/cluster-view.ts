@@ -40,22 +40,50 @@ export class ClusterView {
     triggers: { prefix: 'triggers/', parse: (v: string) => v },
   } as const;
 
+  /** Firing keys per task id. */
+  private byTask = new Map<string, Set<string>>();
+
   reset(which: keyof typeof ClusterView.sources, kvs: Kv[]): void {
     const s = ClusterView.sources[which];
     ClusterView.load(this[which] as Map<string, Entry<unknown>>, kvs, s.prefix, s.parse);
+    if (which === 'firings') {
+      this.byTask.clear();
+      for (const k of this.firings.keys()) this.index(k, true);
+    }
   }
 
   apply(which: keyof typeof ClusterView.sources, ev: KvEvent): string {
     const s = ClusterView.sources[which];
-    return ClusterView.apply(this[which] as Map<string, Entry<unknown>>, ev, s.prefix, s.parse);
+    const id = ClusterView.apply(this[which] as Map<string, Entry<unknown>>, ev, s.prefix, s.parse);
+    if (which === 'firings') this.index(id, ev.type === 'put');
+    return id;
   }
 
-  /** Firings of one task (keys are "{taskId}/{ms}"). */
+  private index(key: string, present: boolean): void {
+    const taskId = key.slice(0, key.indexOf('/'));
+    let set = this.byTask.get(taskId);
+    if (present) {
+      if (!set) this.byTask.set(taskId, (set = new Set()));
+      set.add(key);
+    } else if (set) {
+      set.delete(key);
+      if (set.size === 0) this.byTask.delete(taskId);
+    }
+  }
+
+  /** Firings of one task (keys are "{taskId}/{ms}[.replica]"). */
   firingsOf(taskId: string): Entry<Firing>[] {
     const out: Entry<Firing>[] = [];
-    const p = taskId + '/';
-    for (const [k, e] of this.firings) if (k.startsWith(p)) out.push(e);
+    for (const k of this.byTask.get(taskId) ?? []) {
+      const e = this.firings.get(k);
+      if (e) out.push(e);
+    }
     return out;
+  }
+
+  /** Ids of tasks that have firings (to stop those of deleted tasks). */
+  tasksWithFirings(): string[] {
+    return [...this.byTask.keys()];
   }
 
   liveLeases(): Set<string> {

@@ -2,13 +2,16 @@ import type { EtcdHandle } from '../store/etcd.js';
 import { watchPrefix, type PrefixWatch } from '../store/watch.js';
 import { FiringStore, type FiringPlan } from '../store/firing-store.js';
 import { K, parseFiringKey } from '../store/keys.js';
+
+const firingKeyOf = (f: Firing): string => `${f.taskId}/${f.scheduledMs}/${f.replica ?? 0}`;
 import type { Leadership } from '../store/election.js';
 import type { NodeSession } from '../store/session.js';
 import { ClusterView } from './cluster-view.js';
 import { nextDueMs, place, planTask, type PlanContext } from './planner.js';
-import { firingRunId, isActive, newFiring, skippedRun, type Firing } from '../domain/firing.js';
+import { firingRunId, isActive, isDaemon, replicaFirings, skippedRun, type Firing } from '../domain/firing.js';
+import { depsBusy, planReplicas } from '../domain/replicas.js';
 import { overlapDecision } from '../domain/policies.js';
-import type { Run } from '../domain/task.js';
+import type { Run, Task } from '../domain/task.js';
 import type { Clock } from '../domain/clock.js';
 import { Mailbox } from '../lib/mailbox.js';
 import { TimerHeap } from '../lib/timer-heap.js';
@@ -101,6 +104,7 @@ export class Leader {
     if (s === 'tasks' || s === 'cursors') this.dirtyTasks.add(id);
     if (s === 'firings') {
       this.dirtyFirings.add(id);
+      if (ev.type === 'delete') for (const [k, f] of this.view.firings) if (f.value.state === 'unassigned') this.dirtyFirings.add(k); // deps may be free now
       const p = parseFiringKey(id);
       if (p) this.dirtyTasks.add(p.taskId); // an ended run may unblock overlap: forbid
     }
@@ -130,12 +134,14 @@ export class Leader {
       return;
     }
     const now = this.clock.now();
+    const changed = [...this.dirtyTasks];
     for (const id of this.dirtyTasks) {
       const t = this.view.tasks.get(id);
       const c = this.view.cursors.get(id);
       this.heap.set('t:' + id, t ? nextDueMs(t.value, c?.value ?? t.value.createdMs) : null);
     }
     this.dirtyTasks.clear();
+    await this.reconcileReplicas(changed);
     const due = this.heap.takeDue(now);
     this.log.debug({ due: due.length, next: this.heap.peek() }, 'leader step');
     const dueTasks = due.filter((k) => k.startsWith('t:')).map((k) => k.slice(2));
@@ -158,7 +164,46 @@ export class Leader {
   }
 
   private ctx(): PlanContext {
-    return { nowMs: this.clock.now(), nodes: this.view.nodeInfos(), turn: this.turn, random: this.random };
+    return { nowMs: this.clock.now(), nodes: this.view.nodeInfos(), turn: this.turn, random: this.random, blocked: (t) => this.depsBlocked(t) };
+  }
+
+  /** Deps by name or id within the tenant; busy = a firing assigned or running. */
+  private depsBlocked(task: Task): boolean {
+    if (!task.deps?.length) return false;
+    const lookup = (tenant: string, ref: string): Task | undefined => {
+      const byId = this.view.tasks.get(ref)?.value;
+      if (byId && byId.tenant === tenant) return byId;
+      for (const e of this.view.tasks.values()) if (e.value.tenant === tenant && e.value.name === ref) return e.value;
+      return undefined;
+    };
+    return depsBusy(task, lookup, (id) => this.view.firingsOf(id).some((f) => f.value.state === 'running' || f.value.state === 'assigned'));
+  }
+
+  /** Daemon replicas kept at their count and generation; firings of deleted tasks stopped. */
+  private async reconcileReplicas(ids: string[]): Promise<void> {
+    const ctx = this.ctx();
+    for (const id of ids) {
+      if (!this.canWrite()) return;
+      const task = this.view.tasks.get(id)?.value;
+      const firings = this.view.firingsOf(id);
+      if (!task && firings.length === 0) continue;
+      const plan = planReplicas(task, firings, ctx.nowMs);
+      for (const e of plan.kill) {
+        const k = firingKeyOf(e.value);
+        if (this.acted.get('kill:' + k) === e.modRevision || !e.value.node) continue;
+        this.acted.set('kill:' + k, e.modRevision);
+        await this.store.requestKill(e.value.node, firingRunId(e.value), 'stop');
+      }
+      for (const e of plan.drop) {
+        const r = await this.store.transition(this.leadership.fence, { firing: e.value, modRevision: e.modRevision }, null);
+        if (r === 'fenced') return this.fenced();
+      }
+      if (plan.create.length > 0 && task) {
+        const placed = plan.create.map((f) => place(f, task, ctx));
+        const r = await this.store.createFirings(this.leadership.fence, placed);
+        if (r === 'fenced') return this.fenced();
+      }
+    }
   }
 
   private async fireTasks(ids: string[]): Promise<void> {
@@ -228,7 +273,7 @@ export class Leader {
             trigger: f.trigger, node: f.node, state: 'lost', startedMs: f.startedMs, endedMs: now,
             message: `node ${f.node} (lease ${f.lease}) vanished while the run was in flight`,
           });
-          const retry = task && task.policies.onLost === 'retry';
+          const retry = task && (isDaemon(task) || task.policies.onLost === 'retry');
           next = retry ? place({ ...f, attempt: f.attempt + 1, trigger: 'retry', dueMs: now, startedMs: undefined }, task, this.ctx()) : null;
           if (retry) this.metrics.retried();
         }
@@ -273,8 +318,9 @@ export class Leader {
     }
     const task = this.view.tasks.get(p.taskId)?.value;
     const now = this.clock.now();
-    if (!task) {
-      const r = await this.store.consumeTrigger(this.leadership.fence, key, e.modRevision, null, null, []);
+    if (!task || isDaemon(task)) {
+      // Gone, or a daemon (kept running by the reconciler; a restart is an update).
+      const r = await this.store.consumeTrigger(this.leadership.fence, key, e.modRevision, [], null, []);
       if (r === 'fenced') this.fenced();
       return;
     }
@@ -283,16 +329,17 @@ export class Leader {
     const params = (JSON.parse(e.value) as { params?: Record<string, unknown> | null }).params ?? undefined;
     const active = this.view.firingsOf(task.id);
     const decision = overlapDecision(task.policies.overlap, active.filter((a) => isActive(a.value)).length);
-    let firing: Firing | null = null;
+    let firings: Firing[] = [];
     let skipped: Run | null = null;
     const kills: { node: string; runId: string }[] = [];
     if (decision === 'skip') {
       skipped = skippedRun(task, ms, 'manual', 'skipped: the previous run is still active (overlap forbid)', now);
     } else {
       if (decision === 'replace') for (const a of active) if (a.value.state === 'running' && a.value.node) kills.push({ node: a.value.node, runId: firingRunId(a.value) });
-      firing = place(newFiring(task, ms, 'manual', now, params), task, this.ctx());
+      const ctx = this.ctx();
+      firings = replicaFirings(task, ms, 'manual', now, params).map((f) => place(f, task, ctx));
     }
-    const r = await this.store.consumeTrigger(this.leadership.fence, key, e.modRevision, firing, skipped, kills);
+    const r = await this.store.consumeTrigger(this.leadership.fence, key, e.modRevision, firings, skipped, kills);
     if (r === 'fenced') this.fenced();
   }
 }

@@ -1,7 +1,7 @@
 import { missedFirings, nextFire } from '../domain/schedule.js';
 import { isLate, overlapDecision, planMisfire } from '../domain/policies.js';
 import { chooseNode, type NodeInfo } from '../domain/placement.js';
-import { firingRunId, newFiring, skippedRun, isActive, type Firing } from '../domain/firing.js';
+import { firingRunId, replicaFirings, skippedRun, isActive, type Firing } from '../domain/firing.js';
 import type { Task, Trigger } from '../domain/task.js';
 import type { FiringPlan } from '../store/firing-store.js';
 import type { Entry } from './cluster-view.js';
@@ -15,6 +15,8 @@ export interface PlanContext {
   /** Advanced for every placement decision (round-robin, tie-breaks). */
   turn: { n: number };
   random: () => number;
+  /** Tasks that must wait for their deps get no node (their firings stay pending). */
+  blocked?: (task: Task) => boolean;
 }
 
 /** When the task next needs the planner, or null when it never fires on its own. */
@@ -23,9 +25,12 @@ export function nextDueMs(task: Task, cursorMs: number): number | null {
   return nextFire(task.schedule, cursorMs, task.createdMs);
 }
 
-/** Assigns a firing to a node (or leaves it unassigned when no node is eligible). */
+/**
+ * Assigns a firing to a node (or leaves it unassigned when no node is eligible or its deps are
+ * busy). Each placement counts as load, so the replicas of one firing spread across nodes.
+ */
 export function place(f: Firing, task: Task, ctx: PlanContext): Firing {
-  const n = chooseNode(ctx.nodes, task.placement, ctx.turn.n++, ctx.random);
+  const n = ctx.blocked?.(task) ? null : chooseNode(ctx.nodes, task.placement, ctx.turn.n++, ctx.random);
   if (!n) return { ...f, state: 'unassigned', node: undefined, lease: undefined };
   n.load++;
   return { ...f, state: 'assigned', node: n.id, lease: n.lease };
@@ -64,7 +69,7 @@ export function planTask(task: Task, cursor: Entry<number> | undefined, active: 
     if (decision === 'replace' && plan.kills.length === 0) {
       for (const e of active) if (e.value.state === 'running' && e.value.node) plan.kills.push({ node: e.value.node, runId: firingRunId(e.value) });
     }
-    plan.firings.push(place(newFiring(task, ms, trigger, ctx.nowMs), task, ctx));
+    for (const f of replicaFirings(task, ms, trigger, ctx.nowMs)) plan.firings.push(place(f, task, ctx));
     activeCount++;
   }
   return plan;

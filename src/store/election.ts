@@ -49,6 +49,11 @@ export async function campaign(h: EtcdHandle, session: NodeSession, nodeId: stri
     await waitDeleted(h, prev.key.toString(), Number(ahead.header.revision), signal);
   }
 
+  if (signal.aborted || !session.alive()) {
+    // Stopped while waiting our turn: never take leadership on the way out.
+    await h.ns.delete().key(key).exec().catch(() => undefined);
+    return null;
+  }
   const lostCtl = new AbortController();
   const watcher = await h.ns.watch().key(key).create();
   const onGone = (why: string) => {

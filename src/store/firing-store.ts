@@ -41,11 +41,11 @@ export class FiringStore {
     const compares: [string, 'Mod' | 'Create', number][] = [[K.cursor(p.taskId), 'Mod', p.cursor.expectRev]];
     const ops: Op[] = [ns.put(K.cursor(p.taskId)).value(String(p.cursor.toMs))];
     for (const f of p.firings) {
-      compares.push([K.firing(f.taskId, f.scheduledMs), 'Create', 0]);
-      ops.push(ns.put(K.firing(f.taskId, f.scheduledMs)).value(JSON.stringify(f)));
-      if (f.state === 'assigned' && f.node) ops.push(ns.put(K.assignment(f.node, f.taskId, f.scheduledMs)).value(JSON.stringify(f)));
+      compares.push([K.firing(f.taskId, f.scheduledMs, f.replica), 'Create', 0]);
+      ops.push(ns.put(K.firing(f.taskId, f.scheduledMs, f.replica)).value(JSON.stringify(f)));
+      if (f.state === 'assigned' && f.node) ops.push(ns.put(K.assignment(f.node, f.taskId, f.scheduledMs, f.replica)).value(JSON.stringify(f)));
     }
-    for (const r of p.skipped) ops.push(ns.put(K.run(r.taskId, r.scheduledMs, r.attempt)).value(JSON.stringify(r)));
+    for (const r of p.skipped) ops.push(ns.put(K.run(r.taskId, r.scheduledMs, r.attempt, r.replica)).value(JSON.stringify(r)));
     for (const k of p.kills) ops.push(ns.put(K.killRequest(k.node, k.runId)).value('replace'));
     return { compares, ops };
   }
@@ -114,17 +114,17 @@ export class FiringStore {
   async transition(fence: Fence, prev: { firing: Firing; modRevision: number }, next: Firing | null, runs: Run[] = []): Promise<'ok' | 'stale' | 'fenced'> {
     const { ns } = this.h;
     const f = prev.firing;
-    const key = K.firing(f.taskId, f.scheduledMs);
+    const key = K.firing(f.taskId, f.scheduledMs, f.replica);
     const ops: Op[] = [];
     const reassignedHere = next?.state === 'assigned' && next.node === f.node;
-    if (f.node && !reassignedHere) ops.push(ns.delete().key(K.assignment(f.node, f.taskId, f.scheduledMs)));
+    if (f.node && !reassignedHere) ops.push(ns.delete().key(K.assignment(f.node, f.taskId, f.scheduledMs, f.replica)));
     if (next) {
       ops.push(ns.put(key).value(JSON.stringify(next)));
-      if (next.state === 'assigned' && next.node) ops.push(ns.put(K.assignment(next.node, next.taskId, next.scheduledMs)).value(JSON.stringify(next)));
+      if (next.state === 'assigned' && next.node) ops.push(ns.put(K.assignment(next.node, next.taskId, next.scheduledMs, next.replica)).value(JSON.stringify(next)));
     } else {
       ops.push(ns.delete().key(key));
     }
-    for (const r of runs) ops.push(ns.put(K.run(r.taskId, r.scheduledMs, r.attempt)).value(JSON.stringify(r)));
+    for (const r of runs) ops.push(ns.put(K.run(r.taskId, r.scheduledMs, r.attempt, r.replica)).value(JSON.stringify(r)));
     const r = await this.commit(fence, [[key, 'Mod', prev.modRevision]], ops);
     if (r.ok) return 'ok';
     return (await this.fenceHolds(fence)) ? 'stale' : 'fenced';
@@ -137,13 +137,13 @@ export class FiringStore {
    */
   async claim(nodeId: string, leaseNumeric: string, assignmentRev: number, running: Firing, run: Run): Promise<{ revision: number; task: Task | null } | null> {
     const { ns } = this.h;
-    const key = K.firing(running.taskId, running.scheduledMs);
+    const key = K.firing(running.taskId, running.scheduledMs, running.replica);
     const r = await ns
       .if(key, 'Mod', '==', assignmentRev)
       .and(K.node(nodeId), 'Lease', '==', leaseNumeric)
       .then(
         ns.put(key).value(JSON.stringify(running)),
-        ns.put(K.run(run.taskId, run.scheduledMs, run.attempt)).value(JSON.stringify(run)),
+        ns.put(K.run(run.taskId, run.scheduledMs, run.attempt, run.replica)).value(JSON.stringify(run)),
         ns.get(K.task(running.taskId)),
       )
       .commit();
@@ -158,44 +158,76 @@ export class FiringStore {
    */
   async complete(nodeId: string, claimRev: number, firing: Firing, run: Run, next: Firing | null): Promise<boolean> {
     const { ns } = this.h;
-    const key = K.firing(firing.taskId, firing.scheduledMs);
+    const key = K.firing(firing.taskId, firing.scheduledMs, firing.replica);
     const ops: Op[] = [
-      ns.put(K.run(run.taskId, run.scheduledMs, run.attempt)).value(JSON.stringify(run)),
-      ns.delete().key(K.assignment(nodeId, firing.taskId, firing.scheduledMs)),
+      ns.put(K.run(run.taskId, run.scheduledMs, run.attempt, run.replica)).value(JSON.stringify(run)),
+      ns.delete().key(K.assignment(nodeId, firing.taskId, firing.scheduledMs, firing.replica)),
       next ? ns.put(key).value(JSON.stringify(next)) : ns.delete().key(key),
     ];
     const r = await ns.if(key, 'Mod', '==', claimRev).then(...ops).commit();
     return r.succeeded;
   }
 
+  /**
+   * Node: changes a firing it holds (its pid, a daemon restart, handing it back on drain) if
+   * it is unchanged since `expectRev`, writing `runs` alongside. `release` also deletes the
+   * node's assignment (the firing goes back to the leader). Returns the new revision, or 0.
+   */
+  async update(nodeId: string, expectRev: number, firing: Firing, runs: Run[], release = false): Promise<number> {
+    const { ns } = this.h;
+    const key = K.firing(firing.taskId, firing.scheduledMs, firing.replica);
+    const ops: Op[] = [ns.put(key).value(JSON.stringify(firing))];
+    for (const r of runs) ops.push(ns.put(K.run(r.taskId, r.scheduledMs, r.attempt, r.replica)).value(JSON.stringify(r)));
+    if (release) ops.push(ns.delete().key(K.assignment(nodeId, firing.taskId, firing.scheduledMs, firing.replica)));
+    const r = await ns.if(key, 'Mod', '==', expectRev).then(...ops).commit();
+    return r.succeeded ? Number(r.header.revision) : 0;
+  }
+
+  /** Leader: creates firings that must not exist yet (daemon replicas), fenced. */
+  async createFirings(fence: Fence, firings: Firing[]): Promise<'ok' | 'stale' | 'fenced'> {
+    const { ns } = this.h;
+    for (let i = 0; i < firings.length; i += 40) {
+      const chunk = firings.slice(i, i + 40);
+      const compares: [string, 'Mod' | 'Create', number][] = chunk.map((f) => [K.firing(f.taskId, f.scheduledMs, f.replica), 'Create', 0]);
+      const ops: Op[] = [];
+      for (const f of chunk) {
+        ops.push(ns.put(K.firing(f.taskId, f.scheduledMs, f.replica)).value(JSON.stringify(f)));
+        if (f.state === 'assigned' && f.node) ops.push(ns.put(K.assignment(f.node, f.taskId, f.scheduledMs, f.replica)).value(JSON.stringify(f)));
+      }
+      const r = await this.commit(fence, compares, ops);
+      if (!r.ok) return (await this.fenceHolds(fence)) ? 'stale' : 'fenced';
+    }
+    return 'ok';
+  }
+
   /** Leader: turns a manual trigger request into a firing (or a skipped run), fenced. */
-  async consumeTrigger(fence: Fence, triggerKey: string, triggerRev: number, firing: Firing | null, skipped: Run | null, kills: { node: string; runId: string }[]): Promise<'ok' | 'stale' | 'fenced'> {
+  async consumeTrigger(fence: Fence, triggerKey: string, triggerRev: number, firings: Firing[], skipped: Run | null, kills: { node: string; runId: string }[]): Promise<'ok' | 'stale' | 'fenced'> {
     const { ns } = this.h;
     const compares: [string, 'Mod' | 'Create', number][] = [[triggerKey, 'Mod', triggerRev]];
     const ops: Op[] = [ns.delete().key(triggerKey)];
-    if (firing) {
-      compares.push([K.firing(firing.taskId, firing.scheduledMs), 'Create', 0]);
-      ops.push(ns.put(K.firing(firing.taskId, firing.scheduledMs)).value(JSON.stringify(firing)));
-      if (firing.state === 'assigned' && firing.node) ops.push(ns.put(K.assignment(firing.node, firing.taskId, firing.scheduledMs)).value(JSON.stringify(firing)));
+    for (const firing of firings) {
+      compares.push([K.firing(firing.taskId, firing.scheduledMs, firing.replica), 'Create', 0]);
+      ops.push(ns.put(K.firing(firing.taskId, firing.scheduledMs, firing.replica)).value(JSON.stringify(firing)));
+      if (firing.state === 'assigned' && firing.node) ops.push(ns.put(K.assignment(firing.node, firing.taskId, firing.scheduledMs, firing.replica)).value(JSON.stringify(firing)));
     }
-    if (skipped) ops.push(ns.put(K.run(skipped.taskId, skipped.scheduledMs, skipped.attempt)).value(JSON.stringify(skipped)));
+    if (skipped) ops.push(ns.put(K.run(skipped.taskId, skipped.scheduledMs, skipped.attempt, skipped.replica)).value(JSON.stringify(skipped)));
     for (const k of kills) ops.push(ns.put(K.killRequest(k.node, k.runId)).value('replace'));
     const r = await this.commit(fence, compares, ops);
     if (r.ok) return 'ok';
     return (await this.fenceHolds(fence)) ? 'stale' : 'fenced';
   }
 
-  /** Any node: asks the node running a run to kill it. */
-  async requestKill(node: string, runId: string): Promise<void> {
-    await this.h.ns.put(K.killRequest(node, runId)).value('operator').exec();
+  /** Any node: asks the node running a run to kill it (reason: operator, stop, replace). */
+  async requestKill(node: string, runId: string, reason = 'operator'): Promise<void> {
+    await this.h.ns.put(K.killRequest(node, runId)).value(reason).exec();
   }
 
   async deleteKey(key: string): Promise<void> {
     await this.h.ns.delete().key(key).exec();
   }
 
-  async getFiring(taskId: string, scheduledMs: number): Promise<{ firing: Firing; modRevision: number } | null> {
-    const r = await this.h.ns.get(K.firing(taskId, scheduledMs)).exec();
+  async getFiring(taskId: string, scheduledMs: number, replica = 0): Promise<{ firing: Firing; modRevision: number } | null> {
+    const r = await this.h.ns.get(K.firing(taskId, scheduledMs, replica)).exec();
     const kv = r.kvs[0];
     return kv ? { firing: JSON.parse(kv.value.toString()) as Firing, modRevision: Number(kv.mod_revision) } : null;
   }

@@ -6,17 +6,20 @@
  *   tasks/{id}                       task definition (JSON)
  *   names/{tenant}/{name}            -> task id (unique name per tenant)
  *   cursors/{id}                     schedule cursor: last scheduled ms (only moves forward)
- *   firings/{id}/{ms}                one firing: identity (task, scheduled ms); deleted when done
- *   inbox/{node}/f/{id}/{ms}         assignment of a firing to a node incarnation
+ *   firings/{id}/{ms}[.r]            one firing: identity (task, scheduled ms, replica); deleted when done
+ *   inbox/{node}/f/{id}/{ms}[.r]     assignment of a firing to a node incarnation
  *   inbox/{node}/k/{runId}           kill request for a run on that node
  *   triggers/{id}/{ms}               manual trigger request, turned into a firing by the leader
- *   runs/{id}/{ms}-{attempt}         run record per attempt
+ *   runs/{id}/{ms}-{attempt}[.r]     run record per attempt (per replica)
  *   events/{tenant}/{ms}-{seq}       audit log
  *   nodes/{node}                     membership record under the node's lease
  *   drain/{node}                     operator's drain request (sticky until undrain)
  *   election/{leaseHex}              leadership candidates; lowest create revision leads
  */
 export const pad = (ms: number, width = 13): string => String(Math.max(0, Math.floor(ms))).padStart(width, '0');
+
+/** Replica 0 (and every single-replica task) has no suffix; replica r > 0 adds ".r". */
+const rep = (replica: number): string => (replica > 0 ? `.${replica}` : '');
 
 export const K = {
   taskSeq: 'seq/task',
@@ -28,14 +31,14 @@ export const K = {
   cursor: (id: string) => `cursors/${id}`,
   firings: 'firings/',
   taskFirings: (id: string) => `firings/${id}/`,
-  firing: (id: string, ms: number) => `firings/${id}/${pad(ms)}`,
+  firing: (id: string, ms: number, replica = 0) => `firings/${id}/${pad(ms)}${rep(replica)}`,
   inbox: (node: string) => `inbox/${node}/`,
-  assignment: (node: string, id: string, ms: number) => `inbox/${node}/f/${id}/${pad(ms)}`,
+  assignment: (node: string, id: string, ms: number, replica = 0) => `inbox/${node}/f/${id}/${pad(ms)}${rep(replica)}`,
   killRequest: (node: string, runId: string) => `inbox/${node}/k/${runId}`,
   triggers: 'triggers/',
   trigger: (id: string, ms: number) => `triggers/${id}/${pad(ms)}`,
   taskRuns: (id: string) => `runs/${id}/`,
-  run: (id: string, ms: number, attempt: number) => `runs/${id}/${pad(ms)}-${pad(attempt, 3)}`,
+  run: (id: string, ms: number, attempt: number, replica = 0) => `runs/${id}/${pad(ms)}-${pad(attempt, 3)}${rep(replica)}`,
   runs: 'runs/',
   tenantEvents: (tenant: string) => `events/${encodeURIComponent(tenant)}/`,
   events: 'events/',
@@ -45,20 +48,19 @@ export const K = {
   drain: (id: string) => `drain/${id}`,
 } as const;
 
-/** Run ids are "{taskId}-{scheduledMs}-{attempt}": addressable without an index. */
-export function runId(taskId: string, scheduledMs: number, attempt: number): string {
-  return `${taskId}-${scheduledMs}-${attempt}`;
+/**
+ * Run ids are "{taskId}-{scheduledMs}-{attempt}" (plus "-r{replica}" for replicas > 0):
+ * addressable without an index.
+ */
+export function parseRunId(id: string): { taskId: string; scheduledMs: number; attempt: number; replica: number } | null {
+  const m = /^(\d+)-(\d+)-(\d+)(?:-r(\d+))?$/.exec(id);
+  if (!m) return null;
+  return { taskId: m[1]!, scheduledMs: Number(m[2]), attempt: Number(m[3]), replica: Number(m[4] ?? 0) };
 }
 
-export function parseRunId(id: string): { taskId: string; scheduledMs: number; attempt: number } | null {
-  const m = /^(\d+)-(\d+)-(\d+)$/.exec(id);
+/** The (task, ms, replica) a firing or assignment key names. */
+export function parseFiringKey(key: string): { taskId: string; scheduledMs: number; replica: number } | null {
+  const m = /(?:^|\/)(\d+)\/(\d{13,})(?:\.(\d+))?$/.exec(key);
   if (!m) return null;
-  return { taskId: m[1]!, scheduledMs: Number(m[2]), attempt: Number(m[3]) };
-}
-
-/** The (task, ms) a firing or assignment key names. */
-export function parseFiringKey(key: string): { taskId: string; scheduledMs: number } | null {
-  const m = /(?:^|\/)(\d+)\/(\d{13,})$/.exec(key);
-  if (!m) return null;
-  return { taskId: m[1]!, scheduledMs: Number(m[2]) };
+  return { taskId: m[1]!, scheduledMs: Number(m[2]), replica: Number(m[3] ?? 0) };
 }

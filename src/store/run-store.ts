@@ -15,7 +15,7 @@ export class RunStore {
   async get(id: string): Promise<Run | null> {
     const p = parseRunId(id);
     if (!p) return null;
-    const v = await this.h.ns.get(K.run(p.taskId, p.scheduledMs, p.attempt)).string();
+    const v = await this.h.ns.get(K.run(p.taskId, p.scheduledMs, p.attempt, p.replica)).string();
     return v ? (JSON.parse(v) as Run) : null;
   }
 

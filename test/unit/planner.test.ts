@@ -77,6 +77,7 @@ describe('planTask', () => {
         taskId: 't1',
         tenant: 'acme',
         scheduledMs: ms,
+        replica: 0,
         attempt: 1,
         trigger: 'schedule',
         state: 'assigned',

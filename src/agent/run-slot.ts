@@ -1,0 +1,199 @@
+import { join } from 'node:path';
+import type { FiringStore } from '../store/firing-store.js';
+import type { NodeSession } from '../store/session.js';
+import { isDaemon, startedRun, type Firing } from '../domain/firing.js';
+import { isQuickExit, restartDelayMs, retryDelayMs } from '../domain/policies.js';
+import type { Run, Task } from '../domain/task.js';
+import type { Clock } from '../domain/clock.js';
+import { execute } from '../runner/index.js';
+import type { RunOutcome } from '../runner/types.js';
+import type { Logger } from '../log.js';
+import type { Metrics } from '../metrics.js';
+
+export interface SlotOptions {
+  dataDir: string;
+  outputCapBytes: number;
+  tailBytes: number;
+  killGraceMs: number;
+  allowedUsers: string[];
+  /** File holding this node's lease deadline (epoch ms); process guards stop their group after it. */
+  deadlineFile: string;
+}
+
+export interface SlotDeps {
+  store: FiringStore;
+  session: NodeSession;
+  nodeId: string;
+  clock: Clock;
+  log: Logger;
+  metrics: Metrics;
+  opts: SlotOptions;
+  /** Whether the agent takes work (false while draining). */
+  accepting(): boolean;
+  /** The outcome was committed (for history pruning and completion callbacks). */
+  ended(task: Task | null, run: Run): void;
+}
+
+/** What the slot is doing now, for the in-flight list and the replica status. */
+export interface SlotStatus {
+  runId: string;
+  taskId: string;
+  tenant: string;
+  scheduledMs: number;
+  replica: number;
+  attempt: number;
+  startedMs: number;
+  pid?: number;
+  daemon: boolean;
+}
+
+/**
+ * Abort reasons: 'operator' | 'stop' | 'replace' end the slot with a killed run; 'drain' hands
+ * the replica back to the leader to place elsewhere; 'shutdown' and 'lease-lost' commit nothing
+ * (the leader marks the run lost once the lease is gone).
+ */
+export type AbortReason = 'operator' | 'stop' | 'replace' | 'drain' | 'shutdown' | 'lease-lost';
+
+function finalRun(run: Run, outcome: RunOutcome, endedMs: number): Run {
+  return {
+    ...run,
+    state: outcome.state,
+    endedMs,
+    message: outcome.message,
+    ...(outcome.exitCode !== undefined ? { exitCode: outcome.exitCode } : {}),
+    ...(outcome.httpStatus !== undefined ? { httpStatus: outcome.httpStatus } : {}),
+    ...(outcome.outputTail !== undefined ? { outputTail: outcome.outputTail } : {}),
+  };
+}
+
+/**
+ * One claimed firing on this node, from claim to its committed outcome. A daemon replica stays
+ * here across restarts: each exit is a finished run, the next start a new attempt of the same
+ * firing after the restart delay (backing off while it keeps crashing quickly).
+ */
+export async function runSlot(d: SlotDeps, assigned: Firing, assignmentRev: number, abort: AbortController, status: (s: SlotStatus | null) => void): Promise<void> {
+  const now = d.clock.now();
+  let firing: Firing = { ...assigned, state: 'running', startedMs: now, pid: undefined };
+  let run = startedRun(firing, d.nodeId, now);
+  const claimed = await d.store.claim(d.nodeId, d.session.leaseNumeric, assignmentRev, firing, run).catch((err: Error) => {
+    d.log.warn({ err: err.message, runId: run.id }, 'claim failed');
+    return null;
+  });
+  if (!claimed) {
+    d.log.debug({ runId: run.id, assignmentRev }, 'claim lost: the firing is no longer ours');
+    return;
+  }
+  let rev = claimed.revision;
+  const task = claimed.task;
+  if (!task) {
+    await commit(d, rev, firing, { ...run, state: 'failed', endedMs: d.clock.now(), message: 'task was deleted' }, null, null);
+    return;
+  }
+  d.metrics.started(now - assigned.scheduledMs);
+  let quickExits = 0;
+  for (;;) {
+    const startedMs = run.startedMs ?? d.clock.now();
+    status({ runId: run.id, taskId: firing.taskId, tenant: firing.tenant, scheduledMs: firing.scheduledMs, replica: firing.replica ?? 0, attempt: firing.attempt, startedMs, daemon: isDaemon(task) });
+    let pidWrite: Promise<void> = Promise.resolve();
+    const outcome = await execute(task.action, {
+      taskId: firing.taskId,
+      runId: run.id,
+      scheduledMs: firing.scheduledMs,
+      attempt: firing.attempt,
+      logFile: join(d.opts.dataDir, 'runs', firing.taskId, `${run.id}.log`),
+      outputCapBytes: d.opts.outputCapBytes,
+      tailBytes: d.opts.tailBytes,
+      ...(task.policies.timeoutMs ? { timeoutMs: task.policies.timeoutMs } : {}),
+      killGraceMs: d.opts.killGraceMs,
+      signal: abort.signal,
+      allowedUsers: d.opts.allowedUsers,
+      deadlineFile: d.opts.deadlineFile,
+      onStart: ({ pid }) => {
+        if (pid === undefined) return;
+        status({ runId: run.id, taskId: firing.taskId, tenant: firing.tenant, scheduledMs: firing.scheduledMs, replica: firing.replica ?? 0, attempt: firing.attempt, startedMs, pid, daemon: isDaemon(task) });
+        // Record the pid so any node can show it; later writes compare the new revision.
+        const withPid: Firing = { ...firing, pid };
+        pidWrite = d.store.update(d.nodeId, rev, withPid, [{ ...run, pid }]).then(
+          (r) => {
+            if (r) {
+              rev = r;
+              firing = withPid;
+              run = { ...run, pid };
+            }
+          },
+          (err: Error) => d.log.warn({ err: err.message, runId: run.id }, 'recording the pid failed'),
+        );
+      },
+    });
+    await pidWrite;
+    const reason = abort.signal.reason as AbortReason | undefined;
+    if (reason === 'shutdown' || reason === 'lease-lost') {
+      d.log.warn({ runId: run.id, reason }, 'run interrupted; left for the leader to mark lost');
+      return;
+    }
+    const ended = d.clock.now();
+    const final = finalRun(run, outcome, ended);
+    if (reason === 'drain') {
+      // Hand the replica back: the leader starts it on another node.
+      const back: Firing = { ...firing, state: 'unassigned', attempt: firing.attempt + 1, node: undefined, lease: undefined, pid: undefined, startedMs: undefined, dueMs: ended };
+      const ok = await d.store.update(d.nodeId, rev, back, [{ ...final, message: `stopped: node ${d.nodeId} is draining; moved elsewhere` }], true).catch(() => 0);
+      if (!ok) d.log.warn({ runId: run.id }, 'could not hand the replica back (taken over already)');
+      d.ended(task, final);
+      return;
+    }
+    const keepAlive = isDaemon(task) && reason === undefined && d.accepting() && d.session.alive();
+    if (!keepAlive) {
+      const delay = outcome.state === 'failed' && !isDaemon(task) ? retryDelayMs(task.policies.retry, firing.attempt) : null;
+      const next: Firing | null =
+        delay === null ? null : { ...firing, state: 'retry-wait', attempt: firing.attempt + 1, trigger: 'retry', dueMs: ended + delay, node: undefined, lease: undefined, startedMs: undefined, pid: undefined };
+      await commit(d, rev, firing, final, next, task);
+      return;
+    }
+    // Daemon: record the exit, back off if it keeps crashing quickly, start it again.
+    quickExits = isQuickExit(task.policies.restart, ended - startedMs) ? quickExits + 1 : 0;
+    const delay = restartDelayMs(task.policies.restart, quickExits);
+    const waiting: Firing = { ...firing, attempt: firing.attempt + 1, restarts: (firing.restarts ?? 0) + 1, lastExitCode: outcome.exitCode ?? -1, backoffMs: delay, pid: undefined, startedMs: undefined, trigger: 'retry' };
+    rev = await d.store.update(d.nodeId, rev, waiting, [final]).catch(() => 0);
+    d.ended(task, final);
+    if (!rev) return; // taken back by the leader (stopped, or this node presumed lost)
+    firing = waiting;
+    status(null);
+    await d.clock.sleep(delay, abort.signal);
+    if (abort.signal.aborted || !d.accepting() || !d.session.alive()) {
+      const r = abort.signal.reason as AbortReason | undefined;
+      if (r === 'shutdown' || r === 'lease-lost') return;
+      if (r === 'drain' || !d.accepting()) {
+        const back: Firing = { ...firing, state: 'unassigned', node: undefined, lease: undefined, dueMs: d.clock.now() };
+        await d.store.update(d.nodeId, rev, back, [], true).catch(() => 0);
+        return;
+      }
+      await d.store.complete(d.nodeId, rev, firing, { ...startedRun(firing, d.nodeId, d.clock.now()), state: 'killed', endedMs: d.clock.now(), message: 'stopped while waiting to restart' }, null).catch(() => false);
+      return;
+    }
+    const restartAt = d.clock.now();
+    firing = { ...firing, startedMs: restartAt, backoffMs: undefined };
+    run = startedRun(firing, d.nodeId, restartAt);
+    rev = await d.store.update(d.nodeId, rev, firing, [run]).catch(() => 0);
+    if (!rev) return;
+  }
+}
+
+/** Commits an attempt's outcome once; a timed-out commit is read back (it may have applied). */
+async function commit(d: SlotDeps, rev: number, firing: Firing, final: Run, next: Firing | null, task: Task | null): Promise<void> {
+  for (let i = 0; i < 5; i++) {
+    try {
+      if (!(await d.store.complete(d.nodeId, rev, firing, final, next))) {
+        d.log.warn({ runId: final.id }, 'outcome not committed: the firing was taken back (node presumed lost)');
+        return;
+      }
+      break;
+    } catch (err) {
+      d.log.warn({ err: (err as Error).message, runId: final.id }, 'committing outcome failed; retrying');
+      await d.clock.sleep(500 * (i + 1));
+      const still = await d.store.getFiring(firing.taskId, firing.scheduledMs, firing.replica).catch(() => undefined);
+      if (still === null || (still && still.modRevision !== rev)) break;
+    }
+  }
+  d.ended(task, final);
+}
+
