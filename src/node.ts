@@ -12,6 +12,7 @@ import { Leader } from './scheduler/leader.js';
 import { sweep } from './scheduler/janitor.js';
 import { TaskService } from './service/task-service.js';
 import { ClusterService } from './service/cluster-service.js';
+import { ReplicaService } from './service/replica-service.js';
 import { createApp } from './api/app.js';
 import { effectiveTokens, type Config } from './config.js';
 import { systemClock, type Clock } from './domain/clock.js';
@@ -38,6 +39,7 @@ export class RotaNode {
   agent!: Agent;
   service!: TaskService;
   clusterService!: ClusterService;
+  replicaService!: ReplicaService;
   private drainWatch: PrefixWatch | null = null;
   private drained = false;
   readonly metrics = new Metrics();
@@ -70,10 +72,12 @@ export class RotaNode {
     this.h = connectEtcd({ endpoints, prefix: this.cfg.etcd.prefix });
     this.service = new TaskService(this.h, this.clock, { allowedUsers: this.cfg.runAs.allowed, maxReplicas: this.cfg.api.maxReplicas });
     this.clusterService = new ClusterService(this.h);
+    this.replicaService = new ReplicaService(this.h, this.service, this.clock, { nodeId: () => this.cfg.node.id, dataDir: resolve(this.cfg.dataDir) });
 
     const app = createApp({
       service: this.service,
       clusterOps: this.clusterService,
+      replicas: this.replicaService,
       tokens,
       log: this.log,
       maxBodyBytes: this.cfg.api.maxBodyBytes,

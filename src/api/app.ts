@@ -5,6 +5,7 @@
 import Koa from 'koa';
 import type { TaskService } from '../service/task-service.js';
 import type { ClusterService } from '../service/cluster-service.js';
+import type { ReplicaService } from '../service/replica-service.js';
 import type { Logger } from '../log.js';
 import { RotaError } from '../domain/errors.js';
 import { errorHandler, nativeEnvelope } from './errors.js';
@@ -17,6 +18,8 @@ export interface ApiDeps {
   service: TaskService;
   /** Nodes: drain, in-flight work per node or host. */
   clusterOps: ClusterService;
+  /** Process manager: replica status, output, restart. */
+  replicas: ReplicaService;
   /** token -> tenant. null = auth disabled: every caller is tenant 'default'. */
   tokens: Record<string, string> | null;
   log: Logger;

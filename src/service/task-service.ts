@@ -8,6 +8,7 @@ import { RotaError } from '../domain/errors.js';
 import type { Clock } from '../domain/clock.js';
 import type { Run, Task } from '../domain/task.js';
 import { firingRunId } from '../domain/firing.js';
+import { findDepCycle } from '../domain/replicas.js';
 import { normalizeTask, type InputLimits, type TaskInput } from './task-input.js';
 
 export interface TaskFilter {
@@ -56,8 +57,17 @@ export class TaskService {
     });
   }
 
+  /** Refuses deps that would make a cycle among the tenant's tasks. */
+  private async checkDeps(c: Caller, fields: { name: string; deps?: string[] }, selfId?: string): Promise<void> {
+    if (!fields.deps?.length) return;
+    const others = (await this.tasks.list()).filter((t) => t.tenant === c.tenant && t.id !== selfId);
+    const cycle = findDepCycle(fields, others);
+    if (cycle) throw new RotaError('INVALID_BODY', `deps form a cycle: ${cycle.join(' -> ')}`);
+  }
+
   async create(c: Caller, input: TaskInput): Promise<Task> {
     const fields = normalizeTask(input, this.limits);
+    await this.checkDeps(c, fields);
     const now = this.clock.now();
     // The cursor starts just before creation, so a 'now' schedule fires at its creation time.
     const task = await this.tasks.create({ ...fields, tenant: c.tenant, createdMs: now, updatedMs: now }, now - 1);
@@ -101,6 +111,7 @@ export class TaskService {
   async replace(c: Caller, id: string, input: TaskInput): Promise<Task> {
     const prev = await this.load(c, id);
     const fields = normalizeTask(input, this.limits);
+    await this.checkDeps(c, fields, id);
     const now = this.clock.now();
     const next: Task = { ...fields, id, tenant: c.tenant, createdMs: prev.value.createdMs, updatedMs: now };
     const scheduleChanged = JSON.stringify(prev.value.schedule) !== JSON.stringify(next.schedule);
@@ -115,6 +126,18 @@ export class TaskService {
     const { id: _i, tenant: _t, createdMs: _c, updatedMs: _u, ...stored } = prev.value;
     const merged = { ...stored, ...partial } as TaskInput;
     return this.replace(c, id, merged);
+  }
+
+  /**
+   * A new generation without changing the definition: a daemon's replicas are stopped and
+   * started again (the leader restarts replicas whose generation is older than updatedMs).
+   */
+  async touch(c: Caller, id: string, why: 'restart'): Promise<Task> {
+    const prev = await this.load(c, id);
+    const now = Math.max(this.clock.now(), prev.value.updatedMs + 1);
+    const task = await this.tasks.replace(prev, { ...prev.value, updatedMs: now });
+    await this.audit(c, 'update', task, { [why]: true });
+    return task;
   }
 
   async delete(c: Caller, id: string): Promise<void> {

@@ -3,6 +3,7 @@
  * every response against the served OpenAPI document's schema for its route and status.
  */
 import { ClusterService } from '../../src/service/cluster-service.js';
+import { ReplicaService } from '../../src/service/replica-service.js';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
@@ -69,6 +70,7 @@ export class ApiHarness {
     const app = createApp({
       service,
       clusterOps: new ClusterService(handle),
+      replicas: new ReplicaService(handle, service, o.clock ?? systemClock, { nodeId: () => 'test', dataDir: '/nonexistent' }),
       tokens: o.tokens === undefined ? null : o.tokens,
       log: silentLogger,
       maxBodyBytes: o.maxBodyBytes ?? 1024 * 1024,

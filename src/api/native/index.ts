@@ -12,6 +12,7 @@ import { runRoutes } from './runs.js';
 import { eventRoutes } from './events.js';
 import { systemRoutes } from './system.js';
 import { nodeRoutes } from './nodes.js';
+import { replicaRoutes } from './replicas.js';
 
 export const NATIVE_PREFIXES = ['/api/v1', '/healthz', '/readyz'];
 
@@ -28,5 +29,6 @@ export function nativeMount(deps: ApiDeps): ApiMount {
   eventRoutes(router, n);
   systemRoutes(router, n);
   nodeRoutes(router, n);
+  replicaRoutes(router, n);
   return { name: 'native', prefixes: NATIVE_PREFIXES, envelope: nativeEnvelope, router };
 }

@@ -87,6 +87,15 @@ function paths(): Obj {
     '/api/v1/tasks/{id}/runs': {
       get: operation({ tag: 'runs', summary: "A task's runs, newest first", params: [ID, ...queryParams(S.ListRunsQuery)], ok: { status: 200, description: 'A page of runs', schema: ref('RunPage') }, errors: [400, 404] }),
     },
+    '/api/v1/tasks/{id}/restart': {
+      post: operation({ tag: 'processes', summary: 'Stop then start: a daemon restarts every replica; other tasks have live runs killed and fire now', params: [ID], ok: { status: 200, description: 'The task', schema: ref('Task') }, errors: [404, 409] }),
+    },
+    '/api/v1/tasks/{id}/replicas': {
+      get: operation({ tag: 'processes', summary: 'Replica status: node, pid, state (running, backoff, pending, stopped), restarts, last exit code', params: [ID], ok: { status: 200, description: 'Replicas', schema: S.page('#/components/schemas/Replica') }, errors: [404] }),
+    },
+    '/api/v1/tasks/{id}/replicas/{replica}/output': {
+      get: operation({ tag: 'processes', summary: "The tail of a replica's newest output file, read on the node that ran it", params: [ID, pathParam('replica', 'replica index, 0-based'), { name: 'bytes', in: 'query', required: false, schema: { type: 'integer', minimum: 1, maximum: 1048576, default: 65536 } }], ok: { status: 200, description: 'Output', schema: ref('ReplicaOutput') }, errors: [400, 404, 503] }),
+    },
     '/api/v1/runs/{runId}': {
       get: operation({ tag: 'runs', summary: 'Get a run (pending while its firing waits to be claimed)', params: [RUN_ID], ok: { status: 200, description: 'The run', schema: ref('Run') }, errors: [404] }),
     },
@@ -149,6 +158,8 @@ export function openApiDocument(): Obj {
         Event: S.Event,
         EventPage: S.page('#/components/schemas/Event'),
         Inflight: S.Inflight,
+        Replica: S.Replica,
+        ReplicaOutput: S.ReplicaOutput,
         DrainResult: S.DrainResult,
         Node: { type: 'object', description: 'membership record: id, address, attributes, capacity, state' },
         Health: S.Health,

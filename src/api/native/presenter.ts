@@ -3,6 +3,7 @@
  * (createdMs -> createdAt, schedule.atMs -> schedule.at, ...). Input takes them off again.
  */
 import type { InflightEntry } from '../../service/cluster-service.js';
+import type { ReplicaStatus } from '../../service/replica-service.js';
 import { RotaError } from '../../domain/errors.js';
 import type { Run, Task } from '../../domain/task.js';
 import type { AuditEvent } from '../../store/event-store.js';
@@ -35,6 +36,10 @@ export function presentRun(r: Run): Record<string, unknown> {
 
 export function presentInflight(i: InflightEntry): Record<string, unknown> {
   return withIso(i, ['scheduled', 'started']);
+}
+
+export function presentReplica(r: ReplicaStatus): Record<string, unknown> {
+  return withIso(r, ['started']);
 }
 
 export function presentEvent(e: AuditEvent): Record<string, unknown> {

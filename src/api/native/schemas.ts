@@ -207,6 +207,28 @@ export const Inflight: Schema = obj(
   { required: ['runId', 'taskId', 'scheduledMs', 'attempt', 'state', 'node'] },
 );
 
+export const Replica: Schema = obj(
+  {
+    replica: int(0),
+    alias: { type: 'string' },
+    state: { enum: ['running', 'backoff', 'pending', 'stopped'] },
+    node: { type: 'string' },
+    pid: int(1),
+    runId: { type: 'string' },
+    restarts: int(0),
+    startedMs: int(0),
+    startedAt: iso,
+    lastExitCode: { type: 'integer' },
+    backoffMs: int(0),
+  },
+  { required: ['replica', 'alias', 'state', 'restarts'] },
+);
+
+export const ReplicaOutput: Schema = obj(
+  { replica: int(0), runId: { type: ['string', 'null'] }, node: { type: ['string', 'null'] }, output: { type: 'string' }, truncated: { type: 'boolean' } },
+  { required: ['replica', 'runId', 'node', 'output', 'truncated'] },
+);
+
 export const DrainResult: Schema = obj({ id: { type: 'string' }, draining: { type: 'boolean' } }, { required: ['id', 'draining'] });
 
 export const InflightQuery: Schema = {

@@ -1,0 +1,155 @@
+import { open } from 'node:fs/promises';
+import { join } from 'node:path';
+import got from 'got';
+import type { EtcdHandle } from '../store/etcd.js';
+import { K } from '../store/keys.js';
+import { listPrefix } from '../store/watch.js';
+import { FiringStore } from '../store/firing-store.js';
+import { NodeStore } from '../store/node-store.js';
+import { firingRunId, isDaemon, type Firing } from '../domain/firing.js';
+import { RotaError } from '../domain/errors.js';
+import type { Clock } from '../domain/clock.js';
+import type { Run, Task } from '../domain/task.js';
+import type { Caller, TaskService } from './task-service.js';
+
+export type ReplicaState = 'running' | 'backoff' | 'pending' | 'stopped';
+
+export interface ReplicaStatus {
+  replica: number;
+  alias: string;
+  state: ReplicaState;
+  node?: string;
+  pid?: number;
+  runId?: string;
+  restarts: number;
+  startedMs?: number;
+  lastExitCode?: number;
+  backoffMs?: number;
+}
+
+export interface ReplicaOutput {
+  replica: number;
+  runId: string | null;
+  node: string | null;
+  output: string;
+  truncated: boolean;
+}
+
+/**
+ * The process-manager view every API shares: the replicas of a task (where each runs, its pid,
+ * restarts, backoff), restarting a task, and reading a replica's output from the node that
+ * wrote it (the one direct node-to-node call in Rota).
+ */
+export class ReplicaService {
+  private readonly firings: FiringStore;
+  private readonly nodes: NodeStore;
+
+  constructor(
+    private readonly h: EtcdHandle,
+    private readonly tasks: TaskService,
+    private readonly clock: Clock,
+    private readonly self: { nodeId: () => string; dataDir: string },
+  ) {
+    this.firings = new FiringStore(h);
+    this.nodes = new NodeStore(h);
+  }
+
+  async firingsOf(taskId: string): Promise<Firing[]> {
+    const { kvs } = await listPrefix(this.h, K.taskFirings(taskId));
+    return kvs.map((kv) => JSON.parse(kv.value) as Firing);
+  }
+
+  /** One entry per replica slot (0..replicas-1, plus any left over from a larger count). */
+  async status(c: Caller, taskId: string): Promise<ReplicaStatus[]> {
+    const task = await this.tasks.get(c, taskId);
+    return statusOf(task, await this.firingsOf(taskId));
+  }
+
+  /**
+   * Stop then start: a daemon gets a new generation (the leader stops each old replica and
+   * starts its successor once it is gone); other tasks have their live runs killed and fire
+   * again now.
+   */
+  async restart(c: Caller, taskId: string): Promise<Task> {
+    const task = await this.tasks.get(c, taskId);
+    if (isDaemon(task)) return this.tasks.touch(c, taskId, 'restart');
+    for (const f of await this.firingsOf(taskId)) if (f.state === 'running' && f.node) await this.firings.requestKill(f.node, firingRunId(f), 'stop');
+    await this.tasks.trigger(c, taskId);
+    return task;
+  }
+
+  /** The newest run of a replica and the tail of its output file (read on its node). */
+  async output(c: Caller, taskId: string, replica: number, maxBytes: number, via: { auth?: string; localOnly?: boolean } = {}): Promise<ReplicaOutput> {
+    const task = await this.tasks.get(c, taskId);
+    if (!Number.isInteger(replica) || replica < 0 || replica >= Math.max(task.replicas, 1)) {
+      throw new RotaError('NOT_FOUND', `task ${taskId} has no replica ${replica} (replicas: ${task.replicas})`);
+    }
+    const page = await this.tasks.runs.listForTask(taskId, 200);
+    const run = page.items.find((r: Run) => (r.replica ?? 0) === replica && r.node && r.state !== 'skipped');
+    if (!run || !run.node) return { replica, runId: null, node: null, output: '', truncated: false };
+    if (run.node === this.self.nodeId()) {
+      const { text, truncated } = await readTail(join(this.self.dataDir, 'runs', taskId, `${run.id}.log`), maxBytes);
+      return { replica, runId: run.id, node: run.node, output: text, truncated };
+    }
+    if (via.localOnly) throw new RotaError('UNAVAILABLE', `run ${run.id} is on node ${run.node}, not on ${this.self.nodeId()}`);
+    const owner = (await this.nodes.list()).find((n) => n.id === run.node);
+    if (!owner) return { replica, runId: run.id, node: run.node, output: run.outputTail ?? '', truncated: true };
+    const res = await got(`http://${owner.address}/api/v1/tasks/${taskId}/replicas/${replica}/output`, {
+      searchParams: { bytes: maxBytes },
+      headers: { 'x-rota-forwarded': this.self.nodeId(), ...(via.auth ? { authorization: via.auth } : {}) },
+      timeout: { request: 5000 },
+      retry: { limit: 0 },
+      throwHttpErrors: false,
+    }).json<ReplicaOutput & { error?: { message: string } }>().catch((err: Error) => {
+      throw new RotaError('UNAVAILABLE', `node ${owner.id} (${owner.address}) did not answer for the output: ${err.message}`);
+    });
+    if (res.error) throw new RotaError('UNAVAILABLE', `node ${owner.id}: ${res.error.message}`);
+    return res;
+  }
+}
+
+/** Pure: the replica slots of a task from its firings. */
+export function statusOf(task: Task, firings: Firing[]): ReplicaStatus[] {
+  const n = Math.max(1, task.replicas);
+  const maxReplica = Math.max(n - 1, ...firings.map((f) => f.replica ?? 0));
+  const out: ReplicaStatus[] = [];
+  for (let r = 0; r <= maxReplica; r++) {
+    const mine = firings.filter((f) => (f.replica ?? 0) === r).sort((a, b) => b.scheduledMs - a.scheduledMs);
+    const f = mine.find((x) => x.state === 'running') ?? mine[0];
+    const base = { replica: r, alias: `${task.name}:${r}`, restarts: f?.restarts ?? 0 };
+    if (!f) {
+      out.push({ ...base, state: 'stopped' });
+      continue;
+    }
+    const state: ReplicaState = f.state !== 'running' ? 'pending' : f.pid === undefined && f.backoffMs !== undefined ? 'backoff' : 'running';
+    out.push({
+      ...base,
+      state,
+      ...(f.node ? { node: f.node } : {}),
+      ...(f.pid !== undefined && state === 'running' ? { pid: f.pid } : {}),
+      runId: firingRunId(f),
+      ...(f.startedMs ? { startedMs: f.startedMs } : {}),
+      ...(f.lastExitCode !== undefined ? { lastExitCode: f.lastExitCode } : {}),
+      ...(f.backoffMs !== undefined && state === 'backoff' ? { backoffMs: f.backoffMs } : {}),
+    });
+  }
+  return out;
+}
+
+async function readTail(file: string, maxBytes: number): Promise<{ text: string; truncated: boolean }> {
+  let fh;
+  try {
+    fh = await open(file, 'r');
+  } catch {
+    return { text: '', truncated: false };
+  }
+  try {
+    const { size } = await fh.stat();
+    const len = Math.min(size, maxBytes);
+    const buf = Buffer.alloc(len);
+    await fh.read(buf, 0, len, size - len);
+    return { text: buf.toString('utf8'), truncated: size > len };
+  } finally {
+    await fh.close();
+  }
+}
