@@ -54,6 +54,11 @@ export interface SlotStatus {
  */
 export type AbortReason = 'operator' | 'stop' | 'replace' | 'drain' | 'shutdown' | 'lease-lost';
 
+const KILL_MESSAGES: Partial<Record<AbortReason, string>> = {
+  stop: 'stopped (task stopped, deleted or restarted)',
+  replace: 'replaced by a newer run (overlap replace)',
+};
+
 function finalRun(run: Run, outcome: RunOutcome, endedMs: number): Run {
   return {
     ...run,
@@ -133,6 +138,7 @@ export async function runSlot(d: SlotDeps, assigned: Firing, assignmentRev: numb
     }
     const ended = d.clock.now();
     const final = finalRun(run, outcome, ended);
+    if (outcome.state === 'killed' && reason && reason !== 'operator') final.message = KILL_MESSAGES[reason] ?? final.message;
     if (reason === 'drain') {
       // Hand the replica back: the leader starts it on another node.
       const back: Firing = { ...firing, state: 'unassigned', attempt: firing.attempt + 1, node: undefined, lease: undefined, pid: undefined, startedMs: undefined, dueMs: ended };

@@ -64,10 +64,15 @@ export function overlapDecision(policy: OverlapPolicy, activeRunCount: number): 
 }
 
 /** Daemon restart delay: delayMs, doubled per consecutive quick exit, capped at maxBackoffMs. */
+/** The smallest backoff after a quick exit, whatever the configured delay. */
+export const MIN_CRASH_BACKOFF_MS = 250;
+
 export function restartDelayMs(policy: RestartPolicy, consecutiveQuickExits: number): number {
   const n = Math.max(0, Math.floor(consecutiveQuickExits));
   if (n === 0) return policy.delayMs;
-  return Math.max(policy.delayMs, Math.min(policy.maxBackoffMs, policy.delayMs * Math.pow(2, n)));
+  // A replica that keeps exiting quickly backs off even with no restart delay at all.
+  const base = Math.max(policy.delayMs, MIN_CRASH_BACKOFF_MS);
+  return Math.max(policy.delayMs, Math.min(Math.max(policy.maxBackoffMs, base), base * Math.pow(2, n)));
 }
 
 /** A replica that exited after less than resetAfterMs of uptime counts as a quick exit. */

@@ -15,18 +15,19 @@ const DRAIN_MS = 1_000;
  * Runs the command as a child of a small shell that polls the node's lease deadline file. Once
  * the deadline passes (the node is frozen, dead or partitioned and the leader may start this
  * work elsewhere), it stops its whole process group: SIGTERM, then SIGKILL half a second later,
- * all before etcd expires the lease (the deadline is a margin ahead of that).
+ * all before etcd expires the lease (the deadline is a margin ahead of that). It ignores SIGPIPE:
+ * when the node died, nobody reads the output pipe any more.
  */
 export const LEASE_GUARD = `exec 2>&1
 deadline_file=$1
 /bin/sh -c "$2" &
 child=$!
 (
-  trap '' TERM
+  trap '' TERM PIPE
   while kill -0 "$child" 2>/dev/null; do
     deadline=$(cat "$deadline_file" 2>/dev/null)
     if [ -n "$deadline" ] && [ "$(date +%s%3N)" -gt "$deadline" ]; then
-      echo "[rota] this node's lease deadline passed: stopping the process group"
+      echo "[rota] this node's lease deadline passed: stopping the process group" 2>/dev/null
       kill -TERM 0 2>/dev/null
       sleep 0.5
       kill -KILL 0
@@ -41,7 +42,7 @@ while :; do
   code=$?
   kill -0 "$child" 2>/dev/null || break
 done
-kill "$watcher" 2>/dev/null
+kill -KILL "$watcher" 2>/dev/null
 exit $code`;
 
 type Exit = { code: number | null; signal: NodeJS.Signals | null } | { error: string };

@@ -20,6 +20,8 @@ import type { Metrics } from '../metrics.js';
 
 type Source = keyof typeof ClusterView.sources;
 
+const MAX_TIMER_MS = 3_600_000;
+
 /**
  * The leader's side while this node leads: it watches tasks, cursors, firings, nodes and
  * trigger requests, decides when each task fires and where (planner), and repairs firings
@@ -157,17 +159,18 @@ export class Leader {
     if (this.timer && this.timerAt === next) return;
     if (this.timer) clearTimeout(this.timer);
     this.timerAt = next;
+    // Node clamps delays past 2^31-1 ms to 1 ms: wake at most hourly and re-arm.
     this.timer = setTimeout(() => {
       this.timer = null;
       this.box.post(() => this.step());
-    }, Math.max(0, next - this.clock.now()));
+    }, Math.min(MAX_TIMER_MS, Math.max(0, next - this.clock.now())));
   }
 
   private ctx(): PlanContext {
     return { nowMs: this.clock.now(), nodes: this.view.nodeInfos(), turn: this.turn, random: this.random, blocked: (t) => this.depsBlocked(t) };
   }
 
-  /** Deps by name or id within the tenant; busy = a firing assigned or running. */
+  /** Deps by name or id within the tenant; busy = the dep has any firing (pending or live). */
   private depsBlocked(task: Task): boolean {
     if (!task.deps?.length) return false;
     const lookup = (tenant: string, ref: string): Task | undefined => {
@@ -176,7 +179,8 @@ export class Leader {
       for (const e of this.view.tasks.values()) if (e.value.tenant === tenant && e.value.name === ref) return e.value;
       return undefined;
     };
-    return depsBusy(task, lookup, (id) => this.view.firingsOf(id).some((f) => f.value.state === 'running' || f.value.state === 'assigned'));
+    // Any firing counts, pending ones too: a chain C -> B -> A releases one link at a time.
+    return depsBusy(task, lookup, (id) => this.view.firingsOf(id).length > 0);
   }
 
   /** Daemon replicas kept at their count and generation; firings of deleted tasks stopped. */
@@ -326,9 +330,11 @@ export class Leader {
     }
     let ms = p.scheduledMs;
     while (this.view.firings.has(`${task.id}/${String(ms).padStart(13, '0')}`)) ms++;
-    const params = (JSON.parse(e.value) as { params?: Record<string, unknown> | null }).params ?? undefined;
+    const req = JSON.parse(e.value) as { params?: Record<string, unknown> | null; replace?: boolean };
+    const params = req.params ?? undefined;
     const active = this.view.firingsOf(task.id);
-    const decision = overlapDecision(task.policies.overlap, active.filter((a) => isActive(a.value)).length);
+    // A restart replaces whatever runs, whatever the overlap policy says.
+    const decision = overlapDecision(req.replace ? 'replace' : task.policies.overlap, active.filter((a) => isActive(a.value)).length);
     let firings: Firing[] = [];
     let skipped: Run | null = null;
     const kills: { node: string; runId: string }[] = [];

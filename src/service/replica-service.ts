@@ -73,8 +73,7 @@ export class ReplicaService {
   async restart(c: Caller, taskId: string): Promise<Task> {
     const task = await this.tasks.get(c, taskId);
     if (isDaemon(task)) return this.tasks.touch(c, taskId, 'restart');
-    for (const f of await this.firingsOf(taskId)) if (f.state === 'running' && f.node) await this.firings.requestKill(f.node, firingRunId(f), 'stop');
-    await this.tasks.trigger(c, taskId);
+    await this.tasks.trigger(c, taskId, undefined, true);
     return task;
   }
 

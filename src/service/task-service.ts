@@ -158,10 +158,10 @@ export class TaskService {
   }
 
   /** Asks the leader to fire the task now (even when paused). Returns the expected run id. */
-  async trigger(c: Caller, id: string, params?: Record<string, unknown>): Promise<{ runId: string; scheduledMs: number }> {
+  async trigger(c: Caller, id: string, params?: Record<string, unknown>, replace = false): Promise<{ runId: string; scheduledMs: number }> {
     const task = await this.get(c, id);
     let ms = this.clock.now();
-    while (!(await this.firings.requestTrigger(task.id, ms, params))) ms++;
+    while (!(await this.firings.requestTrigger(task.id, ms, params, replace))) ms++;
     await this.audit(c, 'trigger', task, params ? { params } : undefined);
     return { runId: firingRunId({ taskId: task.id, scheduledMs: ms, attempt: 1 }), scheduledMs: ms };
   }

@@ -232,11 +232,11 @@ export class FiringStore {
     return kv ? { firing: JSON.parse(kv.value.toString()) as Firing, modRevision: Number(kv.mod_revision) } : null;
   }
 
-  /** Any node: asks the leader to fire a task now. Idempotent per (task, ms). */
-  async requestTrigger(taskId: string, ms: number, params?: Record<string, unknown>): Promise<boolean> {
+  /** Any node: asks the leader to fire a task now (`replace`: stopping its live runs first). Idempotent per (task, ms). */
+  async requestTrigger(taskId: string, ms: number, params?: Record<string, unknown>, replace = false): Promise<boolean> {
     const { ns } = this.h;
     const key = K.trigger(taskId, ms);
-    const r = await ns.if(key, 'Create', '==', 0).then(ns.put(key).value(JSON.stringify({ params: params ?? null }))).commit();
+    const r = await ns.if(key, 'Create', '==', 0).then(ns.put(key).value(JSON.stringify({ params: params ?? null, ...(replace ? { replace: true } : {}) }))).commit();
     return r.succeeded;
   }
 

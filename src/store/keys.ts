@@ -10,7 +10,7 @@
  *   inbox/{node}/f/{id}/{ms}[.r]     assignment of a firing to a node incarnation
  *   inbox/{node}/k/{runId}           kill request for a run on that node
  *   triggers/{id}/{ms}               manual trigger request, turned into a firing by the leader
- *   runs/{id}/{ms}-{attempt}[.r]     run record per attempt (per replica)
+ *   runs/{id}/{ms}-{attempt6}[.r]    run record per attempt (per replica)
  *   events/{tenant}/{ms}-{seq}       audit log
  *   nodes/{node}                     membership record under the node's lease
  *   drain/{node}                     operator's drain request (sticky until undrain)
@@ -38,7 +38,7 @@ export const K = {
   triggers: 'triggers/',
   trigger: (id: string, ms: number) => `triggers/${id}/${pad(ms)}`,
   taskRuns: (id: string) => `runs/${id}/`,
-  run: (id: string, ms: number, attempt: number, replica = 0) => `runs/${id}/${pad(ms)}-${pad(attempt, 3)}${rep(replica)}`,
+  run: (id: string, ms: number, attempt: number, replica = 0) => `runs/${id}/${pad(ms)}-${pad(attempt, 6)}${rep(replica)}`,
   runs: 'runs/',
   tenantEvents: (tenant: string) => `events/${encodeURIComponent(tenant)}/`,
   events: 'events/',

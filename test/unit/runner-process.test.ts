@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp, readFile, realpath, rm } from 'node:fs/promises';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
@@ -154,6 +154,24 @@ describe('runner: process', () => {
     if (process.getuid?.() !== 0) this.skip();
     const out = await execute(proc('id -u; echo "$USER"', { user: 'nobody' }), ctx({ allowedUsers: ['nobody'] }));
     expect(out).to.include({ state: 'succeeded', outputTail: '65534\nnobody\n' });
+  });
+
+  it('with a lease deadline file, runs normally while the deadline is ahead and passes the exit code through', async () => {
+    const file = join(dir, 'deadline-ok');
+    writeFileSync(file, String(Date.now() + 60_000));
+    const out = await execute(proc('echo guarded; exit 4'), ctx({ deadlineFile: file }));
+    expect(out).to.include({ state: 'failed', exitCode: 4 });
+    expect(out.outputTail).to.contain('guarded');
+  });
+
+  it('with a lease deadline file, stops the whole group by itself once the deadline passes', async () => {
+    const file = join(dir, 'deadline-pass');
+    writeFileSync(file, String(Date.now() + 800));
+    let pgid = 0;
+    const out = await execute(proc(`sh -c 'sleep 300 & sleep 300 & wait'`), ctx({ deadlineFile: file, onStart: (i) => (pgid = i.pid ?? 0) }));
+    expect(out.state).to.equal('failed');
+    expect(out.outputTail).to.contain('lease deadline passed');
+    expect(groupSize(pgid)).to.equal(0);
   });
 
   it('returns killed without spawning when already aborted', async () => {

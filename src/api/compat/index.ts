@@ -2,11 +2,12 @@
  * The dialects: one folder per scheduler whose clients Rota answers (compat/meproc, ...).
  * Each exports a factory returning an ApiMount: its path prefixes, its router (translating
  * requests into TaskService calls) and its error envelope. They are mounted before the native
- * API, in this order; none exists yet.
+ * API, in this order: /proc (Meproc, seed 000) so far.
  */
 import type { ApiDeps } from '../app.js';
 import type { ApiMount } from '../mount.js';
+import { meprocMount } from './meproc/index.js';
 
-export function dialectMounts(_deps: ApiDeps): ApiMount[] {
-  return [];
+export function dialectMounts(deps: ApiDeps): ApiMount[] {
+  return [meprocMount(deps)];
 }

@@ -1,0 +1,88 @@
+import { expect } from 'chai';
+import { randomInt } from 'node:crypto';
+import { TestCluster } from '../support/cluster.js';
+import { waitFor } from '../support/etcd.js';
+import { MaxSampler, processesWithArgv } from '../support/procs.js';
+
+interface Replica {
+  replica: number;
+  state: string;
+  node?: string;
+  pid?: number;
+}
+
+/** Promise 6 and the process manager's "never two copies of a replica". */
+describe('cluster: daemon replicas (3 nodes, 3 etcd members)', function () {
+  this.timeout(180_000);
+  let c: TestCluster;
+  before(async () => {
+    c = await TestCluster.start();
+  });
+  after(async () => {
+    await c.stop();
+  });
+
+  async function daemon(name: string): Promise<{ id: string; argv: string[] }> {
+    // A unique sleep duration marks this task's processes in the real process table.
+    const argv = ['sleep', `1000.${randomInt(1e9)}`];
+    const r = await c.api('POST', '/api/v1/tasks', { name, schedule: { daemon: true }, replicas: 2, action: { process: { command: argv.join(' ') } }, policies: { restart: { delayMs: 200 } } });
+    expect(r.status, JSON.stringify(r.body)).to.equal(201);
+    return { id: r.body.id, argv };
+  }
+
+  async function replicas(id: string): Promise<Replica[]> {
+    return (await c.api('GET', `/api/v1/tasks/${id}/replicas`)).body.items as Replica[];
+  }
+
+  async function settled(id: string, argv: string[], alive: (node: string) => boolean): Promise<Replica[]> {
+    return waitFor(async () => {
+      const rs = await replicas(id);
+      const ok = rs.length === 2 && rs.every((r) => r.state === 'running' && r.pid && r.node && alive(r.node)) && processesWithArgv(argv).length === 2;
+      if (process.env.ROTA_DEBUG_DAEMON) console.log(JSON.stringify(rs), processesWithArgv(argv));
+      return ok ? rs : null;
+    }, 'both replicas running on live nodes', 60_000, 100);
+  }
+
+  it('spreads replicas, moves the replica of a SIGKILLed node elsewhere, and never runs two copies', async () => {
+    const { id, argv } = await daemon('spread');
+    const before = await settled(id, argv, () => true);
+    expect(new Set(before.map((r) => r.node)).size).to.equal(2); // spread across nodes
+    const leader = await c.leader();
+    const victimId = before.map((r) => r.node!).find((n) => n !== leader.id) ?? before[0]!.node!;
+    const victim = c.node(victimId);
+    const sampler = new MaxSampler(() => processesWithArgv(argv).length);
+    await victim.kill();
+    const killedAt = Date.now();
+    const after = await settled(id, argv, (n) => n !== victimId);
+    console.log(`      replica moved from ${victimId} to ${after.find((r) => !before.some((b) => b.node === r.node && b.replica === r.replica))?.node} in ${Date.now() - killedAt} ms`);
+    expect(sampler.stop()).to.be.at.most(2);
+    await victim.start();
+  });
+
+  it('a frozen node (SIGSTOP) stops its replica before the lease expires; the leader starts it elsewhere; never two copies', async () => {
+    const { id, argv } = await daemon('frozen');
+    const before = await settled(id, argv, () => true);
+    const leader = await c.leader();
+    const victimId = before.map((r) => r.node!).find((n) => n !== leader.id) ?? before[0]!.node!;
+    const victim = c.node(victimId);
+    const sampler = new MaxSampler(() => processesWithArgv(argv).length);
+    victim.signal('SIGSTOP');
+    try {
+      await settled(id, argv, (n) => n !== victimId);
+    } finally {
+      victim.signal('SIGCONT');
+    }
+    // Back from the freeze: it rejoins with a new lease and does not start a second copy.
+    await waitFor(async () => (await victim.api('GET', '/readyz')).status === 200, 'frozen node ready again', 30_000, 200);
+    await settled(id, argv, () => true);
+    expect(sampler.stop()).to.be.at.most(2);
+  });
+
+  it('stopping the task (delete) leaves no process behind, children included', async () => {
+    const marker = `1000.${randomInt(1e9)}`;
+    const r = await c.api('POST', '/api/v1/tasks', { name: 'kids', schedule: { daemon: true }, replicas: 2, action: { process: { command: `sleep ${marker} & sleep ${marker} & wait` } } });
+    await waitFor(() => processesWithArgv(['sleep', marker]).length === 4, 'four children running', 30_000, 100);
+    await c.api('DELETE', `/api/v1/tasks/${r.body.id}`);
+    await waitFor(() => processesWithArgv(['sleep', marker]).length === 0, 'every process gone', 30_000, 100);
+  });
+});
