@@ -38,7 +38,6 @@ describe('cluster: daemon replicas (3 nodes, 3 etcd members)', function () {
     return waitFor(async () => {
       const rs = await replicas(id);
       const ok = rs.length === 2 && rs.every((r) => r.state === 'running' && r.pid && r.node && alive(r.node)) && processesWithArgv(argv).length === 2;
-      if (process.env.ROTA_DEBUG_DAEMON) console.log(JSON.stringify(rs), processesWithArgv(argv));
       return ok ? rs : null;
     }, 'both replicas running on live nodes', 60_000, 100);
   }

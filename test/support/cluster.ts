@@ -85,11 +85,16 @@ export class RotaProcess {
     await waitFor(async () => (await fetch(`${this.url}/readyz`)).status === 200, `${this.id} ready`, 30_000, 100);
   }
 
+  /** Frozen by SIGSTOP: it would accept connections and never answer. */
+  frozen = false;
+
   get alive(): boolean {
     return !!this.child && this.child.exitCode === null && this.child.signalCode === null;
   }
 
   signal(sig: NodeJS.Signals): void {
+    if (sig === 'SIGSTOP') this.frozen = true;
+    if (sig === 'SIGCONT') this.frozen = false;
     this.child?.kill(sig);
   }
 
@@ -108,9 +113,10 @@ export class RotaProcess {
     await exited;
   }
 
-  async api(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
+  async api(method: string, path: string, body?: unknown, timeoutMs = 10_000): Promise<{ status: number; body: any }> {
     const r = await fetch(`${this.url}${path}`, {
       method,
+      signal: AbortSignal.timeout(timeoutMs),
       headers: body === undefined ? {} : { 'content-type': 'application/json' },
       ...(body === undefined ? {} : { body: JSON.stringify(body) }),
     });
@@ -159,7 +165,7 @@ export class TestCluster {
   /** Any live node answers any API call. */
   async api(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
     let last: unknown;
-    for (const n of this.nodes.filter((x) => x.alive)) {
+    for (const n of this.nodes.filter((x) => x.alive && !x.frozen)) {
       try {
         return await n.api(method, path, body);
       } catch (e) {
@@ -173,7 +179,7 @@ export class TestCluster {
     const id = await waitFor(async () => {
       const r = await this.api('GET', '/api/v1/cluster');
       const l = r.body?.leader?.id as string | undefined;
-      return l && this.node(l)?.alive ? l : null;
+      return l && this.node(l)?.alive && !this.node(l)?.frozen ? l : null;
     }, 'a live leader', 30_000, 100);
     return this.node(id);
   }
