@@ -12,6 +12,7 @@ import type { Clock } from '../domain/clock.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import { notifyCompletion } from './completion-callback.js';
+import { pruneRunLogs } from './log-janitor.js';
 import { runSlot, type AbortReason, type SlotOptions, type SlotStatus } from './run-slot.js';
 
 export interface AgentOptions extends Omit<SlotOptions, 'deadlineFile'> {
@@ -44,6 +45,7 @@ export class Agent {
   private draining = false;
   private completions = new Map<string, number>();
   private watchdog: NodeJS.Timeout | null = null;
+  private logJanitor: NodeJS.Timeout | null = null;
   readonly deadlineFile: string;
 
   constructor(
@@ -67,6 +69,8 @@ export class Agent {
   async start(): Promise<void> {
     this.tick();
     this.watchdog = setInterval(() => this.tick(), 200);
+    this.logJanitor = setInterval(() => void this.pruneLogs(), 10 * 60_000);
+    this.logJanitor.unref();
     const inbox = K.inbox(this.nodeId);
     this.watch = await watchPrefix(
       this.h,
@@ -128,6 +132,18 @@ export class Agent {
       await Promise.race([all, this.clock.sleep(this.opts.killGraceMs + 1000)]);
     }
     if (this.watchdog) clearInterval(this.watchdog);
+    if (this.logJanitor) clearInterval(this.logJanitor);
+  }
+
+  /** Output files on this node follow the history bounds. */
+  async pruneLogs(): Promise<number> {
+    const inUse = new Set(this.inflight().map((s) => s.runId));
+    try {
+      return await pruneRunLogs(this.opts.dataDir, this.opts.runsKeep, this.opts.runsMaxAgeMs, this.clock.now(), inUse);
+    } catch (err) {
+      this.log.warn({ err: (err as Error).message }, 'pruning run output files failed');
+      return 0;
+    }
   }
 
   private onPut(rel: string, kv: Kv): void {
