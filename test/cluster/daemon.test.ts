@@ -77,6 +77,36 @@ describe('cluster: daemon replicas (3 nodes, 3 etcd members)', function () {
     expect(sampler.stop()).to.be.at.most(2);
   });
 
+  it('drain moves a daemon replica off the node; its output is readable through any node', async () => {
+    const argv = ['sh', '-c', `echo hello from $ROTA_RUN_ID; exec sleep 1000.${randomInt(1e9)}`];
+    const r = await c.api('POST', '/api/v1/tasks', { name: 'chatty', schedule: { daemon: true }, replicas: 1, action: { process: { command: argv[2] } } });
+    const sleepArgv = ['sleep', argv[2]!.split('exec sleep ')[1]!];
+    const [first] = await waitFor(async () => {
+      const rs = await replicas(r.body.id);
+      return rs[0]?.state === 'running' && rs[0].pid && processesWithArgv(sleepArgv).length === 1 ? rs : null;
+    }, 'replica running', 30_000, 100);
+    // Output of a replica on another node, asked through each of the other nodes (proxied).
+    for (const asker of c.nodes.filter((n) => n.id !== first!.node && n.alive)) {
+      const out = await waitFor(async () => {
+        const o = await asker.api('GET', `/api/v1/tasks/${r.body.id}/replicas/0/output`);
+        return o.status === 200 && /hello from/.test(o.body.output) ? o.body : null;
+      }, `output via ${asker.id}`, 15_000, 200);
+      expect(out.node).to.equal(first!.node);
+    }
+    const sampler = new MaxSampler(() => processesWithArgv(sleepArgv).length);
+    await c.api('POST', `/api/v1/nodes/${first!.node}/drain`);
+    const moved = await waitFor(async () => {
+      const rs = await replicas(r.body.id);
+      return rs[0]?.state === 'running' && rs[0].node !== first!.node && rs[0].pid && processesWithArgv(sleepArgv).length === 1 ? rs[0] : null;
+    }, 'replica moved off the drained node', 30_000, 100);
+    expect(moved.node).to.not.equal(first!.node);
+    expect(sampler.stop()).to.be.at.most(1);
+    const runs = await c.api('GET', `/api/v1/tasks/${r.body.id}/runs`);
+    expect(runs.body.items.some((x: { message?: string }) => /draining; moved elsewhere/.test(x.message ?? ''))).to.equal(true);
+    await c.api('POST', `/api/v1/nodes/${first!.node}/undrain`);
+    await c.api('DELETE', `/api/v1/tasks/${r.body.id}`);
+  });
+
   it('stopping the task (delete) leaves no process behind, children included', async () => {
     const marker = `1000.${randomInt(1e9)}`;
     const r = await c.api('POST', '/api/v1/tasks', { name: 'kids', schedule: { daemon: true }, replicas: 2, action: { process: { command: `sleep ${marker} & sleep ${marker} & wait` } } });

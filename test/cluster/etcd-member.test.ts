@@ -1,24 +1,15 @@
 import { expect } from 'chai';
-import { TestCluster } from '../support/cluster.js';
-import { Receiver } from '../support/receiver.js';
+import { clusterFixture } from '../support/cluster.js';
 import { waitFor } from '../support/etcd.js';
 import { checkSeries, expectRetriesExplained, secondTasks, settle } from '../support/load.js';
 
 /** The store losing a member (possibly its raft leader) and getting it back. */
 describe('cluster: etcd member failure (3 nodes, 3 etcd members)', function () {
   this.timeout(120_000);
-  let c: TestCluster;
-  let rx: Receiver;
-  before(async () => {
-    rx = await new Receiver().start();
-    c = await TestCluster.start();
-  });
-  after(async () => {
-    await c.stop();
-    await rx.stop();
-  });
+  const f = clusterFixture();
 
   it('keeps scheduling while a member is SIGKILLed and after it restarts: 0 missed, 0 duplicates', async () => {
+    const { c, rx } = f;
     const ids = await secondTasks(c, rx, 3, 'e');
     const from = Date.now() + 1000;
     for (const i of [0, 1]) {

@@ -1,24 +1,15 @@
 import { expect } from 'chai';
-import { TestCluster } from '../support/cluster.js';
-import { Receiver } from '../support/receiver.js';
+import { clusterFixture } from '../support/cluster.js';
 import { waitFor } from '../support/etcd.js';
 import { checkSeries, expectRetriesExplained, secondTasks, settle } from '../support/load.js';
 
 /** Promises 1, 2 and 4 under a dying or frozen leader (nodes are separate processes). */
 describe('cluster: leader failure (3 nodes, 3 etcd members)', function () {
   this.timeout(120_000);
-  let c: TestCluster;
-  let rx: Receiver;
-  beforeEach(async () => {
-    rx = await new Receiver().start();
-    c = await TestCluster.start();
-  });
-  afterEach(async () => {
-    await c.stop();
-    await rx.stop();
-  });
+  const f = clusterFixture(true);
 
   it('leader SIGKILL under 1-second tasks: nothing missed (caught up), nothing run twice', async () => {
+    const { c, rx } = f;
     const ids = await secondTasks(c, rx, 5, 'k');
     const from = Date.now() + 1000;
     await waitFor(() => ids.every((id) => rx.forTask(id).some((h) => h.scheduledMs >= from + 2000)), 'steady firing');
@@ -38,6 +29,7 @@ describe('cluster: leader failure (3 nodes, 3 etcd members)', function () {
   });
 
   it('leader frozen (SIGSTOP) past its lease, then resumed: its writes are rejected, nothing runs twice', async () => {
+    const { c, rx } = f;
     const ids = await secondTasks(c, rx, 3, 'f');
     const from = Date.now() + 1000;
     const old = await c.leader();

@@ -1,24 +1,15 @@
 import { expect } from 'chai';
-import { TestCluster } from '../support/cluster.js';
-import { Receiver } from '../support/receiver.js';
+import { clusterFixture } from '../support/cluster.js';
 import { waitFor } from '../support/etcd.js';
 import { checkSeries, secondTasks, settle } from '../support/load.js';
 
 /** Promise 5: a graceful rolling restart of every node under load misses and repeats nothing. */
 describe('cluster: rolling restart (3 nodes, 3 etcd members)', function () {
   this.timeout(180_000);
-  let c: TestCluster;
-  let rx: Receiver;
-  before(async () => {
-    rx = await new Receiver().start();
-    c = await TestCluster.start();
-  });
-  after(async () => {
-    await c.stop();
-    await rx.stop();
-  });
+  const f = clusterFixture();
 
   it('restarts n1, n2, n3 one after another (SIGTERM, exit 0, start): 0 missed, 0 duplicates', async () => {
+    const { c, rx } = f;
     const ids = await secondTasks(c, rx, 5, 'r');
     const from = Date.now() + 1000;
     await waitFor(() => ids.every((id) => rx.forTask(id).some((h) => h.scheduledMs >= from + 1000)), 'steady firing');

@@ -1,23 +1,14 @@
 import { expect } from 'chai';
-import { TestCluster } from '../support/cluster.js';
-import { Receiver } from '../support/receiver.js';
+import { clusterFixture } from '../support/cluster.js';
 import { waitFor } from '../support/etcd.js';
 
 /** Promises 3 and 5: a worker dying mid-run, and draining a worker. */
 describe('cluster: workers (3 nodes, 3 etcd members)', function () {
   this.timeout(120_000);
-  let c: TestCluster;
-  let rx: Receiver;
-  before(async () => {
-    rx = await new Receiver().start();
-    c = await TestCluster.start();
-  });
-  after(async () => {
-    await c.stop();
-    await rx.stop();
-  });
+  const f = clusterFixture();
 
   it('a worker SIGKILLed mid-run: the run is marked lost and retried on another node, all in the history', async () => {
+    const { c } = f;
     const leader = await c.leader();
     const t = await c.api('POST', '/api/v1/tasks', {
       name: 'long',
@@ -48,6 +39,7 @@ describe('cluster: workers (3 nodes, 3 etcd members)', function () {
   });
 
   it('drain: a drained node takes no new work, its in-flight list empties, readyz says 503; undrain restores it', async () => {
+    const { c, rx } = f;
     const leader = await c.leader();
     const target = c.nodes.find((n) => n.id !== leader.id && n.alive)!;
     // Something in flight on the target before the drain.

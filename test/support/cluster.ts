@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { freePort, startEtcdProcess, waitReady, type EtcdProcess } from '../../src/store/etcd-process.js';
 import { waitFor } from './etcd.js';
+import { Receiver } from './receiver.js';
 
 const CLI = resolve('dist/src/cli.js');
 
@@ -189,4 +190,21 @@ export class TestCluster {
     for (const n of this.nodes) n.cleanup();
     await this.etcd.stop();
   }
+}
+
+/**
+ * Registers hooks that start a receiver and a cluster before the suite (or each test) and stop
+ * them after; the returned object's fields are set once the hook ran.
+ */
+export function clusterFixture(each = false): { c: TestCluster; rx: Receiver } {
+  const f = {} as { c: TestCluster; rx: Receiver };
+  (each ? beforeEach : before)(async () => {
+    f.rx = await new Receiver().start();
+    f.c = await TestCluster.start();
+  });
+  (each ? afterEach : after)(async () => {
+    await f.c?.stop();
+    await f.rx?.stop();
+  });
+  return f;
 }
