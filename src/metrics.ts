@@ -1,51 +1,124 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { Firing } from './domain/firing.js';
+import type { Run } from './domain/task.js';
+
+/** Values read at scrape time from the parts that own them. */
+export interface MetricSources {
+  isLeader(): boolean;
+  inflight(): number;
+  nodes(): Promise<{ total: number; draining: number }>;
+  replicas(): { desired: number; running: number; backoff: number } | null;
+  watchReconnects(): number;
+}
+
 /**
- * Counters the scheduler and agent report. Kept in memory and shown at /api/v1/cluster for now;
- * the /metrics exposition comes with the measurement issue.
+ * The node's Prometheus series (docs/metrics.md). Every node serves its own at GET /metrics;
+ * the leader's planner series move only on the leader.
  */
 export class Metrics {
-  firingsPlanned = 0;
-  firingsSkipped = 0;
-  duplicatesSuppressed = 0;
-  runsLost = 0;
-  retries = 0;
-  etcdTxns = 0;
-  etcdTxnMsTotal = 0;
-  runsByState: Record<string, number> = {};
-  lateness: number[] = [];
+  readonly registry = new Registry();
+  private readonly firings = new Counter({ name: 'rota_firings_planned_total', help: 'Firings written by the leader, by trigger', labelNames: ['trigger'], registers: [this.registry] });
+  private readonly skipped = new Counter({ name: 'rota_firings_skipped_total', help: 'Firings decided not to run, by reason', labelNames: ['reason'], registers: [this.registry] });
+  private readonly conflicts = new Counter({ name: 'rota_plan_conflicts_total', help: 'Planned firings whose create-if-absent transaction found the firing or a newer cursor already there (duplicates suppressed)', registers: [this.registry] });
+  private readonly lateness = new Histogram({
+    name: 'rota_firing_lateness_seconds',
+    help: 'Scheduled time to the moment the node started the run',
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers: [this.registry],
+  });
+  private readonly finished = new Counter({ name: 'rota_runs_finished_total', help: 'Runs ended on this node, by final state', labelNames: ['state'], registers: [this.registry] });
+  private readonly retries = new Counter({ name: 'rota_retries_total', help: 'Attempts scheduled again (failure or lost run)', registers: [this.registry] });
+  private readonly lostRuns = new Counter({ name: 'rota_runs_lost_total', help: 'Runs marked lost because their node vanished', registers: [this.registry] });
+  private readonly leaderChanges = new Counter({ name: 'rota_leader_elected_total', help: 'Times this node became leader', registers: [this.registry] });
+  private readonly txn = new Histogram({ name: 'rota_etcd_txn_seconds', help: 'Duration of the leader\'s firing transactions', buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5], registers: [this.registry] });
+  private readonly etcdErrors = new Counter({ name: 'rota_etcd_errors_total', help: 'etcd requests that failed, by part', labelNames: ['part'], registers: [this.registry] });
+  private sources: MetricSources | null = null;
+  /** Recent lateness samples, for /api/v1/cluster and the benchmarks. */
+  private recent: number[] = [];
 
-  planned(n: number, skipped: number): void {
-    this.firingsPlanned += n;
-    this.firingsSkipped += skipped;
+  constructor() {
+    collectDefaultMetrics({ register: this.registry, prefix: 'rota_' });
+    const m = this;
+    new Gauge({ name: 'rota_is_leader', help: '1 while this node leads', registers: [this.registry], collect() { this.set(m.sources?.isLeader() ? 1 : 0); } });
+    new Gauge({ name: 'rota_inflight_runs', help: 'Runs in flight on this node', registers: [this.registry], collect() { this.set(m.sources?.inflight() ?? 0); } });
+    new Gauge({ name: 'rota_watch_reconnects', help: 'Watch streams this node re-established or re-listed', registers: [this.registry], collect() { this.set(m.sources?.watchReconnects() ?? 0); } });
+    new Gauge({
+      name: 'rota_nodes',
+      help: 'Live nodes in the cluster, and how many are draining',
+      labelNames: ['state'],
+      registers: [this.registry],
+      async collect() {
+        const n = await m.sources?.nodes().catch(() => null);
+        if (!n) return;
+        this.set({ state: 'active' }, n.total - n.draining);
+        this.set({ state: 'draining' }, n.draining);
+      },
+    });
+    new Gauge({
+      name: 'rota_daemon_replicas',
+      help: 'Daemon replicas: desired, running, backing off (reported by the leader)',
+      labelNames: ['state'],
+      registers: [this.registry],
+      collect() {
+        const r = m.sources?.replicas();
+        for (const s of ['desired', 'running', 'backoff'] as const) this.set({ state: s }, r ? r[s] : 0);
+      },
+    });
   }
-  duplicateSuppressed(n: number): void {
-    this.duplicatesSuppressed += n;
+
+  bind(sources: MetricSources): void {
+    this.sources = sources;
+  }
+
+  planned(firings: Firing[], skipped: Run[]): void {
+    for (const f of firings) this.firings.inc({ trigger: f.trigger });
+    for (const r of skipped) this.skipped.inc({ reason: /overlap/.test(r.message ?? '') ? 'overlap' : 'misfire' });
+  }
+  planConflict(n: number): void {
+    this.conflicts.inc(n);
   }
   lost(): void {
-    this.runsLost++;
+    this.lostRuns.inc();
   }
   retried(): void {
-    this.retries++;
+    this.retries.inc();
   }
-  etcdTxn(ms: number, _items: number): void {
-    this.etcdTxns++;
-    this.etcdTxnMsTotal += ms;
+  elected(): void {
+    this.leaderChanges.inc();
+  }
+  etcdTxn(ms: number): void {
+    this.txn.observe(ms / 1000);
+  }
+  etcdError(part: string): void {
+    this.etcdErrors.inc({ part });
   }
   runEnded(state: string): void {
-    this.runsByState[state] = (this.runsByState[state] ?? 0) + 1;
+    this.finished.inc({ state });
   }
   started(latenessMs: number): void {
-    if (this.lateness.length >= 10_000) this.lateness.shift();
-    this.lateness.push(latenessMs);
+    this.lateness.observe(Math.max(0, latenessMs) / 1000);
+    if (this.recent.length >= 1000) this.recent.shift();
+    this.recent.push(latenessMs);
   }
-  snapshot(): Record<string, unknown> {
-    return {
-      firingsPlanned: this.firingsPlanned,
-      firingsSkipped: this.firingsSkipped,
-      duplicatesSuppressed: this.duplicatesSuppressed,
-      runsLost: this.runsLost,
-      retries: this.retries,
-      etcdTxns: this.etcdTxns,
-      runsByState: this.runsByState,
-    };
+
+  /** p50/p99 of the last 1,000 starts on this node (ms). */
+  recentLateness(): { p50: number | null; p99: number | null; samples: number } {
+    const s = [...this.recent].sort((a, b) => a - b);
+    const at = (p: number) => (s.length ? s[Math.min(s.length - 1, Math.floor(p * s.length))]! : null);
+    return { p50: at(0.5), p99: at(0.99), samples: s.length };
+  }
+
+  async exposition(): Promise<{ contentType: string; body: string }> {
+    return { contentType: this.registry.contentType, body: await this.registry.metrics() };
+  }
+
+  async snapshot(): Promise<Record<string, unknown>> {
+    const out: Record<string, unknown> = { lateness: this.recentLateness() };
+    for (const m of await this.registry.getMetricsAsJSON()) {
+      if (!m.name.startsWith('rota_') || m.name.startsWith('rota_process_') || m.name.startsWith('rota_nodejs_') || String(m.type) === 'histogram') continue;
+      const values = m.values.map((v) => (Object.keys(v.labels).length ? { ...v.labels, value: v.value } : v.value));
+      out[m.name] = values.length === 1 ? values[0] : values;
+    }
+    return out;
   }
 }

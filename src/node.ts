@@ -5,7 +5,7 @@ import { connectEtcd, type EtcdHandle } from './store/etcd.js';
 import { startEtcdProcess, type EtcdProcess } from './store/etcd-process.js';
 import { NodeSession, type NodeRecord } from './store/session.js';
 import { campaign, currentLeader, type Leadership } from './store/election.js';
-import { listPrefix, watchPrefix, type PrefixWatch } from './store/watch.js';
+import { listPrefix, watchPrefix, watchReconnects, type PrefixWatch } from './store/watch.js';
 import { K } from './store/keys.js';
 import { Agent } from './agent/agent.js';
 import { Leader } from './scheduler/leader.js';
@@ -45,6 +45,7 @@ export class RotaNode {
   readonly metrics = new Metrics();
   private server: Server | null = null;
   private leadership: Leadership | null = null;
+  private leader: Leader | null = null;
   private stopping = false;
   private loop: Promise<void> | null = null;
   private campaignAbort = new AbortController();
@@ -72,6 +73,16 @@ export class RotaNode {
     this.h = connectEtcd({ endpoints, prefix: this.cfg.etcd.prefix });
     this.service = new TaskService(this.h, this.clock, { allowedUsers: this.cfg.runAs.allowed, maxReplicas: this.cfg.api.maxReplicas });
     this.clusterService = new ClusterService(this.h);
+    this.metrics.bind({
+      isLeader: () => !!this.leadership,
+      inflight: () => this.agent?.inflight().length ?? 0,
+      nodes: async () => {
+        const ns = await this.clusterService.nodes.list();
+        return { total: ns.length, draining: ns.filter((n) => n.state === 'draining').length };
+      },
+      replicas: () => this.leader?.replicaCounts() ?? null,
+      watchReconnects,
+    });
     this.replicaService = new ReplicaService(this.h, this.service, this.clock, { nodeId: () => this.cfg.node.id, dataDir: resolve(this.cfg.dataDir) });
 
     const app = createApp({
@@ -89,6 +100,7 @@ export class RotaNode {
       },
       cluster: () => this.clusterInfo(),
       nodes: () => this.nodes(),
+      metrics: () => this.metrics.exposition(),
     });
     this.server = createServer(app.callback());
     await new Promise<void>((ok, fail) => {
@@ -192,6 +204,7 @@ export class RotaNode {
         }
         this.leadership = l;
         this.leaderChanges++;
+        this.metrics.elected();
         this.log.info({ fence: l.fence }, 'elected leader');
         const runJanitor = () =>
           void sweep(this.service, { runsKeep: this.cfg.runs.keep, runsMaxAgeMs: this.cfg.runs.maxAgeMs, eventsKeep: this.cfg.events.keep, eventsMaxAgeMs: this.cfg.events.maxAgeMs }, this.clock, this.log).catch((err: Error) =>
@@ -200,8 +213,10 @@ export class RotaNode {
         const firstSweep = setTimeout(runJanitor, 30_000);
         const janitor = setInterval(runJanitor, 10 * 60_000);
         try {
-          await new Leader(this.h, this.session, l, this.clock, this.log, this.metrics).run();
+          this.leader = new Leader(this.h, this.session, l, this.clock, this.log, this.metrics);
+          await this.leader.run();
         } finally {
+          this.leader = null;
           clearTimeout(firstSweep);
           clearInterval(janitor);
           this.leadership = null;
@@ -221,7 +236,7 @@ export class RotaNode {
       self: { id: this.cfg.node.id, address: this.address, leader: !!this.leadership, lease: this.session.leaseId },
       members: nodes,
       etcd: health,
-      metrics: this.metrics.snapshot(),
+      metrics: await this.metrics.snapshot(),
     };
   }
 

@@ -30,6 +30,8 @@ export interface ApiDeps {
   /** GET /api/v1/cluster body (leader, members, etcd health) — provided by the node */
   cluster(): Promise<Record<string, unknown>>;
   nodes(): Promise<unknown[]>;
+  /** Prometheus exposition of this node's series. */
+  metrics?(): Promise<{ contentType: string; body: string }>;
 }
 
 /** All mounts, in the order they are tried. */

@@ -10,7 +10,11 @@ export class Mailbox {
   private idleWaiters: (() => void)[] = [];
   errors = 0;
 
-  constructor(private readonly log: Logger, private readonly name: string) {}
+  constructor(
+    private readonly log: Logger,
+    private readonly name: string,
+    private readonly onError: (err: unknown) => void = () => undefined,
+  ) {}
 
   post(fn: () => Promise<void> | void): void {
     this.queue.push(fn);
@@ -31,6 +35,7 @@ export class Mailbox {
         await fn();
       } catch (err) {
         this.errors++;
+        this.onError(err);
         this.log.error({ err, mailbox: this.name }, 'message handler failed');
       }
     }

@@ -51,7 +51,7 @@ export class Leader {
     private readonly metrics: Metrics,
     private readonly random: () => number = Math.random,
   ) {
-    this.box = new Mailbox(log, 'leader');
+    this.box = new Mailbox(log, 'leader', () => metrics.etcdError('leader'));
     this.store = new FiringStore(h);
   }
 
@@ -170,6 +170,23 @@ export class Leader {
     return { nowMs: this.clock.now(), nodes: this.view.nodeInfos(), turn: this.turn, random: this.random, blocked: (t) => this.depsBlocked(t) };
   }
 
+  /** Daemon replicas as this leader sees them (for /metrics). */
+  replicaCounts(): { desired: number; running: number; backoff: number } {
+    let desired = 0;
+    let running = 0;
+    let backoff = 0;
+    for (const { value: t } of this.view.tasks.values()) {
+      if (!isDaemon(t) || !t.enabled) continue;
+      desired += t.replicas;
+      for (const f of this.view.firingsOf(t.id)) {
+        if (f.value.state !== 'running') continue;
+        if (f.value.pid === undefined && f.value.backoffMs !== undefined) backoff++;
+        else running++;
+      }
+    }
+    return { desired, running, backoff };
+  }
+
   /** Deps by name or id within the tenant; busy = the dep has any firing (pending or live). */
   private depsBlocked(task: Task): boolean {
     if (!task.deps?.length) return false;
@@ -223,16 +240,16 @@ export class Leader {
     if (plans.length === 0) return;
     const t0 = this.clock.now();
     const results = await this.store.writePlans(this.leadership.fence, plans);
-    this.metrics.etcdTxn(this.clock.now() - t0, plans.length);
+    this.metrics.etcdTxn(this.clock.now() - t0);
     if (!results) return this.fenced();
     for (const r of results) {
       const id = r.plan.taskId;
       if (r.ok) {
         this.view.cursors.set(id, { value: r.plan.cursor.toMs, modRevision: r.revision });
-        this.metrics.planned(r.plan.firings.length, r.plan.skipped.length);
+        this.metrics.planned(r.plan.firings, r.plan.skipped);
       } else {
         // Someone moved the cursor (an update, a resume) or the firing exists: re-read.
-        this.metrics.duplicateSuppressed(r.plan.firings.length);
+        this.metrics.planConflict(r.plan.firings.length);
         const cur = await this.h.ns.get(K.cursor(id)).exec();
         const kv = cur.kvs[0];
         if (kv) this.view.cursors.set(id, { value: Number(kv.value.toString()), modRevision: Number(kv.mod_revision) });
@@ -289,6 +306,7 @@ export class Leader {
         else {
           const placed = place({ ...f }, task, this.ctx());
           if (placed.state === 'unassigned' && f.state === 'unassigned') continue; // still no node
+          if (f.state === 'retry-wait') this.metrics.retried();
           next = placed;
         }
       } else if (f.state === 'retry-wait') {
@@ -347,5 +365,6 @@ export class Leader {
     }
     const r = await this.store.consumeTrigger(this.leadership.fence, key, e.modRevision, firings, skipped, kills);
     if (r === 'fenced') this.fenced();
+    if (r === 'ok') this.metrics.planned(firings, skipped ? [skipped] : []);
   }
 }

@@ -27,6 +27,13 @@ export interface PrefixWatch {
   readonly reconnects: number;
 }
 
+let reconnectsTotal = 0;
+
+/** Watch streams re-established or re-listed in this process (for /metrics). */
+export function watchReconnects(): number {
+  return reconnectsTotal;
+}
+
 export function toKv(kv: IKeyValue): Kv {
   return {
     key: kv.key.toString(),
@@ -102,6 +109,7 @@ export async function watchPrefix(h: EtcdHandle, prefix: string, handlers: Prefi
     });
     w.on('disconnected', () => {
       reconnects++;
+      reconnectsTotal++;
       log.warn({ prefix, resume }, 'watch disconnected; will resume');
     });
     // Whole responses, not single events: one revision may hold many events (a batched txn).
@@ -120,6 +128,7 @@ export async function watchPrefix(h: EtcdHandle, prefix: string, handlers: Prefi
     w.on('error', (err: Error) => {
       if (closed || watcher !== w) return;
       reconnects++;
+      reconnectsTotal++;
       log.warn({ prefix, err: err.message }, 'watch cancelled; re-listing');
       watcher = null;
       void w.cancel().catch(() => undefined);

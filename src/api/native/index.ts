@@ -14,7 +14,7 @@ import { systemRoutes } from './system.js';
 import { nodeRoutes } from './nodes.js';
 import { replicaRoutes } from './replicas.js';
 
-export const NATIVE_PREFIXES = ['/api/v1', '/healthz', '/readyz'];
+export const NATIVE_PREFIXES = ['/api/v1', '/healthz', '/readyz', '/metrics'];
 
 export function nativeMount(deps: ApiDeps): ApiMount {
   const router = new Router();

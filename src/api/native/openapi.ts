@@ -129,6 +129,14 @@ function paths(): Obj {
     '/readyz': {
       get: operation({ tag: 'probes', summary: 'Readiness', auth: false, ok: { status: 200, description: 'Ready', schema: ref('Health') }, errors: [], other: { 503: { description: 'Not ready (e.g. draining or lease lost)', schema: ref('Health') } } }),
     },
+    '/metrics': {
+      get: {
+        summary: "This node's Prometheus series (docs/metrics.md); no token needed",
+        tags: ['meta'],
+        security: [],
+        responses: { '200': { description: 'Prometheus text exposition', content: { 'text/plain': { schema: { type: 'string' } } } } },
+      },
+    },
     '/api/v1/openapi.json': {
       get: operation({ tag: 'meta', summary: 'This document', auth: false, ok: { status: 200, description: 'OpenAPI 3.1', schema: { type: 'object' } }, errors: [] }),
     },

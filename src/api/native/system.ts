@@ -31,6 +31,17 @@ export function systemRoutes(r: Router, n: Native): void {
     ctx.body = { items: await deps.nodes() };
   });
 
+  // Prometheus scrapes without a token: counts only, nothing of any tenant's tasks.
+  r.get('/metrics', async (ctx) => {
+    if (!deps.metrics) {
+      ctx.status = 404;
+      return;
+    }
+    const m = await deps.metrics();
+    ctx.type = m.contentType;
+    ctx.body = m.body;
+  });
+
   r.get('/api/v1/openapi.json', (ctx) => {
     ctx.body = openApiDocument();
   });
