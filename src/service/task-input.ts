@@ -33,6 +33,9 @@ export interface TaskInput {
   params?: Record<string, unknown>;
 }
 
+/** One firing's replicas share a transaction (etcd: at most 128 operations; two per replica). */
+export const MAX_FIRING_REPLICAS = 40;
+
 export type TaskFields = Omit<Task, 'id' | 'tenant' | 'createdMs' | 'updatedMs'>;
 
 export interface InputLimits {
@@ -203,11 +206,15 @@ export function normalizeTask(input: TaskInput, limits: InputLimits): TaskFields
     throw new RotaError('INVALID_BODY', `replicas must be a whole number from 1 to ${limits.maxReplicas}`);
   }
   const placement: Placement = { ...DEFAULT_PLACEMENT, ...(input.placement ?? {}) };
+  const schedule = normalizeSchedule(input.schedule ?? {});
+  if (!('daemon' in schedule) && replicas > MAX_FIRING_REPLICAS) {
+    throw new RotaError('INVALID_BODY', `replicas above ${MAX_FIRING_REPLICAS} are only for daemon tasks: every replica of a firing is written in one etcd transaction`);
+  }
   return {
     name,
     ...(input.group !== undefined ? { group: input.group } : {}),
     enabled: input.enabled ?? true,
-    schedule: normalizeSchedule(input.schedule ?? {}),
+    schedule,
     action: normalizeAction(input.action ?? {}, limits),
     replicas,
     placement,

@@ -258,7 +258,7 @@ describe('normalizeTask', () => {
       expectRota(() => normalizeTask(input({ replicas }), LIMITS), 'INVALID_BODY', 'replicas must be a whole number from 1 to 1000');
     }
     expectRota(() => normalizeTask(input({ replicas: 3 }), { ...LIMITS, maxReplicas: 2 }), 'INVALID_BODY', 'from 1 to 2');
-    expect(normalizeTask(input({ replicas: 1000 }), LIMITS).replicas).to.equal(1000);
+    expect(normalizeTask(input({ replicas: 1000, schedule: { daemon: true } }), LIMITS).replicas).to.equal(1000);
   });
 
   it('name is required and at most 200 characters', () => {
@@ -275,5 +275,16 @@ describe('normalizeTask', () => {
     expectRota(() => normalizeTask(input({ action: { http: { url: 'http://x/', bodyRegex: '[' } } }), LIMITS), 'INVALID_ACTION', 'bodyRegex');
     expectRota(() => normalizeTask(input({ action: { ...HTTP, jsonrpc: { url: 'http://x/', method: 'm' } } }), LIMITS), 'INVALID_ACTION', 'exactly one of');
     expectRota(() => normalizeTask(input({ callback: { url: 'nope' } }), LIMITS), 'INVALID_ACTION', 'callback.url');
+  });
+});
+
+describe('normalizeTask: replicas per firing', () => {
+  it('refuses more than 40 replicas for a non-daemon task (one transaction per firing), allows them for daemons', async () => {
+    const { normalizeTask, MAX_FIRING_REPLICAS } = await import('../../src/service/task-input.js');
+    const base = { name: 'r', action: { process: { command: 'true' } } };
+    const limits = { allowedUsers: [], maxReplicas: 1000 };
+    expect(() => normalizeTask({ ...base, schedule: { every: '1m' }, replicas: MAX_FIRING_REPLICAS + 1 }, limits)).to.throw(/only for daemon tasks/);
+    expect(normalizeTask({ ...base, schedule: { every: '1m' }, replicas: MAX_FIRING_REPLICAS }, limits).replicas).to.equal(40);
+    expect(normalizeTask({ ...base, schedule: { daemon: true }, replicas: 200 }, limits).replicas).to.equal(200);
   });
 });
