@@ -1,6 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import { hostname, networkInterfaces } from 'node:os';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { connectEtcd, type EtcdHandle } from './store/etcd.js';
 import { startEtcdProcess, type EtcdProcess } from './store/etcd-process.js';
 import { NodeSession, type NodeRecord } from './store/session.js';
@@ -83,7 +83,7 @@ export class RotaNode {
       replicas: () => this.leader?.replicaCounts() ?? null,
       watchReconnects,
     });
-    this.replicaService = new ReplicaService(this.h, this.service, this.clock, { nodeId: () => this.cfg.node.id, dataDir: resolve(this.cfg.dataDir) });
+    this.replicaService = new ReplicaService(this.h, this.service, { nodeId: () => this.cfg.node.id, dataDir: resolve(this.cfg.dataDir) });
 
     const app = createApp({
       service: this.service,
@@ -278,4 +278,3 @@ export class RotaNode {
   }
 }
 
-export const runsDir = (dataDir: string, taskId: string): string => join(dataDir, 'runs', taskId);

@@ -4,11 +4,9 @@ import got from 'got';
 import type { EtcdHandle } from '../store/etcd.js';
 import { K } from '../store/keys.js';
 import { listPrefix } from '../store/watch.js';
-import { FiringStore } from '../store/firing-store.js';
 import { NodeStore } from '../store/node-store.js';
 import { firingRunId, isDaemon, type Firing } from '../domain/firing.js';
 import { RotaError } from '../domain/errors.js';
-import type { Clock } from '../domain/clock.js';
 import type { Run, Task } from '../domain/task.js';
 import type { Caller, TaskService } from './task-service.js';
 
@@ -41,16 +39,13 @@ export interface ReplicaOutput {
  * wrote it (the one direct node-to-node call in Rota).
  */
 export class ReplicaService {
-  private readonly firings: FiringStore;
   private readonly nodes: NodeStore;
 
   constructor(
     private readonly h: EtcdHandle,
     private readonly tasks: TaskService,
-    private readonly clock: Clock,
     private readonly self: { nodeId: () => string; dataDir: string },
   ) {
-    this.firings = new FiringStore(h);
     this.nodes = new NodeStore(h);
   }
 

@@ -70,7 +70,7 @@ export class ApiHarness {
     const app = createApp({
       service,
       clusterOps: new ClusterService(handle),
-      replicas: new ReplicaService(handle, service, o.clock ?? systemClock, { nodeId: () => 'test', dataDir: '/nonexistent' }),
+      replicas: new ReplicaService(handle, service, { nodeId: () => 'test', dataDir: '/nonexistent' }),
       tokens: o.tokens === undefined ? null : o.tokens,
       log: silentLogger,
       maxBodyBytes: o.maxBodyBytes ?? 1024 * 1024,
