@@ -22,6 +22,9 @@ type Source = keyof typeof ClusterView.sources;
 
 const MAX_TIMER_MS = 3_600_000;
 
+/** Firings are written this long before they are due (see PlanContext.horizonMs). */
+export const PLAN_AHEAD_MS = 30;
+
 /**
  * The leader's side while this node leads: it watches tasks, cursors, firings, nodes and
  * trigger requests, decides when each task fires and where (planner), and repairs firings
@@ -144,7 +147,7 @@ export class Leader {
     }
     this.dirtyTasks.clear();
     await this.reconcileReplicas(changed);
-    const due = this.heap.takeDue(now);
+    const due = this.heap.takeDue(now + PLAN_AHEAD_MS);
     this.log.debug({ due: due.length, next: this.heap.peek() }, 'leader step');
     const dueTasks = due.filter((k) => k.startsWith('t:')).map((k) => k.slice(2));
     for (const k of due) if (k.startsWith('f:')) this.dirtyFirings.add(k.slice(2));
@@ -163,7 +166,7 @@ export class Leader {
     this.timer = setTimeout(() => {
       this.timer = null;
       this.box.post(() => this.step());
-    }, Math.min(MAX_TIMER_MS, Math.max(0, next - this.clock.now())));
+    }, Math.min(MAX_TIMER_MS, Math.max(0, next - PLAN_AHEAD_MS - this.clock.now())));
   }
 
   private ctx(): PlanContext {
@@ -228,7 +231,7 @@ export class Leader {
   }
 
   private async fireTasks(ids: string[]): Promise<void> {
-    const ctx = this.ctx();
+    const ctx = { ...this.ctx(), horizonMs: this.clock.now() + PLAN_AHEAD_MS };
     const plans: FiringPlan[] = [];
     for (const id of ids) {
       const t = this.view.tasks.get(id);

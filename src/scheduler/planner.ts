@@ -11,6 +11,11 @@ export const MAX_FIRINGS_PER_STEP = 100;
 
 export interface PlanContext {
   nowMs: number;
+  /**
+   * Plan up to this instant (>= nowMs): firings a little ahead are written before they are due,
+   * so the plan transaction is off the critical path; the node starts them at their time.
+   */
+  horizonMs?: number;
   nodes: NodeInfo[];
   /** Advanced for every placement decision (round-robin, tie-breaks). */
   turn: { n: number };
@@ -44,7 +49,7 @@ export function place(f: Firing, task: Task, ctx: PlanContext): Firing {
 export function planTask(task: Task, cursor: Entry<number> | undefined, active: Entry<Firing>[], ctx: PlanContext): FiringPlan | null {
   if (!task.enabled) return null;
   const fromMs = cursor?.value ?? task.createdMs;
-  const { firings: due, total } = missedFirings(task.schedule, fromMs, ctx.nowMs, task.createdMs, MAX_FIRINGS_PER_STEP);
+  const { firings: due, total } = missedFirings(task.schedule, fromMs, Math.max(ctx.nowMs, ctx.horizonMs ?? ctx.nowMs), task.createdMs, MAX_FIRINGS_PER_STEP);
   if (due.length === 0) return null;
   const newest = due[due.length - 1]!;
   const policy = task.policies.misfire;

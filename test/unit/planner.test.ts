@@ -366,3 +366,16 @@ describe('nextDueMs', () => {
     expect(nextDueMs(task({ enabled: false }), NOW)).to.equal(null);
   });
 });
+
+describe('planTask: planning ahead', () => {
+  it('writes a firing due within the horizon now, to start at its own time (not late, not early)', () => {
+    const c = { ...ctx(), horizonMs: NOW + 30 };
+    // Cursor at NOW - 1 ms: the firing at NOW is due; with NOW - 970 the next one (NOW + 30) is not yet.
+    const plan = planTask(task(), cursor(NOW - 1), [], { ...c, nowMs: NOW - 20 })!;
+    expect(times(plan.firings)).to.deep.equal([NOW]);
+    expect(plan.firings[0]!.dueMs).to.equal(NOW); // the node waits until then
+    expect(plan.firings[0]!.trigger).to.equal('schedule');
+    expect(plan.cursor.toMs).to.equal(NOW);
+    expect(planTask(task(), cursor(NOW), [], { ...c, horizonMs: NOW + 500 })).to.equal(null);
+  });
+});
