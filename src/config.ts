@@ -22,6 +22,8 @@ export interface Config {
     tokens: Record<string, string>;
     /** Require tokens even on loopback; 'auto' = required unless listening on loopback. */
     required: 'auto' | boolean;
+    /** Tenants that operate the cluster: drain/undrain nodes and see every tenant's in-flight runs. */
+    operators: string[];
   };
   runAs: { allowed: string[] };
   runs: { keep: number; maxAgeMs: number; outputCapBytes: number; tailBytes: number };
@@ -38,7 +40,7 @@ export const DEFAULTS: Config = {
   etcd: { endpoints: [], prefix: '/rota/', embedded: { clientPort: 2479, peerPort: 2480 } },
   dataDir: './data',
   leaseTtlSec: 5,
-  auth: { tokens: {}, required: 'auto' },
+  auth: { tokens: {}, required: 'auto', operators: ['default'] },
   runAs: { allowed: [] },
   runs: { keep: 100, maxAgeMs: 7 * 24 * 3600_000, outputCapBytes: 10 * 1024 * 1024, tailBytes: 4096 },
   events: { keep: 10_000, maxAgeMs: 30 * 24 * 3600_000 },
@@ -72,7 +74,7 @@ const schema = {
     auth: {
       type: 'object',
       additionalProperties: false,
-      properties: { tokens: strMap, required: { anyOf: [{ type: 'boolean' }, { const: 'auto' }] } },
+      properties: { tokens: strMap, required: { anyOf: [{ type: 'boolean' }, { const: 'auto' }] }, operators: { type: 'array', items: { type: 'string', minLength: 1 } } },
     },
     runAs: { type: 'object', additionalProperties: false, properties: { allowed: { type: 'array', items: { type: 'string' } } } },
     runs: { type: 'object', additionalProperties: false, properties: { keep: int(1), maxAgeMs: int(1000), outputCapBytes: int(1024), tailBytes: int(0, 1024 * 1024) } },

@@ -72,7 +72,7 @@ export class RotaNode {
     }
     this.h = connectEtcd({ endpoints, prefix: this.cfg.etcd.prefix });
     this.service = new TaskService(this.h, this.clock, { allowedUsers: this.cfg.runAs.allowed, maxReplicas: this.cfg.api.maxReplicas });
-    this.clusterService = new ClusterService(this.h);
+    this.clusterService = new ClusterService(this.h, this.cfg.auth.operators);
     this.metrics.bind({
       isLeader: () => !!this.leadership,
       inflight: () => this.agent?.inflight().length ?? 0,

@@ -12,6 +12,7 @@ export interface InflightEntry {
   attempt: number;
   state: 'assigned' | 'running';
   node: string;
+  tenant: string;
   startedMs?: number;
 }
 
@@ -19,8 +20,16 @@ export interface InflightEntry {
 export class ClusterService {
   readonly nodes: NodeStore;
 
-  constructor(h: EtcdHandle) {
+  constructor(
+    h: EtcdHandle,
+    /** Tenants allowed to drain nodes and to see every tenant's in-flight runs. */
+    private readonly operators: string[] = ['default'],
+  ) {
     this.nodes = new NodeStore(h);
+  }
+
+  isOperator(c: Caller): boolean {
+    return this.operators.includes(c.tenant);
   }
 
   async get(id: string): Promise<NodeRecord> {
@@ -30,17 +39,19 @@ export class ClusterService {
   }
 
   /** Sticky until undrain; the node stops taking work and hands over leadership. */
-  async drain(id: string, on: boolean): Promise<{ id: string; draining: boolean }> {
+  async drain(c: Caller, id: string, on: boolean): Promise<{ id: string; draining: boolean }> {
+    if (!this.isOperator(c)) throw new RotaError('FORBIDDEN', `tenant '${c.tenant}' may not drain nodes: only the operator tenants in auth.operators may`);
     await this.get(id);
     await this.nodes.setDrain(id, on);
     return { id, draining: on };
   }
 
-  /** Runs assigned to or running on the given nodes, for the caller's tenant. */
+  /** Runs assigned to or running on the given nodes: every tenant's for operators (and `null`), else the caller's. */
   async inflight(c: Caller | null, nodeIds: string[]): Promise<InflightEntry[]> {
     const ids = new Set(nodeIds);
+    const all = c === null || this.isOperator(c);
     return (await this.nodes.firingsInFlight())
-      .filter((f) => ids.has(f.node!) && (c === null || f.tenant === c.tenant))
+      .filter((f) => ids.has(f.node!) && (all || f.tenant === c!.tenant))
       .map((f) => ({
         runId: firingRunId(f),
         taskId: f.taskId,
@@ -48,6 +59,7 @@ export class ClusterService {
         attempt: f.attempt,
         state: f.state as 'assigned' | 'running',
         node: f.node!,
+        tenant: f.tenant,
         ...(f.startedMs ? { startedMs: f.startedMs } : {}),
       }))
       .sort((a, b) => a.scheduledMs - b.scheduledMs);

@@ -127,3 +127,23 @@ describe('native API: failures', function () {
     }
   });
 });
+
+describe('native API: node operations are for operator tenants', function () {
+  this.timeout(30_000);
+  it('only an operator tenant drains nodes and sees every tenant in the in-flight lists', async () => {
+    const api = await ApiHarness.start({ tokens: { tA: 'a', tOps: 'ops' }, operators: ['ops'] });
+    try {
+      const firing = { taskId: '7', tenant: 'b', scheduledMs: 1_795_000_000_000, attempt: 1, trigger: 'schedule', state: 'running', node: 'n9', lease: 'x', dueMs: 1_795_000_000_000 };
+      await api.handle.ns.put('firings/7/1795000000000').value(JSON.stringify(firing)).exec();
+      const denied = await api.call('POST', '/api/v1/nodes/{node}/drain', { params: { node: 'n9' }, token: 'tA' });
+      expect(denied.status).to.equal(403);
+      expect(denied.body.error.code).to.equal('FORBIDDEN');
+      expect((await api.call('POST', '/api/v1/nodes/{node}/drain', { params: { node: 'n9' }, token: 'tOps' })).status).to.equal(404); // allowed, but no such live node
+      expect((await api.call('GET', '/api/v1/nodes/{node}/inflight', { params: { node: 'n9' }, token: 'tA' })).body.items).to.deep.equal([]);
+      const ops = await api.call('GET', '/api/v1/nodes/{node}/inflight', { params: { node: 'n9' }, token: 'tOps' });
+      expect(ops.body.items.map((i: { runId: string; tenant: string }) => [i.runId, i.tenant])).to.deep.equal([['7-1795000000000-1', 'b']]);
+    } finally {
+      await api.close();
+    }
+  });
+});

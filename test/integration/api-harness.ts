@@ -46,6 +46,8 @@ export interface ApiHarnessOptions {
   defaultToken?: string;
   /** Replaces the node's cluster view (e.g. to make it fail). */
   cluster?: () => Promise<Record<string, unknown>>;
+  /** Operator tenants (default ['default']). */
+  operators?: string[];
 }
 
 export class ApiHarness {
@@ -69,7 +71,7 @@ export class ApiHarness {
     const service = new TaskService(handle, o.clock ?? systemClock, { allowedUsers: o.allowedUsers ?? [], maxReplicas: 1000 });
     const app = createApp({
       service,
-      clusterOps: new ClusterService(handle),
+      clusterOps: new ClusterService(handle, o.operators),
       replicas: new ReplicaService(handle, service, { nodeId: () => 'test', dataDir: '/nonexistent' }),
       tokens: o.tokens === undefined ? null : o.tokens,
       log: silentLogger,

@@ -329,7 +329,8 @@ describe('Meproc dialect /proc (integration, real etcd, real processes)', functi
     await waitFor(() => markedPids(a.mark).length === 0, 'A gone');
     const launched = await waitFor(async () => {
       const d = await list(n);
-      return d.tasks.B.running === 1 ? d : null;
+      // The process count includes a replica being started; its pid (and entry) follows.
+      return d.tasks.B.running === 1 && d.running.some((r: { alias: string }) => r.alias === 'B:0') ? d : null;
     }, 'B launched');
     expect(launched.tasks.B.run_flag).to.equal(false);
     expect(launched.tasks.B.last_time).to.be.greaterThan(0);
@@ -353,7 +354,8 @@ describe('Meproc dialect /proc (integration, real etcd, real processes)', functi
     expect((await call(n, 'DELETE', '/proc?name=A')).status).to.equal(200);
     const launched = await waitFor(async () => {
       const d = await list(n);
-      return d.tasks.B.running === 1 ? d : null;
+      // The process count includes a replica being started; its pid (and entry) follows.
+      return d.tasks.B.running === 1 && d.running.some((r: { alias: string }) => r.alias === 'B:0') ? d : null;
     }, 'B launched');
     // B is alive now, so C (deps [B]) must still wait.
     expect(launched.tasks.C).to.include({ run_flag: true, last_time: 0 });
@@ -452,7 +454,7 @@ describe('Meproc dialect /proc (integration, real etcd, real processes)', functi
   });
 
   it('with tokens configured, the bearer token picks the tenant; errors stay in the envelope', async () => {
-    const n = await node({ auth: { tokens: { tA: 'a', tB: 'b' }, required: true } });
+    const n = await node({ auth: { tokens: { tA: 'a', tB: 'b' }, required: true, operators: [] } });
     const none = await call(n, 'GET', '/proc');
     expect(none.status).to.equal(401);
     expect(none.body.code).to.equal(401);

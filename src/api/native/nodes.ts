@@ -8,10 +8,10 @@ import { param, queryOf, type Native } from './native.js';
 export function nodeRoutes(r: Router, n: Native): void {
   const ops = n.deps.clusterOps;
   r.post('/api/v1/nodes/:node/drain', n.auth, async (ctx) => {
-    ctx.body = await ops.drain(param(ctx, 'node'), true);
+    ctx.body = await ops.drain(callerOf(ctx), param(ctx, 'node'), true);
   });
   r.post('/api/v1/nodes/:node/undrain', n.auth, async (ctx) => {
-    ctx.body = await ops.drain(param(ctx, 'node'), false);
+    ctx.body = await ops.drain(callerOf(ctx), param(ctx, 'node'), false);
   });
   r.get('/api/v1/nodes/:node/inflight', n.auth, async (ctx) => {
     ctx.body = { items: (await ops.inflight(callerOf(ctx), [param(ctx, 'node')])).map(presentInflight) };

@@ -12,6 +12,7 @@ const json = (schema: Obj): Obj => ({ content: { 'application/json': { schema } 
 const ERROR_TEXT: Record<number, string> = {
   400: 'Invalid request (BAD_JSON, INVALID_BODY, INVALID_QUERY, INVALID_SCHEDULE, INVALID_ACTION, USER_NOT_ALLOWED)',
   401: 'Missing or invalid bearer token (UNAUTHORIZED)',
+  403: 'Not allowed for this tenant (FORBIDDEN): node operations need an operator tenant',
   404: 'No such task, run or route in this tenant (NOT_FOUND)',
   405: 'Method not allowed on this path (METHOD_NOT_ALLOWED)',
   409: 'Name already taken, concurrent change or wrong state (CONFLICT, INVALID_STATE)',
@@ -112,10 +113,10 @@ function paths(): Obj {
       get: operation({ tag: 'cluster', summary: 'Node membership records', ok: { status: 200, description: 'Nodes', schema: S.page('#/components/schemas/Node') }, errors: [503] }),
     },
     '/api/v1/nodes/{node}/drain': {
-      post: operation({ tag: 'cluster', summary: 'Drain a node: no new work, in-flight runs finish, leadership handed over (sticky until undrain)', params: [NODE], ok: { status: 200, description: 'Draining', schema: ref('DrainResult') }, errors: [404, 503] }),
+      post: operation({ tag: 'cluster', summary: 'Drain a node: no new work, in-flight runs finish, leadership handed over (sticky until undrain); operator tenants only', params: [NODE], ok: { status: 200, description: 'Draining', schema: ref('DrainResult') }, errors: [403, 404, 503] }),
     },
     '/api/v1/nodes/{node}/undrain': {
-      post: operation({ tag: 'cluster', summary: 'Let a drained node take work again', params: [NODE], ok: { status: 200, description: 'Active', schema: ref('DrainResult') }, errors: [404, 503] }),
+      post: operation({ tag: 'cluster', summary: 'Let a drained node take work again; operator tenants only', params: [NODE], ok: { status: 200, description: 'Active', schema: ref('DrainResult') }, errors: [403, 404, 503] }),
     },
     '/api/v1/nodes/{node}/inflight': {
       get: operation({ tag: 'cluster', summary: 'Runs assigned to or running on a node (wait for an empty list before stopping it)', params: [NODE], ok: { status: 200, description: 'In-flight runs', schema: S.page('#/components/schemas/Inflight') }, errors: [503] }),

@@ -201,6 +201,7 @@ export const Inflight: Schema = obj(
     attempt: int(1),
     state: { enum: ['assigned', 'running'] },
     node: { type: 'string' },
+    tenant: { type: 'string' },
     startedMs: int(0),
     startedAt: iso,
   },
