@@ -2,16 +2,14 @@ import type { EtcdHandle } from '../store/etcd.js';
 import { watchPrefix, type PrefixWatch } from '../store/watch.js';
 import { FiringStore, type FiringPlan } from '../store/firing-store.js';
 import { K, parseFiringKey } from '../store/keys.js';
-
-const firingKeyOf = (f: Firing): string => `${f.taskId}/${f.scheduledMs}/${f.replica ?? 0}`;
 import type { Leadership } from '../store/election.js';
 import type { NodeSession } from '../store/session.js';
 import { ClusterView } from './cluster-view.js';
 import { nextDueMs, place, planTask, type PlanContext } from './planner.js';
-import { firingRunId, isActive, isDaemon, replicaFirings, skippedRun, type Firing } from '../domain/firing.js';
+import { firingRunId, isDaemon, type Firing } from '../domain/firing.js';
 import { depsBusy, planReplicas } from '../domain/replicas.js';
-import { overlapDecision } from '../domain/policies.js';
-import type { Run, Task } from '../domain/task.js';
+import type { Task } from '../domain/task.js';
+import { planTrigger, repairFiring, type RepairContext, type TriggerPlan } from './repair.js';
 import type { Clock } from '../domain/clock.js';
 import { Mailbox } from '../lib/mailbox.js';
 import { TimerHeap } from '../lib/timer-heap.js';
@@ -19,6 +17,8 @@ import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 
 type Source = keyof typeof ClusterView.sources;
+
+const firingKeyOf = (f: Firing): string => `${f.taskId}/${f.scheduledMs}/${f.replica ?? 0}`;
 
 const MAX_TIMER_MS = 3_600_000;
 
@@ -268,12 +268,11 @@ export class Leader {
     this.dirtyTasks.clear();
   }
 
-  /** Lost incarnations, retries that are due, unassigned firings, manual triggers. */
+  /** Lost incarnations, retries that are due, unassigned firings, manual triggers (repair.ts decides). */
   private async reconcile(): Promise<void> {
     const keys = [...this.dirtyFirings];
     this.dirtyFirings.clear();
-    const live = this.view.liveLeases();
-    const now = this.clock.now();
+    const ctx: RepairContext = { ...this.ctx(), liveLeases: this.view.liveLeases(), isDraining: (n) => this.view.nodes.get(n)?.value.state === 'draining' };
     for (const key of keys) {
       if (!this.canWrite()) return;
       if (key.startsWith('trigger:')) {
@@ -282,44 +281,14 @@ export class Leader {
       }
       const e = this.view.firings.get(key);
       if (!e || this.acted.get(key) === e.modRevision) continue;
-      const f = e.value;
-      const task = this.view.tasks.get(f.taskId)?.value;
-      let next: Firing | null | undefined;
-      const runs: Run[] = [];
-      if ((f.state === 'assigned' || f.state === 'running') && f.lease && !live.has(f.lease)) {
-        if (await this.nodeStillThere(f)) continue;
-        if (f.state === 'assigned') {
-          next = task ? place({ ...f }, task, this.ctx()) : null;
-        } else {
-          this.metrics.lost();
-          runs.push({
-            id: firingRunId(f), taskId: f.taskId, tenant: f.tenant, scheduledMs: f.scheduledMs, attempt: f.attempt,
-            trigger: f.trigger, node: f.node, state: 'lost', startedMs: f.startedMs, endedMs: now,
-            message: `node ${f.node} (lease ${f.lease}) vanished while the run was in flight`,
-          });
-          const retry = task && (isDaemon(task) || task.policies.onLost === 'retry');
-          next = retry ? place({ ...f, attempt: f.attempt + 1, trigger: 'retry', dueMs: now, startedMs: undefined }, task, this.ctx()) : null;
-          if (retry) this.metrics.retried();
-        }
-      } else if (f.state === 'assigned' && f.node && this.view.nodes.get(f.node)?.value.state === 'draining') {
-        // A draining node claims nothing new: place it elsewhere (or leave it waiting for a node).
-        next = task ? place({ ...f }, task, this.ctx()) : null;
-      } else if (f.state === 'unassigned' || (f.state === 'retry-wait' && f.dueMs <= now)) {
-        if (!task) next = null;
-        else {
-          const placed = place({ ...f }, task, this.ctx());
-          if (placed.state === 'unassigned' && f.state === 'unassigned') continue; // still no node
-          if (f.state === 'retry-wait') this.metrics.retried();
-          next = placed;
-        }
-      } else if (f.state === 'retry-wait') {
-        this.heap.set('f:' + key, f.dueMs);
-        continue;
-      } else if (!task && f.state === 'assigned') {
-        next = null;
-      } else continue;
+      const r = repairFiring(e.value, this.view.tasks.get(e.value.taskId)?.value, ctx);
+      if (r.kind === 'wait') this.heap.set('f:' + key, r.untilMs);
+      if (r.kind !== 'transition') continue;
+      if (r.confirmLeaseGone && (await this.nodeStillThere(e.value))) continue;
+      if (r.lost) this.metrics.lost();
+      if (r.retried) this.metrics.retried();
       this.acted.set(key, e.modRevision);
-      const res = await this.store.transition(this.leadership.fence, { firing: f, modRevision: e.modRevision }, next ?? null, runs);
+      const res = await this.store.transition(this.leadership.fence, { firing: e.value, modRevision: e.modRevision }, r.next, r.runs);
       if (res === 'fenced') return this.fenced();
     }
     if (this.acted.size > 10_000) this.acted.clear();
@@ -342,32 +311,15 @@ export class Leader {
       return;
     }
     const task = this.view.tasks.get(p.taskId)?.value;
-    const now = this.clock.now();
-    if (!task || isDaemon(task)) {
-      // Gone, or a daemon (kept running by the reconciler; a restart is an update).
-      const r = await this.store.consumeTrigger(this.leadership.fence, key, e.modRevision, [], null, []);
-      if (r === 'fenced') this.fenced();
-      return;
+    let plan: TriggerPlan = { firings: [], skipped: null, kills: [] }; // gone, or a daemon: consumed only
+    if (task && !isDaemon(task)) {
+      let ms = p.scheduledMs;
+      while (this.view.firings.has(`${task.id}/${String(ms).padStart(13, '0')}`)) ms++;
+      const req = JSON.parse(e.value) as { params?: Record<string, unknown> | null; replace?: boolean };
+      plan = planTrigger(task, ms, { ...(req.params ? { params: req.params } : {}), ...(req.replace ? { replace: true } : {}) }, this.view.firingsOf(task.id).map((a) => a.value), this.ctx());
     }
-    let ms = p.scheduledMs;
-    while (this.view.firings.has(`${task.id}/${String(ms).padStart(13, '0')}`)) ms++;
-    const req = JSON.parse(e.value) as { params?: Record<string, unknown> | null; replace?: boolean };
-    const params = req.params ?? undefined;
-    const active = this.view.firingsOf(task.id);
-    // A restart replaces whatever runs, whatever the overlap policy says.
-    const decision = overlapDecision(req.replace ? 'replace' : task.policies.overlap, active.filter((a) => isActive(a.value)).length);
-    let firings: Firing[] = [];
-    let skipped: Run | null = null;
-    const kills: { node: string; runId: string }[] = [];
-    if (decision === 'skip') {
-      skipped = skippedRun(task, ms, 'manual', 'skipped: the previous run is still active (overlap forbid)', now);
-    } else {
-      if (decision === 'replace') for (const a of active) if (a.value.state === 'running' && a.value.node) kills.push({ node: a.value.node, runId: firingRunId(a.value) });
-      const ctx = this.ctx();
-      firings = replicaFirings(task, ms, 'manual', now, params).map((f) => place(f, task, ctx));
-    }
-    const r = await this.store.consumeTrigger(this.leadership.fence, key, e.modRevision, firings, skipped, kills);
+    const r = await this.store.consumeTrigger(this.leadership.fence, key, e.modRevision, plan.firings, plan.skipped, plan.kills);
     if (r === 'fenced') this.fenced();
-    if (r === 'ok') this.metrics.planned(firings, skipped ? [skipped] : []);
+    if (r === 'ok') this.metrics.planned(plan.firings, plan.skipped ? [plan.skipped] : []);
   }
 }

@@ -49,7 +49,7 @@ describe('config', () => {
       expect(c.listen).to.deep.equal({ host: '127.0.0.1', port: 7400 });
       expect(c.node).to.deep.equal({ id: hostname(), attributes: {}, capacity: 100 });
       expect(c.etcd).to.deep.equal({ endpoints: [], prefix: '/rota/', embedded: { clientPort: 2479, peerPort: 2480 } });
-      expect(c.auth).to.deep.equal({ tokens: {}, required: 'auto' });
+      expect(c.auth).to.deep.equal({ tokens: {}, required: 'auto', operators: ['default'] });
       expect(c.leaseTtlSec).to.equal(5);
       expect(c.log.level).to.equal('info');
       expect(c.advertise).to.equal(undefined);
@@ -99,7 +99,7 @@ describe('config', () => {
       expect(c.log.level).to.equal('debug'); // env over file
       expect(c.etcd).to.deep.equal({ endpoints: ['http://file:2379'], prefix: '/env/', embedded: { clientPort: 2479, peerPort: 2480 } });
       expect(c.dataDir).to.equal('/var/lib/rota');
-      expect(c.auth).to.deep.equal({ tokens: { t1: 'a', t2: 'b' }, required: 'auto' }); // env tokens replace the file's map
+      expect(c.auth).to.deep.equal({ tokens: { t1: 'a', t2: 'b' }, required: 'auto', operators: ['default'] }); // env tokens replace the file's map
       expect(c.runAs.allowed).to.deep.equal(['deploy']);
       expect(c.leaseTtlSec).to.equal(5);
       expect(c.runs).to.deep.equal(DEFAULTS.runs);

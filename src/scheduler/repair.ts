@@ -1,0 +1,72 @@
+import { firingRunId, isActive, isDaemon, replicaFirings, skippedRun, type Firing } from '../domain/firing.js';
+import { overlapDecision } from '../domain/policies.js';
+import type { Run, Task } from '../domain/task.js';
+import { place, type PlanContext } from './planner.js';
+
+/** What the leader does about one firing it was told about. */
+export type Repair =
+  | { kind: 'none' }
+  | { kind: 'wait'; untilMs: number }
+  /** The firing's incarnation looks gone: confirm with etcd before acting. */
+  | { kind: 'transition'; next: Firing | null; runs: Run[]; lost: boolean; retried: boolean; confirmLeaseGone: boolean };
+
+export interface RepairContext extends PlanContext {
+  liveLeases: Set<string>;
+  isDraining(node: string): boolean;
+}
+
+/**
+ * Pure: a firing whose incarnation vanished (never claimed: placed again, same attempt;
+ * running: a `lost` run record, then attempt + 1 elsewhere unless onLost is discard), one
+ * assigned to a draining node (placed elsewhere), an unassigned one or a retry that is due
+ * (placed), and the firings of a deleted task that never started (dropped).
+ */
+export function repairFiring(f: Firing, task: Task | undefined, ctx: RepairContext): Repair {
+  const now = ctx.nowMs;
+  if ((f.state === 'assigned' || f.state === 'running') && f.lease && !ctx.liveLeases.has(f.lease)) {
+    if (f.state === 'assigned') return move(task ? place({ ...f }, task, ctx) : null, false, false);
+    const lost: Run = {
+      id: firingRunId(f), taskId: f.taskId, tenant: f.tenant, scheduledMs: f.scheduledMs, attempt: f.attempt,
+      ...(f.replica ? { replica: f.replica } : {}), trigger: f.trigger, node: f.node, state: 'lost', startedMs: f.startedMs, endedMs: now,
+      message: `node ${f.node} (lease ${f.lease}) vanished while the run was in flight`,
+    };
+    const retry = !!task && (isDaemon(task) || task.policies.onLost === 'retry');
+    const next = retry ? place({ ...f, attempt: f.attempt + 1, trigger: 'retry', dueMs: now, startedMs: undefined, pid: undefined }, task, ctx) : null;
+    return { kind: 'transition', next, runs: [lost], lost: true, retried: retry, confirmLeaseGone: true };
+  }
+  if (f.state === 'assigned' && f.node && ctx.isDraining(f.node)) return move(task ? place({ ...f }, task, ctx) : null, false, false);
+  if (f.state === 'unassigned' || (f.state === 'retry-wait' && f.dueMs <= now)) {
+    if (!task) return move(null, false, false);
+    const placed = place({ ...f }, task, ctx);
+    if (placed.state === 'unassigned' && f.state === 'unassigned') return { kind: 'none' }; // still no node
+    return move(placed, f.state === 'retry-wait', false);
+  }
+  if (f.state === 'retry-wait') return { kind: 'wait', untilMs: f.dueMs };
+  if (!task && f.state === 'assigned') return move(null, false, false);
+  return { kind: 'none' };
+}
+
+function move(next: Firing | null, retried: boolean, confirmLeaseGone: boolean): Repair {
+  return { kind: 'transition', next, runs: [], lost: false, retried, confirmLeaseGone };
+}
+
+export interface TriggerPlan {
+  firings: Firing[];
+  skipped: Run | null;
+  kills: { node: string; runId: string }[];
+}
+
+/**
+ * Pure: a manual trigger (or a restart, `replace`) of a task at `ms`: its replica firings, or a
+ * skipped run under overlap forbid, and the kills a replace needs. Daemons are never triggered
+ * (a restart is a new generation).
+ */
+export function planTrigger(task: Task, ms: number, req: { params?: Record<string, unknown>; replace?: boolean }, active: Firing[], ctx: PlanContext): TriggerPlan {
+  const decision = overlapDecision(req.replace ? 'replace' : task.policies.overlap, active.filter(isActive).length);
+  if (decision === 'skip') {
+    return { firings: [], skipped: skippedRun(task, ms, 'manual', 'skipped: the previous run is still active (overlap forbid)', ctx.nowMs), kills: [] };
+  }
+  const kills = decision === 'replace' ? active.filter((a) => a.state === 'running' && a.node).map((a) => ({ node: a.node!, runId: firingRunId(a) })) : [];
+  const firings = replicaFirings(task, ms, 'manual', ctx.nowMs, req.params).map((f) => place(f, task, ctx));
+  return { firings, skipped: null, kills };
+}
