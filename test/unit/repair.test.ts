@@ -1,0 +1,82 @@
+import { expect } from 'chai';
+import { planTrigger, repairFiring, type RepairContext } from '../../src/scheduler/repair.js';
+import type { NodeInfo } from '../../src/domain/placement.js';
+import type { Firing } from '../../src/domain/firing.js';
+import { DEFAULT_POLICIES, type Task } from '../../src/domain/task.js';
+
+const NOW = 1_800_000_000_000;
+const node = (id: string, state: 'active' | 'draining' = 'active'): NodeInfo => ({ id, lease: `L${id}`, state, attributes: {}, capacity: 10, load: 0 });
+
+function task(over: Partial<Task> = {}): Task {
+  return {
+    id: '5', tenant: 't', name: 'job', enabled: true, schedule: { manual: true }, action: { process: { command: 'true', env: {} } },
+    replicas: 1, placement: { strategy: 'least-loaded' }, policies: DEFAULT_POLICIES, createdMs: NOW - 1000, updatedMs: NOW - 1000, ...over,
+  };
+}
+
+function firing(over: Partial<Firing> = {}): Firing {
+  return { taskId: '5', tenant: 't', scheduledMs: NOW - 500, replica: 0, attempt: 1, trigger: 'schedule', state: 'running', node: 'n1', lease: 'Ln1', dueMs: NOW - 500, startedMs: NOW - 400, ...over };
+}
+
+function ctx(live: string[], nodes = [node('n1'), node('n2')], draining: string[] = []): RepairContext {
+  return { nowMs: NOW, nodes, turn: { n: 0 }, random: () => 0, liveLeases: new Set(live), isDraining: (n) => draining.includes(n) };
+}
+
+describe('repairFiring (the reconciler decision)', () => {
+  it('a running firing whose lease is gone: a lost run record and attempt 2 placed on a live node', () => {
+    const r = repairFiring(firing(), task(), ctx(['Ln2'], [node('n2')]));
+    expect(r.kind).to.equal('transition');
+    if (r.kind !== 'transition') return;
+    expect(r.lost).to.equal(true);
+    expect(r.retried).to.equal(true);
+    expect(r.confirmLeaseGone).to.equal(true);
+    expect(r.runs[0]).to.include({ state: 'lost', attempt: 1, id: `5-${NOW - 500}-1` });
+    expect(r.next).to.include({ state: 'assigned', node: 'n2', attempt: 2, trigger: 'retry' });
+  });
+
+  it('onLost discard drops the firing after recording the loss; a daemon is always placed again', () => {
+    const discard = repairFiring(firing(), task({ policies: { ...DEFAULT_POLICIES, onLost: 'discard' } }), ctx(['Ln2'], [node('n2')]));
+    expect(discard.kind === 'transition' && discard.next).to.equal(null);
+    const daemon = repairFiring(firing(), task({ schedule: { daemon: true }, policies: { ...DEFAULT_POLICIES, onLost: 'discard' } }), ctx(['Ln2'], [node('n2')]));
+    expect(daemon.kind === 'transition' && daemon.next?.node).to.equal('n2');
+  });
+
+  it('an assigned (never claimed) firing of a gone or draining node is placed again with the same attempt', () => {
+    const gone = repairFiring(firing({ state: 'assigned' }), task(), ctx(['Ln2'], [node('n2')]));
+    expect(gone.kind === 'transition' && gone.next).to.include({ node: 'n2', attempt: 1 });
+    expect(gone.kind === 'transition' && gone.runs).to.deep.equal([]);
+    const drained = repairFiring(firing({ state: 'assigned' }), task(), ctx(['Ln1', 'Ln2'], [node('n1', 'draining'), node('n2')], ['n1']));
+    expect(drained.kind === 'transition' && drained.next?.node).to.equal('n2');
+  });
+
+  it('a retry waits for its due time, then is placed; unassigned firings wait for a node', () => {
+    expect(repairFiring(firing({ state: 'retry-wait', dueMs: NOW + 5000, node: undefined, lease: undefined }), task(), ctx(['Ln1']))).to.deep.equal({ kind: 'wait', untilMs: NOW + 5000 });
+    const due = repairFiring(firing({ state: 'retry-wait', dueMs: NOW - 1, node: undefined, lease: undefined }), task(), ctx(['Ln1']));
+    expect(due.kind === 'transition' && due.retried).to.equal(true);
+    expect(repairFiring(firing({ state: 'unassigned', node: undefined, lease: undefined }), task(), ctx([], []))).to.deep.equal({ kind: 'none' });
+  });
+
+  it("leaves a healthy running firing alone and drops a deleted task's unstarted one", () => {
+    expect(repairFiring(firing(), task(), ctx(['Ln1']))).to.deep.equal({ kind: 'none' });
+    const orphan = repairFiring(firing({ state: 'assigned' }), undefined, ctx(['Ln1']));
+    expect(orphan.kind === 'transition' && orphan.next).to.equal(null);
+  });
+});
+
+describe('planTrigger', () => {
+  it('forbid with a live run: a skipped run, nothing fired; replace: kills the running one and fires', () => {
+    const live = [firing()];
+    const forbid = planTrigger(task({ policies: { ...DEFAULT_POLICIES, overlap: 'forbid' } }), NOW, {}, live, ctx(['Ln1']));
+    expect(forbid.firings).to.deep.equal([]);
+    expect(forbid.skipped?.message).to.match(/overlap forbid/);
+    const replace = planTrigger(task({ policies: { ...DEFAULT_POLICIES, overlap: 'forbid' } }), NOW, { replace: true }, live, ctx(['Ln1']));
+    expect(replace.kills).to.deep.equal([{ node: 'n1', runId: `5-${NOW - 500}-1` }]);
+    expect(replace.firings).to.have.length(1);
+  });
+
+  it('fires every replica, each placed, with the trigger params', () => {
+    const p = planTrigger(task({ replicas: 3 }), NOW, { params: { a: 1 } }, [], ctx(['Ln1', 'Ln2']));
+    expect(p.firings.map((f) => [f.replica, f.trigger, f.params])).to.deep.equal([[0, 'manual', { a: 1 }], [1, 'manual', { a: 1 }], [2, 'manual', { a: 1 }]]);
+    expect(new Set(p.firings.map((f) => f.node)).size).to.equal(2); // spread by load
+  });
+});
