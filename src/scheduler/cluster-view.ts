@@ -20,8 +20,14 @@ export class ClusterView {
   nodes = new Map<string, Entry<NodeRecord>>();
   triggers = new Map<string, Entry<string>>();
 
+  /**
+   * Never goes back in time: the leader writes some keys itself (cursors) and records the
+   * result at once, so the watch may deliver an older revision of the same key afterwards.
+   */
   private static apply<T>(map: Map<string, Entry<T>>, ev: KvEvent, strip: string, parse: (v: string) => T): string {
     const id = ev.key.slice(strip.length);
+    const have = map.get(id);
+    if (have && have.modRevision > ev.modRevision) return id;
     if (ev.type === 'delete') map.delete(id);
     else map.set(id, { value: parse(ev.value), modRevision: ev.modRevision });
     return id;

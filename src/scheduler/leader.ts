@@ -251,11 +251,16 @@ export class Leader {
         this.view.cursors.set(id, { value: r.plan.cursor.toMs, modRevision: r.revision });
         this.metrics.planned(r.plan.firings, r.plan.skipped);
       } else {
-        // Someone moved the cursor (an update, a resume) or the firing exists: re-read.
+        // Someone moved the cursor (an update, a resume), the firing exists, or the task is gone
+        // and the watch has not said so yet: re-read both rather than retry blindly.
         this.metrics.planConflict(r.plan.firings.length);
-        const cur = await this.h.ns.get(K.cursor(id)).exec();
+        const [cur, taskKv] = await Promise.all([this.h.ns.get(K.cursor(id)).exec(), this.h.ns.get(K.task(id)).exec()]);
         const kv = cur.kvs[0];
         if (kv) this.view.cursors.set(id, { value: Number(kv.value.toString()), modRevision: Number(kv.mod_revision) });
+        if (taskKv.kvs.length === 0) {
+          this.view.tasks.delete(id);
+          this.view.cursors.delete(id);
+        }
       }
       this.dirtyTasks.add(id);
     }
