@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 NODE_MODULES := node_modules/.installed
 
-.PHONY: run test build deps etcd-bin haproxy-bin curl-bin unit integration cluster bench clean lint
+.PHONY: run test build deps etcd-bin haproxy-bin curl-bin redis-bin unit integration cluster bench clean lint
 
 deps: $(NODE_MODULES)
 
@@ -49,6 +49,25 @@ integration: etcd-bin build
 # cluster/ctl status|stop N|start N|kill N|down|... after that.
 cluster: etcd-bin haproxy-bin curl-bin build
 	cluster/ctl up
+
+# redis-server for the BullMQ peer in `make bench` (the bench starts and stops its own instance).
+redis-bin:
+	@command -v redis-server >/dev/null 2>&1 || { \
+	  echo "installing redis-server from Debian"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq redis-server >/dev/null; \
+	  $$SUDO systemctl disable --now redis-server >/dev/null 2>&1 || true; }
+
+# Benchmarks (docs/benchmarks.md). Quick by default: 100 and 500 firings/s for 15 s each on a
+# local 3-node cluster, etcd's ceiling on the same etcd, then BullMQ on the same workload.
+# Full: make bench BENCH_ARGS=--full   (100..4000 firings/s, 60 s each); --every for spread phases.
+BENCH_ARGS ?=
+PEER_ARGS ?=
+BENCH_OUT ?= bench/results
+bench: etcd-bin redis-bin build
+	@mkdir -p $(BENCH_OUT)
+	node dist/bench/cluster-load.js $(BENCH_ARGS) --json $(BENCH_OUT)/cluster.json
+	node dist/bench/peer-bullmq.js $(BENCH_ARGS) $(PEER_ARGS) --rota $(BENCH_OUT)/cluster.json --json $(BENCH_OUT)/peer.json
 
 clean:
 	rm -rf dist

@@ -1,0 +1,144 @@
+/**
+ * Firing lateness and correctness under load on a local 3-node cluster (TestCluster: a 3-member
+ * etcd and three `rota serve` processes on loopback) against one Receiver in this process.
+ *
+ * For each rate R (firings/s) it creates R HTTP tasks firing every second, waits for every task
+ * to have fired once plus a warm-up, measures a window of --seconds whole seconds, waits a settle
+ * period, then reports lateness (received - scheduled), hits vs expected, missed (task, second)
+ * pairs and duplicates (the same pair received twice with attempt 1). The step's tasks are
+ * deleted before the next step. Afterwards the Rota nodes are stopped and etcd's own write ceiling
+ * is measured on the same etcd cluster.
+ *
+ *   node dist/bench/cluster-load.js [--full] [--rates 100,500] [--seconds 15] [--every]
+ *        [--warmup 5] [--settle 5] [--create-concurrency 32] [--no-ceiling] [--json FILE]
+ *
+ * Default (quick): rates 100,500 for 15 s. --full: 100,500,1000,2000,4000 for 60 s.
+ * --every uses {"every":"1s"} (phases spread by creation time) instead of cron `* * * * * *`
+ * (all tasks on the second boundary: the hard case).
+ */
+import { parseArgs } from 'node:util';
+import { writeFileSync } from 'node:fs';
+import { TestCluster } from '../test/support/cluster.js';
+import { Receiver } from '../test/support/receiver.js';
+import { analyze, cpuMeter, machine, parseRates, pool, sleep, stepTable, type StepResult } from './lib/common.js';
+import { measureCeiling, ceilingTable, type CeilingRow } from './lib/etcd-ceiling.js';
+
+const { values } = parseArgs({
+  options: {
+    full: { type: 'boolean', default: false },
+    rates: { type: 'string' },
+    seconds: { type: 'string' },
+    every: { type: 'boolean', default: false },
+    warmup: { type: 'string', default: '5' },
+    settle: { type: 'string', default: '5' },
+    'create-concurrency': { type: 'string', default: '32' },
+    'no-ceiling': { type: 'boolean', default: false },
+    'ceiling-seconds': { type: 'string', default: '5' },
+    json: { type: 'string' },
+  },
+});
+const full = values.full!;
+const rates = parseRates(values.rates, full);
+const seconds = Number(values.seconds ?? (full ? 60 : 15));
+const mode: 'cron' | 'every' = values.every ? 'every' : 'cron';
+const warmupMs = Number(values.warmup) * 1000;
+const settleMs = Number(values.settle) * 1000;
+const createConc = Number(values['create-concurrency']);
+const schedule = mode === 'cron' ? { cron: '* * * * * *' } : { every: '1s' };
+
+const log = (...a: unknown[]) => console.error(`[cluster-load ${new Date().toISOString().slice(11, 23)}]`, ...a);
+
+const rx = await new Receiver().start();
+log('starting 3-member etcd + 3 nodes');
+const c = await TestCluster.start();
+const results: StepResult[] = [];
+let ceiling: CeilingRow[] = [];
+let leaderId = '';
+try {
+  leaderId = (await c.leader()).id;
+  log(`leader ${leaderId}`);
+  for (const rate of rates) {
+    const stepTag = `s${rate}-${Date.now().toString(36)}`;
+    log(`step ${rate}/s: creating ${rate} tasks (${mode})`);
+    const t0 = Date.now();
+    const ids = await pool(
+      Array.from({ length: rate }, (_, i) => i),
+      createConc,
+      async (i) => {
+        const n = c.nodes[i % c.nodes.length]!;
+        for (let attempt = 0; ; attempt++) {
+          try {
+            const r = await n.api('POST', '/api/v1/tasks', { name: `${stepTag}-${i}`, schedule, action: { http: { url: `${rx.url}/hook` } } }, 30_000);
+            if (r.status !== 201) throw new Error(`create ${r.status} ${JSON.stringify(r.body)}`);
+            return String(r.body.id);
+          } catch (e) {
+            if (attempt >= 3) throw e;
+            await sleep(500);
+          }
+        }
+      },
+    );
+    log(`created ${ids.length} in ${Date.now() - t0} ms; waiting for each to fire once`);
+    const idSet = new Set(ids);
+    const seen = new Set<string>();
+    let scanned = 0;
+    const deadline = Date.now() + 60_000;
+    while (seen.size < ids.length && Date.now() < deadline) {
+      for (; scanned < rx.hits.length; scanned++) {
+        const h = rx.hits[scanned]!;
+        if (idSet.has(h.taskId)) seen.add(h.taskId);
+      }
+      await sleep(200);
+    }
+    log(`${seen.size}/${ids.length} fired; warm-up ${warmupMs} ms`);
+    await sleep(warmupMs);
+    rx.hits = [];
+    const fromMs = Math.ceil(Date.now() / 1000) * 1000 + 1000;
+    const toMs = fromMs + seconds * 1000;
+    await sleep(fromMs - Date.now());
+    const meter = cpuMeter({
+      ...Object.fromEntries(c.nodes.map((n) => [n.id === leaderId ? `${n.id} (leader)` : n.id, n.child?.pid])),
+      ...Object.fromEntries(c.etcd.members.map((m, i) => [`etcd e${i + 1}`, m?.child.pid])),
+      'bench + receiver': process.pid,
+    });
+    await sleep(toMs - Date.now());
+    const cpu = meter.stop();
+    await sleep(settleMs);
+    const r = analyze(rx.hits, ids, fromMs, toMs, { rate, tasks: ids.length, seconds, mode, cpu });
+    results.push(r);
+    log(`step ${rate}/s: p50 ${r.p50} p99 ${r.p99} max ${r.max} hits ${r.hits}/${r.expected} missed ${r.missed} dup ${r.duplicates}; cpu ${JSON.stringify(cpu)}`);
+    log(`deleting ${ids.length} tasks`);
+    await pool(ids, createConc, async (id, i) => {
+      const n = c.nodes[i % c.nodes.length]!;
+      await n.api('DELETE', `/api/v1/tasks/${id}`, undefined, 30_000).catch((e) => log(`delete ${id}: ${e}`));
+    });
+    await sleep(2000);
+    rx.hits = [];
+  }
+  // Nodes off, then etcd's own ceiling on the same members.
+  if (!values['no-ceiling']) {
+    await Promise.all(c.nodes.map((n) => n.kill()));
+    log('measuring etcd ceiling on the same etcd cluster');
+    ceiling = await measureCeiling(c.etcd.endpoints, { seconds: Number(values['ceiling-seconds']) });
+  }
+} finally {
+  await c.stop();
+  await rx.stop();
+}
+
+const cleanRates = results.filter((r) => r.missed === 0 && r.duplicates === 0).map((r) => r.rate);
+const bestClean = cleanRates.length ? Math.max(...cleanRates) : 0;
+console.log(`\n### Rota, local 3-node cluster (${mode === 'cron' ? 'cron `* * * * * *`, all tasks on the second boundary' : 'every 1s, phases spread by creation time'})\n`);
+console.log('Receiver, bench driver, three Rota nodes and three etcd members all share this machine\'s cores.\n');
+console.log(stepTable('Rota', results));
+console.log('\nCPU over each window (% of one core):\n');
+const cpuKeys = [...new Set(results.flatMap((r) => Object.keys(r.cpu ?? {})))];
+console.log(`| firings/s | ${cpuKeys.join(' | ')} |`);
+console.log(`|---:|${cpuKeys.map(() => '---:').join('|')}|`);
+for (const r of results) console.log(`| ${r.rate} | ${cpuKeys.map((k) => r.cpu?.[k] ?? '-').join(' | ')} |`);
+if (ceiling.length) {
+  console.log('\n### etcd ceiling (same 3-member cluster, Rota nodes stopped)\n');
+  console.log(ceilingTable(ceiling, bestClean));
+}
+if (values.json) writeFileSync(values.json, JSON.stringify({ machine: machine(), mode, seconds, leader: leaderId, steps: results, ceiling, bestClean }, null, 2));
+process.exit(0);
