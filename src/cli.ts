@@ -34,6 +34,13 @@ async function main(): Promise<void> {
     throw e;
   }
   const log = createLogger({ level: cfg.log.level });
+  // A stray rejected promise is a bug to log, not a reason to drop every run in flight.
+  process.on('unhandledRejection', (err) => log.error({ err }, 'unhandled promise rejection'));
+  process.on('uncaughtException', (err) => {
+    log.fatal({ err }, 'uncaught exception: exiting (the lease expires and the cluster takes over)');
+    process.exitCode = 1;
+    setTimeout(() => process.exit(1), 200).unref();
+  });
   const node = new RotaNode(cfg, log);
   let stopping = false;
   const stop = (sig: string) => {
