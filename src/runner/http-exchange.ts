@@ -57,6 +57,12 @@ export async function exchange(req: HttpRequest, ctx: RunContext): Promise<HttpR
     return failed(`cannot open log file: ${(e as Error).message}`);
   }
   const timeoutMs = effectiveTimeoutMs(ctx, req.timeoutMs);
+  // got keeps its abort listener after the exchange ends, and an abort then destroys the finished
+  // stream with an error nobody listens to (an uncaught exception). So got gets a signal of its
+  // own that follows the run's only while the request is in flight.
+  const requestAbort = new AbortController();
+  const follow = () => requestAbort.abort(ctx.signal.reason);
+  ctx.signal.addEventListener('abort', follow, { once: true });
   const headers: Record<string, string> = { ...req.headers };
   const options: OptionsInit = {
     method: req.method.toUpperCase() as OptionsInit['method'],
@@ -64,7 +70,7 @@ export async function exchange(req: HttpRequest, ctx: RunContext): Promise<HttpR
     retry: { limit: 0 },
     throwHttpErrors: false,
     followRedirect: false,
-    signal: ctx.signal,
+    signal: requestAbort.signal,
   };
   if (timeoutMs !== undefined) options.timeout = { request: timeoutMs };
   if (req.body && 'json' in req.body) options.json = req.body.json;
@@ -85,6 +91,7 @@ export async function exchange(req: HttpRequest, ctx: RunContext): Promise<HttpR
   let keptBytes = 0;
   try {
     const stream = got.stream(req.url, options as OptionsInit & { isStream?: true });
+    stream.on('error', () => undefined); // surfaced by the iterator below; never uncaught
     stream.once('request', () => notifyStart(ctx, {}));
     stream.once('response', (res: { statusCode: number }) => (status = res.statusCode));
     for await (const chunk of stream as AsyncIterable<Buffer>) {
@@ -97,6 +104,8 @@ export async function exchange(req: HttpRequest, ctx: RunContext): Promise<HttpR
   } catch (e) {
     await sink.close();
     return transportFailure(e, req.url, ctx, timeoutMs, sink.tailText(), status);
+  } finally {
+    ctx.signal.removeEventListener('abort', follow);
   }
   await sink.close();
   const body = Buffer.concat(kept).subarray(0, MAX_BODY_BYTES).toString('utf8');

@@ -132,6 +132,22 @@ describe('runner: http', () => {
     expect(await run).to.include({ state: 'killed', message: 'killed by operator' });
   });
 
+  it('a kill arriving after the request finished is harmless (no uncaught error, outcome unchanged)', async () => {
+    const ac = new AbortController();
+    let uncaught: unknown = null;
+    const trap = (e: unknown) => (uncaught = e);
+    process.prependListener('uncaughtException', trap);
+    try {
+      const out = await execute(action(), ctx({ signal: ac.signal }));
+      expect(out.state).to.equal('succeeded');
+      ac.abort('stop');
+      await new Promise((r) => setTimeout(r, 100));
+      expect(uncaught).to.equal(null);
+    } finally {
+      process.removeListener('uncaughtException', trap);
+    }
+  });
+
   it('turns connection refused into a failed outcome', async () => {
     const tmp = http.createServer();
     await new Promise<void>((r) => tmp.listen(0, '127.0.0.1', r));
