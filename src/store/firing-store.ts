@@ -3,6 +3,23 @@ import { K } from './keys.js';
 import type { Fence } from './election.js';
 import type { Firing } from '../domain/firing.js';
 import type { Run, Task } from '../domain/task.js';
+import { Batcher } from '../lib/batcher.js';
+
+interface ClaimItem {
+  nodeId: string;
+  leaseNumeric: string;
+  assignmentRev: number;
+  running: Firing;
+  run: Run;
+}
+
+interface OutcomeItem {
+  nodeId: string;
+  claimRev: number;
+  firing: Firing;
+  run: Run;
+  next: Firing | null;
+}
 
 /** etcd refuses transactions with more than 128 compares or 128 operations. */
 export const MAX_TXN_OPS = 128;
@@ -51,48 +68,46 @@ export class FiringStore {
   }
 
   /**
-   * Writes plans in as few fenced transactions as the op limit allows. A batch whose compares
-   * fail is retried plan by plan, so one stale cursor does not hold back the others.
+   * Writes plans in as few fenced transactions as the op limit allows, concurrently. A batch
+   * whose compares fail is retried plan by plan, so one stale cursor does not hold back the others.
    * Returns `null` when the fence failed (this node no longer leads).
    */
   async writePlans(fence: Fence, plans: FiringPlan[]): Promise<PlanResult[] | null> {
-    const results: PlanResult[] = [];
-    let batch: { plan: FiringPlan; compares: [string, 'Mod' | 'Create', number][]; ops: Op[] }[] = [];
+    type Item = { plan: FiringPlan; compares: [string, 'Mod' | 'Create', number][]; ops: Op[] };
+    // Pack plans into batches within etcd's op limits; the batches touch disjoint keys, so they
+    // are committed concurrently rather than one round trip after another.
+    const batches: Item[][] = [];
+    let batch: Item[] = [];
     let nCmp = 1;
     let nOps = 0;
-    const flush = async (): Promise<boolean> => {
-      if (batch.length === 0) return true;
-      const cur = batch;
-      batch = [];
-      nCmp = 1;
-      nOps = 0;
-      const r = await this.commit(fence, cur.flatMap((b) => b.compares), cur.flatMap((b) => b.ops));
-      if (r.ok) {
-        for (const b of cur) results.push({ plan: b.plan, ok: true, revision: r.revision });
-        return true;
-      }
-      if (!(await this.fenceHolds(fence))) return false;
-      if (cur.length === 1) {
-        results.push({ plan: cur[0]!.plan, ok: false, revision: 0 });
-        return true;
-      }
-      for (const b of cur) {
-        const one = await this.commit(fence, b.compares, b.ops);
-        results.push({ plan: b.plan, ok: one.ok, revision: one.revision });
-      }
-      return true;
-    };
     for (const plan of plans) {
       const po = this.planOps(plan);
-      if (nCmp + po.compares.length > MAX_TXN_OPS || nOps + po.ops.length > MAX_TXN_OPS) {
-        if (!(await flush())) return null;
+      if (batch.length > 0 && (nCmp + po.compares.length > MAX_TXN_OPS || nOps + po.ops.length > MAX_TXN_OPS)) {
+        batches.push(batch);
+        batch = [];
+        nCmp = 1;
+        nOps = 0;
       }
       batch.push({ plan, ...po });
       nCmp += po.compares.length;
       nOps += po.ops.length;
     }
-    if (!(await flush())) return null;
-    return results;
+    if (batch.length > 0) batches.push(batch);
+    const flush = async (cur: Item[]): Promise<PlanResult[] | null> => {
+      const r = await this.commit(fence, cur.flatMap((b) => b.compares), cur.flatMap((b) => b.ops));
+      if (r.ok) return cur.map((b) => ({ plan: b.plan, ok: true, revision: r.revision }));
+      if (!(await this.fenceHolds(fence))) return null;
+      if (cur.length === 1) return [{ plan: cur[0]!.plan, ok: false, revision: 0 }];
+      return Promise.all(
+        cur.map(async (b) => {
+          const one = await this.commit(fence, b.compares, b.ops);
+          return { plan: b.plan, ok: one.ok, revision: one.revision };
+        }),
+      );
+    };
+    const all = await Promise.all(batches.map(flush));
+    if (all.some((x) => x === null)) return null;
+    return all.flatMap((x) => x!);
   }
 
   private async commit(fence: Fence, compares: [string, 'Mod' | 'Create', number][], ops: Op[]): Promise<{ ok: boolean; revision: number }> {
@@ -136,36 +151,70 @@ export class FiringStore {
    * The same transaction reads the task. Returns null if the firing is no longer ours.
    */
   async claim(nodeId: string, leaseNumeric: string, assignmentRev: number, running: Firing, run: Run): Promise<{ revision: number; task: Task | null } | null> {
+    return this.claims.submit({ nodeId, leaseNumeric, assignmentRev, running, run });
+  }
+
+  private readonly claims = new Batcher<ClaimItem, { revision: number; task: Task | null } | null>((items) => this.claimMany(items), 40);
+
+  /**
+   * Claims due at the same moment go in one transaction (compare each firing's revision and the
+   * node's lease once per incarnation); if any compare fails, each is tried on its own.
+   */
+  private async claimMany(items: ClaimItem[]): Promise<({ revision: number; task: Task | null } | null)[]> {
     const { ns } = this.h;
-    const key = K.firing(running.taskId, running.scheduledMs, running.replica);
-    const r = await ns
-      .if(key, 'Mod', '==', assignmentRev)
-      .and(K.node(nodeId), 'Lease', '==', leaseNumeric)
-      .then(
-        ns.put(key).value(JSON.stringify(running)),
-        ns.put(K.run(run.taskId, run.scheduledMs, run.attempt, run.replica)).value(JSON.stringify(run)),
-        ns.get(K.task(running.taskId)),
-      )
-      .commit();
-    if (!r.succeeded) return null;
-    const kv = r.responses[2]?.response_range?.kvs[0];
-    return { revision: Number(r.header.revision), task: kv ? (JSON.parse(kv.value.toString()) as Task) : null };
+    const attempt = async (batch: ClaimItem[]) => {
+      let txn = ns.if(K.node(batch[0]!.nodeId), 'Lease', '==', batch[0]!.leaseNumeric);
+      for (const c of batch.slice(1)) if (c.nodeId !== batch[0]!.nodeId || c.leaseNumeric !== batch[0]!.leaseNumeric) txn = txn.and(K.node(c.nodeId), 'Lease', '==', c.leaseNumeric);
+      const ops: Op[] = [];
+      for (const c of batch) {
+        const key = K.firing(c.running.taskId, c.running.scheduledMs, c.running.replica);
+        txn = txn.and(key, 'Mod', '==', c.assignmentRev);
+        ops.push(ns.put(key).value(JSON.stringify(c.running)), ns.put(K.run(c.run.taskId, c.run.scheduledMs, c.run.attempt, c.run.replica)).value(JSON.stringify(c.run)), ns.get(K.task(c.running.taskId)) as unknown as Op);
+      }
+      const r = await txn.then(...ops).commit();
+      if (!r.succeeded) return null;
+      return batch.map((_, i) => {
+        const kv = r.responses[i * 3 + 2]?.response_range?.kvs[0];
+        return { revision: Number(r.header.revision), task: kv ? (JSON.parse(kv.value.toString()) as Task) : null };
+      });
+    };
+    const together = await attempt(items);
+    if (together) return together;
+    if (items.length === 1) return [null];
+    return Promise.all(items.map(async (c) => ((await attempt([c])) ?? [null])[0]!));
   }
 
   /**
    * Node: commits an attempt's outcome once. `next` is the retry-wait firing when the policy
    * retries, else the firing is deleted. Fails (false) if the leader has since taken it back.
+   * Outcomes ready at the same moment share a transaction (each tried alone if one is stale).
    */
   async complete(nodeId: string, claimRev: number, firing: Firing, run: Run, next: Firing | null): Promise<boolean> {
+    return this.outcomes.submit({ nodeId, claimRev, firing, run, next });
+  }
+
+  private readonly outcomes = new Batcher<OutcomeItem, boolean>((items) => this.completeMany(items), 40);
+
+  private async completeMany(items: OutcomeItem[]): Promise<boolean[]> {
     const { ns } = this.h;
-    const key = K.firing(firing.taskId, firing.scheduledMs, firing.replica);
-    const ops: Op[] = [
-      ns.put(K.run(run.taskId, run.scheduledMs, run.attempt, run.replica)).value(JSON.stringify(run)),
-      ns.delete().key(K.assignment(nodeId, firing.taskId, firing.scheduledMs, firing.replica)),
-      next ? ns.put(key).value(JSON.stringify(next)) : ns.delete().key(key),
-    ];
-    const r = await ns.if(key, 'Mod', '==', claimRev).then(...ops).commit();
-    return r.succeeded;
+    const attempt = async (batch: OutcomeItem[]): Promise<boolean> => {
+      const first = batch[0]!;
+      let txn = ns.if(K.firing(first.firing.taskId, first.firing.scheduledMs, first.firing.replica), 'Mod', '==', first.claimRev);
+      for (const o of batch.slice(1)) txn = txn.and(K.firing(o.firing.taskId, o.firing.scheduledMs, o.firing.replica), 'Mod', '==', o.claimRev);
+      const ops: Op[] = [];
+      for (const o of batch) {
+        const key = K.firing(o.firing.taskId, o.firing.scheduledMs, o.firing.replica);
+        ops.push(
+          ns.put(K.run(o.run.taskId, o.run.scheduledMs, o.run.attempt, o.run.replica)).value(JSON.stringify(o.run)),
+          ns.delete().key(K.assignment(o.nodeId, o.firing.taskId, o.firing.scheduledMs, o.firing.replica)),
+          o.next ? ns.put(key).value(JSON.stringify(o.next)) : ns.delete().key(key),
+        );
+      }
+      return (await txn.then(...ops).commit()).succeeded;
+    };
+    if (await attempt(items)) return items.map(() => true);
+    if (items.length === 1) return [false];
+    return Promise.all(items.map((o) => attempt([o])));
   }
 
   /**
