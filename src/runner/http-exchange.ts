@@ -1,8 +1,8 @@
 import http from 'node:http';
 import https from 'node:https';
 import got, { type OptionsInit } from 'got';
-import { OutputSink } from './output-sink.js';
-import { failed, notifyStart, timedOutMessage, type RunContext, type RunOutcome } from './types.js';
+import { OutputSink, openRunOutput } from './output-sink.js';
+import { notifyStart, timedOutMessage, type RunContext, type RunOutcome } from './types.js';
 
 /** Shared keep-alive agents: thousands of firings per second reuse sockets instead of opening one each. */
 export const httpAgents = {
@@ -49,13 +49,8 @@ export function effectiveTimeoutMs(ctx: RunContext, actionMs: number | undefined
  * Transport failures, timeouts and operator kills come back as a RunOutcome; never rejects.
  */
 export async function exchange(req: HttpRequest, ctx: RunContext): Promise<HttpResponse | RunOutcome> {
-  if (ctx.signal.aborted) return { state: 'killed', message: 'killed by operator' };
-  let sink: OutputSink;
-  try {
-    sink = await OutputSink.open(ctx.logFile, ctx.outputCapBytes, ctx.tailBytes);
-  } catch (e) {
-    return failed(`cannot open log file: ${(e as Error).message}`);
-  }
+  const sink = await openRunOutput(ctx);
+  if (!(sink instanceof OutputSink)) return sink;
   const timeoutMs = effectiveTimeoutMs(ctx, req.timeoutMs);
   // got keeps its abort listener after the exchange ends, and an abort then destroys the finished
   // stream with an error nobody listens to (an uncaught exception). So got gets a signal of its

@@ -1,6 +1,7 @@
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { failed, type RunOutcome } from './types.js';
 
 /**
  * A run's output: appended to the log file up to a cap (then one truncation line), while the
@@ -80,5 +81,18 @@ export class OutputSink {
     }
     const joined = Buffer.concat([this.tail, chunk]);
     this.tail = joined.length > this.tailBytes ? Buffer.from(joined.subarray(joined.length - this.tailBytes)) : joined;
+  }
+}
+
+/**
+ * The run's output file, or the outcome that ends the run before it starts: killed already,
+ * or a log file that cannot be opened (a failed run, never an exception).
+ */
+export async function openRunOutput(ctx: { signal: AbortSignal; logFile: string; outputCapBytes: number; tailBytes: number }): Promise<OutputSink | RunOutcome> {
+  if (ctx.signal.aborted) return { state: 'killed', message: 'killed by operator' };
+  try {
+    return await OutputSink.open(ctx.logFile, ctx.outputCapBytes, ctx.tailBytes);
+  } catch (e) {
+    return failed(`cannot open log file: ${(e as Error).message}`);
   }
 }

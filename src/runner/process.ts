@@ -1,7 +1,7 @@
 import { stat } from 'node:fs/promises';
 import { execa } from 'execa';
 import type { ProcessAction } from '../domain/task.js';
-import { OutputSink } from './output-sink.js';
+import { OutputSink, openRunOutput } from './output-sink.js';
 import { groupAlive, terminateGroup } from './process-group.js';
 import { checkRunAs, resolveRunAs } from './run-as.js';
 import { failed, notifyStart, timedOutMessage, type RunContext, type RunOutcome } from './types.js';
@@ -79,14 +79,8 @@ async function run(action: ProcessAction, ctx: RunContext): Promise<RunOutcome> 
     const st = await stat(action.cwd).catch(() => undefined);
     if (!st?.isDirectory()) return failed(`working directory '${action.cwd}' does not exist`);
   }
-  if (ctx.signal.aborted) return { state: 'killed', message: 'killed by operator' };
-
-  let sink: OutputSink;
-  try {
-    sink = await OutputSink.open(ctx.logFile, ctx.outputCapBytes, ctx.tailBytes);
-  } catch (e) {
-    return failed(`cannot open log file: ${(e as Error).message}`);
-  }
+  const sink = await openRunOutput(ctx);
+  if (!(sink instanceof OutputSink)) return sink;
 
   // One pipe for both streams, so the log shows stdout and stderr in the order they were written.
   const script = `exec 2>&1; ${action.command}`;
