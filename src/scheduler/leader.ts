@@ -236,6 +236,9 @@ export class Leader {
     for (const id of ids) {
       const t = this.view.tasks.get(id);
       if (!t) continue;
+      // A task and its cursor are written together but arrive on two watches: wait for the
+      // cursor of a fresh task rather than plan against its absence (a certain conflict).
+      if (!this.view.cursors.has(id) && t.value.createdMs > ctx.nowMs - 10_000) continue;
       const plan = planTask(t.value, this.view.cursors.get(id), this.view.firingsOf(id), ctx);
       if (plan) plans.push(plan);
       else this.dirtyTasks.add(id);
@@ -256,6 +259,7 @@ export class Leader {
         this.metrics.planConflict(r.plan.firings.length);
         const [cur, taskKv] = await Promise.all([this.h.ns.get(K.cursor(id)).exec(), this.h.ns.get(K.task(id)).exec()]);
         const kv = cur.kvs[0];
+        this.log.debug({ taskId: id, expectRev: r.plan.cursor.expectRev, cursorRev: kv ? Number(kv.mod_revision) : 0, cursorMs: kv ? Number(kv.value.toString()) : null, firings: r.plan.firings.map((f) => f.scheduledMs) }, 'plan conflict');
         if (kv) this.view.cursors.set(id, { value: Number(kv.value.toString()), modRevision: Number(kv.mod_revision) });
         if (taskKv.kvs.length === 0) {
           this.view.tasks.delete(id);
