@@ -36,8 +36,11 @@ build: deps
 run: etcd-bin build
 	node dist/src/cli.js serve $(ARGS)
 
+# Unit and integration tests in parallel; the cluster tests (3 etcd members + 3 node processes
+# each, faults injected) one file at a time, so two clusters do not fight over 2 cores.
 test: etcd-bin build
-	npx mocha
+	npx mocha --no-config --parallel --jobs 2 --timeout 30000 --exit 'dist/test/unit/**/*.test.js' 'dist/test/integration/**/*.test.js'
+	npx mocha --no-config --timeout 180000 --exit 'dist/test/cluster/**/*.test.js'
 
 unit: build
 	npx mocha --no-config --exit 'dist/test/unit/**/*.test.js'
