@@ -20,29 +20,18 @@ import { parseArgs } from 'node:util';
 import { writeFileSync } from 'node:fs';
 import { TestCluster } from '../test/support/cluster.js';
 import { Receiver } from '../test/support/receiver.js';
-import { analyze, cpuMeter, machine, parseRates, pool, sleep, stepTable, type StepResult } from './lib/common.js';
+import { LOAD_OPTIONS, analyze, cpuMeter, loadSettings, machine, pool, sleep, stepTable, type StepResult } from './lib/common.js';
 import { measureCeiling, ceilingTable, type CeilingRow } from './lib/etcd-ceiling.js';
 
 const { values } = parseArgs({
   options: {
-    full: { type: 'boolean', default: false },
-    rates: { type: 'string' },
-    seconds: { type: 'string' },
-    every: { type: 'boolean', default: false },
-    warmup: { type: 'string', default: '5' },
-    settle: { type: 'string', default: '5' },
+    ...LOAD_OPTIONS,
     'create-concurrency': { type: 'string', default: '32' },
     'no-ceiling': { type: 'boolean', default: false },
     'ceiling-seconds': { type: 'string', default: '5' },
-    json: { type: 'string' },
   },
 });
-const full = values.full!;
-const rates = parseRates(values.rates, full);
-const seconds = Number(values.seconds ?? (full ? 60 : 15));
-const mode: 'cron' | 'every' = values.every ? 'every' : 'cron';
-const warmupMs = Number(values.warmup) * 1000;
-const settleMs = Number(values.settle) * 1000;
+const { rates, seconds, mode, warmupMs, settleMs } = loadSettings(values);
 const createConc = Number(values['create-concurrency']);
 const schedule = mode === 'cron' ? { cron: '* * * * * *' } : { every: '1s' };
 

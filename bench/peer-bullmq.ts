@@ -19,29 +19,18 @@ import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { freePort } from '../src/store/etcd-process.js';
 import { Receiver } from '../test/support/receiver.js';
-import { analyze, cpuMeter, machine, parseRates, pool, sideBySide, sleep, stepTable, type StepResult } from './lib/common.js';
+import { LOAD_OPTIONS, analyze, cpuMeter, loadSettings, machine, pool, sideBySide, sleep, stepTable, type StepResult } from './lib/common.js';
 
 const { values } = parseArgs({
   options: {
-    full: { type: 'boolean', default: false },
-    rates: { type: 'string' },
-    seconds: { type: 'string' },
-    every: { type: 'boolean', default: false },
+    ...LOAD_OPTIONS,
     hz: { type: 'string', default: '100' },
     workers: { type: 'string', default: '1' },
     concurrency: { type: 'string', default: '50' },
-    warmup: { type: 'string', default: '5' },
-    settle: { type: 'string', default: '5' },
     rota: { type: 'string' },
-    json: { type: 'string' },
   },
 });
-const full = values.full!;
-const rates = parseRates(values.rates, full);
-const seconds = Number(values.seconds ?? (full ? 60 : 15));
-const mode: 'cron' | 'every' = values.every ? 'every' : 'cron';
-const warmupMs = Number(values.warmup) * 1000;
-const settleMs = Number(values.settle) * 1000;
+const { rates, seconds, mode, warmupMs, settleMs } = loadSettings(values);
 const nWorkers = Number(values.workers);
 const hz = Number(values.hz);
 const log = (...a: unknown[]) => console.error(`[peer-bullmq ${new Date().toISOString().slice(11, 23)}]`, ...a);

@@ -186,3 +186,33 @@ export function cpuMeter(procs: Record<string, number | undefined>): { stop(): R
     },
   };
 }
+
+/** The load options both sides share (rates, seconds, cron or every, warm-up, settle), parsed once. */
+export const LOAD_OPTIONS = {
+  full: { type: 'boolean', default: false },
+  rates: { type: 'string' },
+  seconds: { type: 'string' },
+  every: { type: 'boolean', default: false },
+  warmup: { type: 'string', default: '5' },
+  settle: { type: 'string', default: '5' },
+  json: { type: 'string' },
+} as const;
+
+export function loadSettings(values: { full?: boolean; rates?: string; seconds?: string; every?: boolean; warmup?: string; settle?: string }): {
+  full: boolean;
+  rates: number[];
+  seconds: number;
+  mode: 'cron' | 'every';
+  warmupMs: number;
+  settleMs: number;
+} {
+  const full = values.full ?? false;
+  return {
+    full,
+    rates: parseRates(values.rates, full),
+    seconds: Number(values.seconds ?? (full ? 60 : 15)),
+    mode: values.every ? 'every' : 'cron',
+    warmupMs: Number(values.warmup ?? '5') * 1000,
+    settleMs: Number(values.settle ?? '5') * 1000,
+  };
+}
