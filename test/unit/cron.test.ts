@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { isValidTimeZone, nextCronFire, parseCron } from '../../src/domain/cron.js';
-import { RotaError } from '../../src/domain/errors.js';
+import { expectInvalid } from '../support/expect-rota.js';
 
 const iso = (ms: number) => new Date(ms).toISOString().replace('.000Z', 'Z');
 const at = (s: string) => Date.parse(s);
@@ -14,17 +14,6 @@ function firings(expr: string, tz: string, from: string, to: string): string[] {
   return out;
 }
 
-function expectInvalid(fn: () => unknown, message: string) {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).to.be.instanceOf(RotaError);
-    expect((e as RotaError).code).to.equal('INVALID_SCHEDULE');
-    expect((e as RotaError).message).to.equal(message);
-    return;
-  }
-  expect.fail(`expected RotaError '${message}'`);
-}
 
 describe('cron parsing', () => {
   it('parses lists, ranges, steps and names', () => {

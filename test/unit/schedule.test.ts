@@ -1,22 +1,11 @@
 import { expect } from 'chai';
 import { formatDurationMs, parseDurationMs } from '../../src/domain/duration.js';
-import { RotaError } from '../../src/domain/errors.js';
 import { compileSchedule, missedFirings, nextFire } from '../../src/domain/schedule.js';
 import type { Schedule } from '../../src/domain/task.js';
+import { expectInvalid } from '../support/expect-rota.js';
 
 const at = (s: string) => Date.parse(s);
 
-function expectInvalid(fn: () => unknown, message: string) {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).to.be.instanceOf(RotaError);
-    expect((e as RotaError).code).to.equal('INVALID_SCHEDULE');
-    expect((e as RotaError).message).to.equal(message);
-    return;
-  }
-  expect.fail(`expected RotaError '${message}'`);
-}
 
 describe('durations', () => {
   it('parses units, compounds, fractions and milliseconds', () => {

@@ -1,6 +1,5 @@
 import { expect } from 'chai';
 import { userInfo } from 'node:os';
-import { RotaError, type ErrorCode } from '../../src/domain/errors.js';
 import { DEFAULT_PLACEMENT, DEFAULT_POLICIES } from '../../src/domain/task.js';
 import {
   normalizeAction,
@@ -11,21 +10,11 @@ import {
   type InputLimits,
   type TaskInput,
 } from '../../src/service/task-input.js';
+import { expectRota } from '../support/expect-rota.js';
 
 const LIMITS: InputLimits = { allowedUsers: ['deploy'], maxReplicas: 1000 };
 const HTTP = { http: { url: 'http://127.0.0.1:9/hook' } };
 
-function expectRota(fn: () => unknown, code: ErrorCode, ...fragments: string[]): RotaError {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).to.be.instanceOf(RotaError);
-    expect((e as RotaError).code, (e as Error).message).to.equal(code);
-    for (const f of fragments) expect((e as Error).message).to.contain(f);
-    return e as RotaError;
-  }
-  return expect.fail(`expected RotaError ${code}`);
-}
 
 function input(over: Partial<TaskInput> = {}): TaskInput {
   return { name: 'job', schedule: { every: '30s' }, action: HTTP, ...over };
