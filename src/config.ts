@@ -30,6 +30,8 @@ export interface Config {
   events: { keep: number; maxAgeMs: number };
   process: { killGraceMs: number };
   shutdown: { graceMs: number };
+  /** Firings of tasks with overlap `allow` and no deps are written this far ahead of their instant. */
+  scheduler: { writeAheadMs: number };
   api: { maxBodyBytes: number; maxReplicas: number };
   log: { level: string };
 }
@@ -46,6 +48,7 @@ export const DEFAULTS: Config = {
   events: { keep: 10_000, maxAgeMs: 30 * 24 * 3600_000 },
   process: { killGraceMs: 5_000 },
   shutdown: { graceMs: 30_000 },
+  scheduler: { writeAheadMs: 1000 },
   api: { maxBodyBytes: 1024 * 1024, maxReplicas: 1000 },
   log: { level: 'info' },
 };
@@ -81,6 +84,7 @@ const schema = {
     events: { type: 'object', additionalProperties: false, properties: { keep: int(1), maxAgeMs: int(1000) } },
     process: { type: 'object', additionalProperties: false, properties: { killGraceMs: int(0) } },
     shutdown: { type: 'object', additionalProperties: false, properties: { graceMs: int(0) } },
+    scheduler: { type: 'object', additionalProperties: false, properties: { writeAheadMs: int(30, 60_000) } },
     api: { type: 'object', additionalProperties: false, properties: { maxBodyBytes: int(1024), maxReplicas: int(1) } },
     log: { type: 'object', additionalProperties: false, properties: { level: { enum: ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] } } },
   },

@@ -213,7 +213,7 @@ export class RotaNode {
         const firstSweep = setTimeout(runJanitor, 30_000);
         const janitor = setInterval(runJanitor, 10 * 60_000);
         try {
-          this.leader = new Leader(this.h, this.session, l, this.clock, this.log, this.metrics);
+          this.leader = new Leader(this.h, this.session, l, this.clock, this.log, this.metrics, Math.random, this.cfg.scheduler.writeAheadMs);
           await this.leader.run();
         } finally {
           this.leader = null;

@@ -172,8 +172,6 @@ export class Agent {
   }
 
   private async handle(assigned: Firing, assignmentRev: number): Promise<void> {
-    const wait = assigned.dueMs - this.clock.now();
-    if (wait > 0) await this.clock.sleep(wait);
     if (this.draining || !this.session.alive()) return; // not claimed: the leader reassigns it
     const key = slotKey(assigned.taskId, assigned.scheduledMs, assigned.replica);
     if (this.slots.has(key)) return;

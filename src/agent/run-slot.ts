@@ -77,9 +77,11 @@ function finalRun(run: Run, outcome: RunOutcome, endedMs: number): Run {
  * firing after the restart delay (backing off while it keeps crashing quickly).
  */
 export async function runSlot(d: SlotDeps, assigned: Firing, assignmentRev: number, abort: AbortController, status: (s: SlotStatus | null) => void): Promise<void> {
-  const now = d.clock.now();
-  let firing: Firing = { ...assigned, state: 'running', startedMs: now, pid: undefined };
-  let run = startedRun(firing, d.nodeId, now);
+  // Claimed as soon as it arrives (the leader writes firings ahead of their instant), so the
+  // claim's round trip is not on the way to the start; it starts at its due time.
+  const startAt = Math.max(d.clock.now(), assigned.dueMs);
+  let firing: Firing = { ...assigned, state: 'running', startedMs: startAt, pid: undefined };
+  let run = startedRun(firing, d.nodeId, startAt);
   const claimed = await d.store.claim(d.nodeId, d.session.leaseNumeric, assignmentRev, firing, run).catch((err: Error) => {
     d.log.warn({ err: err.message, runId: run.id }, 'claim failed');
     return null;
@@ -94,6 +96,10 @@ export async function runSlot(d: SlotDeps, assigned: Firing, assignmentRev: numb
     await commit(d, rev, firing, { ...run, state: 'failed', endedMs: d.clock.now(), message: 'task was deleted' }, null, null);
     return;
   }
+  if (startAt > d.clock.now()) await d.clock.sleep(startAt - d.clock.now(), abort.signal);
+  if (abort.signal.aborted || !d.session.alive()) return notStarted(d, rev, firing, run, task, abort.signal.reason as AbortReason | undefined);
+  const now = d.clock.now();
+  run = { ...run, startedMs: now };
   d.metrics.started(now - assigned.scheduledMs);
   let quickExits = 0;
   for (;;) {
@@ -182,6 +188,27 @@ export async function runSlot(d: SlotDeps, assigned: Firing, assignmentRev: numb
     rev = await d.store.update(d.nodeId, rev, firing, [run]).catch(() => 0);
     if (!rev) return;
   }
+}
+
+/**
+ * A claimed firing stopped before its instant: handed back on drain (same attempt, placed
+ * elsewhere), recorded as killed when stopped, left to the leader when the lease is gone (the
+ * leader sees a start time still ahead and places it again).
+ */
+async function notStarted(d: SlotDeps, rev: number, firing: Firing, run: Run, task: Task, reason: AbortReason | undefined): Promise<void> {
+  if (reason === 'drain') {
+    const back: Firing = { ...firing, state: 'unassigned', node: undefined, lease: undefined, startedMs: undefined, dueMs: firing.startedMs ?? firing.dueMs };
+    const ok = await d.store.update(d.nodeId, rev, back, [], true).catch(() => 0);
+    if (!ok) d.log.warn({ runId: run.id }, 'could not hand the firing back (taken over already)');
+    return;
+  }
+  if (reason === undefined || reason === 'shutdown' || reason === 'lease-lost') return;
+  const ended = d.clock.now();
+  const final: Run =
+    reason === 'stop'
+      ? { ...run, state: 'skipped', startedMs: undefined, endedMs: ended, message: 'not started: the task was paused, stopped or deleted before its instant' }
+      : { ...run, state: 'killed', endedMs: ended, message: `${KILL_MESSAGES[reason] ?? 'killed by request'} before it started` };
+  await commit(d, rev, firing, final, null, task);
 }
 
 /** Commits an attempt's outcome once; a timed-out commit is read back (it may have applied). */

@@ -30,6 +30,16 @@ export function isLate(policy: MisfirePolicy, scheduledMs: number, nowMs: number
 }
 
 /**
+ * A scheduled firing that was written but never started (its node drained or vanished, no node
+ * was free) and is now placed again: whether it still runs. On time, yes; late, by the misfire
+ * policy: skip drops it, run-all and run-once run it while it is within the window.
+ */
+export function stillRunsWhenLate(policy: MisfirePolicy, scheduledMs: number, nowMs: number): boolean {
+  if (!isLate(policy, scheduledMs, nowMs)) return true;
+  return policy.mode !== 'skip' && nowMs - scheduledMs <= policy.windowMs;
+}
+
+/**
  * Which missed firings to run. `missed` holds ascending scheduled instants already known to be
  * late (possibly only the newest of them); totalMissed counts all. skip runs none, run-once the
  * newest, run-all those within windowMs before nowMs, at most the newest maxCount.

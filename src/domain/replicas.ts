@@ -19,7 +19,8 @@ export interface ReplicaActions {
  * What the leader does about a task's replica firings. A daemon keeps one firing per replica
  * of its current generation (its last update time: an update or a resume restarts it); a
  * replica is only started again once its previous firing is completely gone, so two copies of
- * one replica never run. A deleted task loses every firing; a paused daemon stops. Pure.
+ * one replica never run. A deleted task loses every firing; a paused daemon stops; a paused
+ * task's scheduled firings that have not started yet go. Pure.
  */
 export function planReplicas(task: Task | undefined, firings: Held<Firing>[], nowMs: number): ReplicaActions {
   const out: ReplicaActions = { create: [], kill: [], drop: [] };
@@ -28,7 +29,11 @@ export function planReplicas(task: Task | undefined, firings: Held<Firing>[], no
     firings.forEach(retire);
     return out;
   }
-  if (!('daemon' in task.schedule)) return out;
+  if (!('daemon' in task.schedule)) {
+    // Paused: scheduled firings written ahead of their instant do not start.
+    if (!task.enabled) for (const e of firings) if (notStartedSchedule(e.value, nowMs)) retire(e);
+    return out;
+  }
   const gen = task.updatedMs;
   const wanted = task.enabled ? task.replicas : 0;
   const present = new Set<number>();
@@ -39,6 +44,12 @@ export function planReplicas(task: Task | undefined, firings: Held<Firing>[], no
   }
   for (let r = 0; r < wanted; r++) if (!present.has(r)) out.create.push(newFiring(task, gen, 'schedule', nowMs, undefined, r));
   return out;
+}
+
+/** A firing from the schedule (not a manual trigger or a retry) that has not started by nowMs. */
+function notStartedSchedule(f: Firing, nowMs: number): boolean {
+  if (f.trigger !== 'schedule' && f.trigger !== 'catch-up') return false;
+  return f.state === 'assigned' || f.state === 'unassigned' || (f.state === 'running' && (f.startedMs ?? 0) > nowMs);
 }
 
 /**

@@ -48,32 +48,57 @@ export class ClusterView {
 
   /** Firing keys per task id. */
   private byTask = new Map<string, Set<string>>();
+  /** Assigned or running firings per node id (placement load), kept as firings change. */
+  private load = new Map<string, number>();
+  /** Keys of firings waiting for a node (deps, no eligible node). */
+  readonly unassigned = new Set<string>();
 
   reset(which: keyof typeof ClusterView.sources, kvs: Kv[]): void {
     const s = ClusterView.sources[which];
     ClusterView.load(this[which] as Map<string, Entry<unknown>>, kvs, s.prefix, s.parse);
     if (which === 'firings') {
       this.byTask.clear();
-      for (const k of this.firings.keys()) this.index(k, true);
+      this.load.clear();
+      this.unassigned.clear();
+      for (const [k, e] of this.firings) this.index(k, e.value);
     }
   }
 
   apply(which: keyof typeof ClusterView.sources, ev: KvEvent): string {
     const s = ClusterView.sources[which];
-    const id = ClusterView.apply(this[which] as Map<string, Entry<unknown>>, ev, s.prefix, s.parse);
-    if (which === 'firings') this.index(id, ev.type === 'put');
-    return id;
+    if (which !== 'firings') return ClusterView.apply(this[which] as Map<string, Entry<unknown>>, ev, s.prefix, s.parse);
+    const key = ev.key.slice(s.prefix.length);
+    const before = this.firings.get(key)?.value;
+    ClusterView.apply(this.firings, ev, s.prefix, ClusterView.sources.firings.parse);
+    const after = this.firings.get(key)?.value;
+    if (before !== after) {
+      if (before) this.unindex(key, before);
+      if (after) this.index(key, after);
+    }
+    return key;
   }
 
-  private index(key: string, present: boolean): void {
+  private index(key: string, f: Firing): void {
     const taskId = key.slice(0, key.indexOf('/'));
     let set = this.byTask.get(taskId);
-    if (present) {
-      if (!set) this.byTask.set(taskId, (set = new Set()));
-      set.add(key);
-    } else if (set) {
+    if (!set) this.byTask.set(taskId, (set = new Set()));
+    set.add(key);
+    if (f.state === 'unassigned') this.unassigned.add(key);
+    if (f.node && (f.state === 'assigned' || f.state === 'running')) this.load.set(f.node, (this.load.get(f.node) ?? 0) + 1);
+  }
+
+  private unindex(key: string, f: Firing): void {
+    const taskId = key.slice(0, key.indexOf('/'));
+    const set = this.byTask.get(taskId);
+    if (set && !this.firings.has(key)) {
       set.delete(key);
       if (set.size === 0) this.byTask.delete(taskId);
+    }
+    this.unassigned.delete(key);
+    if (f.node && (f.state === 'assigned' || f.state === 'running')) {
+      const n = (this.load.get(f.node) ?? 1) - 1;
+      if (n > 0) this.load.set(f.node, n);
+      else this.load.delete(f.node);
     }
   }
 
@@ -97,10 +122,7 @@ export class ClusterView {
   }
 
   nodeInfos(): NodeInfo[] {
-    const load = new Map<string, number>();
-    for (const f of this.firings.values()) {
-      if (f.value.node && (f.value.state === 'assigned' || f.value.state === 'running')) load.set(f.value.node, (load.get(f.value.node) ?? 0) + 1);
-    }
+    const load = this.load;
     return [...this.nodes.values()].map(({ value: n }) => ({
       id: n.id,
       lease: n.lease,

@@ -22,8 +22,14 @@ const firingKeyOf = (f: Firing): string => `${f.taskId}/${f.scheduledMs}/${f.rep
 
 const MAX_TIMER_MS = 3_600_000;
 
-/** Firings are written this long before they are due (see PlanContext.horizonMs). */
+/**
+ * Firings of tasks whose run depends on the state at their instant (overlap forbid/replace,
+ * deps) are written only this long before they are due (see PlanContext.horizonMs).
+ */
 export const PLAN_AHEAD_MS = 30;
+
+/** Default for the other tasks: written this far ahead, so the node has claimed them by their instant. */
+export const WRITE_AHEAD_MS = 1000;
 
 /**
  * The leader's side while this node leads: it watches tasks, cursors, firings, nodes and
@@ -42,6 +48,7 @@ export class Leader {
   private dirtyTasks = new Set<string>();
   private dirtyFirings = new Set<string>();
   private acted = new Map<string, number>();
+  private stepQueued = false;
   private readonly turn = { n: 0 };
   private stopped = false;
 
@@ -53,6 +60,7 @@ export class Leader {
     private readonly log: Logger,
     private readonly metrics: Metrics,
     private readonly random: () => number = Math.random,
+    private readonly writeAheadMs: number = WRITE_AHEAD_MS,
   ) {
     this.box = new Mailbox(log, 'leader', () => metrics.etcdError('leader'));
     this.store = new FiringStore(h);
@@ -83,7 +91,7 @@ export class Leader {
         for (const k of this.view.triggers.keys()) this.dirtyFirings.add('trigger:' + k);
         this.log.info({ tasks: this.view.tasks.size, firings: this.view.firings.size }, 'leader view synced; scheduling');
       });
-      this.box.post(() => this.step());
+      this.requestStep();
       await new Promise<void>((resolve) => {
         if (this.leadership.lost.aborted) return resolve();
         this.leadership.lost.addEventListener('abort', () => resolve(), { once: true });
@@ -96,26 +104,43 @@ export class Leader {
     }
   }
 
-  private onReset(s: Source, kvs: Parameters<ClusterView['reset']>[1]): Promise<void> {
+  private onReset(s: Source, kvs: Parameters<ClusterView['reset']>[1]): void {
     this.view.reset(s, kvs);
     if (s === 'tasks' || s === 'cursors') for (const id of this.view.tasks.keys()) this.dirtyTasks.add(id);
     if (s === 'firings' || s === 'nodes') for (const k of this.view.firings.keys()) this.dirtyFirings.add(k);
     if (s === 'triggers') for (const k of this.view.triggers.keys()) this.dirtyFirings.add('trigger:' + k);
-    return this.step();
+    this.requestStep();
   }
 
-  private onEvent(s: Source, ev: Parameters<ClusterView['apply']>[1]): Promise<void> {
+  private onEvent(s: Source, ev: Parameters<ClusterView['apply']>[1]): void {
     const id = this.view.apply(s, ev);
     if (s === 'tasks' || s === 'cursors') this.dirtyTasks.add(id);
     if (s === 'firings') {
       this.dirtyFirings.add(id);
-      if (ev.type === 'delete') for (const [k, f] of this.view.firings) if (f.value.state === 'unassigned') this.dirtyFirings.add(k); // deps may be free now
+      if (ev.type === 'delete') for (const k of this.view.unassigned) this.dirtyFirings.add(k); // deps may be free now
       const p = parseFiringKey(id);
-      if (p) this.dirtyTasks.add(p.taskId); // an ended run may unblock overlap: forbid
+      const task = p && this.view.tasks.get(p.taskId)?.value;
+      // A daemon's replicas, an ended run under overlap forbid/replace, a deleted or paused task's firings.
+      if (p && (!task || !task.enabled || isDaemon(task) || task.policies.overlap !== 'allow')) this.dirtyTasks.add(p.taskId);
     }
     if (s === 'nodes') for (const k of this.view.firings.keys()) this.dirtyFirings.add(k);
     if (s === 'triggers' && ev.type === 'put') this.dirtyFirings.add('trigger:' + id);
-    return this.step();
+    this.requestStep();
+  }
+
+  /**
+   * One step for everything that arrived together: watch events are applied as they come, and
+   * the step runs once after the events delivered in the same turn of the event loop.
+   */
+  private requestStep(): void {
+    if (this.stepQueued) return;
+    this.stepQueued = true;
+    setImmediate(() =>
+      this.box.post(() => {
+        this.stepQueued = false;
+        return this.step();
+      }),
+    );
   }
 
   private canWrite(): boolean {
@@ -140,14 +165,9 @@ export class Leader {
     }
     const now = this.clock.now();
     const changed = [...this.dirtyTasks];
-    for (const id of this.dirtyTasks) {
-      const t = this.view.tasks.get(id);
-      const c = this.view.cursors.get(id);
-      this.heap.set('t:' + id, t ? nextDueMs(t.value, c?.value ?? t.value.createdMs) : null);
-    }
-    this.dirtyTasks.clear();
+    this.rescheduleDirty();
     await this.reconcileReplicas(changed);
-    const due = this.heap.takeDue(now + PLAN_AHEAD_MS);
+    const due = this.heap.takeDue(now);
     this.log.debug({ due: due.length, next: this.heap.peek() }, 'leader step');
     const dueTasks = due.filter((k) => k.startsWith('t:')).map((k) => k.slice(2));
     for (const k of due) if (k.startsWith('f:')) this.dirtyFirings.add(k.slice(2));
@@ -165,8 +185,23 @@ export class Leader {
     // Node clamps delays past 2^31-1 ms to 1 ms: wake at most hourly and re-arm.
     this.timer = setTimeout(() => {
       this.timer = null;
-      this.box.post(() => this.step());
-    }, Math.min(MAX_TIMER_MS, Math.max(0, next - PLAN_AHEAD_MS - this.clock.now())));
+      this.requestStep();
+    }, Math.min(MAX_TIMER_MS, Math.max(0, next - this.clock.now())));
+  }
+
+  /** How long before its instant a task's firing is written. */
+  private aheadMs(task: Task): number {
+    return task.policies.overlap === 'allow' && !task.deps?.length ? this.writeAheadMs : PLAN_AHEAD_MS;
+  }
+
+  /** Dirty tasks get their next planning time (their next instant minus the write-ahead). */
+  private rescheduleDirty(): void {
+    for (const id of this.dirtyTasks) {
+      const t = this.view.tasks.get(id)?.value;
+      const due = t ? nextDueMs(t, this.view.cursors.get(id)?.value ?? t.createdMs) : null;
+      this.heap.set('t:' + id, due === null || !t ? null : due - this.aheadMs(t));
+    }
+    this.dirtyTasks.clear();
   }
 
   private ctx(): PlanContext {
@@ -231,7 +266,7 @@ export class Leader {
   }
 
   private async fireTasks(ids: string[]): Promise<void> {
-    const ctx = { ...this.ctx(), horizonMs: this.clock.now() + PLAN_AHEAD_MS };
+    const ctx = this.ctx();
     const plans: FiringPlan[] = [];
     for (const id of ids) {
       const t = this.view.tasks.get(id);
@@ -239,7 +274,7 @@ export class Leader {
       // A task and its cursor are written together but arrive on two watches: wait for the
       // cursor of a fresh task rather than plan against its absence (a certain conflict).
       if (!this.view.cursors.has(id) && t.value.createdMs > ctx.nowMs - 10_000) continue;
-      const plan = planTask(t.value, this.view.cursors.get(id), this.view.firingsOf(id), ctx);
+      const plan = planTask(t.value, this.view.cursors.get(id), this.view.firingsOf(id), { ...ctx, horizonMs: ctx.nowMs + this.aheadMs(t.value) });
       if (plan) plans.push(plan);
       else this.dirtyTasks.add(id);
     }
@@ -269,12 +304,7 @@ export class Leader {
       this.dirtyTasks.add(id);
     }
     // Cursors changed: recompute due times now.
-    for (const id of this.dirtyTasks) {
-      const t = this.view.tasks.get(id);
-      const c = this.view.cursors.get(id);
-      this.heap.set('t:' + id, t ? nextDueMs(t.value, c?.value ?? t.value.createdMs) : null);
-    }
-    this.dirtyTasks.clear();
+    this.rescheduleDirty();
   }
 
   /** Lost incarnations, retries that are due, unassigned firings, manual triggers (repair.ts decides). */

@@ -1,5 +1,5 @@
 import { firingRunId, isActive, isDaemon, replicaFirings, skippedRun, type Firing } from '../domain/firing.js';
-import { overlapDecision } from '../domain/policies.js';
+import { overlapDecision, stillRunsWhenLate } from '../domain/policies.js';
 import type { Run, Task } from '../domain/task.js';
 import { place, type PlanContext } from './planner.js';
 
@@ -24,7 +24,10 @@ export interface RepairContext extends PlanContext {
 export function repairFiring(f: Firing, task: Task | undefined, ctx: RepairContext): Repair {
   const now = ctx.nowMs;
   if ((f.state === 'assigned' || f.state === 'running') && f.lease && !ctx.liveLeases.has(f.lease)) {
-    if (f.state === 'assigned') return move(task ? place({ ...f }, task, ctx) : null, false, false);
+    // Never started: assigned, or claimed for an instant still ahead (a node past its lease
+    // deadline starts nothing, and that deadline is before the lease's expiry in etcd).
+    const started = f.state === 'running' && (f.startedMs === undefined || f.startedMs <= now);
+    if (!started) return placeAgain({ ...f, startedMs: undefined, pid: undefined }, task, ctx);
     const lost: Run = {
       id: firingRunId(f), taskId: f.taskId, tenant: f.tenant, scheduledMs: f.scheduledMs, attempt: f.attempt,
       ...(f.replica ? { replica: f.replica } : {}), trigger: f.trigger, node: f.node, state: 'lost', startedMs: f.startedMs, endedMs: now,
@@ -34,9 +37,10 @@ export function repairFiring(f: Firing, task: Task | undefined, ctx: RepairConte
     const next = retry ? place({ ...f, attempt: f.attempt + 1, trigger: 'retry', dueMs: now, startedMs: undefined, pid: undefined }, task, ctx) : null;
     return { kind: 'transition', next, runs: [lost], lost: true, retried: retry, confirmLeaseGone: true };
   }
-  if (f.state === 'assigned' && f.node && ctx.isDraining(f.node)) return move(task ? place({ ...f }, task, ctx) : null, false, false);
+  if (f.state === 'assigned' && f.node && ctx.isDraining(f.node)) return placeAgain(f, task, ctx);
   if (f.state === 'unassigned' || (f.state === 'retry-wait' && f.dueMs <= now)) {
     if (!task) return move(null, false, false);
+    if (f.state === 'unassigned' && missedByPolicy(f, task, now)) return skip(f, task, now);
     const placed = place({ ...f }, task, ctx);
     if (placed.state === 'unassigned' && f.state === 'unassigned') return { kind: 'none' }; // still no node
     return move(placed, f.state === 'retry-wait', false);
@@ -44,6 +48,23 @@ export function repairFiring(f: Firing, task: Task | undefined, ctx: RepairConte
   if (f.state === 'retry-wait') return { kind: 'wait', untilMs: f.dueMs };
   if (!task && f.state === 'assigned') return move(null, false, false);
   return { kind: 'none' };
+}
+
+/** A scheduled first attempt that never started and is now too late for its misfire policy. */
+function missedByPolicy(f: Firing, task: Task, now: number): boolean {
+  return (f.trigger === 'schedule' || f.trigger === 'catch-up') && f.attempt === 1 && !stillRunsWhenLate(task.policies.misfire, f.scheduledMs, now);
+}
+
+function skip(f: Firing, task: Task, now: number): Repair {
+  const run = skippedRun(task, f.scheduledMs, f.trigger, `skipped: not started within the misfire policy '${task.policies.misfire.mode}' (no node started it in time)`, now);
+  return { kind: 'transition', next: null, runs: [f.replica ? { ...run, replica: f.replica, id: firingRunId(f) } : run], lost: false, retried: false, confirmLeaseGone: false };
+}
+
+/** A firing that never started goes to another node (same attempt), unless its policy now skips it. */
+function placeAgain(f: Firing, task: Task | undefined, ctx: RepairContext): Repair {
+  if (!task) return move(null, false, false);
+  if (missedByPolicy(f, task, ctx.nowMs)) return skip(f, task, ctx.nowMs);
+  return move(place({ ...f }, task, ctx), false, false);
 }
 
 function move(next: Firing | null, retried: boolean, confirmLeaseGone: boolean): Repair {
