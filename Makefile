@@ -71,6 +71,22 @@ bench: etcd-bin redis-bin build
 	@mkdir -p $(BENCH_OUT)
 	node dist/bench/cluster-load.js $(BENCH_ARGS) --json $(BENCH_OUT)/cluster.json
 	node dist/bench/peer-bullmq.js $(BENCH_ARGS) $(PEER_ARGS) --rota $(BENCH_OUT)/cluster.json --json $(BENCH_OUT)/peer.json
+	node dist/bench/failover.js $(FAILOVER_ARGS) --json $(BENCH_OUT)/failover.json
+	node dist/bench/scale.js $(SCALE_ARGS) --json $(BENCH_OUT)/scale.json
+
+# Failover under load (leader SIGKILL, graceful stop, rolling restart; --tasks 100) and scale
+# (task definitions behind HAProxy: RSS, API latency, new leader's time to schedule; quick
+# --counts 2000, full SCALE_ARGS="--counts 10000,100000"), each on its own; make bench runs both.
+FAILOVER_ARGS ?=
+SCALE_ARGS ?=
+bench: haproxy-bin
+.PHONY: bench-failover bench-scale
+bench-failover: etcd-bin build
+	@mkdir -p $(BENCH_OUT)
+	node dist/bench/failover.js $(FAILOVER_ARGS) --json $(BENCH_OUT)/failover.json
+bench-scale: etcd-bin haproxy-bin build
+	@mkdir -p $(BENCH_OUT)
+	node dist/bench/scale.js $(SCALE_ARGS) --json $(BENCH_OUT)/scale.json
 
 clean:
 	rm -rf dist
