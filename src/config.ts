@@ -48,7 +48,7 @@ export const DEFAULTS: Config = {
   events: { keep: 10_000, maxAgeMs: 30 * 24 * 3600_000 },
   process: { killGraceMs: 5_000 },
   shutdown: { graceMs: 30_000 },
-  scheduler: { writeAheadMs: 1000 },
+  scheduler: { writeAheadMs: 1500 },
   api: { maxBodyBytes: 1024 * 1024, maxReplicas: 1000 },
   log: { level: 'info' },
 };

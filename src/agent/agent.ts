@@ -1,4 +1,5 @@
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { EtcdHandle } from '../store/etcd.js';
 import { watchPrefix, type KvEvent, type PrefixWatch, type Kv } from '../store/watch.js';
@@ -46,6 +47,8 @@ export class Agent {
   private completions = new Map<string, number>();
   private watchdog: NodeJS.Timeout | null = null;
   private logJanitor: NodeJS.Timeout | null = null;
+  private published = -1;
+  private publishing = false;
   readonly deadlineFile: string;
 
   constructor(
@@ -67,6 +70,11 @@ export class Agent {
   }
 
   async start(): Promise<void> {
+    // The first deadline is on disk before any process guard can look for it.
+    const deadline = this.session.alive() ? this.session.deadlineMs() : 0;
+    writeFileSync(`${this.deadlineFile}.tmp`, String(deadline));
+    renameSync(`${this.deadlineFile}.tmp`, this.deadlineFile);
+    this.published = deadline;
     this.tick();
     this.watchdog = setInterval(() => this.tick(), 200);
     this.logJanitor = setInterval(() => void this.pruneLogs(), 10 * 60_000);
@@ -94,14 +102,25 @@ export class Agent {
    */
   private tick(): void {
     const alive = this.session.alive();
-    try {
-      const tmp = `${this.deadlineFile}.tmp`;
-      writeFileSync(tmp, String(alive ? this.session.deadlineMs() : 0));
-      renameSync(tmp, this.deadlineFile);
-    } catch (err) {
-      this.log.warn({ err: (err as Error).message }, 'cannot write the lease deadline file');
-    }
+    this.publishDeadline(alive ? this.session.deadlineMs() : 0);
     if (!alive) for (const s of this.slots.values()) if (!s.abort.signal.aborted) s.abort.abort('lease-lost' satisfies AbortReason);
+  }
+
+  /**
+   * Writes the deadline file when the deadline moved (after each acknowledged keepalive), off
+   * the event loop: a blocking write here would delay every firing due at that moment.
+   */
+  private publishDeadline(deadline: number): void {
+    if (deadline === this.published || this.publishing) return;
+    this.publishing = true;
+    const tmp = `${this.deadlineFile}.tmp`;
+    writeFile(tmp, String(deadline))
+      .then(() => rename(tmp, this.deadlineFile))
+      .then(
+        () => (this.published = deadline),
+        (err: Error) => this.log.warn({ err: err.message }, 'cannot write the lease deadline file'),
+      )
+      .finally(() => (this.publishing = false));
   }
 
   inflight(): InflightRun[] {

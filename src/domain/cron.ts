@@ -119,10 +119,14 @@ function parseField(def: FieldDef, field: string): number[] {
 }
 
 /** True when tz names a time zone known to this runtime's Intl. */
+const knownZones = new Set<string>();
+
 export function isValidTimeZone(tz: string): boolean {
   if (typeof tz !== 'string' || tz === '') return false;
+  if (knownZones.has(tz)) return true;
   try {
     new Intl.DateTimeFormat('en-US', { timeZone: tz });
+    if (knownZones.size < 1000) knownZones.add(tz);
     return true;
   } catch {
     return false;

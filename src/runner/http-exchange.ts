@@ -1,6 +1,5 @@
 import http from 'node:http';
 import https from 'node:https';
-import got, { type OptionsInit } from 'got';
 import { OutputSink, openRunOutput } from './output-sink.js';
 import { notifyStart, timedOutMessage, type RunContext, type RunOutcome } from './types.js';
 
@@ -44,67 +43,103 @@ export function effectiveTimeoutMs(ctx: RunContext, actionMs: number | undefined
   return all.length ? Math.min(...all) : undefined;
 }
 
+/** The request body as bytes and its default content type. */
+function encodeBody(body: HttpRequest['body'], method: string): { bytes?: Buffer; contentType?: string } {
+  if (body && 'json' in body) return { bytes: Buffer.from(JSON.stringify(body.json)), contentType: 'application/json' };
+  if (body && 'form' in body) return { bytes: Buffer.from(new URLSearchParams(body.form).toString()), contentType: 'application/x-www-form-urlencoded' };
+  if (body && 'raw' in body) return { bytes: Buffer.from(body.raw), ...(body.contentType ? { contentType: body.contentType } : {}) };
+  // A body-capable request without a body says so (content-length: 0) rather than leave the server waiting.
+  return ['GET', 'HEAD', 'OPTIONS', 'DELETE'].includes(method) ? {} : { bytes: Buffer.alloc(0) };
+}
+
 /**
  * Sends one request and reads the whole response, writing the body to the run's log file.
  * Transport failures, timeouts and operator kills come back as a RunOutcome; never rejects.
+ * Plain node:http on shared keep-alive agents: many callbacks fall due on the same instant, and
+ * the request goes out before the log file is opened (the file is written as the body arrives).
  */
 export async function exchange(req: HttpRequest, ctx: RunContext): Promise<HttpResponse | RunOutcome> {
-  const sink = await openRunOutput(ctx);
-  if (!(sink instanceof OutputSink)) return sink;
   const timeoutMs = effectiveTimeoutMs(ctx, req.timeoutMs);
-  // got keeps its abort listener after the exchange ends, and an abort then destroys the finished
-  // stream with an error nobody listens to (an uncaught exception). So got gets a signal of its
-  // own that follows the run's only while the request is in flight.
-  const requestAbort = new AbortController();
-  const follow = () => requestAbort.abort(ctx.signal.reason);
-  ctx.signal.addEventListener('abort', follow, { once: true });
-  const headers: Record<string, string> = { ...req.headers };
-  const options: OptionsInit = {
-    method: req.method.toUpperCase() as OptionsInit['method'],
-    agent: httpAgents,
-    retry: { limit: 0 },
-    throwHttpErrors: false,
-    followRedirect: false,
-    signal: requestAbort.signal,
-  };
-  if (timeoutMs !== undefined) options.timeout = { request: timeoutMs };
-  if (req.body && 'json' in req.body) options.json = req.body.json;
-  else if (req.body && 'form' in req.body) options.form = req.body.form;
-  else if (req.body && 'raw' in req.body) {
-    options.body = req.body.raw;
-    if (req.body.contentType) {
-      for (const k of Object.keys(headers)) if (k.toLowerCase() === 'content-type') delete headers[k];
-      headers['content-type'] = req.body.contentType;
-    }
+  const method = req.method.toUpperCase();
+  let url: URL;
+  try {
+    url = new URL(req.url);
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw Object.assign(new Error(`unsupported protocol ${url.protocol}`), { code: 'ERR_INVALID_URL' });
+  } catch (e) {
+    return transportFailure(Object.assign(e as Error, { code: 'ERR_INVALID_URL' }), req.url, ctx, timeoutMs, '', 0);
   }
-  // A body-capable request without a body must still end: got.stream otherwise waits for one.
-  else if (!['GET', 'HEAD', 'OPTIONS', 'DELETE'].includes(String(options.method))) options.body = '';
-  options.headers = { ...headers, ...rotaHeaders(ctx) };
+  const { bytes, contentType } = encodeBody(req.body, method);
+  const headers: Record<string, string> = { ...req.headers };
+  const ctKeys = Object.keys(headers).filter((k) => k.toLowerCase() === 'content-type');
+  if (req.body && 'raw' in req.body && req.body.contentType) for (const k of ctKeys) delete headers[k];
+  if (contentType && (ctKeys.length === 0 || (req.body && 'raw' in req.body && req.body.contentType))) headers['content-type'] = contentType;
+  if (bytes) headers['content-length'] = String(bytes.length);
+  Object.assign(headers, rotaHeaders(ctx));
 
+  if (ctx.signal.aborted) return { state: 'killed', message: 'killed by operator' };
   let status = 0;
+  let timedOut = false;
   const kept: Buffer[] = [];
   let keptBytes = 0;
+  // The log file is opened only once the body outgrows the tail kept in the run record: most
+  // callbacks answer a few bytes, and a file per firing would cost four disk operations each.
+  const early: Buffer[] = [];
+  let earlyBytes = 0;
+  let sink: OutputSink | null = null;
+  const mod = url.protocol === 'https:' ? https : http;
+  const request = mod.request(url, { method, headers, agent: url.protocol === 'https:' ? httpAgents.https : httpAgents.http });
+  request.on('error', () => undefined); // surfaced through the promise below; never uncaught
+  const stop = () => request.destroy(Object.assign(new Error('killed by operator'), { code: 'ERR_ABORTED' }));
+  ctx.signal.addEventListener('abort', stop, { once: true });
+  const timer = timeoutMs !== undefined ? setTimeout(() => ((timedOut = true), request.destroy(Object.assign(new Error(`timed out after ${timeoutMs} ms`), { code: 'ETIMEDOUT' }))), timeoutMs) : null;
+  const tailText = () => (sink ? sink.tailText() : tailOf(Buffer.concat(early), ctx.tailBytes));
   try {
-    const stream = got.stream(req.url, options as OptionsInit & { isStream?: true });
-    stream.on('error', () => undefined); // surfaced by the iterator below; never uncaught
-    stream.once('request', () => notifyStart(ctx, {}));
-    stream.once('response', (res: { statusCode: number }) => (status = res.statusCode));
-    for await (const chunk of stream as AsyncIterable<Buffer>) {
-      sink.write(chunk);
+    const response = await new Promise<http.IncomingMessage>((resolve, reject) => {
+      request.once('response', resolve);
+      request.once('error', reject);
+      request.once('socket', () => notifyStart(ctx, {}));
+      request.end(bytes);
+    });
+    status = response.statusCode ?? 0;
+    for await (const chunk of response as AsyncIterable<Buffer>) {
       if (keptBytes < MAX_BODY_BYTES) {
         kept.push(chunk);
         keptBytes += chunk.length;
       }
+      if (sink) {
+        sink.write(chunk);
+        continue;
+      }
+      early.push(chunk);
+      earlyBytes += chunk.length;
+      if (earlyBytes > ctx.tailBytes) {
+        const opened = await openRunOutput(ctx);
+        if (!(opened instanceof OutputSink)) {
+          response.destroy();
+          return opened;
+        }
+        sink = opened;
+        for (const c of early) sink.write(c);
+      }
     }
   } catch (e) {
-    await sink.close();
-    return transportFailure(e, req.url, ctx, timeoutMs, sink.tailText(), status);
+    const tail = tailText();
+    await sink?.close();
+    return transportFailure(timedOut ? Object.assign(new Error(`timed out after ${timeoutMs} ms`), { code: 'ETIMEDOUT' }) : e, req.url, ctx, timeoutMs, tail, status);
   } finally {
-    ctx.signal.removeEventListener('abort', follow);
+    if (timer) clearTimeout(timer);
+    ctx.signal.removeEventListener('abort', stop);
   }
-  await sink.close();
+  await sink?.close();
   const body = Buffer.concat(kept).subarray(0, MAX_BODY_BYTES).toString('utf8');
-  return { status, body, tail: sink.tailText() };
+  return { status, body, tail: tailText() };
+}
+
+/** The last `bytes` of a small body as text, without a split UTF-8 sequence at its start. */
+function tailOf(buf: Buffer, bytes: number): string {
+  let start = Math.max(0, buf.length - bytes);
+  while (start < buf.length && ((buf[start] ?? 0) & 0xc0) === 0x80) start++;
+  return buf.subarray(start).toString('utf8');
 }
 
 function transportFailure(

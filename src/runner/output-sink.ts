@@ -25,13 +25,22 @@ export class OutputSink {
     });
   }
 
-  /** Creates parent directories and opens `file` for appending; rejects if it cannot be opened. */
+  /**
+   * Opens `file` for appending, creating its directory only when it is missing (most runs of a
+   * task find it there); rejects if it cannot be opened.
+   */
   static async open(file: string, capBytes: number, tailBytes: number): Promise<OutputSink> {
-    await mkdir(dirname(file), { recursive: true });
-    const stream = createWriteStream(file, { flags: 'a' });
-    await new Promise<void>((resolve, reject) => {
-      stream.once('open', () => resolve());
-      stream.once('error', reject);
+    const attempt = () => {
+      const stream = createWriteStream(file, { flags: 'a' });
+      return new Promise<WriteStream>((resolve, reject) => {
+        stream.once('open', () => resolve(stream));
+        stream.once('error', reject);
+      });
+    };
+    const stream = await attempt().catch(async (e: NodeJS.ErrnoException) => {
+      if (e.code !== 'ENOENT') throw e;
+      await mkdir(dirname(file), { recursive: true });
+      return attempt();
     });
     return new OutputSink(stream, Math.max(0, capBytes), Math.max(0, tailBytes));
   }

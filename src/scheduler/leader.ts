@@ -29,7 +29,7 @@ const MAX_TIMER_MS = 3_600_000;
 export const PLAN_AHEAD_MS = 30;
 
 /** Default for the other tasks: written this far ahead, so the node has claimed them by their instant. */
-export const WRITE_AHEAD_MS = 1000;
+export const WRITE_AHEAD_MS = 1500;
 
 /**
  * The leader's side while this node leads: it watches tasks, cursors, firings, nodes and

@@ -1,6 +1,5 @@
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
-import got from 'got';
 import type { EtcdHandle } from '../store/etcd.js';
 import { K } from '../store/keys.js';
 import { listPrefix } from '../store/watch.js';
@@ -88,15 +87,14 @@ export class ReplicaService {
     if (via.localOnly) throw new RotaError('UNAVAILABLE', `run ${run.id} is on node ${run.node}, not on ${this.self.nodeId()}`);
     const owner = (await this.nodes.list()).find((n) => n.id === run.node);
     if (!owner) return { replica, runId: run.id, node: run.node, output: run.outputTail ?? '', truncated: true };
-    const res = await got(`http://${owner.address}/api/v1/tasks/${taskId}/replicas/${replica}/output`, {
-      searchParams: { bytes: maxBytes },
+    const res = await fetch(`http://${owner.address}/api/v1/tasks/${taskId}/replicas/${replica}/output?bytes=${maxBytes}`, {
       headers: { 'x-rota-forwarded': this.self.nodeId(), ...(via.auth ? { authorization: via.auth } : {}) },
-      timeout: { request: 5000 },
-      retry: { limit: 0 },
-      throwHttpErrors: false,
-    }).json<ReplicaOutput & { error?: { message: string } }>().catch((err: Error) => {
-      throw new RotaError('UNAVAILABLE', `node ${owner.id} (${owner.address}) did not answer for the output: ${err.message}`);
-    });
+      signal: AbortSignal.timeout(5000),
+    })
+      .then((r) => r.json() as Promise<ReplicaOutput & { error?: { message: string } }>)
+      .catch((err: Error) => {
+        throw new RotaError('UNAVAILABLE', `node ${owner.id} (${owner.address}) did not answer for the output: ${err.message}`);
+      });
     if (res.error) throw new RotaError('UNAVAILABLE', `node ${owner.id}: ${res.error.message}`);
     return res;
   }

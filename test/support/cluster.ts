@@ -78,7 +78,8 @@ export class RotaProcess {
   async start(): Promise<void> {
     this.exitCode = null;
     const log = createWriteStream(this.logFile, { flags: 'a' });
-    const child = spawn(process.execPath, [CLI, 'serve', '--config', join(this.dir, 'rota.json')], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ROTA_LOG_PRETTY: '0' } });
+    const nodeArgs = process.env.ROTA_NODE_ARGS ? process.env.ROTA_NODE_ARGS.split(' ') : []; // e.g. --cpu-prof for a benchmark
+    const child = spawn(process.execPath, [...nodeArgs, CLI, 'serve', '--config', join(this.dir, 'rota.json')], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ROTA_LOG_PRETTY: '0' } });
     child.stdout?.pipe(log);
     child.stderr?.pipe(log);
     child.once('exit', (code) => (this.exitCode = code));

@@ -30,3 +30,31 @@ describe('ClusterView', () => {
     expect(v.tasksWithFirings().sort()).to.deep.equal(['9', '90']);
   });
 });
+
+describe('ClusterView indexes', () => {
+  const f = (ms: number, state: string, node?: string) => JSON.stringify({ taskId: '4', tenant: 't', scheduledMs: ms, attempt: 1, trigger: 'schedule', state, dueMs: ms, ...(node ? { node, lease: 'L' + node } : {}) });
+  const nodeRec = (id: string) => JSON.stringify({ id, lease: 'L' + id, state: 'active', hostname: 'h', ip: '127.0.0.1', attributes: {}, capacity: 10 });
+
+  it('keeps per-node load and the unassigned set as firings move, and rebuilds them on a reset', () => {
+    const v = new ClusterView();
+    v.apply('nodes', ev('put', 'nodes/a', nodeRec('a'), 1));
+    v.apply('nodes', ev('put', 'nodes/b', nodeRec('b'), 2));
+    const load = () => Object.fromEntries(v.nodeInfos().map((n) => [n.id, n.load]));
+    v.apply('firings', ev('put', 'firings/4/1', f(1, 'unassigned'), 3));
+    v.apply('firings', ev('put', 'firings/4/2', f(2, 'assigned', 'a'), 4));
+    expect([...v.unassigned]).to.deep.equal(['4/1']);
+    expect(load()).to.deep.equal({ a: 1, b: 0 });
+    v.apply('firings', ev('put', 'firings/4/1', f(1, 'assigned', 'b'), 5));
+    v.apply('firings', ev('put', 'firings/4/2', f(2, 'running', 'a'), 6));
+    v.apply('firings', ev('put', 'firings/4/2', f(2, 'assigned', 'b'), 5)); // older: ignored
+    expect([...v.unassigned]).to.deep.equal([]);
+    expect(load()).to.deep.equal({ a: 1, b: 1 });
+    v.apply('firings', ev('delete', 'firings/4/2', '', 7));
+    v.apply('firings', ev('put', 'firings/4/1', f(1, 'retry-wait'), 8));
+    expect(load()).to.deep.equal({ a: 0, b: 0 });
+    expect(v.firingsOf('4')).to.have.length(1);
+    v.reset('firings', [{ key: 'firings/4/9', value: f(9, 'running', 'b'), modRevision: 9, createRevision: 9, lease: '0' }, { key: 'firings/4/8', value: f(8, 'unassigned'), modRevision: 9, createRevision: 9, lease: '0' }]);
+    expect(load()).to.deep.equal({ a: 0, b: 1 });
+    expect([...v.unassigned]).to.deep.equal(['4/8']);
+  });
+});

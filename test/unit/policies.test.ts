@@ -6,6 +6,7 @@ import {
   planMisfire,
   restartDelayMs,
   retryDelayMs,
+  stillRunsWhenLate,
 } from '../../src/domain/policies.js';
 import type { MisfirePolicy, RestartPolicy } from '../../src/domain/task.js';
 
@@ -72,6 +73,17 @@ describe('misfire', () => {
     expect(planMisfire(roomy, missed, 6, now)).to.deep.equal({ run: missed.slice(1), skipped: 1 });
     expect(planMisfire({ ...roomy, windowMs: 60_000 }, [now - 60_000], 1, now).run).to.deep.equal([now - 60_000]);
     expect(planMisfire({ ...roomy, maxCount: 0 }, missed, 6, now)).to.deep.equal({ run: [], skipped: 6 });
+  });
+});
+
+describe('stillRunsWhenLate', () => {
+  const policy = (mode: MisfirePolicy['mode']): MisfirePolicy => ({ mode, graceMs: 1000, windowMs: 10_000, maxCount: 5 });
+  it('on time always runs; late: skip never, run-all and run-once within the window', () => {
+    for (const mode of ['skip', 'run-all', 'run-once'] as const) expect(stillRunsWhenLate(policy(mode), 9_000, 10_000)).to.equal(true);
+    expect(stillRunsWhenLate(policy('skip'), 8_000, 10_000)).to.equal(false);
+    expect(stillRunsWhenLate(policy('run-all'), 8_000, 10_000)).to.equal(true);
+    expect(stillRunsWhenLate(policy('run-once'), 0, 10_000)).to.equal(true);
+    expect(stillRunsWhenLate(policy('run-all'), -1, 10_000)).to.equal(false);
   });
 });
 

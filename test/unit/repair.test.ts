@@ -49,6 +49,36 @@ describe('repairFiring (the reconciler decision)', () => {
     expect(drained.kind === 'transition' && drained.next?.node).to.equal('n2');
   });
 
+  it('a firing claimed for an instant still ahead on a gone node is placed again, same attempt, no lost record', () => {
+    const r = repairFiring(firing({ startedMs: NOW + 300, scheduledMs: NOW + 300, dueMs: NOW + 300 }), task(), ctx(['Ln2'], [node('n2')]));
+    expect(r.kind === 'transition' && r.runs).to.deep.equal([]);
+    expect(r.kind === 'transition' && r.lost).to.equal(false);
+    expect(r.kind === 'transition' && r.next).to.include({ state: 'assigned', node: 'n2', attempt: 1, trigger: 'schedule' });
+    expect(r.kind === 'transition' && r.next?.startedMs).to.equal(undefined);
+    // Its instant has passed: it may have started, so it is lost like any running firing.
+    const started = repairFiring(firing({ startedMs: NOW }), task(), ctx(['Ln2'], [node('n2')]));
+    expect(started.kind === 'transition' && started.lost).to.equal(true);
+  });
+
+  it('a never-started scheduled firing placed again late follows the misfire policy', () => {
+    const skip = task({ policies: { ...DEFAULT_POLICIES, misfire: { ...DEFAULT_POLICIES.misfire, mode: 'skip', graceMs: 1000 } } });
+    const late = firing({ state: 'unassigned', node: undefined, lease: undefined, scheduledMs: NOW - 2000, dueMs: NOW - 2000 });
+    const r = repairFiring(late, skip, ctx(['Ln1']));
+    expect(r.kind === 'transition' && r.next).to.equal(null);
+    expect(r.kind === 'transition' && r.runs[0]).to.include({ state: 'skipped', scheduledMs: NOW - 2000 });
+    // Within the grace it runs; run-all runs it while within the window; a retry is never skipped.
+    expect(repairFiring({ ...late, scheduledMs: NOW - 500 }, skip, ctx(['Ln1'])).kind === 'transition').to.equal(true);
+    const runAll = repairFiring(late, task(), ctx(['Ln1']));
+    expect(runAll.kind === 'transition' && runAll.next).to.include({ state: 'assigned', node: 'n1' });
+    const old = repairFiring({ ...late, scheduledMs: NOW - 61_000 }, task(), ctx(['Ln1']));
+    expect(old.kind === 'transition' && old.next).to.equal(null);
+    const retry = repairFiring({ ...late, attempt: 2, trigger: 'retry' }, skip, ctx(['Ln1']));
+    expect(retry.kind === 'transition' && retry.next?.node).to.equal('n1');
+    // Handed back by a gone node before it started: the same rule.
+    const gone = repairFiring(firing({ state: 'assigned', scheduledMs: NOW - 2000 }), skip, ctx(['Ln2'], [node('n2')]));
+    expect(gone.kind === 'transition' && gone.runs[0]?.state).to.equal('skipped');
+  });
+
   it('a retry waits for its due time, then is placed; unassigned firings wait for a node', () => {
     expect(repairFiring(firing({ state: 'retry-wait', dueMs: NOW + 5000, node: undefined, lease: undefined }), task(), ctx(['Ln1']))).to.deep.equal({ kind: 'wait', untilMs: NOW + 5000 });
     const due = repairFiring(firing({ state: 'retry-wait', dueMs: NOW - 1, node: undefined, lease: undefined }), task(), ctx(['Ln1']));

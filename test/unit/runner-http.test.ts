@@ -64,6 +64,14 @@ describe('runner: http', () => {
     expect(h['x-rota-scheduled-at']).to.equal('1700000000123');
     expect(h['x-rota-attempt']).to.equal('2');
     expect(h['x-custom']).to.equal('yes');
+    // A body within the tail is all in the run record: no log file for it.
+    expect(await readFile(c.logFile, 'utf8').catch((e: NodeJS.ErrnoException) => e.code)).to.equal('ENOENT');
+  });
+
+  it('writes the log file once the body outgrows the tail (the whole body, the tail in the record)', async () => {
+    const c = { ...ctx(), tailBytes: 4 };
+    const out = await execute(action(), c);
+    expect(out).to.include({ state: 'succeeded', outputTail: 'here' });
     expect(await readFile(c.logFile, 'utf8')).to.equal('all ok here');
   });
 
