@@ -74,14 +74,15 @@ bench: etcd-bin redis-bin build
 	node dist/bench/failover.js $(FAILOVER_ARGS) --json $(BENCH_OUT)/failover.json
 	node dist/bench/scale.js $(SCALE_ARGS) --json $(BENCH_OUT)/scale.json
 
-# Failover under load (leader SIGKILL, graceful stop, rolling restart; --tasks 100) and scale
-# (task definitions behind HAProxy: RSS, API latency, new leader's time to schedule; quick
-# --counts 2000, full SCALE_ARGS="--counts 10000,100000"), each on its own; make bench runs both.
+# Failover under load (leader SIGKILL, graceful stop, rolling restart; --tasks 100; the BullMQ
+# worker-kill row with FAILOVER_ARGS=--peer) and scale (task definitions behind HAProxy: RSS, API
+# latency, new leader's time to schedule; quick --counts 2000, full SCALE_ARGS="--counts
+# 10000,100000"), each on its own; make bench runs both.
 FAILOVER_ARGS ?=
 SCALE_ARGS ?=
 bench: haproxy-bin
 .PHONY: bench-failover bench-scale
-bench-failover: etcd-bin build
+bench-failover: etcd-bin redis-bin build
 	@mkdir -p $(BENCH_OUT)
 	node dist/bench/failover.js $(FAILOVER_ARGS) --json $(BENCH_OUT)/failover.json
 bench-scale: etcd-bin haproxy-bin build

@@ -19,17 +19,25 @@
  * (GET /api/v1/runs/{id}) to count them by trigger (schedule, catch-up, retry); missed pairs by
  * second and by what their run record says.
  *
- *   node dist/bench/failover.js [--tasks 100] [--scenarios kill,graceful,rolling]
+ * --peer adds the same measure for the BullMQ peer (bench/peer-bullmq.ts) after the Rota nodes
+ * are stopped: K job schedulers with pattern `* * * * * *` on a Redis this bench starts, one
+ * peer-worker.js process; the worker is SIGKILLed and started again --restart-after s later
+ * (settle at least 35 s: BullMQ's stalled-job check runs every 30 s).
+ *
+ *   node dist/bench/failover.js [--tasks 100] [--scenarios kill,graceful,rolling] [--peer]
  *        [--restart-after 3] [--on-time-ms 1000] [--before 5] [--after 10] [--settle 10]
  *        [--create-concurrency 32] [--json FILE]
  */
 import { parseArgs } from 'node:util';
 import { writeFileSync } from 'node:fs';
+import { Queue } from 'bullmq';
 import { TestCluster, type RotaProcess } from '../test/support/cluster.js';
 import { Receiver, type Hit } from '../test/support/receiver.js';
-import { analyze, machine, pool, sleep, type StepResult } from './lib/common.js';
+import { machine, pool, sleep } from './lib/common.js';
 import { createTasks } from './lib/api.js';
 import { stopOnSignal, waitLeader } from './lib/cluster-watch.js';
+import { OutageObserver, type Disruption, type OutageOptions, type Observed, type Outage } from './lib/outage.js';
+import { startRedis, startWorker } from './lib/bullmq-peer.js';
 
 const SCENARIOS = ['kill', 'graceful', 'rolling'] as const;
 type Scenario = (typeof SCENARIOS)[number];
@@ -44,6 +52,7 @@ const { values } = parseArgs({
     after: { type: 'string', default: '10' },
     settle: { type: 'string', default: '10' },
     'create-concurrency': { type: 'string', default: '32' },
+    peer: { type: 'boolean', default: false },
     json: { type: 'string' },
   },
 });
@@ -59,84 +68,29 @@ const settleMs = Number(values.settle) * 1000;
 const KILL_TARGET_MS = 6_000;
 
 const log = (...a: unknown[]) => console.error(`[failover ${new Date().toISOString().slice(11, 23)}]`, ...a);
+const outageOptions: OutageOptions = { onTimeMs, beforeMs, afterMs, settleMs, log };
 
-/** A node going down (kill / stop) or coming back (start), as it happened. */
-interface Disruption {
-  label: string;
-  down: boolean;
-  atMs: number;
-  /** The node led when it went down: the new leader and how long until a node named it. */
+interface Row extends Outage {
+  scenario: string;
+  oldLeader?: string;
   newLeader?: string;
-  leaderKnownMs?: number;
-  /**
-   * Down events: the first complete second after the first incomplete one in [atMs, atMs + 10 s)
-   * (and before the next down event), minus atMs; 0 if none was incomplete.
-   */
-  resumeMs?: number;
-}
-
-interface ScenarioResult extends StepResult {
-  scenario: Scenario;
-  events: Disruption[];
-  oldLeader: string;
-  newLeader: string;
-  /** Worst over the scenario's leader changes. */
-  leaderKnownMs: number;
-  /** Worst over the scenario's down events. */
-  resumeMs: number;
-  /** Seconds from the first event to the window's end at which not every task arrived on time. */
-  stalledSeconds: number;
-  /** Longest interval without any hit, from the first event to the window's end. */
-  longestSilenceMs: number;
-  /** (task, second) pairs in the window delivered more than once, whatever the attempt. */
-  deliveredTwice: number;
-  /** Hits later than onTimeMs, by the run's trigger. */
-  lateByTrigger: Record<string, number>;
-  /** Missed pairs by scheduled second relative to the first event ("+3" = 3 s after it). */
-  missedBySecond: Record<string, number>;
-  /** Missed pairs by what the first attempt's run record says (state, trigger, node, message). */
-  missedByRun: Record<string, number>;
-  windowFromMs: number;
-  windowToMs: number;
+  /** Hits later than onTimeMs, by the run's trigger (Rota only). */
+  lateByTrigger?: Record<string, number>;
+  /** Missed pairs by what the first attempt's run record says: state, trigger, node, message (Rota only). */
+  missedByRun?: Record<string, number>;
 }
 
 const rx = await new Receiver().start();
 log('starting 3-member etcd + 3 nodes');
 const c = await TestCluster.start();
+let clusterStopped: Promise<void> | null = null;
+/** Once: before the peer runs, and again (a no-op) on the way out. */
+const stopCluster = () => (clusterStopped ??= c.stop());
 stopOnSignal(async () => {
-  await c.stop();
+  await stopCluster();
   await rx.stop();
 });
-const results: ScenarioResult[] = [];
-let ids: string[] = [];
-
-/** Scheduled seconds in [fromMs, toMs) at which every task arrived within onTimeMs. */
-function completeSeconds(hits: Hit[], fromMs: number, toMs: number): Set<number> {
-  const want = new Set(ids);
-  const per = new Map<number, Set<string>>();
-  for (const h of hits) {
-    if (!want.has(h.taskId) || h.scheduledMs < fromMs || h.scheduledMs >= toMs || h.receivedMs - h.scheduledMs >= onTimeMs) continue;
-    let s = per.get(h.scheduledMs);
-    if (!s) per.set(h.scheduledMs, (s = new Set()));
-    s.add(h.taskId);
-  }
-  return new Set([...per].filter(([, s]) => s.size === want.size).map(([t]) => t));
-}
-
-/** Waits until `n` whole seconds in a row were complete, at or after `fromMs`; answers the first of them. */
-async function waitSteady(n: number, fromMs: number, timeoutMs = 120_000): Promise<number | null> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const done = completeSeconds(rx.hits, fromMs, Date.now());
-    let run = 0;
-    for (let t = Math.ceil(fromMs / 1000) * 1000; t < Date.now(); t += 1000) {
-      run = done.has(t) ? run + 1 : 0;
-      if (run >= n) return t - (n - 1) * 1000;
-    }
-    await sleep(250);
-  }
-  return null;
-}
+const results: Row[] = [];
 
 /** Takes node n down (SIGKILL or SIGTERM); if it led, also waits for the nodes to name another. */
 async function down(n: RotaProcess, how: 'kill' | 'stop'): Promise<Disruption> {
@@ -190,89 +144,56 @@ async function lateTriggers(hits: Hit[], max = 3000): Promise<Record<string, num
   return out;
 }
 
-/** The (task, second) pairs of [fromMs, toMs) nobody received, tallied by second and by run record. */
-async function missedPairs(hits: Hit[], fromMs: number, toMs: number, eventMs: number, max = 300): Promise<Pick<ScenarioResult, 'missedBySecond' | 'missedByRun'>> {
-  const got = new Set(hits.map((h) => `${h.taskId}-${h.scheduledMs}`));
-  const missed: { taskId: string; t: number }[] = [];
-  for (const id of ids) for (let t = Math.ceil(fromMs / 1000) * 1000; t < toMs; t += 1000) if (!got.has(`${id}-${t}`)) missed.push({ taskId: id, t });
-  const bySecond: Record<string, number> = {};
-  const byRun: Record<string, number> = {};
-  for (const m of missed) {
-    const k = Math.floor((m.t - eventMs) / 1000);
-    bySecond[k < 0 ? String(k) : `+${k}`] = (bySecond[k < 0 ? String(k) : `+${k}`] ?? 0) + 1;
-  }
+/** Tallies missed pairs by what the first attempt's run record says (at most `max` lookups). */
+async function missedRuns(missed: Observed['missed'], max = 300): Promise<Record<string, number>> {
+  const out: Record<string, number> = {};
   await pool(missed.slice(0, max), 8, async (m) => {
-    const r = await c.api('GET', `/api/v1/runs/${m.taskId}-${m.t}-1`).catch(() => null);
+    const r = await c.api('GET', `/api/v1/runs/${m.taskId}-${m.scheduledMs}-1`).catch(() => null);
     const b = r?.body;
     const k = r?.status === 200 ? `${b.state} ${b.trigger} on ${b.node ?? '-'}${b.message ? `: ${b.message}` : ''}` : r?.status === 404 ? 'no run record' : 'lookup failed';
-    byRun[k] = (byRun[k] ?? 0) + 1;
+    out[k] = (out[k] ?? 0) + 1;
   });
-  if (missed.length > max) byRun['not looked up'] = missed.length - max;
-  return { missedBySecond: bySecond, missedByRun: byRun };
+  if (missed.length > max) out['not looked up'] = missed.length - max;
+  return out;
 }
 
-async function runScenario(s: Scenario): Promise<ScenarioResult> {
-  rx.hits = [];
-  const clearedMs = Date.now();
-  const steadyN = Math.max(5, Math.ceil(beforeMs / 1000) + 1);
-  log(`${s}: waiting for ${steadyN} s in a row with all ${K} tasks on time`);
-  const steadyFrom = await waitSteady(steadyN, clearedMs);
-  if (steadyFrom === null) log(`${s}: not steady after 120 s; going on`);
-  const oldLeader = (await c.leader()).id;
-  const events = await disrupt(s);
-  const newLeader = (await c.leader()).id;
-  const firstMs = events[0]!.atMs;
-  const lastMs = events[events.length - 1]!.atMs;
-  log(`${s}: disrupted for ${Date.now() - firstMs} ms; waiting for an on-time second`);
-  const resumedAt = (await waitSteady(1, lastMs, 60_000)) ?? Date.now();
-  // Not before the hits were cleared (nor before the steady run, so the window opens with a clean second).
-  const windowFromMs = Math.max(Math.floor((firstMs - beforeMs) / 1000) * 1000, steadyFrom ?? Math.ceil(clearedMs / 1000) * 1000);
-  const windowToMs = Math.ceil((Math.max(resumedAt, Date.now()) + afterMs) / 1000) * 1000;
-  await sleep(windowToMs + settleMs - Date.now());
-  const hits = rx.hits.filter((h) => h.scheduledMs >= windowFromMs && h.scheduledMs < windowToMs);
-  const base = analyze(hits, ids, windowFromMs, windowToMs, { rate: K, tasks: K, seconds: (windowToMs - windowFromMs) / 1000, mode: 'cron' });
-  const done = completeSeconds(hits, windowFromMs, windowToMs);
-  const downs = events.filter((x) => x.down);
-  downs.forEach((e, i) => {
-    // Seconds written ahead before the event still run: the gap starts at the first incomplete
-    // one within 10 s of the event (and before the next).
-    const until = Math.min(downs[i + 1]?.atMs ?? windowToMs, e.atMs + 10_000);
-    let t = Math.ceil(e.atMs / 1000) * 1000;
-    while (t < until && done.has(t)) t += 1000;
-    if (t >= until) return void (e.resumeMs = 0);
-    while (t < windowToMs && !done.has(t)) t += 1000;
-    e.resumeMs = t < windowToMs ? t - e.atMs : NaN;
+async function runScenario(observer: OutageObserver, s: Scenario): Promise<Row> {
+  let oldLeader = '';
+  const { outage, hits, missed } = await observer.observe(s, async () => {
+    oldLeader = (await c.leader()).id;
+    return disrupt(s);
   });
-  let stalledSeconds = 0;
-  for (let t = Math.ceil(firstMs / 1000) * 1000; t < windowToMs; t += 1000) if (!done.has(t)) stalledSeconds++;
-  const arrivals = rx.hits.filter((h) => h.receivedMs >= firstMs && h.receivedMs < windowToMs).map((h) => h.receivedMs);
-  arrivals.sort((a, b) => a - b);
-  let longestSilenceMs = 0;
-  [firstMs, ...arrivals, windowToMs].reduce((prev, t) => ((longestSilenceMs = Math.max(longestSilenceMs, t - prev)), t));
-  const pairs = new Map<string, number>();
-  for (const h of hits) pairs.set(`${h.taskId}@${h.scheduledMs}`, (pairs.get(`${h.taskId}@${h.scheduledMs}`) ?? 0) + 1);
-  const worst = (xs: (number | undefined)[]) => {
-    const v = xs.filter((x): x is number => x !== undefined);
-    return v.length ? Math.max(...v) : NaN;
-  };
-  const r: ScenarioResult = {
-    ...base,
-    scenario: s,
-    events,
-    oldLeader,
-    newLeader,
-    leaderKnownMs: worst(events.map((e) => e.leaderKnownMs)),
-    resumeMs: worst(events.map((e) => e.resumeMs)),
-    stalledSeconds,
-    longestSilenceMs,
-    deliveredTwice: [...pairs.values()].filter((n) => n > 1).length,
-    lateByTrigger: await lateTriggers(hits),
-    ...(await missedPairs(hits, windowFromMs, windowToMs, firstMs)),
-    windowFromMs,
-    windowToMs,
-  };
-  log(`${s}: resume ${r.resumeMs} ms, stalled ${stalledSeconds} s, missed ${r.missed} ${JSON.stringify(r.missedBySecond)} ${JSON.stringify(r.missedByRun)}, dup ${r.duplicates}, late ${JSON.stringify(r.lateByTrigger)}`);
-  return r;
+  const row: Row = { ...outage, scenario: s, oldLeader, newLeader: (await c.leader()).id, lateByTrigger: await lateTriggers(hits), missedByRun: await missedRuns(missed) };
+  log(`${s}: late ${JSON.stringify(row.lateByTrigger)}, missed ${JSON.stringify(row.missedByRun)}`);
+  return row;
+}
+
+/** The BullMQ peer: K job schedulers, one worker process, SIGKILLed and started again. */
+async function peerWorkerKill(): Promise<Row> {
+  const redis = await startRedis();
+  const qname = `failover-${Date.now().toString(36)}`;
+  const url = `${rx.url}/hook`;
+  const queue = new Queue(qname, { connection: { host: '127.0.0.1', port: redis.port } });
+  let worker = await startWorker(redis.port, qname, url);
+  try {
+    const pids = Array.from({ length: K }, (_, i) => `fo${i}`);
+    await pool(pids, 32, (id) => queue.upsertJobScheduler(id, { pattern: '* * * * * *' }, { name: 'fire', data: {}, opts: { removeOnComplete: true, removeOnFail: 1000 } }));
+    const observer = new OutageObserver(rx, pids, { ...outageOptions, settleMs: Math.max(settleMs, 35_000) });
+    const { outage } = await observer.observe('bullmq worker kill', async () => {
+      const killed: Disruption = { label: 'SIGKILL worker', down: true, atMs: Date.now() };
+      await worker.kill();
+      await sleep(killed.atMs + restartAfterMs - Date.now());
+      const started: Disruption = { label: 'start worker', down: false, atMs: Date.now() };
+      worker = await startWorker(redis.port, qname, url);
+      log(`worker ready after ${Date.now() - started.atMs} ms`);
+      return [killed, started];
+    });
+    return { ...outage, scenario: 'BullMQ: worker SIGKILL' };
+  } finally {
+    await worker.stop();
+    await queue.close();
+    await redis.stop();
+  }
 }
 
 try {
@@ -285,12 +206,14 @@ try {
     (i) => ({ name: `fo-${tag}-${i}`, schedule: { cron: '* * * * * *' }, action: { http: { url: `${rx.url}/hook` } } }),
     log,
   );
-  ids = created.ids;
-  if (ids.length < K) throw new Error(`only ${ids.length} of ${K} tasks created`);
+  if (created.ids.length < K) throw new Error(`only ${created.ids.length} of ${K} tasks created`);
   log(`created ${K} in ${created.elapsedMs} ms`);
-  for (const s of scenarios) results.push(await runScenario(s));
+  const observer = new OutageObserver(rx, created.ids, outageOptions);
+  for (const s of scenarios) results.push(await runScenario(observer, s));
+  await stopCluster();
+  if (values.peer) results.push(await peerWorkerKill());
 } finally {
-  await c.stop();
+  await stopCluster();
   await rx.stop();
 }
 
@@ -300,12 +223,12 @@ const tally = (o: Record<string, number>) =>
     .map(([k, n]) => `${k}: ${n}`)
     .join(', ') || '-';
 console.log(`\n### Failover under load: ${K} tasks, cron \`* * * * * *\` (${K} firings/s), local 3-node cluster\n`);
-console.log(`Receiver, bench driver, three Rota nodes and three etcd members share this machine's cores. "On time" = received < ${onTimeMs} ms after the scheduled second; a second is complete when all ${K} tasks arrived on time.\n`);
+console.log(`Receiver, bench driver, three Rota nodes and three etcd members share this machine's cores${values.peer ? ' (the BullMQ row: Redis and one worker process, Rota stopped)' : ''}. "On time" = received < ${onTimeMs} ms after the scheduled second; a second is complete when all ${K} tasks arrived on time.\n`);
 console.log('| scenario | leader before → after | new leader named after ms | firings resume after ms | stalled s | longest silence ms | hits / expected | missed | duplicates | delivered twice | retried | p99 / max late ms | late hits by trigger |');
 console.log('|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|');
 for (const r of results)
   console.log(
-    `| ${r.scenario} | ${r.oldLeader} → ${r.newLeader} | ${f(r.leaderKnownMs)} | ${f(r.resumeMs)} | ${r.stalledSeconds} | ${f(r.longestSilenceMs)} | ${r.hits} / ${r.expected} | ${r.missed} | ${r.duplicates} | ${r.deliveredTwice} | ${r.retried} | ${f(r.p99)} / ${f(r.max)} | ${tally(r.lateByTrigger)} |`,
+    `| ${r.scenario} | ${r.oldLeader ? `${r.oldLeader} → ${r.newLeader}` : '-'} | ${f(r.leaderKnownMs)} | ${f(r.resumeMs)} | ${r.stalledSeconds} | ${f(r.longestSilenceMs)} | ${r.hits} / ${r.expected} | ${r.missed} | ${r.duplicates} | ${r.deliveredTwice} | ${r.retried} | ${f(r.p99)} / ${f(r.max)} | ${r.lateByTrigger ? tally(r.lateByTrigger) : '-'} |`,
   );
 console.log('\nEvents (times from the scenario\'s first event):\n');
 console.log('| scenario | event | at ms | new leader named after ms | firings resume after ms |');
@@ -315,7 +238,7 @@ if (results.some((r) => r.missed > 0)) {
   console.log('\nMissed (task, second) pairs: when (scheduled second relative to the first event) and what the first attempt\'s run record says:\n');
   console.log('| scenario | missed by second | missed by run record |');
   console.log('|---|---|---|');
-  for (const r of results.filter((x) => x.missed > 0)) console.log(`| ${r.scenario} | ${tally(r.missedBySecond)} | ${tally(r.missedByRun)} |`);
+  for (const r of results.filter((x) => x.missed > 0)) console.log(`| ${r.scenario} | ${tally(r.missedBySecond)} | ${r.missedByRun ? tally(r.missedByRun) : '-'} |`);
 }
 const kill = results.find((r) => r.scenario === 'kill');
 const rolling = results.find((r) => r.scenario === 'rolling');
