@@ -36,6 +36,7 @@ export class RotaNode {
   private etcdProc: EtcdProcess | null = null;
   h!: EtcdHandle;
   session!: NodeSession;
+  private hLease!: EtcdHandle;
   agent!: Agent;
   service!: TaskService;
   clusterService!: ClusterService;
@@ -71,6 +72,9 @@ export class RotaNode {
       endpoints = [this.etcdProc.endpoint];
     }
     this.h = connectEtcd({ endpoints, prefix: this.cfg.etcd.prefix });
+    // The lease keepalives get a connection of their own: under load the shared one carries
+    // thousands of watch events and transactions, and a keepalive queued behind them loses the lease.
+    this.hLease = connectEtcd({ endpoints, prefix: this.cfg.etcd.prefix });
     this.service = new TaskService(this.h, this.clock, { allowedUsers: this.cfg.runAs.allowed, maxReplicas: this.cfg.api.maxReplicas });
     this.clusterService = new ClusterService(this.h, this.cfg.auth.operators);
     this.metrics.bind({
@@ -126,7 +130,7 @@ export class RotaNode {
 
   /** A new lease, membership record and agent: the node's next incarnation. */
   private async incarnate(): Promise<void> {
-    this.session = new NodeSession(this.h, this.clock, this.cfg.leaseTtlSec, this.log);
+    this.session = new NodeSession(this.hLease, this.clock, this.cfg.leaseTtlSec, this.log);
     const record: Omit<NodeRecord, 'lease'> = {
       id: this.cfg.node.id,
       address: this.address,
@@ -268,6 +272,7 @@ export class RotaNode {
     await new Promise<void>((r) => (this.server ? this.server.close(() => r()) : r()));
     this.server?.closeAllConnections?.();
     this.h?.close();
+    this.hLease?.close();
     await this.etcdProc?.stop();
     this.log.info('stopped');
   }

@@ -87,18 +87,27 @@ export async function exchange(req: HttpRequest, ctx: RunContext): Promise<HttpR
   let earlyBytes = 0;
   let sink: OutputSink | null = null;
   const mod = url.protocol === 'https:' ? https : http;
-  const request = mod.request(url, { method, headers, agent: url.protocol === 'https:' ? httpAgents.https : httpAgents.http });
-  request.on('error', () => undefined); // surfaced through the promise below; never uncaught
+  const agent = url.protocol === 'https:' ? httpAgents.https : httpAgents.http;
+  let request!: http.ClientRequest;
   const stop = () => request.destroy(Object.assign(new Error('killed by operator'), { code: 'ERR_ABORTED' }));
   ctx.signal.addEventListener('abort', stop, { once: true });
   const timer = timeoutMs !== undefined ? setTimeout(() => ((timedOut = true), request.destroy(Object.assign(new Error(`timed out after ${timeoutMs} ms`), { code: 'ETIMEDOUT' }))), timeoutMs) : null;
   const tailText = () => (sink ? sink.tailText() : tailOf(Buffer.concat(early), ctx.tailBytes));
-  try {
-    const response = await new Promise<http.IncomingMessage>((resolve, reject) => {
+  const send = () =>
+    new Promise<http.IncomingMessage>((resolve, reject) => {
+      request = mod.request(url, { method, headers, agent });
+      request.on('error', () => undefined); // surfaced through this promise; never uncaught
       request.once('response', resolve);
       request.once('error', reject);
       request.once('socket', () => notifyStart(ctx, {}));
       request.end(bytes);
+    });
+  try {
+    // A kept-alive socket the server closed while idle fails at once with ECONNRESET before
+    // any answer: the request never reached the server, so it is sent again on a new socket.
+    const response = await send().catch((e: NodeJS.ErrnoException) => {
+      if (!request.reusedSocket || e.code !== 'ECONNRESET' || timedOut || ctx.signal.aborted) throw e;
+      return send();
     });
     status = response.statusCode ?? 0;
     for await (const chunk of response as AsyncIterable<Buffer>) {

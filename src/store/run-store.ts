@@ -1,5 +1,5 @@
 import type { EtcdHandle } from './etcd.js';
-import { K, parseRunId } from './keys.js';
+import { K, pad, parseRunId } from './keys.js';
 import type { Run } from '../domain/task.js';
 
 export interface Page<T> {
@@ -33,22 +33,22 @@ export class RunStore {
 
   /**
    * Keeps the newest `keep` runs of a task and drops any older than `maxAgeMs` (by scheduled
-   * time). Only finished runs are dropped. Returns how many were deleted.
+   * time). Cheap when there is nothing to do: the age cut is one range delete, and the count
+   * is asked for before any key is read. Returns how many were deleted.
    */
   async prune(taskId: string, keep: number, maxAgeMs: number, nowMs: number): Promise<number> {
+    const { ns } = this.h;
     const prefix = K.taskRuns(taskId);
-    const keys = (await this.h.ns.getAll().prefix(prefix).sort('Key', 'Descend').keys()).map(String);
-    const doomed: string[] = [];
-    keys.forEach((key, i) => {
-      const ms = Number(key.slice(prefix.length, prefix.length + 13));
-      if (i >= keep || ms < nowMs - maxAgeMs) doomed.push(key);
-    });
+    const aged = await ns.delete().inRange({ start: prefix, end: prefix + pad(nowMs - maxAgeMs) }).exec();
+    const deleted = Number(aged.deleted ?? 0);
+    const count = await ns.getAll().prefix(prefix).count();
+    if (count <= keep) return deleted;
+    // Keys sort by scheduled time: the oldest (count - keep) go.
+    const doomed = (await ns.getAll().prefix(prefix).sort('Key', 'Ascend').limit(count - keep).keys()).map(String);
     for (let i = 0; i < doomed.length; i += 100) {
-      const chunk = doomed.slice(i, i + 100);
-      const { ns } = this.h;
-      await ns.if(K.taskSeq, 'Version', '>', -1).then(...chunk.map((k) => ns.delete().key(k))).commit();
+      await ns.if(K.taskSeq, 'Version', '>', -1).then(...doomed.slice(i, i + 100).map((k) => ns.delete().key(k))).commit();
     }
-    return doomed.length;
+    return deleted + doomed.length;
   }
 
   /** Task ids that have run records (for the janitor's sweep over orphans and old runs). */

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import net, { type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { HttpAction } from '../../src/domain/task.js';
@@ -176,5 +176,33 @@ describe('runner: http', () => {
     await execute(action(), ctx());
     await execute(action(), ctx());
     expect(seen[0]!.remotePort).to.equal(seen[1]!.remotePort);
+  });
+
+  it('sends again on a new socket when a kept-alive one was closed by the server before answering', async () => {
+    // A server that answers the first request on each connection and resets the connection on
+    // the second (what a server closing an idle keep-alive socket looks like to the client).
+    let answered = 0;
+    const sockets = new Set<net.Socket>();
+    const flaky = net.createServer((sock) => {
+      sockets.add(sock);
+      let requests = 0;
+      sock.on('data', (d: Buffer) => {
+        if (!d.toString().includes('\r\n\r\n')) return;
+        if (++requests > 1) return sock.resetAndDestroy();
+        answered++;
+        sock.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: keep-alive\r\n\r\nok');
+      });
+      sock.on('error', () => undefined);
+    });
+    await new Promise<void>((r) => flaky.listen(0, '127.0.0.1', r));
+    try {
+      const url = `http://127.0.0.1:${(flaky.address() as AddressInfo).port}/`;
+      expect(await execute(action({ url }), ctx())).to.include({ state: 'succeeded', outputTail: 'ok' });
+      expect(await execute(action({ url }), ctx())).to.include({ state: 'succeeded', outputTail: 'ok' });
+      expect(answered).to.equal(2);
+    } finally {
+      for (const sock of sockets) sock.destroy();
+      await new Promise((r) => flaky.close(r));
+    }
   });
 });
