@@ -37,6 +37,7 @@ export class RotaNode {
   h!: EtcdHandle;
   session!: NodeSession;
   private hLease!: EtcdHandle;
+  private reincarnating: Promise<void> | null = null;
   agent!: Agent;
   service!: TaskService;
   clusterService!: ClusterService;
@@ -130,7 +131,10 @@ export class RotaNode {
 
   /** A new lease, membership record and agent: the node's next incarnation. */
   private async incarnate(): Promise<void> {
-    this.session = new NodeSession(this.hLease, this.clock, this.cfg.leaseTtlSec, this.log);
+    const session = new NodeSession(this.hLease, this.clock, this.cfg.leaseTtlSec, this.log);
+    this.session = session;
+    // Registered before anything can fail or be lost, so no loss goes unnoticed.
+    session.once('lost', () => this.onLeaseLost());
     const record: Omit<NodeRecord, 'lease'> = {
       id: this.cfg.node.id,
       address: this.address,
@@ -154,22 +158,29 @@ export class RotaNode {
     });
     this.agent.drain(this.drained || this.stopping);
     await this.agent.start();
-    this.session.once('lost', () => {
-      if (this.stopping) return;
-      void (async () => {
-        this.log.warn('lease lost: starting a new incarnation');
-        await this.agent.stop(0).catch(() => undefined);
-        for (;;) {
-          try {
-            await this.incarnate();
-            return;
-          } catch (err) {
-            this.log.error({ err: (err as Error).message }, 're-registering failed; retrying');
-            await this.clock.sleep(1000);
-          }
+  }
+
+  /**
+   * The lease is gone (expired under load, or etcd unreachable): stop the agent's work and
+   * start a new incarnation, again and again until one holds. A loss during the attempt is
+   * caught by the loop's own check.
+   */
+  private onLeaseLost(): void {
+    if (this.stopping || this.reincarnating) return;
+    this.reincarnating = (async () => {
+      this.log.warn('lease lost: starting a new incarnation');
+      do {
+        await Promise.race([this.agent?.stop(0).catch(() => undefined), this.clock.sleep(10_000)]);
+        try {
+          await this.incarnate();
+        } catch (err) {
+          this.log.error({ err: (err as Error).message }, 're-registering failed; retrying');
+          await this.session.close().catch(() => undefined); // half an incarnation is none
+          await this.clock.sleep(1000);
         }
-      })();
-    });
+      } while (!this.stopping && !this.session.alive());
+      this.log.info({ lease: this.session.leaseId }, 'new incarnation registered');
+    })().finally(() => (this.reincarnating = null));
   }
 
   /**

@@ -22,6 +22,9 @@ const firingKeyOf = (f: Firing): string => `${f.taskId}/${f.scheduledMs}/${f.rep
 
 const MAX_TIMER_MS = 3_600_000;
 
+/** Due tasks planned per turn of the event loop. */
+const PLAN_CHUNK = 250;
+
 /**
  * Firings of tasks whose run depends on the state at their instant (overlap forbid/replace,
  * deps) are written only this long before they are due (see PlanContext.horizonMs).
@@ -244,6 +247,7 @@ export class Leader {
     for (const id of ids) {
       if (!this.canWrite()) return;
       const task = this.view.tasks.get(id)?.value;
+      if (task && task.enabled && !isDaemon(task)) continue; // nothing to keep at a count
       const firings = this.view.firingsOf(id);
       if (!task && firings.length === 0) continue;
       const plan = planReplicas(task, firings, ctx.nowMs);
@@ -265,24 +269,42 @@ export class Leader {
     }
   }
 
+  /**
+   * Plans the due tasks and writes the plans, a chunk at a time: each chunk's write starts as
+   * soon as it is planned, and the event loop gets a turn before the next chunk is planned (a
+   * few thousand tasks due together would otherwise hold it for a second).
+   */
   private async fireTasks(ids: string[]): Promise<void> {
     const ctx = this.ctx();
-    const plans: FiringPlan[] = [];
-    for (const id of ids) {
-      const t = this.view.tasks.get(id);
-      if (!t) continue;
-      // A task and its cursor are written together but arrive on two watches: wait for the
-      // cursor of a fresh task rather than plan against its absence (a certain conflict).
-      if (!this.view.cursors.has(id) && t.value.createdMs > ctx.nowMs - 10_000) continue;
-      const plan = planTask(t.value, this.view.cursors.get(id), this.view.firingsOf(id), { ...ctx, horizonMs: ctx.nowMs + this.aheadMs(t.value) });
-      if (plan) plans.push(plan);
-      else this.dirtyTasks.add(id);
+    const writes: Promise<boolean>[] = [];
+    for (let i = 0; i < ids.length; i += PLAN_CHUNK) {
+      if (i > 0) await new Promise<void>((r) => setImmediate(r));
+      if (!this.canWrite()) break;
+      const plans: FiringPlan[] = [];
+      for (const id of ids.slice(i, i + PLAN_CHUNK)) {
+        const t = this.view.tasks.get(id);
+        if (!t) continue;
+        // A task and its cursor are written together but arrive on two watches: wait for the
+        // cursor of a fresh task rather than plan against its absence (a certain conflict).
+        if (!this.view.cursors.has(id) && t.value.createdMs > ctx.nowMs - 10_000) continue;
+        const plan = planTask(t.value, this.view.cursors.get(id), this.view.firingsOf(id), { ...ctx, horizonMs: ctx.nowMs + this.aheadMs(t.value) });
+        if (plan) plans.push(plan);
+        else this.dirtyTasks.add(id);
+      }
+      if (plans.length > 0) writes.push(this.writePlans(plans));
     }
-    if (plans.length === 0) return;
+    const ok = await Promise.all(writes);
+    // Cursors changed: recompute due times now.
+    this.rescheduleDirty();
+    if (ok.includes(false)) this.fenced();
+  }
+
+  /** Writes plans and records the outcome in the view; false when fenced. */
+  private async writePlans(plans: FiringPlan[]): Promise<boolean> {
     const t0 = this.clock.now();
     const results = await this.store.writePlans(this.leadership.fence, plans);
     this.metrics.etcdTxn(this.clock.now() - t0);
-    if (!results) return this.fenced();
+    if (!results) return false;
     for (const r of results) {
       const id = r.plan.taskId;
       if (r.ok) {
@@ -303,8 +325,7 @@ export class Leader {
       }
       this.dirtyTasks.add(id);
     }
-    // Cursors changed: recompute due times now.
-    this.rescheduleDirty();
+    return true;
   }
 
   /** Lost incarnations, retries that are due, unassigned firings, manual triggers (repair.ts decides). */
@@ -312,6 +333,8 @@ export class Leader {
     const keys = [...this.dirtyFirings];
     this.dirtyFirings.clear();
     const ctx: RepairContext = { ...this.ctx(), liveLeases: this.view.liveLeases(), isDraining: (n) => this.view.nodes.get(n)?.value.state === 'draining' };
+    const moves: Parameters<FiringStore['transitionMany']>[1] = [];
+    const stillThere = new Map<string, Promise<boolean>>(); // per incarnation, asked once
     for (const key of keys) {
       if (!this.canWrite()) return;
       if (key.startsWith('trigger:')) {
@@ -323,13 +346,17 @@ export class Leader {
       const r = repairFiring(e.value, this.view.tasks.get(e.value.taskId)?.value, ctx);
       if (r.kind === 'wait') this.heap.set('f:' + key, r.untilMs);
       if (r.kind !== 'transition') continue;
-      if (r.confirmLeaseGone && (await this.nodeStillThere(e.value))) continue;
+      if (r.confirmLeaseGone) {
+        const inc = `${e.value.node}@${e.value.lease}`;
+        if (!stillThere.has(inc)) stillThere.set(inc, this.nodeStillThere(e.value));
+        if (await stillThere.get(inc)) continue;
+      }
       if (r.lost) this.metrics.lost();
       if (r.retried) this.metrics.retried();
       this.acted.set(key, e.modRevision);
-      const res = await this.store.transition(this.leadership.fence, { firing: e.value, modRevision: e.modRevision }, r.next, r.runs);
-      if (res === 'fenced') return this.fenced();
+      moves.push({ prev: { firing: e.value, modRevision: e.modRevision }, next: r.next, runs: r.runs });
     }
+    if (moves.length > 0 && (await this.store.transitionMany(this.leadership.fence, moves)).includes('fenced')) return this.fenced();
     if (this.acted.size > 10_000) this.acted.clear();
   }
 

@@ -122,13 +122,10 @@ export class FiringStore {
     return Number(r.kvs[0]?.create_revision ?? 0) === fence.createRevision;
   }
 
-  /**
-   * Leader: moves an existing firing to a new state (assign, reassign, mark lost) if it has
-   * not changed since `expectRev`. `next` null deletes it. `runs` are written alongside.
-   */
-  async transition(fence: Fence, prev: { firing: Firing; modRevision: number }, next: Firing | null, runs: Run[] = []): Promise<'ok' | 'stale' | 'fenced'> {
+  /** The ops of one leader transition (see transition()). */
+  private transitionOps(prev: Firing, next: Firing | null, runs: Run[]): Op[] {
     const { ns } = this.h;
-    const f = prev.firing;
+    const f = prev;
     const key = K.firing(f.taskId, f.scheduledMs, f.replica);
     const ops: Op[] = [];
     const reassignedHere = next?.state === 'assigned' && next.node === f.node;
@@ -140,9 +137,33 @@ export class FiringStore {
       ops.push(ns.delete().key(key));
     }
     for (const r of runs) ops.push(ns.put(K.run(r.taskId, r.scheduledMs, r.attempt, r.replica)).value(JSON.stringify(r)));
-    const r = await this.commit(fence, [[key, 'Mod', prev.modRevision]], ops);
-    if (r.ok) return 'ok';
-    return (await this.fenceHolds(fence)) ? 'stale' : 'fenced';
+    return ops;
+  }
+
+  /**
+   * Leader: moves an existing firing to a new state (assign, reassign, mark lost) if it has
+   * not changed since `expectRev`. `next` null deletes it. `runs` are written alongside.
+   */
+  async transition(fence: Fence, prev: { firing: Firing; modRevision: number }, next: Firing | null, runs: Run[] = []): Promise<'ok' | 'stale' | 'fenced'> {
+    return (await this.transitionMany(fence, [{ prev, next, runs }]))[0]!;
+  }
+
+  /**
+   * Many transitions (a node lost with hundreds of firings): packed into transactions of up to
+   * 30, committed concurrently; a pack whose compares fail is retried one by one.
+   */
+  async transitionMany(fence: Fence, items: { prev: { firing: Firing; modRevision: number }; next: Firing | null; runs: Run[] }[]): Promise<('ok' | 'stale' | 'fenced')[]> {
+    const packs: (typeof items)[] = [];
+    for (let i = 0; i < items.length; i += 30) packs.push(items.slice(i, i + 30));
+    const commitPack = async (pack: typeof items): Promise<('ok' | 'stale' | 'fenced')[]> => {
+      const compares: [string, 'Mod' | 'Create', number][] = pack.map((t) => [K.firing(t.prev.firing.taskId, t.prev.firing.scheduledMs, t.prev.firing.replica), 'Mod', t.prev.modRevision]);
+      const r = await this.commit(fence, compares, pack.flatMap((t) => this.transitionOps(t.prev.firing, t.next, t.runs)));
+      if (r.ok) return pack.map(() => 'ok');
+      if (!(await this.fenceHolds(fence))) return pack.map(() => 'fenced');
+      if (pack.length === 1) return ['stale'];
+      return (await Promise.all(pack.map((t) => commitPack([t])))).flat();
+    };
+    return (await Promise.all(packs.map(commitPack))).flat();
   }
 
   /**
