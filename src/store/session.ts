@@ -99,6 +99,11 @@ export class NodeSession extends EventEmitter {
     if (this.lostFlag) return;
     this.lostFlag = true;
     this.log.error({ lease: this.leaseId, reason }, 'node lease lost');
+    // Given up locally (a stalled event loop, keepalives answered late) is not necessarily
+    // expired in etcd: revoke it, or the election key it holds would block every other
+    // candidate for as long as the old keepalives go on. If etcd cannot be reached, stop
+    // the keepalives and let it expire.
+    this.lease.revoke().catch(() => this.lease.release());
     this.emit('lost', reason);
   }
 
