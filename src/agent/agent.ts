@@ -92,6 +92,7 @@ export class Agent {
         },
       },
       this.log,
+      { ignoreDeletes: true }, // every assignment is deleted when its run ends: half the events
     );
   }
 

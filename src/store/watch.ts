@@ -82,8 +82,9 @@ function prefixEnd(prefix: string): string {
  * - a watch from a compacted revision is cancelled ("Watcher canceled"): we re-list, hand
  *   the consumer a fresh snapshot and watch again from after it;
  * - handler exceptions would be re-thrown by the client outside any try: we catch and log.
+ * `ignoreDeletes` asks etcd not to send delete events at all (the snapshot is unaffected).
  */
-export async function watchPrefix(h: EtcdHandle, prefix: string, handlers: PrefixHandlers, log: Logger): Promise<PrefixWatch> {
+export async function watchPrefix(h: EtcdHandle, prefix: string, handlers: PrefixHandlers, log: Logger, opts: { ignoreDeletes?: boolean } = {}): Promise<PrefixWatch> {
   let closed = false;
   let watcher: Watcher | null = null;
   let resume = 0;
@@ -102,7 +103,11 @@ export async function watchPrefix(h: EtcdHandle, prefix: string, handlers: Prefi
     if (closed) return;
     safe(() => handlers.reset(kvs, revision));
     resume = revision + 1;
-    const w = await h.ns.watch().prefix(prefix).startRevision(String(resume)).create();
+    let builder = h.ns.watch().prefix(prefix).startRevision(String(resume));
+    // A consumer that acts on puts only spares etcd and itself the delete events. (etcd3 1.1.2's
+    // ignore() is an alias of only(): ignore('delete') would deliver the deletes alone.)
+    if (opts.ignoreDeletes) builder = builder.only('put');
+    const w = await builder.create();
     watcher = w;
     w.on('connecting', (req) => {
       (req as { start_revision?: string }).start_revision = String(resume);

@@ -14,6 +14,25 @@ async function throughProxy() {
 }
 
 describe('store: prefix watch (integration, real etcd)', () => {
+  it('ignoreDeletes: etcd sends the puts only', async () => {
+    const { handle: h } = await freshEtcd();
+    const events: KvEvent[] = [];
+    const w = await watchPrefix(h, 'd/', { reset: () => undefined, event: (e) => events.push(e) }, silentLogger, { ignoreDeletes: true });
+    try {
+      await h.ns.put('d/a').value('1').exec();
+      await h.ns.delete().key('d/a').exec();
+      await h.ns.put('d/b').value('2').exec();
+      await waitFor(() => events.some((e) => e.key === 'd/b'), 'the second put');
+      expect(events.map((e) => [e.type, e.key])).to.deep.equal([
+        ['put', 'd/a'],
+        ['put', 'd/b'],
+      ]);
+    } finally {
+      await w.close();
+      h.close();
+    }
+  });
+
   it('delivers a snapshot, then every event of a multi-key transaction (one revision, many events)', async () => {
     const { handle: h } = await freshEtcd();
     await h.ns.put('w/a').value('1').exec();
