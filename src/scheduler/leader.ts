@@ -353,6 +353,7 @@ export class Leader {
       }
       if (r.lost) this.metrics.lost();
       if (r.retried) this.metrics.retried();
+      this.metrics.planned([], r.runs.filter((x) => x.state === 'skipped')); // too late for its misfire policy
       this.acted.set(key, e.modRevision);
       moves.push({ prev: { firing: e.value, modRevision: e.modRevision }, next: r.next, runs: r.runs });
     }
