@@ -192,8 +192,9 @@ export async function runSlot(d: SlotDeps, assigned: Firing, assignmentRev: numb
 
 /**
  * A claimed firing stopped before its instant: handed back on drain (same attempt, placed
- * elsewhere), recorded as killed when stopped, left to the leader when the lease is gone (the
- * leader sees a start time still ahead and places it again).
+ * elsewhere); recorded as skipped when its task was paused, stopped or deleted, as killed on an
+ * operator kill or an overlap replace; left to the leader when the lease is gone (the leader
+ * sees a start time still ahead and places it again).
  */
 async function notStarted(d: SlotDeps, rev: number, firing: Firing, run: Run, task: Task, reason: AbortReason | undefined): Promise<void> {
   if (reason === 'drain') {
