@@ -35,8 +35,9 @@ export const PLAN_AHEAD_MS = 30;
 export const WRITE_AHEAD_MS = 1500;
 
 /**
- * The leader's side while this node leads: it watches tasks, cursors, firings, nodes and
- * trigger requests, decides when each task fires and where (planner), and repairs firings
+ * The leader's side while this node leads: it watches tasks, firings, nodes and trigger
+ * requests (and reads a task's cursor when the task changes), decides when each task fires and
+ * where (planner), and repairs firings
  * whose node vanished, that wait for a retry or that have no node (reconciler). Every write
  * is fenced by the leadership it was given. One message at a time (Mailbox).
  */
@@ -49,6 +50,8 @@ export class Leader {
   private timerAt = 0;
   private synced = false;
   private dirtyTasks = new Set<string>();
+  /** Tasks whose cursor may have been written with them (created, updated): read before planning. */
+  private needCursor = new Set<string>();
   private dirtyFirings = new Set<string>();
   private acted = new Map<string, number>();
   private stepQueued = false;
@@ -72,7 +75,9 @@ export class Leader {
   /** Runs until leadership is lost or stop() is called. */
   async run(): Promise<void> {
     const watches: PrefixWatch[] = [];
-    const sources: Source[] = ['nodes', 'tasks', 'cursors', 'firings', 'triggers'];
+    // Not the cursors: the leader writes them itself, and everyone else writes a cursor only
+    // together with its task (create, update, delete), so a task event says when to re-read it.
+    const sources: Source[] = ['nodes', 'tasks', 'firings', 'triggers'];
     try {
       for (const s of sources) {
         watches.push(
@@ -109,7 +114,7 @@ export class Leader {
 
   private onReset(s: Source, kvs: Parameters<ClusterView['reset']>[1]): void {
     this.view.reset(s, kvs);
-    if (s === 'tasks' || s === 'cursors') for (const id of this.view.tasks.keys()) this.dirtyTasks.add(id);
+    if (s === 'tasks') for (const id of this.view.tasks.keys()) this.needCursor.add(id);
     if (s === 'firings' || s === 'nodes') for (const k of this.view.firings.keys()) this.dirtyFirings.add(k);
     if (s === 'triggers') for (const k of this.view.triggers.keys()) this.dirtyFirings.add('trigger:' + k);
     this.requestStep();
@@ -117,7 +122,11 @@ export class Leader {
 
   private onEvent(s: Source, ev: Parameters<ClusterView['apply']>[1]): void {
     const id = this.view.apply(s, ev);
-    if (s === 'tasks' || s === 'cursors') this.dirtyTasks.add(id);
+    if (s === 'tasks') {
+      if (ev.type === 'put') this.needCursor.add(id);
+      else this.view.cursors.delete(id);
+      this.dirtyTasks.add(id);
+    }
     if (s === 'firings') {
       this.dirtyFirings.add(id);
       if (ev.type === 'delete') for (const k of this.view.unassigned) this.dirtyFirings.add(k); // deps may be free now
@@ -166,6 +175,7 @@ export class Leader {
       this.log.debug({ synced: this.synced }, 'leader step skipped');
       return;
     }
+    if (this.needCursor.size > 0) await this.refreshCursors();
     const now = this.clock.now();
     const changed = [...this.dirtyTasks];
     this.rescheduleDirty();
@@ -190,6 +200,18 @@ export class Leader {
       this.timer = null;
       this.requestStep();
     }, Math.min(MAX_TIMER_MS, Math.max(0, next - this.clock.now())));
+  }
+
+  private async refreshCursors(): Promise<void> {
+    const ids = [...this.needCursor];
+    this.needCursor.clear();
+    const read = await this.store.readCursors(ids);
+    for (const id of ids) {
+      const c = read.get(id);
+      const have = this.view.cursors.get(id);
+      if (c && (!have || have.modRevision < c.modRevision)) this.view.cursors.set(id, c);
+      this.dirtyTasks.add(id);
+    }
   }
 
   /** How long before its instant a task's firing is written. */
@@ -284,9 +306,6 @@ export class Leader {
       for (const id of ids.slice(i, i + PLAN_CHUNK)) {
         const t = this.view.tasks.get(id);
         if (!t) continue;
-        // A task and its cursor are written together but arrive on two watches: wait for the
-        // cursor of a fresh task rather than plan against its absence (a certain conflict).
-        if (!this.view.cursors.has(id) && t.value.createdMs > ctx.nowMs - 10_000) continue;
         const plan = planTask(t.value, this.view.cursors.get(id), this.view.firingsOf(id), { ...ctx, horizonMs: ctx.nowMs + this.aheadMs(t.value) });
         if (plan) plans.push(plan);
         else this.dirtyTasks.add(id);

@@ -4,6 +4,7 @@ import type { Fence } from './election.js';
 import type { Firing } from '../domain/firing.js';
 import type { Run, Task } from '../domain/task.js';
 import { Batcher } from '../lib/batcher.js';
+import { listPrefix } from './watch.js';
 
 interface ClaimItem {
   nodeId: string;
@@ -115,6 +116,32 @@ export class FiringStore {
     for (const [k, col, v] of compares) txn = txn.and(k, col, '==', v);
     const r = await txn.then(...ops).commit();
     return { ok: r.succeeded, revision: Number(r.header.revision) };
+  }
+
+  /**
+   * Leader: the schedule cursors of the given tasks (value and mod revision; absent ones are
+   * left out), read in transactions of up to 128 gets; all of them by listing when there are many.
+   */
+  async readCursors(ids: string[]): Promise<Map<string, { value: number; modRevision: number }>> {
+    const out = new Map<string, { value: number; modRevision: number }>();
+    if (ids.length > 1000) {
+      const { kvs } = await listPrefix(this.h, K.cursors);
+      for (const kv of kvs) out.set(kv.key.slice(K.cursors.length), { value: Number(kv.value), modRevision: kv.modRevision });
+      return out;
+    }
+    const { ns } = this.h;
+    const chunks: string[][] = [];
+    for (let i = 0; i < ids.length; i += MAX_TXN_OPS) chunks.push(ids.slice(i, i + MAX_TXN_OPS));
+    await Promise.all(
+      chunks.map(async (chunk) => {
+        const r = await ns.if(K.cursors, 'Version', '>', -1).then(...chunk.map((id) => ns.get(K.cursor(id)) as unknown as Op)).commit();
+        chunk.forEach((id, i) => {
+          const kv = r.responses[i]?.response_range?.kvs[0];
+          if (kv) out.set(id, { value: Number(kv.value.toString()), modRevision: Number(kv.mod_revision) });
+        });
+      }),
+    );
+    return out;
   }
 
   async fenceHolds(fence: Fence): Promise<boolean> {
