@@ -94,6 +94,17 @@ try {
     const cpu = meter.stop();
     await sleep(settleMs);
     const r = analyze(rx.hits, ids, fromMs, toMs, { rate, tasks: ids.length, seconds, mode, cpu });
+    // What the first missed pairs' run records say (a failed callback, a run still going, none).
+    if (r.missedPairs?.length) {
+      const said = new Map<string, number>();
+      for (const m of r.missedPairs.slice(0, 20)) {
+        const run = await c.nodes[0]!.api('GET', `/api/v1/runs/${m.taskId}-${m.scheduledMs}-1`, undefined, 10_000).catch(() => null);
+        const k = run?.status === 200 ? `${run.body.state}: ${String(run.body.message ?? '').slice(0, 120)}` : `no run record (${run?.status ?? 'no answer'})`;
+        said.set(k, (said.get(k) ?? 0) + 1);
+      }
+      r.notes = [...said].map(([k, n]) => `${n}x ${k}`).join('; ');
+      log(`missed pairs' first attempts: ${r.notes}`);
+    }
     results.push(r);
     log(`step ${rate}/s: p50 ${r.p50} p99 ${r.p99} max ${r.max} hits ${r.hits}/${r.expected} missed ${r.missed} dup ${r.duplicates}; cpu ${JSON.stringify(cpu)}`);
     log(`deleting ${ids.length} tasks`);

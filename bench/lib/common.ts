@@ -44,6 +44,8 @@ export interface StepResult {
   max: number;
   /** Tasks that never fired at all during the step (all their seconds counted as missed). */
   silentTasks: number;
+  /** The first missed (task, second) pairs, for looking up what happened to them. */
+  missedPairs?: { taskId: string; scheduledMs: number }[];
   notes?: string;
   /** % of one core per process over the window (200 = both cores). */
   cpu?: Record<string, number>;
@@ -72,6 +74,7 @@ export function analyze(hits: Hit[], ids: string[], fromMs: number, toMs: number
   let retried = 0;
   let silent = 0;
   const late: number[] = [];
+  const missedPairs: { taskId: string; scheduledMs: number }[] = [];
   for (const id of ids) {
     const hs = byTask.get(id) ?? [];
     // Phase: the most common scheduledMs % 1000 among this task's hits.
@@ -95,6 +98,7 @@ export function analyze(hits: Hit[], ids: string[], fromMs: number, toMs: number
       const a = at.get(t);
       if (!a || a.length === 0) {
         missed++;
+        if (missedPairs.length < 50) missedPairs.push({ taskId: id, scheduledMs: t });
         continue;
       }
       taskHits++;
@@ -105,7 +109,7 @@ export function analyze(hits: Hit[], ids: string[], fromMs: number, toMs: number
     if (taskHits === 0) silent++;
   }
   late.sort((a, b) => a - b);
-  return { ...base, expected, hits: received, missed, duplicates, retried, p50: pct(late, 50), p99: pct(late, 99), max: late.length ? late[late.length - 1]! : NaN, silentTasks: silent };
+  return { ...base, expected, hits: received, missed, duplicates, retried, p50: pct(late, 50), p99: pct(late, 99), max: late.length ? late[late.length - 1]! : NaN, silentTasks: silent, missedPairs };
 }
 
 export function machine(): Record<string, unknown> {
