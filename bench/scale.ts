@@ -17,8 +17,9 @@
  *     until the new leader logs 'elected leader' and 'leader view synced; scheduling' (its log's
  *     pino time), and until the probe is scheduling again: firings the old leader had written
  *     ahead still run, so the gap starts at the first probe second at or after the kill that was
- *     not received on time (< 1 s late); reported are when the probe is received for that second
- *     or a later one (a catch-up counts) and when it is on time again. Also the new leader's RSS
+ *     not received on time (< 1 s late); reported are when the probe is scheduling again (the
+ *     first catch-up of a second from the gap on, or on time again if earlier) and when it is on
+ *     time again (three seconds in a row). Also the new leader's RSS
  *     2 s after its view synced. The killed node is started again before the next step.
  * The --creates tasks stay, so a step holds N + the creates of earlier steps + the probe.
  *
@@ -110,10 +111,12 @@ async function probeOnTime(probeId: string, afterMs: number, timeoutMs: number):
 }
 
 /**
- * The probe after a kill at killMs. Firings the old leader wrote ahead still run on time, so
- * the gap starts at the first probe second at or after the kill that was not received on time;
- * resumption is when the probe is received for that second or a later one (a catch-up counts),
- * and when it is on time again. No gap within 30 s: no interruption (all three = killMs).
+ * The probe after a kill at killMs. Firings the old leader wrote ahead still run on time (and
+ * one that the killed node had claimed is lost), so the gap starts at the first probe second at
+ * or after the kill that was not received on time. The probe is on time again at the first
+ * second from which three seconds in a row arrived on time; it is scheduling again at the
+ * earlier of that and the first late arrival of a second from the gap on (a catch-up only a new
+ * leader can have planned). No gap within 30 s: no interruption (all three = killMs).
  */
 async function probeAfterKill(probeId: string, killMs: number, timeoutMs: number): Promise<{ gapMs?: number; receivedMs?: number; onTimeMs?: number }> {
   const deadline = Date.now() + timeoutMs;
@@ -121,12 +124,17 @@ async function probeAfterKill(probeId: string, killMs: number, timeoutMs: number
   while (Date.now() < deadline) {
     const hs = rx.hits.filter((h) => h.taskId === probeId && h.scheduledMs >= killMs);
     const isOnTime = (h: Hit) => h.receivedMs - h.scheduledMs < 1000;
-    const onTime = new Set(hs.filter(isOnTime).map((h) => h.scheduledMs));
+    const onTime = new Map(hs.filter(isOnTime).map((h) => [h.scheduledMs, h.receivedMs] as const));
     for (let t = Math.ceil(killMs / 1000) * 1000; gap === undefined && t + 1000 <= Date.now(); t += 1000) if (!onTime.has(t)) gap = t;
     if (gap === undefined && Date.now() > killMs + 30_000) return { gapMs: killMs, receivedMs: killMs, onTimeMs: killMs };
-    const after = hs.filter((h) => gap !== undefined && h.scheduledMs >= gap);
-    const ot = after.filter(isOnTime);
-    if (ot.length) return { gapMs: gap, receivedMs: Math.min(...after.map((h) => h.receivedMs)), onTimeMs: Math.min(...ot.map((h) => h.receivedMs)) };
+    if (gap !== undefined) {
+      const threeInARow = [...onTime.keys()].filter((t) => t > gap! && onTime.has(t + 1000) && onTime.has(t + 2000)).sort((a, b) => a - b)[0];
+      if (threeInARow !== undefined) {
+        const onTimeMs = onTime.get(threeInARow)!;
+        const caughtUp = hs.filter((h) => h.scheduledMs >= gap! && !isOnTime(h)).map((h) => h.receivedMs);
+        return { gapMs: gap, receivedMs: Math.min(onTimeMs, ...caughtUp), onTimeMs };
+      }
+    }
     await sleep(50);
   }
   return { gapMs: gap };
