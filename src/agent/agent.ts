@@ -48,6 +48,7 @@ export class Agent {
   private watchdog: NodeJS.Timeout | null = null;
   private logJanitor: NodeJS.Timeout | null = null;
   private published = -1;
+  private readonly tmpTag = `${process.pid}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
   private publishing = false;
   readonly deadlineFile: string;
 
@@ -114,7 +115,7 @@ export class Agent {
   private publishDeadline(deadline: number): void {
     if (deadline === this.published || this.publishing) return;
     this.publishing = true;
-    const tmp = `${this.deadlineFile}.tmp`;
+    const tmp = `${this.deadlineFile}.${this.tmpTag}.tmp`; // never shared with another incarnation's writes
     writeFile(tmp, String(deadline))
       .then(() => rename(tmp, this.deadlineFile))
       .then(

@@ -199,7 +199,10 @@ export async function runSlot(d: SlotDeps, assigned: Firing, assignmentRev: numb
 async function notStarted(d: SlotDeps, rev: number, firing: Firing, run: Run, task: Task, reason: AbortReason | undefined): Promise<void> {
   if (reason === 'drain') {
     const back: Firing = { ...firing, state: 'unassigned', node: undefined, lease: undefined, startedMs: undefined, dueMs: firing.startedMs ?? firing.dueMs };
-    const ok = await d.store.update(d.nodeId, rev, back, [], true).catch(() => 0);
+    // The claim wrote this attempt's run as running here: say what became of it (a claim
+    // elsewhere overwrites it).
+    const handedBack: Run = { ...run, state: 'skipped', startedMs: undefined, endedMs: d.clock.now(), message: `not started on ${d.nodeId}: the node was draining before its instant; handed back to run elsewhere` };
+    const ok = await d.store.update(d.nodeId, rev, back, [handedBack], true).catch(() => 0);
     if (!ok) d.log.warn({ runId: run.id }, 'could not hand the firing back (taken over already)');
     return;
   }

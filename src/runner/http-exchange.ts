@@ -104,9 +104,11 @@ export async function exchange(req: HttpRequest, ctx: RunContext): Promise<HttpR
     });
   try {
     // A kept-alive socket the server closed while idle fails at once with ECONNRESET before
-    // any answer: the request never reached the server, so it is sent again on a new socket.
+    // any answer: the request almost surely never reached the server, so it is sent again on a
+    // new socket. (A server that crashed right after reading it would see it twice: the same
+    // at-least-once edge as a run lost with its node; receivers de-duplicate on X-Rota-Run-Id.)
     const response = await send().catch((e: NodeJS.ErrnoException) => {
-      if (!request.reusedSocket || e.code !== 'ECONNRESET' || timedOut || ctx.signal.aborted) throw e;
+      if (!request?.reusedSocket || e.code !== 'ECONNRESET' || timedOut || ctx.signal.aborted) throw e;
       return send();
     });
     status = response.statusCode ?? 0;

@@ -25,6 +25,9 @@ const MAX_TIMER_MS = 3_600_000;
 /** Due tasks planned per turn of the event loop. */
 const PLAN_CHUNK = 250;
 
+/** How soon the leader tries again what an etcd error interrupted. */
+const RETRY_MS = 1000;
+
 /**
  * Firings of tasks whose run depends on the state at their instant (overlap forbid/replace,
  * deps) are written only this long before they are due (see PlanContext.horizonMs).
@@ -175,18 +178,23 @@ export class Leader {
       this.log.debug({ synced: this.synced }, 'leader step skipped');
       return;
     }
-    if (this.needCursor.size > 0) await this.refreshCursors();
-    const now = this.clock.now();
-    const changed = [...this.dirtyTasks];
-    this.rescheduleDirty();
-    await this.reconcileReplicas(changed);
-    const due = this.heap.takeDue(now);
-    this.log.debug({ due: due.length, next: this.heap.peek() }, 'leader step');
-    const dueTasks = due.filter((k) => k.startsWith('t:')).map((k) => k.slice(2));
-    for (const k of due) if (k.startsWith('f:')) this.dirtyFirings.add(k.slice(2));
-    if (dueTasks.length > 0) await this.fireTasks(dueTasks);
-    if (this.dirtyFirings.size > 0) await this.reconcile();
-    this.arm();
+    try {
+      if (this.needCursor.size > 0) await this.refreshCursors();
+      const now = this.clock.now();
+      const changed = [...this.dirtyTasks];
+      this.rescheduleDirty();
+      await this.reconcileReplicas(changed);
+      const due = this.heap.takeDue(now);
+      this.log.debug({ due: due.length, next: this.heap.peek() }, 'leader step');
+      const dueTasks = due.filter((k) => k.startsWith('t:')).map((k) => k.slice(2));
+      for (const k of due) if (k.startsWith('f:')) this.dirtyFirings.add(k.slice(2));
+      if (dueTasks.length > 0) await this.fireTasks(dueTasks);
+      if (this.dirtyFirings.size > 0) await this.reconcile();
+    } finally {
+      // Whatever failed (an etcd timeout), the timer stays armed for what is left.
+      this.rescheduleDirty();
+      this.arm();
+    }
   }
 
   private arm(): void {
@@ -204,8 +212,8 @@ export class Leader {
 
   private async refreshCursors(): Promise<void> {
     const ids = [...this.needCursor];
-    this.needCursor.clear();
     const read = await this.store.readCursors(ids);
+    for (const id of ids) this.needCursor.delete(id);
     for (const id of ids) {
       const c = read.get(id);
       const have = this.view.cursors.get(id);
@@ -216,7 +224,8 @@ export class Leader {
 
   /** How long before its instant a task's firing is written. */
   private aheadMs(task: Task): number {
-    return task.policies.overlap === 'allow' && !task.deps?.length ? this.writeAheadMs : PLAN_AHEAD_MS;
+    // onLost discard: a node dying between the claim and the instant would drop the firing.
+    return task.policies.overlap === 'allow' && !task.deps?.length && task.policies.onLost === 'retry' ? this.writeAheadMs : PLAN_AHEAD_MS;
   }
 
   /** Dirty tasks get their next planning time (their next instant minus the write-ahead). */
@@ -260,7 +269,9 @@ export class Leader {
       return undefined;
     };
     // Any firing counts, pending ones too: a chain C -> B -> A releases one link at a time.
-    return depsBusy(task, lookup, (id) => this.view.firingsOf(id).length > 0);
+    // Firings written ahead of their instant do not count yet.
+    const now = this.clock.now();
+    return depsBusy(task, lookup, (id) => this.view.firingsOf(id).some((e) => e.value.scheduledMs <= now));
   }
 
   /** Daemon replicas kept at their count and generation; firings of deleted tasks stopped. */
@@ -306,11 +317,27 @@ export class Leader {
       for (const id of ids.slice(i, i + PLAN_CHUNK)) {
         const t = this.view.tasks.get(id);
         if (!t) continue;
+        if (!this.view.cursors.has(id)) {
+          // Every live task has one (written with it): not read yet, or the task is being deleted.
+          this.needCursor.add(id);
+          this.heap.set('t:' + id, ctx.nowMs + RETRY_MS);
+          continue;
+        }
         const plan = planTask(t.value, this.view.cursors.get(id), this.view.firingsOf(id), { ...ctx, horizonMs: ctx.nowMs + this.aheadMs(t.value) });
         if (plan) plans.push(plan);
         else this.dirtyTasks.add(id);
       }
-      if (plans.length > 0) writes.push(this.writePlans(plans));
+      if (plans.length > 0)
+        writes.push(
+          this.writePlans(plans).catch((err: Error) => {
+            // Not written (a timeout may still have applied: the next plan's compares will tell).
+            // The tasks are out of the timer heap: put them back, a second from now.
+            this.log.warn({ err: err.message, tasks: plans.length }, 'writing plans failed; retrying');
+            this.metrics.etcdError('leader');
+            for (const p of plans) this.heap.set('t:' + p.taskId, this.clock.now() + RETRY_MS);
+            return true;
+          }),
+        );
     }
     const ok = await Promise.all(writes);
     // Cursors changed: recompute due times now.
@@ -354,29 +381,44 @@ export class Leader {
     const ctx: RepairContext = { ...this.ctx(), liveLeases: this.view.liveLeases(), isDraining: (n) => this.view.nodes.get(n)?.value.state === 'draining' };
     const moves: Parameters<FiringStore['transitionMany']>[1] = [];
     const stillThere = new Map<string, Promise<boolean>>(); // per incarnation, asked once
-    for (const key of keys) {
-      if (!this.canWrite()) return;
-      if (key.startsWith('trigger:')) {
-        await this.handleTrigger(key.slice(8));
-        continue;
+    let committed = false;
+    try {
+      for (const key of keys) {
+        if (!this.canWrite()) return;
+        if (key.startsWith('trigger:')) {
+          await this.handleTrigger(key.slice(8));
+          continue;
+        }
+        const e = this.view.firings.get(key);
+        if (!e || this.acted.get(key) === e.modRevision) continue;
+        const r = repairFiring(e.value, this.view.tasks.get(e.value.taskId)?.value, ctx);
+        if (r.kind === 'wait') this.heap.set('f:' + key, r.untilMs);
+        if (r.kind !== 'transition') continue;
+        if (r.confirmLeaseGone) {
+          const inc = `${e.value.node}@${e.value.lease}`;
+          if (!stillThere.has(inc)) stillThere.set(inc, this.nodeStillThere(e.value));
+          if (await stillThere.get(inc)) continue;
+        }
+        if (r.lost) this.metrics.lost();
+        if (r.retried) this.metrics.retried();
+        this.metrics.planned([], r.runs.filter((x) => x.state === 'skipped')); // too late for its misfire policy
+        this.acted.set(key, e.modRevision);
+        moves.push({ prev: { firing: e.value, modRevision: e.modRevision }, next: r.next, runs: r.runs });
       }
-      const e = this.view.firings.get(key);
-      if (!e || this.acted.get(key) === e.modRevision) continue;
-      const r = repairFiring(e.value, this.view.tasks.get(e.value.taskId)?.value, ctx);
-      if (r.kind === 'wait') this.heap.set('f:' + key, r.untilMs);
-      if (r.kind !== 'transition') continue;
-      if (r.confirmLeaseGone) {
-        const inc = `${e.value.node}@${e.value.lease}`;
-        if (!stillThere.has(inc)) stillThere.set(inc, this.nodeStillThere(e.value));
-        if (await stillThere.get(inc)) continue;
+      const results = moves.length > 0 ? await this.store.transitionMany(this.leadership.fence, moves) : [];
+      committed = true;
+      if (results.includes('fenced')) return this.fenced();
+    } finally {
+      if (!committed) {
+        // Interrupted (an etcd error): the decided moves were not written; decide them again later.
+        for (const m of moves) {
+          const f = m.prev.firing;
+          const key = K.firing(f.taskId, f.scheduledMs, f.replica).slice(ClusterView.sources.firings.prefix.length);
+          this.acted.delete(key);
+          this.heap.set('f:' + key, this.clock.now() + RETRY_MS);
+        }
       }
-      if (r.lost) this.metrics.lost();
-      if (r.retried) this.metrics.retried();
-      this.metrics.planned([], r.runs.filter((x) => x.state === 'skipped')); // too late for its misfire policy
-      this.acted.set(key, e.modRevision);
-      moves.push({ prev: { firing: e.value, modRevision: e.modRevision }, next: r.next, runs: r.runs });
     }
-    if (moves.length > 0 && (await this.store.transitionMany(this.leadership.fence, moves)).includes('fenced')) return this.fenced();
     if (this.acted.size > 10_000) this.acted.clear();
   }
 

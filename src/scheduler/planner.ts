@@ -72,7 +72,7 @@ export function planTask(task: Task, cursor: Entry<number> | undefined, active: 
       continue;
     }
     if (decision === 'replace' && plan.kills.length === 0) {
-      for (const e of active) if (e.value.state === 'running' && e.value.node) plan.kills.push({ node: e.value.node, runId: firingRunId(e.value) });
+      for (const e of active) if (e.value.state === 'running' && (e.value.startedMs ?? 0) <= ctx.nowMs && e.value.node) plan.kills.push({ node: e.value.node, runId: firingRunId(e.value) });
     }
     for (const f of replicaFirings(task, ms, trigger, ctx.nowMs)) plan.firings.push(place(f, task, ctx));
     activeCount++;

@@ -26,12 +26,16 @@ export function repairFiring(f: Firing, task: Task | undefined, ctx: RepairConte
   if ((f.state === 'assigned' || f.state === 'running') && f.lease && !ctx.liveLeases.has(f.lease)) {
     // Never started: assigned, or claimed for an instant still ahead (a node past its lease
     // deadline starts nothing, and that deadline is before the lease's expiry in etcd).
-    const started = f.state === 'running' && (f.startedMs === undefined || f.startedMs <= now);
-    if (!started) return placeAgain({ ...f, startedMs: undefined, pid: undefined }, task, ctx);
+    const started = hasStarted(f, now);
+    if (!started) {
+      const again = placeAgain({ ...f, startedMs: undefined, pid: undefined }, task, ctx);
+      // Claimed ahead, its node starts it by a local timer: be sure the lease is gone in etcd.
+      return f.state === 'running' && again.kind === 'transition' ? { ...again, confirmLeaseGone: true } : again;
+    }
     const lost: Run = {
       id: firingRunId(f), taskId: f.taskId, tenant: f.tenant, scheduledMs: f.scheduledMs, attempt: f.attempt,
       ...(f.replica ? { replica: f.replica } : {}), trigger: f.trigger, node: f.node, state: 'lost', startedMs: f.startedMs, endedMs: now,
-      message: `node ${f.node} (lease ${f.lease}) vanished while the run was in flight`,
+      message: `node ${f.node} (lease ${f.lease}) vanished while the run was in flight (or claimed, before its instant)`,
     };
     const retry = !!task && (isDaemon(task) || task.policies.onLost === 'retry');
     const next = retry ? place({ ...f, attempt: f.attempt + 1, trigger: 'retry', dueMs: now, startedMs: undefined, pid: undefined }, task, ctx) : null;
@@ -48,6 +52,11 @@ export function repairFiring(f: Firing, task: Task | undefined, ctx: RepairConte
   if (f.state === 'retry-wait') return { kind: 'wait', untilMs: f.dueMs };
   if (!task && f.state === 'assigned') return move(null, false, false);
   return { kind: 'none' };
+}
+
+/** Running, and past the instant it was claimed for (a firing claimed ahead is not started yet). */
+export function hasStarted(f: Firing, nowMs: number): boolean {
+  return f.state === 'running' && (f.startedMs === undefined || f.startedMs <= nowMs);
 }
 
 /** A scheduled first attempt that never started and is now too late for its misfire policy. */
@@ -87,7 +96,7 @@ export function planTrigger(task: Task, ms: number, req: { params?: Record<strin
   if (decision === 'skip') {
     return { firings: [], skipped: skippedRun(task, ms, 'manual', 'skipped: the previous run is still active (overlap forbid)', ctx.nowMs), kills: [] };
   }
-  const kills = decision === 'replace' ? active.filter((a) => a.state === 'running' && a.node).map((a) => ({ node: a.node!, runId: firingRunId(a) })) : [];
+  const kills = decision === 'replace' ? active.filter((a) => hasStarted(a, ctx.nowMs) && a.node).map((a) => ({ node: a.node!, runId: firingRunId(a) })) : [];
   const firings = replicaFirings(task, ms, 'manual', ctx.nowMs, req.params).map((f) => place(f, task, ctx));
   return { firings, skipped: null, kills };
 }

@@ -81,7 +81,9 @@ export class ReplicaService {
     const run = page.items.find((r: Run) => (r.replica ?? 0) === replica && r.node && r.state !== 'skipped');
     if (!run || !run.node) return { replica, runId: null, node: null, output: '', truncated: false };
     if (run.node === this.self.nodeId()) {
-      const { text, truncated } = await readTail(join(this.self.dataDir, 'runs', taskId, `${run.id}.log`), maxBytes);
+      const tail = await readTail(join(this.self.dataDir, 'runs', taskId, `${run.id}.log`), maxBytes);
+      // No file: an HTTP or JSON-RPC body that fit in the run record's tail is all there.
+      const { text, truncated } = tail ?? { text: (run.outputTail ?? '').slice(-maxBytes), truncated: (run.outputTail ?? '').length > maxBytes };
       return { replica, runId: run.id, node: run.node, output: text, truncated };
     }
     if (via.localOnly) throw new RotaError('UNAVAILABLE', `run ${run.id} is on node ${run.node}, not on ${this.self.nodeId()}`);
@@ -128,12 +130,13 @@ export function statusOf(task: Task, firings: Firing[]): ReplicaStatus[] {
   return out;
 }
 
-async function readTail(file: string, maxBytes: number): Promise<{ text: string; truncated: boolean }> {
+/** The last maxBytes of a run's log file, or null when it has none. */
+async function readTail(file: string, maxBytes: number): Promise<{ text: string; truncated: boolean } | null> {
   let fh;
   try {
     fh = await open(file, 'r');
   } catch {
-    return { text: '', truncated: false };
+    return null;
   }
   try {
     const { size } = await fh.stat();

@@ -55,6 +55,8 @@ describe('repairFiring (the reconciler decision)', () => {
     expect(r.kind === 'transition' && r.lost).to.equal(false);
     expect(r.kind === 'transition' && r.next).to.include({ state: 'assigned', node: 'n2', attempt: 1, trigger: 'schedule' });
     expect(r.kind === 'transition' && r.next?.startedMs).to.equal(undefined);
+    // Its node would start it from a local timer: the lease must be confirmed gone in etcd first.
+    expect(r.kind === 'transition' && r.confirmLeaseGone).to.equal(true);
     // Its instant has passed: it may have started, so it is lost like any running firing.
     const started = repairFiring(firing({ startedMs: NOW }), task(), ctx(['Ln2'], [node('n2')]));
     expect(started.kind === 'transition' && started.lost).to.equal(true);
@@ -90,6 +92,15 @@ describe('repairFiring (the reconciler decision)', () => {
     expect(repairFiring(firing(), task(), ctx(['Ln1']))).to.deep.equal({ kind: 'none' });
     const orphan = repairFiring(firing({ state: 'assigned' }), undefined, ctx(['Ln1']));
     expect(orphan.kind === 'transition' && orphan.next).to.equal(null);
+  });
+});
+
+describe('planTrigger: replace and firings claimed ahead', () => {
+  it('kills the runs that started, not a scheduled firing claimed for an instant still ahead', () => {
+    const started = firing({ scheduledMs: NOW - 1000, startedMs: NOW - 1000 });
+    const ahead = firing({ scheduledMs: NOW + 1000, startedMs: NOW + 1000, node: 'n2', lease: 'Ln2' });
+    const p = planTrigger(task(), NOW, { replace: true }, [started, ahead], ctx(['Ln1', 'Ln2']));
+    expect(p.kills.map((k) => k.runId)).to.deep.equal([`5-${NOW - 1000}-1`]);
   });
 });
 
