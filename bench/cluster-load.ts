@@ -20,7 +20,7 @@ import { parseArgs } from 'node:util';
 import { writeFileSync } from 'node:fs';
 import { TestCluster } from '../test/support/cluster.js';
 import { Receiver } from '../test/support/receiver.js';
-import { LOAD_OPTIONS, analyze, cpuMeter, loadSettings, machine, pool, sleep, stepTable, type StepResult } from './lib/common.js';
+import { LOAD_OPTIONS, loadSettings, machine, measureStep, pool, sleep, stepTable, type StepResult } from './lib/common.js';
 import { measureCeiling, ceilingTable, type CeilingRow } from './lib/etcd-ceiling.js';
 
 const { values } = parseArgs({
@@ -68,32 +68,19 @@ try {
       },
     );
     log(`created ${ids.length} in ${Date.now() - t0} ms; waiting for each to fire once`);
-    const idSet = new Set(ids);
-    const seen = new Set<string>();
-    let scanned = 0;
-    const deadline = Date.now() + 60_000;
-    while (seen.size < ids.length && Date.now() < deadline) {
-      for (; scanned < rx.hits.length; scanned++) {
-        const h = rx.hits[scanned]!;
-        if (idSet.has(h.taskId)) seen.add(h.taskId);
-      }
-      await sleep(200);
-    }
-    log(`${seen.size}/${ids.length} fired; warm-up ${warmupMs} ms`);
-    await sleep(warmupMs);
-    rx.hits = [];
-    const fromMs = Math.ceil(Date.now() / 1000) * 1000 + 1000;
-    const toMs = fromMs + seconds * 1000;
-    await sleep(fromMs - Date.now());
-    const meter = cpuMeter({
-      ...Object.fromEntries(c.nodes.map((n) => [n.id === leaderId ? `${n.id} (leader)` : n.id, n.child?.pid])),
-      ...Object.fromEntries(c.etcd.members.map((m, i) => [`etcd e${i + 1}`, m?.child.pid])),
-      'bench + receiver': process.pid,
-    });
-    await sleep(toMs - Date.now());
-    const cpu = meter.stop();
-    await sleep(settleMs);
-    const r = analyze(rx.hits, ids, fromMs, toMs, { rate, tasks: ids.length, seconds, mode, cpu });
+    const r = await measureStep(
+      rx,
+      ids,
+      {
+        rate, seconds, mode, warmupMs, settleMs,
+        procs: {
+          ...Object.fromEntries(c.nodes.map((n) => [n.id === leaderId ? `${n.id} (leader)` : n.id, n.child?.pid])),
+          ...Object.fromEntries(c.etcd.members.map((m, i) => [`etcd e${i + 1}`, m?.child.pid])),
+          'bench + receiver': process.pid,
+        },
+      },
+      log,
+    );
     // What the first missed pairs' run records say (a failed callback, a run still going, none).
     if (r.missedPairs?.length) {
       const said = new Map<string, number>();
@@ -106,7 +93,7 @@ try {
       log(`missed pairs' first attempts: ${r.notes}`);
     }
     results.push(r);
-    log(`step ${rate}/s: p50 ${r.p50} p99 ${r.p99} max ${r.max} hits ${r.hits}/${r.expected} missed ${r.missed} dup ${r.duplicates}; cpu ${JSON.stringify(cpu)}`);
+    log(`step ${rate}/s: p50 ${r.p50} p99 ${r.p99} max ${r.max} hits ${r.hits}/${r.expected} missed ${r.missed} dup ${r.duplicates}; cpu ${JSON.stringify(r.cpu)}`);
     log(`deleting ${ids.length} tasks`);
     await pool(ids, createConc, async (id, i) => {
       const n = c.nodes[i % c.nodes.length]!;

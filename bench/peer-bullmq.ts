@@ -19,7 +19,7 @@ import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { freePort } from '../src/store/etcd-process.js';
 import { Receiver } from '../test/support/receiver.js';
-import { LOAD_OPTIONS, analyze, cpuMeter, loadSettings, machine, pool, sideBySide, sleep, stepTable, type StepResult } from './lib/common.js';
+import { LOAD_OPTIONS, loadSettings, machine, measureStep, pool, sideBySide, sleep, stepTable, type StepResult } from './lib/common.js';
 
 const { values } = parseArgs({
   options: {
@@ -77,27 +77,10 @@ try {
     const ids = Array.from({ length: rate }, (_, i) => `r${rate}x${i}`);
     await pool(ids, 32, (id) => queue.upsertJobScheduler(id, mode === 'cron' ? { pattern: '* * * * * *' } : { every: 1000 }, { name: 'fire', data: {}, opts: { removeOnComplete: true, removeOnFail: 1000 } }));
     log(`created ${ids.length} in ${Date.now() - t0} ms; waiting for each to fire once`);
-    const idSet = new Set(ids);
-    const seen = new Set<string>();
-    let scanned = 0;
-    const deadline = Date.now() + 60_000;
-    while (seen.size < ids.length && Date.now() < deadline) {
-      for (; scanned < rx.hits.length; scanned++) if (idSet.has(rx.hits[scanned]!.taskId)) seen.add(rx.hits[scanned]!.taskId);
-      await sleep(200);
-    }
-    log(`${seen.size}/${ids.length} fired; warm-up ${warmupMs} ms`);
-    await sleep(warmupMs);
-    rx.hits = [];
-    const fromMs = Math.ceil(Date.now() / 1000) * 1000 + 1000;
-    const toMs = fromMs + seconds * 1000;
-    await sleep(fromMs - Date.now());
-    const meter = cpuMeter({ redis: redis.pid, ...Object.fromEntries(workers.map((w, i) => [`worker ${i + 1}`, w.pid])), 'bench + receiver': process.pid });
-    await sleep(toMs - Date.now());
-    const cpu = meter.stop();
-    await sleep(settleMs);
-    const r = analyze(rx.hits, ids, fromMs, toMs, { rate, tasks: ids.length, seconds, mode, cpu });
+    const procs = { redis: redis.pid, ...Object.fromEntries(workers.map((w, i) => [`worker ${i + 1}`, w.pid])), 'bench + receiver': process.pid };
+    const r = await measureStep(rx, ids, { rate, seconds, mode, warmupMs, settleMs, procs }, log);
     results.push(r);
-    log(`step ${rate}/s: p50 ${r.p50} p99 ${r.p99} max ${r.max} hits ${r.hits}/${r.expected} missed ${r.missed} dup ${r.duplicates}; cpu ${JSON.stringify(cpu)}`);
+    log(`step ${rate}/s: p50 ${r.p50} p99 ${r.p99} max ${r.max} hits ${r.hits}/${r.expected} missed ${r.missed} dup ${r.duplicates}; cpu ${JSON.stringify(r.cpu)}`);
     await pool(ids, 32, (id) => queue.removeJobScheduler(id));
     await Promise.all(workers.map((w) => new Promise<void>((res) => (w.once('exit', () => res()), w.kill('SIGTERM')))));
     await queue.obliterate({ force: true }).catch((e) => log(`obliterate: ${e}`));

@@ -220,3 +220,35 @@ export function loadSettings(values: { full?: boolean; rates?: string; seconds?:
     settleMs: Number(values.settle ?? '5') * 1000,
   };
 }
+
+/**
+ * One measured step, the same for Rota and the peer: wait until every task has fired once (at
+ * most 60 s), a warm-up, then a window of whole seconds with the given processes' CPU metered,
+ * a settle period, and the analysis of what the receiver got in the window.
+ */
+export async function measureStep(
+  rx: { hits: Hit[] },
+  ids: string[],
+  s: { rate: number; seconds: number; mode: 'cron' | 'every'; warmupMs: number; settleMs: number; procs: Record<string, number | undefined> },
+  log: (...a: unknown[]) => void,
+): Promise<StepResult> {
+  const idSet = new Set(ids);
+  const seen = new Set<string>();
+  let scanned = 0;
+  const deadline = Date.now() + 60_000;
+  while (seen.size < ids.length && Date.now() < deadline) {
+    for (; scanned < rx.hits.length; scanned++) if (idSet.has(rx.hits[scanned]!.taskId)) seen.add(rx.hits[scanned]!.taskId);
+    await sleep(200);
+  }
+  log(`${seen.size}/${ids.length} fired; warm-up ${s.warmupMs} ms`);
+  await sleep(s.warmupMs);
+  rx.hits = [];
+  const fromMs = Math.ceil(Date.now() / 1000) * 1000 + 1000;
+  const toMs = fromMs + s.seconds * 1000;
+  await sleep(fromMs - Date.now());
+  const meter = cpuMeter(s.procs);
+  await sleep(toMs - Date.now());
+  const cpu = meter.stop();
+  await sleep(s.settleMs);
+  return analyze(rx.hits, ids, fromMs, toMs, { rate: s.rate, tasks: ids.length, seconds: s.seconds, mode: s.mode, cpu });
+}
