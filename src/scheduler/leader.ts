@@ -2,6 +2,7 @@ import type { EtcdHandle } from '../store/etcd.js';
 import { watchPrefix, type PrefixWatch } from '../store/watch.js';
 import { FiringStore, type FiringPlan } from '../store/firing-store.js';
 import { K, parseFiringKey } from '../store/keys.js';
+import { NodeStore } from '../store/node-store.js';
 import type { Leadership } from '../store/election.js';
 import type { NodeSession } from '../store/session.js';
 import { ClusterView } from './cluster-view.js';
@@ -49,6 +50,7 @@ export class Leader {
   private readonly box: Mailbox;
   private readonly heap = new TimerHeap();
   private readonly store: FiringStore;
+  private readonly nodes: NodeStore;
   private timer: NodeJS.Timeout | null = null;
   private timerAt = 0;
   private synced = false;
@@ -73,6 +75,7 @@ export class Leader {
   ) {
     this.box = new Mailbox(log, 'leader', () => metrics.etcdError('leader'));
     this.store = new FiringStore(h);
+    this.nodes = new NodeStore(h);
   }
 
   /** Runs until leadership is lost or stop() is called. */
@@ -358,16 +361,12 @@ export class Leader {
         this.metrics.planned(r.plan.firings, r.plan.skipped);
       } else {
         // Someone moved the cursor (an update, a resume), the firing exists, or the task is gone
-        // and the watch has not said so yet: re-read both rather than retry blindly.
+        // and the watch has not said so yet: plan it again only once its cursor has been re-read
+        // (the same path as a task that changed; a deleted task's cursor is gone with it).
         this.metrics.planConflict(r.plan.firings.length);
-        const [cur, taskKv] = await Promise.all([this.h.ns.get(K.cursor(id)).exec(), this.h.ns.get(K.task(id)).exec()]);
-        const kv = cur.kvs[0];
-        this.log.debug({ taskId: id, expectRev: r.plan.cursor.expectRev, cursorRev: kv ? Number(kv.mod_revision) : 0, cursorMs: kv ? Number(kv.value.toString()) : null, firings: r.plan.firings.map((f) => f.scheduledMs) }, 'plan conflict');
-        if (kv) this.view.cursors.set(id, { value: Number(kv.value.toString()), modRevision: Number(kv.mod_revision) });
-        if (taskKv.kvs.length === 0) {
-          this.view.tasks.delete(id);
-          this.view.cursors.delete(id);
-        }
+        this.log.debug({ taskId: id, expectRev: r.plan.cursor.expectRev, firings: r.plan.firings.map((f) => f.scheduledMs) }, 'plan conflict');
+        this.view.cursors.delete(id);
+        this.needCursor.add(id);
       }
       this.dirtyTasks.add(id);
     }
@@ -423,10 +422,7 @@ export class Leader {
   }
 
   private async nodeStillThere(f: Firing): Promise<boolean> {
-    if (!f.node) return false;
-    const r = await this.h.ns.get(K.node(f.node)).exec();
-    const kv = r.kvs[0];
-    return !!kv && (JSON.parse(kv.value.toString()) as { lease: string }).lease === f.lease;
+    return !!f.node && !!f.lease && (await this.nodes.holds(f.node, f.lease));
   }
 
   private async handleTrigger(id: string): Promise<void> {

@@ -13,6 +13,12 @@ export class NodeStore {
     return kvs.map((kv) => JSON.parse(kv.value) as NodeRecord);
   }
 
+  /** Whether the node's membership record still carries this lease (the incarnation is alive). */
+  async holds(id: string, lease: string): Promise<boolean> {
+    const v = await this.h.ns.get(K.node(id)).string();
+    return !!v && (JSON.parse(v) as NodeRecord).lease === lease;
+  }
+
   /** A drain request outlives the node's lease: a drained node stays drained across restarts until undrained. */
   async setDrain(id: string, on: boolean): Promise<void> {
     if (on) await this.h.ns.put(K.drain(id)).value(JSON.stringify({ sinceMs: Date.now() })).exec();
