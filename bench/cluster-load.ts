@@ -20,7 +20,7 @@ import { parseArgs } from 'node:util';
 import { writeFileSync } from 'node:fs';
 import { TestCluster } from '../test/support/cluster.js';
 import { Receiver } from '../test/support/receiver.js';
-import { LOAD_OPTIONS, loadSettings, machine, measureStep, pool, sleep, stepTable, type StepResult } from './lib/common.js';
+import { LOAD_OPTIONS, loadSettings, machine, cpuTable, measureStep, pool, sleep, stepTable, type StepResult } from './lib/common.js';
 import { measureCeiling, ceilingTable, type CeilingRow } from './lib/etcd-ceiling.js';
 
 const { values } = parseArgs({
@@ -119,10 +119,7 @@ console.log(`\n### Rota, local 3-node cluster (${mode === 'cron' ? 'cron `* * * 
 console.log('Receiver, bench driver, three Rota nodes and three etcd members all share this machine\'s cores.\n');
 console.log(stepTable('Rota', results));
 console.log('\nCPU over each window (% of one core):\n');
-const cpuKeys = [...new Set(results.flatMap((r) => Object.keys(r.cpu ?? {})))];
-console.log(`| firings/s | ${cpuKeys.join(' | ')} |`);
-console.log(`|---:|${cpuKeys.map(() => '---:').join('|')}|`);
-for (const r of results) console.log(`| ${r.rate} | ${cpuKeys.map((k) => r.cpu?.[k] ?? '-').join(' | ')} |`);
+console.log(cpuTable(results));
 if (ceiling.length) {
   console.log('\n### etcd ceiling (same 3-member cluster, Rota nodes stopped)\n');
   console.log(ceilingTable(ceiling, bestClean));

@@ -19,7 +19,7 @@ import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { freePort } from '../src/store/etcd-process.js';
 import { Receiver } from '../test/support/receiver.js';
-import { LOAD_OPTIONS, loadSettings, machine, measureStep, pool, sideBySide, sleep, stepTable, type StepResult } from './lib/common.js';
+import { LOAD_OPTIONS, loadSettings, machine, cpuTable, measureStep, pool, sideBySide, sleep, stepTable, type StepResult } from './lib/common.js';
 
 const { values } = parseArgs({
   options: {
@@ -97,10 +97,7 @@ try {
 console.log(`\n### BullMQ ${JSON.parse(readFileSync(new URL('../../node_modules/bullmq/package.json', import.meta.url), 'utf8')).version} job schedulers on Redis ${redisVersion} (hz ${hz}), ${nWorkers} worker process(es) x concurrency ${values.concurrency} (${mode === 'cron' ? 'cron `* * * * * *`, all on the second boundary' : 'every 1000 ms, phases spread by creation time'})\n`);
 console.log(stepTable('BullMQ', results));
 console.log('\nCPU over each window (% of one core):\n');
-const cpuKeys = [...new Set(results.flatMap((r) => Object.keys(r.cpu ?? {})))];
-console.log(`| firings/s | ${cpuKeys.join(' | ')} |`);
-console.log(`|---:|${cpuKeys.map(() => '---:').join('|')}|`);
-for (const r of results) console.log(`| ${r.rate} | ${cpuKeys.map((k) => r.cpu?.[k] ?? '-').join(' | ')} |`);
+console.log(cpuTable(results));
 if (values.rota) {
   const rota = JSON.parse(readFileSync(values.rota, 'utf8')) as { steps: StepResult[] };
   console.log('\n### Side by side (same machine, same workload, same analysis)\n');

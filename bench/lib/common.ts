@@ -252,3 +252,13 @@ export async function measureStep(
   await sleep(s.settleMs);
   return analyze(rx.hits, ids, fromMs, toMs, { rate: s.rate, tasks: ids.length, seconds: s.seconds, mode: s.mode, cpu });
 }
+
+/** The CPU each metered process used over each step's window, as a markdown table. */
+export function cpuTable(results: StepResult[]): string {
+  const keys = [...new Set(results.flatMap((r) => Object.keys(r.cpu ?? {})))];
+  return [
+    `| firings/s | ${keys.join(' | ')} |`,
+    `|---:|${keys.map(() => '---:').join('|')}|`,
+    ...results.map((r) => `| ${r.rate} | ${keys.map((k) => r.cpu?.[k] ?? '-').join(' | ')} |`),
+  ].join('\n');
+}
