@@ -306,12 +306,18 @@ describe('Meproc dialect /proc (integration, real etcd, real processes)', functi
     expect(nowhere.body.code).to.equal(404);
   });
 
-  it('deps: a task waits (run_flag) while a dep has a live process and launches once the dep is deleted', async () => {
+  /** A node running daemon A (marked a), and a mark b for the task that will depend on it. */
+  async function daemonA() {
     const n = await node();
     const a = mark();
     const b = mark();
     await start(n, { name: 'A', cmd: `${a.env} sleep 300`, type: 'daemon' });
     await waitFor(async () => (await list(n)).tasks.A.running === 1, 'A running');
+    return { n, a, b };
+  }
+
+  it('deps: a task waits (run_flag) while a dep has a live process and launches once the dep is deleted', async () => {
+    const { n, a, b } = await daemonA();
     await start(n, { name: 'B', cmd: `${b.env} echo B ran; sleep 300`, type: 'once', deps: ['A'] });
     const pending = await waitFor(async () => {
       const d = await list(n);
@@ -340,11 +346,7 @@ describe('Meproc dialect /proc (integration, real etcd, real processes)', functi
   });
 
   it('deps: a task whose dep is itself pending waits for it too (not launched alongside it)', async () => {
-    const n = await node();
-    const a = mark();
-    const b = mark();
-    await start(n, { name: 'A', cmd: `${a.env} sleep 300`, type: 'daemon' });
-    await waitFor(async () => (await list(n)).tasks.A.running === 1, 'A running');
+    const { n, a, b } = await daemonA();
     await start(n, { name: 'B', cmd: `${b.env} sleep 300`, type: 'once', deps: ['A'] });
     await start(n, { name: 'C', cmd: 'echo C ran', type: 'once', deps: ['B'] });
     await waitFor(async () => {
