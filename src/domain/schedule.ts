@@ -154,3 +154,35 @@ function missedCron(spec: CronSpec, from: number, to: number, limit: number): Mi
   }
   return { firings, total: Math.max(all.count, firings.length), totalExact: false };
 }
+
+/** Look-back windows for the last firing: narrow first, so a per-second cron stays cheap. */
+const LAST_FIRE_WINDOWS_MS = [60_000, 3_600_000, 86_400_000, 32 * 86_400_000, 400 * 86_400_000, 5 * 366 * 86_400_000];
+
+/**
+ * A task's schedule instants as a user sees them (manual triggers aside):
+ *   lastMs  the newest instant of the schedule the scheduler has reached: after creation and at
+ *           or before both the cursor (the last scheduled time) and now; null before the first
+ *   nextMs  the first instant after now, or null when the task is disabled or never fires again
+ */
+export function scheduleInstants(
+  s: Schedule,
+  createdMs: number,
+  cursorMs: number | undefined,
+  nowMs: number,
+  enabled: boolean,
+): { lastMs: number | null; nextMs: number | null } {
+  const from = createdMs - 1;
+  const upto = Math.min(cursorMs ?? from, nowMs);
+  let lastMs: number | null = null;
+  if (upto > from) {
+    for (const w of [...LAST_FIRE_WINDOWS_MS, upto - from]) {
+      const got = missedFirings(s, Math.max(from, upto - w), upto, createdMs, 1).firings[0];
+      if (got !== undefined) {
+        lastMs = got;
+        break;
+      }
+      if (upto - w <= from) break;
+    }
+  }
+  return { lastMs, nextMs: enabled ? nextFire(s, nowMs, createdMs) : null };
+}

@@ -116,6 +116,8 @@ export interface Task {
   deps?: string[];
   callback?: { url: string };
   params?: Record<string, unknown>;
+  /** Free-form key/value text a client keeps on the task (dialects keep fields of theirs here, e.g. crontab's module). */
+  labels?: Record<string, string>;
   createdMs: number;
   updatedMs: number;
 }

@@ -31,6 +31,7 @@ export interface TaskInput {
   deps?: string[];
   callback?: { url: string };
   params?: Record<string, unknown>;
+  labels?: Record<string, string>;
 }
 
 /** One firing's replicas share a transaction (etcd: at most 128 operations; two per replica). */
@@ -222,5 +223,6 @@ export function normalizeTask(input: TaskInput, limits: InputLimits): TaskFields
     ...(input.deps?.length ? { deps: input.deps } : {}),
     ...(input.callback ? { callback: { url: checkUrl(input.callback.url, 'callback.url') } } : {}),
     ...(input.params ? { params: input.params } : {}),
+    ...(input.labels && Object.keys(input.labels).length ? { labels: strMap(input.labels) } : {}),
   };
 }

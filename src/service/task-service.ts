@@ -9,7 +9,8 @@ import type { Clock } from '../domain/clock.js';
 import type { Run, Task } from '../domain/task.js';
 import { firingRunId } from '../domain/firing.js';
 import { findDepCycle } from '../domain/replicas.js';
-import { normalizeTask, type InputLimits, type TaskInput } from './task-input.js';
+import { scheduleInstants } from '../domain/schedule.js';
+import { normalizeTask, type InputLimits, type TaskFields, type TaskInput } from './task-input.js';
 
 export interface TaskFilter {
   name?: string;
@@ -52,9 +53,15 @@ export class TaskService {
       action,
       taskId: task.id,
       taskName: task.name,
+      ...(task.group !== undefined ? { group: task.group } : {}),
       ...(c.actor ? { actor: c.actor } : {}),
       ...(detail ? { detail } : {}),
     });
+  }
+
+  /** An audit event about a whole group (a schedule-api identity) rather than one task. */
+  async auditGroup(c: Caller, action: 'group-put' | 'group-enable' | 'group-disable' | 'group-delete', group: string, detail?: Record<string, unknown>): Promise<void> {
+    await this.events.append({ tenant: c.tenant, atMs: this.clock.now(), action, group, ...(c.actor ? { actor: c.actor } : {}), ...(detail ? { detail } : {}) });
   }
 
   /** Refuses deps that would make a cycle among the tenant's tasks. */
@@ -63,6 +70,13 @@ export class TaskService {
     const others = (await this.tasks.list()).filter((t) => t.tenant === c.tenant && t.id !== selfId);
     const cycle = findDepCycle(fields, others);
     if (cycle) throw new RotaError('INVALID_BODY', `deps form a cycle: ${cycle.join(' -> ')}`);
+  }
+
+  /** Checks a definition as create and replace would (meaning, defaults, deps) without writing it. */
+  async check(c: Caller, input: TaskInput, selfId?: string): Promise<TaskFields> {
+    const fields = normalizeTask(input, this.limits);
+    await this.checkDeps(c, fields, selfId);
+    return fields;
   }
 
   async create(c: Caller, input: TaskInput): Promise<Task> {
@@ -92,19 +106,38 @@ export class TaskService {
     return v && v.value.tenant === c.tenant ? v.value : null;
   }
 
-  /** Filtered, ordered by id; `after` is the last id of the previous page. */
-  async list(c: Caller, f: TaskFilter, limit: number, after?: string): Promise<{ items: Task[]; next?: string }> {
-    const all = (await this.tasks.list()).filter(
+  /**
+   * Every task of the caller's tenant that passes the filter, ordered by id: one scan of the
+   * task definitions (O(N) keys), so a dialect listing everything does not page through them.
+   */
+  async listAll(c: Caller, f: TaskFilter = {}): Promise<Task[]> {
+    return (await this.tasks.list()).filter(
       (t) =>
         t.tenant === c.tenant &&
         (f.name === undefined || t.name.includes(f.name)) &&
         (f.group === undefined || t.group === f.group) &&
         (f.enabled === undefined || t.enabled === f.enabled) &&
-        (f.kind === undefined || Object.keys(t.action)[0] === f.kind || Object.keys(t.schedule)[0] === f.kind) &&
-        (after === undefined || Number(t.id) > Number(after)),
+        (f.kind === undefined || Object.keys(t.action)[0] === f.kind || Object.keys(t.schedule)[0] === f.kind),
     );
+  }
+
+  /** Filtered, ordered by id; `after` is the last id of the previous page. One scan per page. */
+  async list(c: Caller, f: TaskFilter, limit: number, after?: string): Promise<{ items: Task[]; next?: string }> {
+    const all = after === undefined ? await this.listAll(c, f) : (await this.listAll(c, f)).filter((t) => Number(t.id) > Number(after));
     const items = all.slice(0, limit);
     return all.length > limit ? { items, next: items[items.length - 1]!.id } : { items };
+  }
+
+  /** The service's clock (dialects whose clients send relative or past times read it here). */
+  now(): number {
+    return this.clock.now();
+  }
+
+  /** The last and next instants of each task's schedule (see scheduleInstants), by task id. */
+  async instants(tasks: Task[]): Promise<Map<string, { lastMs: number | null; nextMs: number | null }>> {
+    const cursors = await this.firings.readCursors(tasks.map((t) => t.id));
+    const now = this.clock.now();
+    return new Map(tasks.map((t) => [t.id, scheduleInstants(t.schedule, t.createdMs, cursors.get(t.id)?.value, now, t.enabled)]));
   }
 
   /** PUT: the whole definition is replaced; id, tenant and creation time stay. */

@@ -1,19 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import type { EtcdHandle } from './etcd.js';
 import { K, pad } from './keys.js';
+import { listRange, prefixEnd } from './watch.js';
+import type { AuditEvent } from '../domain/audit.js';
 
-export type AuditAction = 'create' | 'update' | 'delete' | 'pause' | 'resume' | 'trigger' | 'kill';
-
-export interface AuditEvent {
-  id: string;
-  tenant: string;
-  atMs: number;
-  action: AuditAction;
-  taskId: string;
-  taskName?: string;
-  actor?: string;
-  detail?: Record<string, unknown>;
-}
+export { AUDIT_ACTIONS, type AuditAction, type AuditEvent } from '../domain/audit.js';
 
 let seq = 0;
 
@@ -53,6 +44,25 @@ export class EventStore {
     return items.length > limit ? { items: page, next: page[page.length - 1]!.id } : { items: page };
   }
 
+  /**
+   * Every event of a tenant with atMs in [fromMs, toMs] (either bound optional), oldest first:
+   * keys start with the time, so the bounds are a key range. The log is bounded by events.keep.
+   */
+  async range(tenant: string, fromMs?: number, toMs?: number): Promise<AuditEvent[]> {
+    const prefix = K.tenantEvents(tenant);
+    const start = fromMs === undefined ? prefix : prefix + pad(fromMs);
+    const end = toMs === undefined ? prefixEnd(prefix) : prefix + pad(toMs + 1);
+    return (await listRange(this.h, start, end)).kvs.map((kv) => JSON.parse(kv.value) as AuditEvent);
+  }
+
+  /** Deletes the given events of a tenant (by id). */
+  async deleteIds(tenant: string, ids: string[]): Promise<void> {
+    const { ns } = this.h;
+    for (let i = 0; i < ids.length; i += 100) {
+      await ns.if(K.taskSeq, 'Version', '>', -1).then(...ids.slice(i, i + 100).map((id) => ns.delete().key(K.tenantEvents(tenant) + id))).commit();
+    }
+  }
+
   /** Keeps the newest `keep` events per tenant and none older than maxAgeMs. */
   async prune(keep: number, maxAgeMs: number, nowMs: number): Promise<number> {
     const keys = (await this.h.ns.getAll().prefix(K.events).keys()).map(String);
@@ -76,3 +86,4 @@ export class EventStore {
     return doomed.length;
   }
 }
+

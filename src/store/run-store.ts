@@ -1,6 +1,7 @@
 import type { EtcdHandle } from './etcd.js';
 import { K, pad, parseRunId } from './keys.js';
 import type { Run } from '../domain/task.js';
+import { listPrefix } from './watch.js';
 
 export interface Page<T> {
   items: T[];
@@ -29,6 +30,11 @@ export class RunStore {
     const items = kvs.map((kv) => JSON.parse(kv.value.toString()) as Run);
     const last = kvs[kvs.length - 1];
     return r.kvs.length > limit && last ? { items, next: last.key.toString() } : { items };
+  }
+
+  /** Every run record of a task (bounded by runs.keep), oldest first. */
+  async allForTask(taskId: string): Promise<Run[]> {
+    return (await listPrefix(this.h, K.taskRuns(taskId))).kvs.map((kv) => JSON.parse(kv.value) as Run);
   }
 
   /**

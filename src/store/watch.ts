@@ -46,10 +46,14 @@ export function toKv(kv: IKeyValue): Kv {
 
 /** Lists a prefix in pages (etcd refuses replies over its size limits). */
 export async function listPrefix(h: EtcdHandle, prefix: string, pageSize = 5000): Promise<{ kvs: Kv[]; revision: number }> {
+  return listRange(h, prefix, prefixEnd(prefix), pageSize);
+}
+
+/** Every key in [start, end), read in pages at one revision. */
+export async function listRange(h: EtcdHandle, start: string, end: string, pageSize = 5000): Promise<{ kvs: Kv[]; revision: number }> {
   const out: Kv[] = [];
   let revision = 0;
-  let from = prefix;
-  const end = prefixEnd(prefix);
+  let from = start;
   for (;;) {
     let q = h.ns.getAll().inRange({ start: from, end }).limit(pageSize);
     if (revision) q = q.revision(revision);
@@ -63,7 +67,7 @@ export async function listPrefix(h: EtcdHandle, prefix: string, pageSize = 5000)
   return { kvs: out, revision };
 }
 
-function prefixEnd(prefix: string): string {
+export function prefixEnd(prefix: string): string {
   const b = Buffer.from(prefix);
   for (let i = b.length - 1; i >= 0; i--) {
     if (b[i]! < 0xff) {

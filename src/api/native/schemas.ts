@@ -5,6 +5,7 @@
  * may $ref components of the OpenAPI document.
  */
 import { ERROR_STATUS } from '../../domain/errors.js';
+import { AUDIT_ACTIONS } from '../../domain/audit.js';
 
 export type Schema = Record<string, unknown>;
 
@@ -122,6 +123,7 @@ const taskFields: Schema = {
   deps: strings(100),
   callback: obj({ url }, { required: ['url'] }),
   params: { type: 'object', maxProperties: 1000 },
+  labels: { ...stringMap, description: 'free-form text a client keeps on the task (dialects keep their own fields here)' },
 };
 
 /** POST and PUT bodies. */
@@ -181,13 +183,14 @@ export const Event: Schema = obj(
     tenant: { type: 'string' },
     atMs: int(0),
     at: iso,
-    action: { enum: ['create', 'update', 'delete', 'pause', 'resume', 'trigger', 'kill'] },
-    taskId: { type: 'string' },
+    action: { enum: [...AUDIT_ACTIONS] },
+    taskId: { type: 'string', description: 'absent on group events' },
+    group: { type: 'string' },
     taskName: { type: 'string' },
     actor: { type: 'string' },
     detail: { type: 'object' },
   },
-  { required: ['id', 'tenant', 'atMs', 'at', 'action', 'taskId'] },
+  { required: ['id', 'tenant', 'atMs', 'at', 'action'] },
 );
 
 export const TriggerResult: Schema = obj({ runId: { type: 'string' }, scheduledMs: int(0), scheduledAt: iso }, { required: ['runId', 'scheduledMs', 'scheduledAt'] });

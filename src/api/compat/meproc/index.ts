@@ -24,7 +24,6 @@ export const MEPROC_PREFIXES = ['/proc'];
 
 /** Runs read per task for last_time / start_time (newest first: the newest starts are among them). */
 const RUNS_LOOKED_AT = 50;
-const TASK_PAGE = 500;
 const DEFAULT_OUTPUT_BYTES = 64 * 1024;
 const MAX_OUTPUT_BYTES = 1024 * 1024;
 
@@ -58,20 +57,8 @@ async function onNamed<T>(ctx: Context, deps: ApiDeps, fn: (c: Caller, task: Tas
   });
 }
 
-/** Every task of the caller's tenant, in id order. */
-async function allTasks(deps: ApiDeps, c: Caller): Promise<Task[]> {
-  const out: Task[] = [];
-  let after: string | undefined;
-  for (;;) {
-    const page = await deps.service.list(c, {}, TASK_PAGE, after);
-    out.push(...page.items);
-    if (!page.next) return out;
-    after = page.next;
-  }
-}
-
 async function listing(deps: ApiDeps, c: Caller): Promise<{ running: ProcRunning[]; tasks: Record<string, unknown> }> {
-  const procs = (await allTasks(deps, c)).filter((t) => 'process' in t.action);
+  const procs = (await deps.service.listAll(c)).filter((t) => 'process' in t.action);
   const views = await Promise.all(
     procs.map(async (t) => {
       const [firings, runs] = await Promise.all([

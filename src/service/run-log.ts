@@ -1,0 +1,105 @@
+/**
+ * The run log: the run history and the audit log read together, as the dialects' log queries
+ * need them (crontab's query_task_status, schedule-api's /search, qschedule's job history).
+ * Scoped to some tasks, a group or the whole tenant; filtered by kind (run states, triggers,
+ * audit actions) and time; newest first; offset + limit. Both sources stay bounded as before
+ * (runs.keep / runs.maxAgeMs per task, events.keep / events.maxAgeMs per tenant), so a query
+ * reads at most those records.
+ */
+import type { AuditAction, AuditEvent } from '../domain/audit.js';
+import type { Run, RunState, Task, Trigger } from '../domain/task.js';
+import type { Caller, TaskService } from './task-service.js';
+
+export type LogScope = { tasks: Task[] } | { group: string } | { tenant: true };
+
+export interface LogQuery {
+  scope: LogScope;
+  /** Run states to include; undefined = every state, [] = no runs. */
+  runStates?: RunState[];
+  /** Triggers of the runs to include; undefined = every trigger. */
+  triggers?: Trigger[];
+  /** Audit actions to include; undefined = every action, [] = no events. */
+  events?: AuditAction[];
+  /** Inclusive bounds on each entry's time (epoch ms). */
+  fromMs?: number;
+  toMs?: number;
+  offset?: number;
+  limit: number;
+}
+
+export type LogEntry =
+  | { kind: 'run'; atMs: number; run: Run; task: Pick<Task, 'id' | 'name'> & { group?: string } }
+  | { kind: 'event'; atMs: number; event: AuditEvent };
+
+export interface LogPage {
+  /** Entries matching the query, before offset and limit. */
+  total: number;
+  items: LogEntry[];
+}
+
+/** When a run entered the log as it stands: its end, else its start, else its scheduled time. */
+export const runTimeMs = (r: Run): number => r.endedMs ?? r.startedMs ?? r.scheduledMs;
+
+const within = (ms: number, q: LogQuery): boolean => (q.fromMs === undefined || ms >= q.fromMs) && (q.toMs === undefined || ms <= q.toMs);
+
+export class RunLogService {
+  constructor(private readonly service: TaskService) {}
+
+  /** The tenant's tasks the scope covers. */
+  private async scopeTasks(c: Caller, scope: LogScope): Promise<Task[]> {
+    if ('tasks' in scope) return scope.tasks.filter((t) => t.tenant === c.tenant);
+    return this.service.listAll(c, 'group' in scope ? { group: scope.group } : {});
+  }
+
+  private eventInScope(e: AuditEvent, scope: LogScope, ids: Set<string>): boolean {
+    if ('tenant' in scope) return true;
+    if ('group' in scope) return e.group === scope.group;
+    return e.taskId !== undefined && ids.has(e.taskId);
+  }
+
+  async query(c: Caller, q: LogQuery): Promise<LogPage> {
+    const tasks = await this.scopeTasks(c, q.scope);
+    const ids = new Set(tasks.map((t) => t.id));
+    const entries: LogEntry[] = [];
+    if (!q.runStates || q.runStates.length) {
+      const perTask = await Promise.all(tasks.map(async (t) => ({ t, runs: await this.service.runs.allForTask(t.id) })));
+      for (const { t, runs } of perTask) {
+        const task = { id: t.id, name: t.name, ...(t.group !== undefined ? { group: t.group } : {}) };
+        for (const run of runs) {
+          if (run.tenant !== c.tenant) continue;
+          if (q.runStates && !q.runStates.includes(run.state)) continue;
+          if (q.triggers && !q.triggers.includes(run.trigger)) continue;
+          const atMs = runTimeMs(run);
+          if (within(atMs, q)) entries.push({ kind: 'run', atMs, run, task });
+        }
+      }
+    }
+    if (!q.events || q.events.length) {
+      for (const event of await this.service.events.range(c.tenant, q.fromMs, q.toMs)) {
+        if (q.events && !q.events.includes(event.action)) continue;
+        if (this.eventInScope(event, q.scope, ids)) entries.push({ kind: 'event', atMs: event.atMs, event });
+      }
+    }
+    // Newest first; ties: events after runs of the same instant, then by id, for a stable order.
+    entries.sort((a, b) => b.atMs - a.atMs || keyOf(b).localeCompare(keyOf(a)));
+    const offset = Math.max(0, q.offset ?? 0);
+    return { total: entries.length, items: entries.slice(offset, offset + q.limit) };
+  }
+
+  /**
+   * Clears the scope's log: the run history of its tasks and its audit events. Runs in flight
+   * write their record when they end, so they reappear then. Returns how many events went.
+   */
+  async clear(c: Caller, scope: LogScope): Promise<{ tasks: number; events: number }> {
+    const tasks = await this.scopeTasks(c, scope);
+    const ids = new Set(tasks.map((t) => t.id));
+    for (const t of tasks) await this.service.runs.deleteForTask(t.id);
+    const doomed = (await this.service.events.range(c.tenant)).filter((e) => this.eventInScope(e, scope, ids)).map((e) => e.id);
+    await this.service.events.deleteIds(c.tenant, doomed);
+    return { tasks: tasks.length, events: doomed.length };
+  }
+}
+
+function keyOf(e: LogEntry): string {
+  return e.kind === 'run' ? `r${e.run.id}` : `e${e.event.id}`;
+}
