@@ -185,7 +185,7 @@ describe('Meproc dialect /proc (integration, real etcd, real processes)', functi
     expect(done.tasks.twice.last_time).to.be.greaterThan(0);
     await waitFor(() => markedPids(m).length === 0, 'processes exited');
 
-    const out = await call(n, 'GET', '/proc/output?name=twice');
+    const out = await call(n, 'GET', '/proc/output?name=twice&encoding=text');
     expect(out.status).to.equal(200);
     expect(Object.keys(out.body.data).sort()).to.deep.equal(['twice:0', 'twice:1']);
     for (const text of Object.values(out.body.data)) expect(text).to.match(/^run \d+-\d+-1(-r1)?\n$/);
@@ -194,13 +194,17 @@ describe('Meproc dialect /proc (integration, real etcd, real processes)', functi
     const put = await call(n, 'PUT', '/proc?name=twice');
     expect(put.body).to.deep.equal({ code: 200, msg: 'OK' });
     await waitFor(async () => (await runsOf(n, 'twice')).filter((r) => r.state === 'succeeded').length === 4, 'ran again');
-    const out2 = await call(n, 'GET', '/proc/output?name=twice&replica=1');
+    const out2 = await call(n, 'GET', '/proc/output?name=twice&replica=1&encoding=text');
     expect(Object.keys(out2.body.data)).to.deep.equal(['twice:1']);
     expect(out2.body.data['twice:1']).to.match(/^run \d+-\d+-1-r1\n$/);
     expect(out2.body.data['twice:1']).to.not.equal(firstOut['twice:1']);
-    const full = (await call(n, 'GET', '/proc/output?name=twice&replica=0')).body.data['twice:0'] as string;
-    const tail = await call(n, 'GET', '/proc/output?name=twice&replica=0&bytes=3&encoding=base64');
-    expect(Buffer.from(tail.body.data['twice:0'], 'base64').toString()).to.equal(full.slice(-3));
+    const full = (await call(n, 'GET', '/proc/output?name=twice&replica=0&encoding=text')).body.data['twice:0'] as string;
+    // base64 is the default, as Meproc answered; encoding=base64 says the same explicitly.
+    for (const enc of ['', '&encoding=base64']) {
+      const tail = await call(n, 'GET', `/proc/output?name=twice&replica=0&bytes=3${enc}`);
+      expect(Buffer.from(tail.body.data['twice:0'], 'base64').toString()).to.equal(full.slice(-3));
+    }
+    expect((await call(n, 'GET', '/proc/output?name=twice&encoding=hex')).status).to.equal(400);
 
     for (const [path, status] of [['/proc/output?name=nope', 403], ['/proc/output?name=twice&replica=2', 400], ['/proc/output?name=twice&bytes=0', 400], ['/proc/output', 400]] as const) {
       const r = await call(n, 'GET', path);
@@ -265,7 +269,6 @@ describe('Meproc dialect /proc (integration, real etcd, real processes)', functi
       ['', { cmd: 'true', type: 'once' }, /^name: is required$/],
       ['', { name: 'x', cmd: 'true' }, /^type: is required$/],
       ['', { name: 'x', cmd: 'true', type: 'coroutine' }, /^type: must be one of "once", "daemon", "cron"$/],
-      ['', { name: 'x', cmd: 'true', type: 'once', colour: 'red' }, /^unknown field 'colour'$/],
       ['', { name: 'x', cmd: 'true', type: 'once', replica: 0 }, /^replica: /],
       ['', { name: 'x', cmd: 'true', type: 'once', replica: '2' }, /^replica: must be an integer$/],
       ['', { name: 'x', cmd: 'true', type: 'daemon', interval: -1 }, /^interval: /],
@@ -283,6 +286,11 @@ describe('Meproc dialect /proc (integration, real etcd, real processes)', functi
       expect(r.body.msg, JSON.stringify(body ?? raw)).to.match(msg);
     }
     expect(Object.keys((await list(n)).tasks)).to.deep.equal(['e']);
+
+    // Unknown fields are ignored, as Meproc ignored them (a client written for it sends them).
+    await start(n, { name: 'u', cmd: 'true', type: 'once', colour: 'red', nested: { x: 1 } });
+    expect((await list(n)).tasks.u).to.include({ name: 'u', cmd: 'true', type: 'once' });
+    expect((await list(n)).tasks.u).to.not.have.property('colour');
 
     // A dependency cycle is refused.
     await start(n, { name: 'a', cmd: 'true', type: 'once', deps: ['b'] });
@@ -329,7 +337,7 @@ describe('Meproc dialect /proc (integration, real etcd, real processes)', functi
     await start(n, { name: 'C', cmd: 'echo C ran', type: 'once', deps: ['B'] });
     await waitFor(async () => (await list(n)).tasks.C.run_flag === true, 'C pending');
     expect(markedPids(b.mark)).to.deep.equal([]);
-    expect((await call(n, 'GET', '/proc/output?name=B')).body.data).to.deep.equal({ 'B:0': '' });
+    expect((await call(n, 'GET', '/proc/output?name=B&encoding=text')).body.data).to.deep.equal({ 'B:0': '' });
 
     expect((await call(n, 'DELETE', '/proc?name=A')).status).to.equal(200);
     await waitFor(() => markedPids(a.mark).length === 0, 'A gone');
@@ -342,7 +350,7 @@ describe('Meproc dialect /proc (integration, real etcd, real processes)', functi
     expect(launched.tasks.B.last_time).to.be.greaterThan(0);
     expect(launched.running.map((r: { alias: string }) => r.alias).filter((a: string) => a.startsWith('B:'))).to.deep.equal(['B:0']);
     expect(markedPids(b.mark).length).to.be.greaterThan(0);
-    await waitFor(async () => (await call(n, 'GET', '/proc/output?name=B')).body.data['B:0'] === 'B ran\n', "B's output");
+    await waitFor(async () => (await call(n, 'GET', '/proc/output?name=B&encoding=text')).body.data['B:0'] === 'B ran\n', "B's output");
   });
 
   it('deps: a task whose dep is itself pending waits for it too (not launched alongside it)', async () => {
@@ -416,7 +424,7 @@ describe('Meproc dialect /proc (integration, real etcd, real processes)', functi
       return x.tasks.yearly.running === 1 ? x : null;
     }, 'yearly runs now');
     expect(ran.tasks.yearly.last_time).to.be.greaterThan(0);
-    await waitFor(async () => (await call(n, 'GET', '/proc/output?name=yearly')).body.data['yearly:0'] === 'yearly ran\n', 'its output');
+    await waitFor(async () => (await call(n, 'GET', '/proc/output?name=yearly&encoding=text')).body.data['yearly:0'] === 'yearly ran\n', 'its output');
   });
 
   it('PUT on a cron task whose run is alive stops it and starts it again', async () => {

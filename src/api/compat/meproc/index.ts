@@ -5,7 +5,7 @@
  *   PUT    /proc?name=         restart it (stop, then start)
  *   DELETE /proc?name=         stop every process of it and forget it
  *   GET    /proc               all tasks and every running process
- *   GET    /proc/output?name=  each replica's output tail (optional replica=, bytes=, encoding=base64)
+ *   GET    /proc/output?name=  each replica's output tail, base64 (optional replica=, bytes=, encoding=text)
  */
 import Router from '@koa/router';
 import type { Context } from 'koa';
@@ -18,7 +18,8 @@ import type { Task } from '../../../domain/task.js';
 import type { Caller } from '../../../service/task-service.js';
 import { meprocEnvelope, ok } from './envelope.js';
 import { presentProcTask, type ProcRunning } from './present.js';
-import { toTaskInput, validateProcBody } from './translate.js';
+import { PROC_FIELDS, toTaskInput, validateProcBody } from './translate.js';
+import { dropUnknownFields } from '../unknown-fields.js';
 
 export const MEPROC_PREFIXES = ['/proc'];
 
@@ -91,7 +92,7 @@ export function meprocMount(deps: ApiDeps): ApiMount {
   const { service, replicas } = deps;
 
   router.post('/proc', auth, async (ctx) => {
-    const body = validateProcBody(expectObject(await readBody(ctx)));
+    const body = validateProcBody(dropUnknownFields(ctx, deps.log, expectObject(await readBody(ctx)), PROC_FIELDS));
     const c = callerOf(ctx);
     const name = body.name.trim();
     const exists = () => new RotaError('FORBIDDEN', `${name} exists, stop it first`);
@@ -118,8 +119,9 @@ export function meprocMount(deps: ApiDeps): ApiMount {
 
   router.get('/proc/output', auth, async (ctx) => {
     const bytes = intParam(ctx, 'bytes', 1, MAX_OUTPUT_BYTES, DEFAULT_OUTPUT_BYTES)!;
-    const encoding = queryParam(ctx, 'encoding');
-    if (encoding !== undefined && encoding !== 'base64') throw new RotaError('INVALID_QUERY', `encoding must be 'base64' when given, got '${encoding}'`);
+    // base64 by default, as Meproc answered; encoding=text for the plain text.
+    const encoding = queryParam(ctx, 'encoding') ?? 'base64';
+    if (encoding !== 'base64' && encoding !== 'text') throw new RotaError('INVALID_QUERY', `encoding must be 'base64' (the default) or 'text', got '${encoding}'`);
     const data = await onNamed(ctx, deps, async (c, task) => {
       const one = intParam(ctx, 'replica', 0, Math.max(task.replicas, 1) - 1);
       const which = one === undefined ? [...Array(Math.max(task.replicas, 1)).keys()] : [one];

@@ -31,7 +31,6 @@ const optString = { type: ['string', 'null'] };
 
 const ProcBodySchema = {
   type: 'object',
-  additionalProperties: false,
   required: ['name', 'cmd', 'type'],
   properties: {
     name: { type: 'string', minLength: 1, maxLength: 200 },
@@ -46,7 +45,10 @@ const ProcBodySchema = {
   },
 };
 
-/** Checks the body's shape; throws INVALID_BODY naming the field (unknown ones included). */
+/** The body's fields; others are ignored, as Meproc ignored them. */
+export const PROC_FIELDS = Object.keys(ProcBodySchema.properties);
+
+/** Checks the known fields' shape; throws INVALID_BODY naming the field. Drop unknown ones first. */
 export const validateProcBody = compileValidator<ProcBody>(ProcBodySchema);
 
 /** The native task input for a validated body (meaning, e.g. the cron text, is checked by the service). */
