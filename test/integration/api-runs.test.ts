@@ -139,4 +139,40 @@ describe('native API: pause, trigger, runs, events', function () {
     expect(paged).to.deep.equal(all.body.items.map((e: { id: string }) => e.id));
     expect((await api.call('GET', '/api/v1/events', { query: { before: '../x' } })).status).to.equal(400);
   });
+
+  it('the run log: runs and events of a task, a group or the tenant, by kind and time, offset + limit', async () => {
+    const a = (await api.call('POST', '/api/v1/tasks', { body: httpTask('a', { group: 'g' }) })).body;
+    const b = (await api.call('POST', '/api/v1/tasks', { body: httpTask('b') })).body;
+    const base = Date.now() - 60_000;
+    const run = (t: { id: string; tenant: string }, i: number, state: Run['state'], trigger: Run['trigger']): Run => ({
+      id: `${t.id}-${base + i * 1000}-1`, taskId: t.id, tenant: t.tenant, scheduledMs: base + i * 1000, attempt: 1, trigger, state, startedMs: base + i * 1000 + 5, endedMs: base + i * 1000 + 50,
+    });
+    const runs = [run(a, 0, 'succeeded', 'schedule'), run(a, 1, 'failed', 'schedule'), run(a, 2, 'succeeded', 'manual'), run(b, 3, 'succeeded', 'schedule')];
+    for (const r of runs) await api.handle.ns.put(K.run(r.taskId, r.scheduledMs, r.attempt)).value(JSON.stringify(r)).exec();
+
+    const all = await api.call('GET', '/api/v1/log');
+    expect(all.status).to.equal(200);
+    expect(all.body.total).to.equal(6); // four runs, two creates
+    expect(api.checked).to.include('GET /api/v1/log 200');
+    const times = all.body.items.map((e: { atMs: number }) => e.atMs);
+    expect(times).to.deep.equal([...times].sort((x: number, y: number) => y - x));
+
+    const ofA = await api.call('GET', '/api/v1/log', { query: { taskId: a.id, kinds: 'succeeded,failed' } });
+    expect(ofA.body.items.map((e: { run: Run }) => e.run.id)).to.deep.equal([runs[2]!.id, runs[1]!.id, runs[0]!.id]);
+    const manual = await api.call('GET', '/api/v1/log', { query: { group: 'g', kinds: 'succeeded,manual' } });
+    expect(manual.body.items.map((e: { run: Run }) => e.run.id)).to.deep.equal([runs[2]!.id]);
+    const creates = await api.call('GET', '/api/v1/log', { query: { kinds: 'create' } });
+    expect(creates.body.items.map((e: { kind: string; event: { taskName: string } }) => [e.kind, e.event.taskName])).to.deep.equal([['event', 'b'], ['event', 'a']]);
+    const window = await api.call('GET', '/api/v1/log', { query: { kinds: 'succeeded,failed', from: base + 1000, to: base + 2050 } });
+    expect(window.body.items.map((e: { run: Run }) => e.run.id)).to.deep.equal([runs[2]!.id, runs[1]!.id]);
+    const page = await api.call('GET', '/api/v1/log', { query: { offset: 1, limit: 2 } });
+    expect(page.body.total).to.equal(6);
+    expect(page.body.items.map((e: { atMs: number }) => e.atMs)).to.deep.equal(times.slice(1, 3));
+
+    const bad = await api.call('GET', '/api/v1/log', { query: { kinds: 'succeeded,exploded' } });
+    expect(bad.status).to.equal(400);
+    expect(bad.body.error.message).to.match(/^unknown kind 'exploded'/);
+    expect((await api.call('GET', '/api/v1/log', { query: { taskId: a.id, group: 'g' } })).status).to.equal(400);
+    expect((await api.call('GET', '/api/v1/log', { query: { taskId: '9999' } })).status).to.equal(404);
+  });
 });

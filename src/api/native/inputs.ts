@@ -12,3 +12,4 @@ export const listTasksQuery = compileQueryValidator<{ name?: string; group?: str
 export const listRunsQuery = compileQueryValidator<{ limit: number; cursor?: string }>(S.ListRunsQuery);
 export const listEventsQuery = compileQueryValidator<{ limit: number; before?: string; taskId?: string }>(S.ListEventsQuery);
 export const inflightQuery = compileQueryValidator<{ host: string }>(S.InflightQuery);
+export const logQuery = compileQueryValidator<{ taskId?: string; group?: string; kinds?: string; from?: number; to?: number; offset: number; limit: number }>(S.LogQuery);

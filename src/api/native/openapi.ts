@@ -106,6 +106,9 @@ function paths(): Obj {
     '/api/v1/events': {
       get: operation({ tag: 'events', summary: "The tenant's audit log, newest first", params: queryParams(S.ListEventsQuery), ok: { status: 200, description: 'A page of events', schema: ref('EventPage') }, errors: [400] }),
     },
+    '/api/v1/log': {
+      get: operation({ tag: 'events', summary: 'The run log: runs and audit events together, of a task, a group or the whole tenant, newest first', params: queryParams(S.LogQuery), ok: { status: 200, description: 'Entries', schema: ref('LogPage') }, errors: [400, 404] }),
+    },
     '/api/v1/cluster': {
       get: operation({ tag: 'cluster', summary: 'Leader, members and etcd health', ok: { status: 200, description: 'Cluster view', schema: { type: 'object' } }, errors: [503] }),
     },
@@ -166,6 +169,8 @@ export function openApiDocument(): Obj {
         RunPage: S.page('#/components/schemas/Run'),
         Event: S.Event,
         EventPage: S.page('#/components/schemas/Event'),
+        LogEntry: S.LogEntry,
+        LogPage: S.LogPage,
         Inflight: S.Inflight,
         Replica: S.Replica,
         ReplicaOutput: S.ReplicaOutput,

@@ -193,6 +193,21 @@ export const Event: Schema = obj(
   { required: ['id', 'tenant', 'atMs', 'at', 'action'] },
 );
 
+export const LogEntry: Schema = {
+  oneOf: [
+    obj(
+      { kind: { const: 'run' }, atMs: int(0), at: iso, run: { $ref: '#/components/schemas/Run' }, task: obj({ id: { type: 'string' }, name: { type: 'string' }, group: { type: 'string' } }, { required: ['id', 'name'] }) },
+      { required: ['kind', 'atMs', 'run', 'task'] },
+    ),
+    obj({ kind: { const: 'event' }, atMs: int(0), at: iso, event: { $ref: '#/components/schemas/Event' } }, { required: ['kind', 'atMs', 'event'] }),
+  ],
+};
+
+export const LogPage: Schema = obj(
+  { total: int(0, undefined, { description: 'entries matching, before offset and limit' }), items: { type: 'array', items: { $ref: '#/components/schemas/LogEntry' } } },
+  { required: ['total', 'items'] },
+);
+
 export const TriggerResult: Schema = obj({ runId: { type: 'string' }, scheduledMs: int(0), scheduledAt: iso }, { required: ['runId', 'scheduledMs', 'scheduledAt'] });
 
 export const Inflight: Schema = obj(
@@ -274,6 +289,19 @@ export const ListTasksQuery: Schema = {
 export const ListRunsQuery: Schema = {
   type: 'object',
   properties: { limit, cursor: str(300, { description: "the previous page's next" }) },
+};
+
+export const LogQuery: Schema = {
+  type: 'object',
+  properties: {
+    taskId: str(20, { pattern: '^\\d+$', description: "one task's entries" }),
+    group: str(200, { description: "a group's entries (its tasks' runs and the events about it)" }),
+    kinds: str(2000, { description: 'comma-separated run states, triggers and audit actions (default: all)' }),
+    from: int(0, MAX_MS, { description: 'epoch ms, inclusive' }),
+    to: int(0, MAX_MS, { description: 'epoch ms, inclusive' }),
+    offset: int(0, 1_000_000, { default: 0 }),
+    limit,
+  },
 };
 
 export const ListEventsQuery: Schema = {
