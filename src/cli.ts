@@ -6,7 +6,7 @@ import { RotaNode } from './node.js';
 
 const USAGE = `usage: rota serve [--config FILE] [--listen HOST:PORT] [--etcd URL,...] [--prefix /rota/]
                   [--data-dir DIR] [--node-id ID] [--advertise HOST:PORT] [--log-level LEVEL]
-                  [--tokens TOKEN:TENANT,...] [--auth-required auto|true|false]
+                  [--tokens TOKEN:TENANT,...] [--auth-required auto|true|false] [--alert-webhook URL]
 Without --etcd (or ROTA_ETCD / etcd.endpoints) Rota spawns and owns one etcd member under the data dir.`;
 
 async function main(): Promise<void> {
@@ -16,7 +16,7 @@ async function main(): Promise<void> {
       config: { type: 'string' }, listen: { type: 'string' }, port: { type: 'string' }, etcd: { type: 'string' },
       prefix: { type: 'string' }, 'data-dir': { type: 'string' }, 'node-id': { type: 'string' }, advertise: { type: 'string' },
       'log-level': { type: 'string' }, tokens: { type: 'string' }, 'auth-required': { type: 'string' },
-      'etcd-client-port': { type: 'string' }, 'etcd-peer-port': { type: 'string' }, help: { type: 'boolean', short: 'h' },
+      'etcd-client-port': { type: 'string' }, 'etcd-peer-port': { type: 'string' }, 'alert-webhook': { type: 'string' }, help: { type: 'boolean', short: 'h' },
     },
   });
   if (values.help || positionals[0] !== 'serve') {

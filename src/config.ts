@@ -33,6 +33,8 @@ export interface Config {
   /** Firings of tasks with overlap `allow` and no deps are written this far ahead of their instant. */
   scheduler: { writeAheadMs: number };
   api: { maxBodyBytes: number; maxReplicas: number };
+  /** Failure alerts (policies.alertAfterFailures): where they are POSTed besides the audit log. */
+  alerts: { webhookUrl?: string };
   log: { level: string };
 }
 
@@ -50,6 +52,7 @@ export const DEFAULTS: Config = {
   shutdown: { graceMs: 30_000 },
   scheduler: { writeAheadMs: 1500 },
   api: { maxBodyBytes: 1024 * 1024, maxReplicas: 1000 },
+  alerts: {},
   log: { level: 'info' },
 };
 
@@ -86,6 +89,7 @@ const schema = {
     shutdown: { type: 'object', additionalProperties: false, properties: { graceMs: int(0) } },
     scheduler: { type: 'object', additionalProperties: false, properties: { writeAheadMs: int(30, 60_000) } },
     api: { type: 'object', additionalProperties: false, properties: { maxBodyBytes: int(1024), maxReplicas: int(1) } },
+    alerts: { type: 'object', additionalProperties: false, properties: { webhookUrl: { type: 'string', pattern: '^https?://' } } },
     log: { type: 'object', additionalProperties: false, properties: { level: { enum: ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] } } },
   },
 };
@@ -154,6 +158,7 @@ function overrides(vars: Record<string, string | undefined>, what: string): Reco
     set(['auth', 'tokens'], t);
   }
   if (v('auth-required')) set(['auth', 'required'], v('auth-required') === 'auto' ? 'auto' : v('auth-required') === 'true');
+  if (v('alert-webhook')) set(['alerts', 'webhookUrl'], v('alert-webhook'));
   if (v('etcd-client-port')) set(['etcd', 'embedded', 'clientPort'], Number(v('etcd-client-port')));
   if (v('etcd-peer-port')) set(['etcd', 'embedded', 'peerPort'], Number(v('etcd-peer-port')));
   return o;
@@ -162,7 +167,7 @@ function overrides(vars: Record<string, string | undefined>, what: string): Reco
 const ENV_KEYS: Record<string, string> = {
   ROTA_LISTEN: 'listen', ROTA_PORT: 'port', ROTA_ETCD: 'etcd', ROTA_PREFIX: 'prefix', ROTA_DATA_DIR: 'data-dir',
   ROTA_NODE_ID: 'node-id', ROTA_ADVERTISE: 'advertise', ROTA_LOG_LEVEL: 'log-level', ROTA_TOKENS: 'tokens',
-  ROTA_AUTH_REQUIRED: 'auth-required', ROTA_ETCD_CLIENT_PORT: 'etcd-client-port', ROTA_ETCD_PEER_PORT: 'etcd-peer-port',
+  ROTA_AUTH_REQUIRED: 'auth-required', ROTA_ALERT_WEBHOOK: 'alert-webhook', ROTA_ETCD_CLIENT_PORT: 'etcd-client-port', ROTA_ETCD_PEER_PORT: 'etcd-peer-port',
 };
 
 export function loadConfig(src: ConfigSources = {}): Config {

@@ -14,6 +14,8 @@ import { TaskService } from './service/task-service.js';
 import { ClusterService } from './service/cluster-service.js';
 import { ReplicaService } from './service/replica-service.js';
 import { createApp } from './api/app.js';
+import { AlertService } from './service/alert-service.js';
+import { WebhookSender } from './lib/webhook.js';
 import { effectiveTokens, type Config } from './config.js';
 import { systemClock, type Clock } from './domain/clock.js';
 import { Metrics } from './metrics.js';
@@ -40,6 +42,8 @@ export class RotaNode {
   private reincarnating: Promise<void> | null = null;
   agent!: Agent;
   service!: TaskService;
+  private alerts!: AlertService;
+  private webhooks!: WebhookSender;
   clusterService!: ClusterService;
   replicaService!: ReplicaService;
   private drainWatch: PrefixWatch | null = null;
@@ -88,6 +92,8 @@ export class RotaNode {
       replicas: () => this.leader?.replicaCounts() ?? null,
       watchReconnects,
     });
+    this.webhooks = new WebhookSender(this.clock, this.log);
+    this.alerts = new AlertService(this.h, this.clock, this.log, { ...(this.cfg.alerts.webhookUrl ? { webhookUrl: this.cfg.alerts.webhookUrl } : {}), webhook: this.webhooks, counted: () => this.metrics.alerted() });
     this.replicaService = new ReplicaService(this.h, this.service, { nodeId: () => this.cfg.node.id, dataDir: resolve(this.cfg.dataDir) });
 
     const app = createApp({
@@ -155,6 +161,7 @@ export class RotaNode {
       allowedUsers: this.cfg.runAs.allowed,
       runsKeep: this.cfg.runs.keep,
       runsMaxAgeMs: this.cfg.runs.maxAgeMs,
+      runEnded: (run) => this.alerts.runEnded(run),
     });
     this.agent.drain(this.drained || this.stopping);
     await this.agent.start();
@@ -228,7 +235,7 @@ export class RotaNode {
         const firstSweep = setTimeout(runJanitor, 30_000);
         const janitor = setInterval(runJanitor, 10 * 60_000);
         try {
-          this.leader = new Leader(this.h, this.session, l, this.clock, this.log, this.metrics, Math.random, this.cfg.scheduler.writeAheadMs);
+          this.leader = new Leader(this.h, this.session, l, this.clock, this.log, this.metrics, Math.random, this.cfg.scheduler.writeAheadMs, (run) => this.alerts.runEnded(run));
           await this.leader.run();
         } finally {
           this.leader = null;
@@ -282,6 +289,7 @@ export class RotaNode {
     await this.session?.close();
     await new Promise<void>((r) => (this.server ? this.server.close(() => r()) : r()));
     this.server?.closeAllConnections?.();
+    this.webhooks?.close();
     this.h?.close();
     this.hLease?.close();
     await this.etcdProc?.stop();

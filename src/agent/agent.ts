@@ -19,6 +19,8 @@ import { runSlot, type AbortReason, type SlotOptions, type SlotStatus } from './
 export interface AgentOptions extends Omit<SlotOptions, 'deadlineFile'> {
   runsKeep: number;
   runsMaxAgeMs: number;
+  /** Told of each outcome committed on this node (failure alerts, say). */
+  runEnded?: (run: Run) => void;
 }
 
 export type InflightRun = SlotStatus;
@@ -231,6 +233,7 @@ export class Agent {
   private ended(task: Task | null, run: Run): void {
     this.metrics.runEnded(run.state);
     if (task?.callback?.url) void notifyCompletion(task.callback.url, task, run, this.log);
+    this.opts.runEnded?.(run);
     void this.maybePrune(run.taskId);
   }
 

@@ -9,7 +9,7 @@ import { ClusterView } from './cluster-view.js';
 import { nextDueMs, place, planTask, type PlanContext } from './planner.js';
 import { firingRunId, isDaemon, type Firing } from '../domain/firing.js';
 import { depsBusy, planReplicas } from '../domain/replicas.js';
-import type { Task } from '../domain/task.js';
+import type { Run, Task } from '../domain/task.js';
 import { planTrigger, repairFiring, type RepairContext, type TriggerPlan } from './repair.js';
 import type { Clock } from '../domain/clock.js';
 import { Mailbox } from '../lib/mailbox.js';
@@ -72,6 +72,8 @@ export class Leader {
     private readonly metrics: Metrics,
     private readonly random: () => number = Math.random,
     private readonly writeAheadMs: number = WRITE_AHEAD_MS,
+    /** Told of each run record the leader ends (lost runs), e.g. for failure alerts. */
+    private readonly runEnded: (run: Run) => void = () => undefined,
   ) {
     this.box = new Mailbox(log, 'leader', () => metrics.etcdError('leader'));
     this.store = new FiringStore(h);
@@ -406,6 +408,9 @@ export class Leader {
       }
       const results = moves.length > 0 ? await this.store.transitionMany(this.leadership.fence, moves) : [];
       committed = true;
+      moves.forEach((m, i) => {
+        if (results[i] === 'ok') for (const run of m.runs) if (run.state === 'lost') this.runEnded(run);
+      });
       if (results.includes('fenced')) return this.fenced();
     } finally {
       if (!committed) {

@@ -12,6 +12,7 @@
  *   triggers/{id}/{ms}               manual trigger request, turned into a firing by the leader
  *   runs/{id}/{ms}-{attempt6}[.r]    run record per attempt (per replica)
  *   events/{tenant}/{ms}-{seq}       audit log
+ *   alerts/{id}                      the failure streak last alerted about (its first run id)
  *   nodes/{node}                     membership record under the node's lease
  *   drain/{node}                     operator's drain request (sticky until undrain)
  *   election/{leaseHex}              leadership candidates; lowest create revision leads
@@ -42,6 +43,7 @@ export const K = {
   runs: 'runs/',
   tenantEvents: (tenant: string) => `events/${encodeURIComponent(tenant)}/`,
   events: 'events/',
+  alert: (id: string) => `alerts/${id}`,
   nodes: 'nodes/',
   node: (id: string) => `nodes/${id}`,
   election: 'election/',

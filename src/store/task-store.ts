@@ -130,6 +130,7 @@ export class TaskStore {
         ns.delete().key(K.task(t.id)),
         ns.delete().key(K.name(t.tenant, t.name)),
         ns.delete().key(K.cursor(t.id)),
+        ns.delete().key(K.alert(t.id)),
         ns.delete().prefix(`triggers/${t.id}/`),
         ns.delete().prefix(K.taskRuns(t.id)),
       )
