@@ -278,8 +278,8 @@ function formatterFor(tz: string): Intl.DateTimeFormat {
   return f;
 }
 
-/** UTC offset (ms, local = utc + offset) of tz at instant ms, asked of Intl directly. */
-function intlOffset(tz: string, ms: number): number {
+/** UTC offset (ms, local = utc + offset) of tz at instant ms (whole seconds), asked of Intl directly. */
+export function intlOffset(tz: string, ms: number): number {
   const at = Math.floor(ms / 1000) * 1000;
   const p: Record<string, number> = {};
   for (const part of formatterFor(tz).formatToParts(at)) if (part.type !== 'literal') p[part.type] = Number(part.value);

@@ -1,7 +1,9 @@
 /**
  * Groups: tasks of one tenant that share a `group` (a schedule-api identity: one zone, one
  * start flag, named entries). A group is written as a whole: every entry is checked before
- * anything is written, so one bad entry leaves the group as it was.
+ * anything is written, so one bad entry leaves the group as it was. The writes themselves are
+ * one transaction per task: an etcd failure in the middle, or two upserts of one group at
+ * once, can leave part of an upsert applied (each task whole); repeating the upsert completes it.
  */
 import { RotaError } from '../domain/errors.js';
 import type { Task } from '../domain/task.js';
@@ -95,18 +97,20 @@ export class GroupService {
     return out;
   }
 
-  /** Enables or disables every task of the group (a disabled task keeps its definition). */
+  /** Enables or disables every task of the group (a disabled task keeps its definition); a group with no tasks: nothing, no event. */
   async setEnabled(c: Caller, group: string, enabled: boolean, detail?: Record<string, unknown>): Promise<Task[]> {
     const tasks = await this.tasks(c, group);
+    if (!tasks.length) return [];
     const out: Task[] = [];
     for (const t of tasks) out.push(await this.service.setEnabled(c, t.id, enabled));
     await this.service.auditGroup(c, enabled ? 'group-enable' : 'group-disable', group, detail);
     return out;
   }
 
-  /** Deletes every task of the group (their run history goes with them; the audit log stays). */
+  /** Deletes every task of the group (their run history goes with them; the audit log stays); none: nothing, no event. */
   async delete(c: Caller, group: string, detail?: Record<string, unknown>): Promise<Task[]> {
     const tasks = await this.tasks(c, group);
+    if (!tasks.length) return [];
     for (const t of tasks) await this.service.delete(c, t.id);
     await this.service.auditGroup(c, 'group-delete', group, detail);
     return tasks;
