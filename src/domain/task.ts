@@ -38,6 +38,8 @@ export interface JsonRpcAction {
   params?: unknown;
   headers: Record<string, string>;
   timeoutMs?: number;
+  /** Unanchored regex the raw response body must match too (a lone '*' = anything). */
+  bodyRegex?: string;
 }
 
 export interface ContainerAction {

@@ -1,6 +1,7 @@
 import type { JsonRpcAction } from '../domain/task.js';
 import { exchange } from './http-exchange.js';
-import type { RunContext, RunOutcome } from './types.js';
+import { compileBodyRegex } from './http.js';
+import { failed, type RunContext, type RunOutcome } from './types.js';
 
 /** The JSON-RPC 2.0 request body for a run (the run id is the request id). */
 export function jsonRpcRequest(action: JsonRpcAction, runId: string): Record<string, unknown> {
@@ -11,9 +12,11 @@ export function jsonRpcRequest(action: JsonRpcAction, runId: string): Record<str
 
 /**
  * Calls a JSON-RPC 2.0 method over HTTP POST. Succeeds on HTTP 2xx with a JSON body holding
- * `result` and no `error`. Never rejects.
+ * `result` and no `error` (and matching bodyRegex when set). Never rejects.
  */
 export async function runJsonRpc(action: JsonRpcAction, ctx: RunContext): Promise<RunOutcome> {
+  const regex = compileBodyRegex(action.bodyRegex);
+  if (typeof regex === 'string') return failed(regex);
   const res = await exchange(
     { url: action.url, method: 'POST', headers: action.headers, body: { json: jsonRpcRequest(action, ctx.runId) }, timeoutMs: action.timeoutMs },
     ctx,
@@ -40,5 +43,6 @@ export async function runJsonRpc(action: JsonRpcAction, ctx: RunContext): Promis
     return { ...base, state: 'failed', message: `JSON-RPC error: ${JSON.stringify(err)}` };
   }
   if (!('result' in reply)) return { ...base, state: 'failed', message: 'JSON-RPC response has no result' };
+  if (regex && !regex.test(res.body)) return { ...base, state: 'failed', message: `body did not match /${regex.source}/` };
   return { ...base, state: 'succeeded', message: `HTTP ${res.status}` };
 }

@@ -108,15 +108,15 @@ export function normalizeAction(a: Record<string, unknown>, limits: InputLimits)
   if (kinds.length !== 1) throw new RotaError('INVALID_ACTION', 'action must have exactly one of http, process, jsonrpc, container');
   const kind = kinds[0]!;
   const o = (a[kind] ?? {}) as Record<string, unknown>;
+  if (o.bodyRegex !== undefined && o.bodyRegex !== '*') {
+    try {
+      new RegExp(String(o.bodyRegex));
+    } catch (e) {
+      throw new RotaError('INVALID_ACTION', `action.${kind}.bodyRegex is not a valid regular expression: ${(e as Error).message}`);
+    }
+  }
   if (kind === 'http') {
     const timeoutMs = optDur(o, 'timeoutMs', 'action.http.timeoutMs');
-    if (o.bodyRegex !== undefined && o.bodyRegex !== '*') {
-      try {
-        new RegExp(String(o.bodyRegex));
-      } catch (e) {
-        throw new RotaError('INVALID_ACTION', `action.http.bodyRegex is not a valid regular expression: ${(e as Error).message}`);
-      }
-    }
     return {
       http: {
         url: checkUrl(o.url, 'action.http.url'),
@@ -139,6 +139,7 @@ export function normalizeAction(a: Record<string, unknown>, limits: InputLimits)
         ...(o.params !== undefined ? { params: o.params } : {}),
         headers: strMap(o.headers),
         ...(timeoutMs !== undefined ? { timeoutMs } : {}),
+        ...(o.bodyRegex !== undefined ? { bodyRegex: String(o.bodyRegex) } : {}),
       },
     };
   }

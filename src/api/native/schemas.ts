@@ -85,7 +85,7 @@ export const Action: Schema = obj(
       { required: ['command'] },
     ),
     jsonrpc: obj(
-      { url, method: str(200, { minLength: 1 }), params: { description: 'any JSON value' }, headers: stringMap, timeoutMs: Duration },
+      { url, method: str(200, { minLength: 1 }), params: { description: 'any JSON value' }, headers: stringMap, timeoutMs: Duration, bodyRegex: str(1000, { description: 'the raw response must match this too' }) },
       { required: ['url', 'method'] },
     ),
     container: obj({ image: str(500, { minLength: 1 }), args: strings(1000, 65_536), env: stringMap }, { required: ['image'] }),
