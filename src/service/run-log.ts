@@ -62,11 +62,13 @@ export class RunLogService {
     const ids = new Set(tasks.map((t) => t.id));
     const entries: LogEntry[] = [];
     if (!q.runStates || q.runStates.length) {
+      const now = this.service.now();
       const perTask = await Promise.all(tasks.map(async (t) => ({ t, runs: await this.service.runs.allForTask(t.id) })));
       for (const { t, runs } of perTask) {
         const task = { id: t.id, name: t.name, ...(t.group !== undefined ? { group: t.group } : {}) };
-        for (const run of runs) {
-          if (run.tenant !== c.tenant) continue;
+        for (const stored of runs) {
+          if (stored.tenant !== c.tenant) continue;
+          const run = notStartedYet(stored, now);
           if (q.runStates && !q.runStates.includes(run.state)) continue;
           if (q.triggers && !q.triggers.includes(run.trigger)) continue;
           const atMs = runTimeMs(run);
@@ -98,6 +100,16 @@ export class RunLogService {
     await this.service.events.deleteIds(c.tenant, doomed);
     return { tasks: tasks.length, events: doomed.length };
   }
+}
+
+/**
+ * A firing claimed ahead of its instant has a `running` record whose start is still to come:
+ * until then it is pending (it may yet be skipped, if the task is paused, say).
+ */
+function notStartedYet(r: Run, nowMs: number): Run {
+  if (r.state !== 'running' || r.startedMs === undefined || r.startedMs <= nowMs) return r;
+  const { startedMs: _s, ...rest } = r;
+  return { ...rest, state: 'pending' };
 }
 
 function keyOf(e: LogEntry): string {
