@@ -1,0 +1,67 @@
+/**
+ * Per-job workers (qschedule's worker on/off): the cluster's nodes, addressed by their API
+ * address (ip:port), each allowed or not to take new firings of one task. Stored in the task's
+ * placement (excludeNodes), so the leader honours it from the next firing it places, on every
+ * node, and it survives restarts. Firings already placed run where they are.
+ */
+import { RotaError } from '../domain/errors.js';
+import type { Task } from '../domain/task.js';
+import type { NodeRecord } from '../store/session.js';
+import type { ClusterService } from './cluster-service.js';
+import type { Caller, TaskService } from './task-service.js';
+
+export interface JobWorker {
+  nodeId: string;
+  address: string;
+  hostname: string;
+  canSchedule: boolean;
+}
+
+/** Does `address` (host:port) name this node? Its advertised address, or its IP with that port. */
+function addresses(n: NodeRecord, address: string): boolean {
+  if (n.address === address) return true;
+  const port = n.address.slice(n.address.lastIndexOf(':') + 1);
+  return `${n.ip}:${port}` === address || `${n.hostname}:${port}` === address;
+}
+
+export class WorkerService {
+  constructor(
+    private readonly service: TaskService,
+    private readonly cluster: ClusterService,
+  ) {}
+
+  /** The live nodes and whether each may take new firings of the task. */
+  async list(task: Task): Promise<JobWorker[]> {
+    const excluded = new Set(task.placement.excludeNodes ?? []);
+    return (await this.cluster.nodes.list())
+      .sort((a, b) => (a.id < b.id ? -1 : 1))
+      .map((n) => ({ nodeId: n.id, address: n.address, hostname: n.hostname, canSchedule: !excluded.has(n.id) }));
+  }
+
+  /**
+   * Turns workers on (true) or off (false) for one task. Addresses that name no live node are
+   * returned (nothing is done for them); the known ones are applied. Refuses (INVALID_STATE)
+   * a change that would leave no live node allowed.
+   */
+  async set(c: Caller, taskId: string, states: Record<string, boolean>): Promise<{ task: Task; unknown: string[] }> {
+    const task = await this.service.get(c, taskId);
+    const nodes = await this.cluster.nodes.list();
+    const excluded = new Set(task.placement.excludeNodes ?? []);
+    const unknown: string[] = [];
+    for (const [address, on] of Object.entries(states)) {
+      const n = nodes.find((x) => addresses(x, address));
+      if (!n) unknown.push(address);
+      else if (on) excluded.delete(n.id);
+      else excluded.add(n.id);
+    }
+    if (nodes.length > 0 && nodes.every((n) => excluded.has(n.id))) {
+      throw new RotaError('INVALID_STATE', `every worker of task ${task.name} would be off: at least one must stay on`);
+    }
+    const before = [...(task.placement.excludeNodes ?? [])].sort();
+    const after = [...excluded].sort();
+    if (JSON.stringify(before) === JSON.stringify(after)) return { task, unknown };
+    const { excludeNodes: _e, ...placement } = task.placement;
+    const next = await this.service.patch(c, task.id, { placement: { ...placement, ...(after.length ? { excludeNodes: after } : {}) } });
+    return { task: next, unknown };
+  }
+}
