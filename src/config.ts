@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { hostname } from 'node:os';
+import { cpus, hostname, totalmem } from 'node:os';
 import { Ajv } from 'ajv';
 import YAML from 'yaml';
 
@@ -8,7 +8,15 @@ export interface Config {
   listen: { host: string; port: number };
   /** Address other nodes and clients reach this node at (default host:port). */
   advertise?: string;
-  node: { id: string; attributes: Record<string, string>; capacity: number };
+  node: {
+    id: string;
+    attributes: Record<string, string>;
+    capacity: number;
+    /** What it offers to firings that request cpu/memory (default: the machine's cpus and memory). */
+    resources: { cpu: number; memMb: number };
+    /** Container runtimes to advertise (docker, podman); default: those that answer `info`. */
+    runtimes?: string[];
+  };
   etcd: {
     /** Existing cluster; empty = spawn the embedded member under dataDir. */
     endpoints: string[];
@@ -40,7 +48,7 @@ export interface Config {
 
 export const DEFAULTS: Config = {
   listen: { host: '127.0.0.1', port: 7400 },
-  node: { id: hostname(), attributes: {}, capacity: 100 },
+  node: { id: hostname(), attributes: {}, capacity: 100, resources: { cpu: cpus().length, memMb: Math.floor(totalmem() / 1048576) } },
   etcd: { endpoints: [], prefix: '/rota/', embedded: { clientPort: 2479, peerPort: 2480 } },
   dataDir: './data',
   leaseTtlSec: 5,
@@ -65,7 +73,17 @@ const schema = {
   properties: {
     listen: { type: 'object', additionalProperties: false, properties: { host: { type: 'string', minLength: 1 }, port: int(0, 65535) } },
     advertise: { type: 'string' },
-    node: { type: 'object', additionalProperties: false, properties: { id: { type: 'string', pattern: '^[A-Za-z0-9._-]{1,64}$' }, attributes: strMap, capacity: int(1) } },
+    node: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        id: { type: 'string', pattern: '^[A-Za-z0-9._-]{1,64}$' },
+        attributes: strMap,
+        capacity: int(1),
+        resources: { type: 'object', additionalProperties: false, properties: { cpu: { type: 'number', minimum: 0 }, memMb: int(0) } },
+        runtimes: { type: 'array', items: { enum: ['docker', 'podman'] } },
+      },
+    },
     etcd: {
       type: 'object',
       additionalProperties: false,

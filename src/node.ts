@@ -16,6 +16,7 @@ import { ReplicaService } from './service/replica-service.js';
 import { createApp } from './api/app.js';
 import { AlertService } from './service/alert-service.js';
 import { WebhookSender } from './lib/webhook.js';
+import { detectRuntimes } from './runner/container.js';
 import { effectiveTokens, type Config } from './config.js';
 import { systemClock, type Clock } from './domain/clock.js';
 import { Metrics } from './metrics.js';
@@ -48,6 +49,8 @@ export class RotaNode {
   replicaService!: ReplicaService;
   private drainWatch: PrefixWatch | null = null;
   private drained = false;
+  /** Container runtimes that work here (asked once at start), the first one used for runs. */
+  private runtimes: { name: string; file: string }[] = [];
   readonly metrics = new Metrics();
   private server: Server | null = null;
   private leadership: Leadership | null = null;
@@ -119,6 +122,9 @@ export class RotaNode {
       this.server!.listen(this.cfg.listen.port, this.cfg.listen.host, () => ok());
     });
     this.drained = await this.clusterService.nodes.isDrained(this.cfg.node.id);
+    const detected = await detectRuntimes();
+    this.runtimes = this.cfg.node.runtimes ? detected.filter((r) => this.cfg.node.runtimes!.includes(r.name)) : detected;
+    if (this.cfg.node.runtimes) for (const name of this.cfg.node.runtimes) if (!this.runtimes.some((r) => r.name === name)) this.log.warn({ runtime: name }, 'configured container runtime does not answer `info`: not advertised');
     await this.incarnate();
     this.drainWatch = await watchPrefix(
       this.h,
@@ -148,6 +154,8 @@ export class RotaNode {
       hostname: hostname(),
       attributes: this.cfg.node.attributes,
       capacity: this.cfg.node.capacity,
+      resources: this.cfg.node.resources,
+      runtimes: this.runtimes.map((r) => r.name),
       state: this.drained || this.stopping ? 'draining' : 'active',
       version: VERSION,
       startedMs: this.clock.now(),
@@ -162,6 +170,7 @@ export class RotaNode {
       runsKeep: this.cfg.runs.keep,
       runsMaxAgeMs: this.cfg.runs.maxAgeMs,
       runEnded: (run) => this.alerts.runEnded(run),
+      ...(this.runtimes[0] ? { containerRuntime: this.runtimes[0].file } : {}),
     });
     this.agent.drain(this.drained || this.stopping);
     await this.agent.start();

@@ -19,6 +19,8 @@ export interface SlotOptions {
   allowedUsers: string[];
   /** File holding this node's lease deadline (epoch ms); process guards stop their group after it. */
   deadlineFile: string;
+  /** The container runtime this node advertises (full path), if any. */
+  containerRuntime?: string;
 }
 
 export interface SlotDeps {
@@ -120,6 +122,7 @@ export async function runSlot(d: SlotDeps, assigned: Firing, assignmentRev: numb
       signal: abort.signal,
       allowedUsers: d.opts.allowedUsers,
       deadlineFile: d.opts.deadlineFile,
+      ...(d.opts.containerRuntime ? { containerRuntime: d.opts.containerRuntime } : {}),
       onStart: ({ pid }) => {
         if (pid === undefined) return;
         status({ runId: run.id, taskId: firing.taskId, tenant: firing.tenant, scheduledMs: firing.scheduledMs, replica: firing.replica ?? 0, attempt: firing.attempt, startedMs, pid, daemon: isDaemon(task) });

@@ -23,6 +23,8 @@ export interface Firing {
   /** Not to be started before this instant (retries wait here). */
   dueMs: number;
   startedMs?: number;
+  /** What it takes of its node's cpu and memory (the task's placement.requests when it was placed). */
+  requests?: { cpu?: number; memMb?: number };
   /** Parameters of a manual trigger, passed to the run. */
   params?: Record<string, unknown>;
   /** Process replicas: the live process id, kept in etcd so any node can show it. */
@@ -76,6 +78,22 @@ export function skippedRun(task: Task, scheduledMs: number, trigger: Trigger, me
     scheduledMs,
     attempt: 1,
     trigger,
+    state: 'skipped',
+    endedMs: nowMs,
+    message,
+  };
+}
+
+/** The run record of an attempt that was dropped before it started (its task paused or deleted). */
+export function droppedRun(f: Firing, message: string, nowMs: number): Run {
+  return {
+    id: firingRunId(f),
+    taskId: f.taskId,
+    tenant: f.tenant,
+    scheduledMs: f.scheduledMs,
+    attempt: f.attempt,
+    ...(f.replica ? { replica: f.replica } : {}),
+    trigger: f.trigger,
     state: 'skipped',
     endedMs: nowMs,
     message,

@@ -8,16 +8,47 @@ export interface NodeInfo {
   capacity: number;
   /** Firings assigned to or running on it now. */
   load: number;
+  /** What the node offers (absent: not limited) and what its assigned or running firings requested. */
+  cpu?: number;
+  memMb?: number;
+  usedCpu?: number;
+  usedMemMb?: number;
+  /** Container runtimes it can run images with (docker, podman); none: no container work. */
+  runtimes?: string[];
 }
 
-/** Nodes a task may run on: active, allowed by name, not excluded, attributes matching. */
-export function eligibleNodes(nodes: NodeInfo[], p: Placement): NodeInfo[] {
+/** What a firing needs of its node beyond its placement rules. */
+export interface Needs {
+  /** A container runtime. */
+  container?: boolean;
+}
+
+/** Does the request fit beside what already runs there? */
+export function fits(n: NodeInfo, requests: Placement['requests']): boolean {
+  const cpu = requests?.cpu ?? 0;
+  const mem = requests?.memMb ?? 0;
+  if (n.cpu !== undefined && cpu > 0 && (n.usedCpu ?? 0) + cpu > n.cpu + 1e-9) return false;
+  if (n.memMb !== undefined && mem > 0 && (n.usedMemMb ?? 0) + mem > n.memMb) return false;
+  return true;
+}
+
+/**
+ * Nodes a task may run on: active, allowed by name, not excluded, attributes matching exactly,
+ * each constraint's attribute among its allowed values, its cpu/mem request fitting beside what
+ * runs there, and a container runtime when it needs one.
+ */
+export function eligibleNodes(nodes: NodeInfo[], p: Placement, needs: Needs = {}): NodeInfo[] {
   return nodes.filter((n) => {
     if (n.state !== 'active') return false;
     if (p.nodes && p.nodes.length > 0 && !p.nodes.includes(n.id)) return false;
     if (p.excludeNodes?.includes(n.id)) return false;
     for (const [k, v] of Object.entries(p.attributes ?? {})) if (n.attributes[k] !== v) return false;
-    return true;
+    for (const [k, allowed] of Object.entries(p.constraints ?? {})) {
+      const v = n.attributes[k];
+      if (v === undefined || !allowed.includes(v)) return false;
+    }
+    if (needs.container && !n.runtimes?.length) return false;
+    return fits(n, p.requests);
   });
 }
 
@@ -25,8 +56,8 @@ export function eligibleNodes(nodes: NodeInfo[], p: Placement): NodeInfo[] {
  * Picks the node for one firing. `turn` is a counter the caller advances (round-robin and
  * tie-breaks); `random` is injected so tests are deterministic.
  */
-export function chooseNode(nodes: NodeInfo[], p: Placement, turn: number, random: () => number): NodeInfo | null {
-  const ok = eligibleNodes(nodes, p).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+export function chooseNode(nodes: NodeInfo[], p: Placement, turn: number, random: () => number, needs: Needs = {}): NodeInfo | null {
+  const ok = eligibleNodes(nodes, p, needs).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   if (ok.length === 0) return null;
   switch (p.strategy) {
     case 'random':
@@ -40,4 +71,11 @@ export function chooseNode(nodes: NodeInfo[], p: Placement, turn: number, random
       return best[turn % best.length]!;
     }
   }
+}
+
+/** Charges a placed firing's request to its node, so the next placement in the same step sees it. */
+export function charge(n: NodeInfo, requests: Placement['requests']): void {
+  n.load++;
+  if (requests?.cpu) n.usedCpu = (n.usedCpu ?? 0) + requests.cpu;
+  if (requests?.memMb) n.usedMemMb = (n.usedMemMb ?? 0) + requests.memMb;
 }

@@ -30,8 +30,8 @@ export function planReplicas(task: Task | undefined, firings: Held<Firing>[], no
     return out;
   }
   if (!('daemon' in task.schedule)) {
-    // Paused: scheduled firings written ahead of their instant do not start.
-    if (!task.enabled) for (const e of firings) if (notStartedSchedule(e.value, nowMs)) retire(e);
+    // Paused: scheduled firings written ahead of their instant, and retries still waiting, do not start.
+    if (!task.enabled) for (const e of firings) if (notStartedSchedule(e.value, nowMs) || e.value.state === 'retry-wait') retire(e);
     return out;
   }
   const gen = task.updatedMs;

@@ -46,6 +46,12 @@ export interface ContainerAction {
   image: string;
   args: string[];
   env: Record<string, string>;
+  /** Pull the image before each run (Juice's forcePullImage). */
+  pull?: boolean;
+  /** The runtime's --network value (bridge, host, none, or a network's name). */
+  network?: string;
+  /** Bind mounts, `host-path:container-path[:ro|rw]`. */
+  volumes?: string[];
 }
 
 export type Action =
@@ -91,6 +97,8 @@ export interface Policies {
   onLost: 'retry' | 'discard';
   restart: RestartPolicy;
   alertAfterFailures?: number;
+  /** A firing no node could take (resources, constraints) expires after waiting this long. */
+  expireAfterMs?: number;
 }
 
 export interface Placement {
@@ -101,6 +109,9 @@ export interface Placement {
   excludeNodes?: string[];
   /** Node attributes that must all match (hostname, rack, ...). */
   attributes?: Record<string, string>;
+  /** Node attributes that must each be one of the listed values (Juice's constraints). */
+  constraints?: Record<string, string[]>;
+  /** What one firing takes of a node's cpu and memory while assigned or running. */
   requests?: { cpu?: number; memMb?: number };
 }
 

@@ -24,6 +24,8 @@ export interface RunContext {
    * group stops the group once the deadline passes, even when the node itself is frozen or dead.
    */
   deadlineFile?: string;
+  /** Container runs: the runtime this node advertised (docker or podman); else the first on PATH. */
+  containerRuntime?: string;
   /** Called once the process has spawned / the request is sent. */
   onStart?: (info: { pid?: number }) => void;
 }

@@ -50,6 +50,8 @@ export class ClusterView {
   private byTask = new Map<string, Set<string>>();
   /** Assigned or running firings per node id (placement load), kept as firings change. */
   private load = new Map<string, number>();
+  /** The cpu and memory those firings requested, per node id. */
+  private used = new Map<string, { cpu: number; memMb: number }>();
   /** Keys of firings waiting for a node (deps, no eligible node). */
   readonly unassigned = new Set<string>();
 
@@ -59,6 +61,7 @@ export class ClusterView {
     if (which === 'firings') {
       this.byTask.clear();
       this.load.clear();
+      this.used.clear();
       this.unassigned.clear();
       for (const [k, e] of this.firings) this.index(k, e.value);
     }
@@ -84,7 +87,19 @@ export class ClusterView {
     if (!set) this.byTask.set(taskId, (set = new Set()));
     set.add(key);
     if (f.state === 'unassigned') this.unassigned.add(key);
-    if (f.node && (f.state === 'assigned' || f.state === 'running')) this.load.set(f.node, (this.load.get(f.node) ?? 0) + 1);
+    if (f.node && (f.state === 'assigned' || f.state === 'running')) {
+      this.load.set(f.node, (this.load.get(f.node) ?? 0) + 1);
+      this.addUsed(f.node, f.requests, 1);
+    }
+  }
+
+  private addUsed(node: string, r: Firing['requests'], sign: 1 | -1): void {
+    if (!r?.cpu && !r?.memMb) return;
+    const u = this.used.get(node) ?? { cpu: 0, memMb: 0 };
+    u.cpu += sign * (r.cpu ?? 0);
+    u.memMb += sign * (r.memMb ?? 0);
+    if (u.cpu <= 1e-9 && u.memMb <= 0) this.used.delete(node);
+    else this.used.set(node, u);
   }
 
   private unindex(key: string, f: Firing): void {
@@ -99,6 +114,7 @@ export class ClusterView {
       const n = (this.load.get(f.node) ?? 1) - 1;
       if (n > 0) this.load.set(f.node, n);
       else this.load.delete(f.node);
+      this.addUsed(f.node, f.requests, -1);
     }
   }
 
@@ -123,13 +139,19 @@ export class ClusterView {
 
   nodeInfos(): NodeInfo[] {
     const load = this.load;
-    return [...this.nodes.values()].map(({ value: n }) => ({
-      id: n.id,
-      lease: n.lease,
-      state: n.state,
-      attributes: { hostname: n.hostname, ip: n.ip, ...n.attributes },
-      capacity: n.capacity,
-      load: load.get(n.id) ?? 0,
-    }));
+    return [...this.nodes.values()].map(({ value: n }) => {
+      const used = this.used.get(n.id);
+      return {
+        id: n.id,
+        lease: n.lease,
+        state: n.state,
+        attributes: { hostname: n.hostname, ip: n.ip, ...n.attributes },
+        capacity: n.capacity,
+        load: load.get(n.id) ?? 0,
+        ...(n.resources ? { cpu: n.resources.cpu, memMb: n.resources.memMb } : {}),
+        ...(used ? { usedCpu: used.cpu, usedMemMb: used.memMb } : {}),
+        runtimes: n.runtimes ?? [],
+      };
+    });
   }
 }

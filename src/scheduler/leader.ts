@@ -7,7 +7,7 @@ import type { Leadership } from '../store/election.js';
 import type { NodeSession } from '../store/session.js';
 import { ClusterView } from './cluster-view.js';
 import { nextDueMs, place, planTask, type PlanContext } from './planner.js';
-import { firingRunId, isDaemon, type Firing } from '../domain/firing.js';
+import { droppedRun, firingRunId, isDaemon, type Firing } from '../domain/firing.js';
 import { depsBusy, planReplicas } from '../domain/replicas.js';
 import type { Run, Task } from '../domain/task.js';
 import { planTrigger, repairFiring, type RepairContext, type TriggerPlan } from './repair.js';
@@ -296,7 +296,9 @@ export class Leader {
         await this.store.requestKill(e.value.node, firingRunId(e.value), 'stop');
       }
       for (const e of plan.drop) {
-        const r = await this.store.transition(this.leadership.fence, { firing: e.value, modRevision: e.modRevision }, null);
+        // Recorded, so the attempt does not just vanish from the history (a deleted task's history goes with it).
+        const runs = task && !isDaemon(task) ? [droppedRun(e.value, 'not started: the task was paused before this attempt started', ctx.nowMs)] : [];
+        const r = await this.store.transition(this.leadership.fence, { firing: e.value, modRevision: e.modRevision }, null, runs);
         if (r === 'fenced') return this.fenced();
       }
       if (plan.create.length > 0 && task) {

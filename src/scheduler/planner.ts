@@ -1,6 +1,6 @@
 import { missedFirings, nextFire } from '../domain/schedule.js';
 import { isLate, overlapDecision, planMisfire } from '../domain/policies.js';
-import { chooseNode, type NodeInfo } from '../domain/placement.js';
+import { charge, chooseNode, type NodeInfo } from '../domain/placement.js';
 import { firingRunId, replicaFirings, skippedRun, isActive, type Firing } from '../domain/firing.js';
 import type { Task, Trigger } from '../domain/task.js';
 import type { FiringPlan } from '../store/firing-store.js';
@@ -35,10 +35,12 @@ export function nextDueMs(task: Task, cursorMs: number): number | null {
  * busy). Each placement counts as load, so the replicas of one firing spread across nodes.
  */
 export function place(f: Firing, task: Task, ctx: PlanContext): Firing {
-  const n = ctx.blocked?.(task) ? null : chooseNode(ctx.nodes, task.placement, ctx.turn.n++, ctx.random);
+  const requests = task.placement.requests;
+  const n = ctx.blocked?.(task) ? null : chooseNode(ctx.nodes, task.placement, ctx.turn.n++, ctx.random, { container: 'container' in task.action });
   if (!n) return { ...f, state: 'unassigned', node: undefined, lease: undefined };
-  n.load++;
-  return { ...f, state: 'assigned', node: n.id, lease: n.lease };
+  charge(n, requests);
+  const { requests: _was, ...rest } = f;
+  return { ...rest, state: 'assigned', node: n.id, lease: n.lease, ...(requests && (requests.cpu || requests.memMb) ? { requests } : {}) };
 }
 
 /**

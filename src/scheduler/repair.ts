@@ -45,8 +45,18 @@ export function repairFiring(f: Firing, task: Task | undefined, ctx: RepairConte
   if (f.state === 'unassigned' || (f.state === 'retry-wait' && f.dueMs <= now)) {
     if (!task) return move(null, false, false);
     if (f.state === 'unassigned' && missedByPolicy(f, task, now)) return skip(f, task, now);
+    if ('container' in task.action && !ctx.nodes.some((n) => n.runtimes?.length)) {
+      return end(f, task, now, 'failed', 'no node of the cluster has a container runtime (docker or podman): the task cannot run anywhere');
+    }
     const placed = place({ ...f }, task, ctx);
-    if (placed.state === 'unassigned' && f.state === 'unassigned') return { kind: 'none' }; // still no node
+    if (placed.state === 'unassigned') {
+      // No node takes it now (resources, constraints, deps): it waits, until it expires if its task says so.
+      const exp = task.policies.expireAfterMs;
+      if (exp === undefined || ctx.blocked?.(task)) return f.state === 'unassigned' ? { kind: 'none' } : move(placed, true, false);
+      const waitedFrom = f.dueMs;
+      if (now >= waitedFrom + exp) return end(f, task, now, 'expired', `expired: no node could take it within ${Math.round(exp / 1000)} s (resources, constraints or placement)`);
+      return f.state === 'unassigned' ? { kind: 'wait', untilMs: waitedFrom + exp } : move(placed, true, false);
+    }
     return move(placed, f.state === 'retry-wait', false);
   }
   if (f.state === 'retry-wait') return { kind: 'wait', untilMs: f.dueMs };
@@ -67,6 +77,15 @@ function missedByPolicy(f: Firing, task: Task, now: number): boolean {
 function skip(f: Firing, task: Task, now: number): Repair {
   const run = skippedRun(task, f.scheduledMs, f.trigger, `skipped: not started within the misfire policy '${task.policies.misfire.mode}' (no node started it in time)`, now);
   return { kind: 'transition', next: null, runs: [f.replica ? { ...run, replica: f.replica, id: firingRunId(f) } : run], lost: false, retried: false, confirmLeaseGone: false };
+}
+
+/** A firing that will not run: its attempt ends with a run record saying why, never started. */
+function end(f: Firing, task: Task, now: number, state: 'failed' | 'expired', message: string): Repair {
+  const run: Run = {
+    id: firingRunId(f), taskId: f.taskId, tenant: task.tenant, scheduledMs: f.scheduledMs, attempt: f.attempt,
+    ...(f.replica ? { replica: f.replica } : {}), trigger: f.trigger, state, endedMs: now, message,
+  };
+  return { kind: 'transition', next: null, runs: [run], lost: false, retried: false, confirmLeaseGone: false };
 }
 
 /** A firing that never started goes to another node (same attempt), unless its policy now skips it. */

@@ -160,7 +160,19 @@ export function normalizeAction(a: Record<string, unknown>, limits: InputLimits)
     };
   }
   if (typeof o.image !== 'string' || !o.image) throw new RotaError('INVALID_ACTION', 'action.container.image is required');
-  return { container: { image: o.image, args: ((o.args as unknown[]) ?? []).map(String), env: strMap(o.env) } };
+  const volumes = ((o.volumes as unknown[]) ?? []).map(String);
+  const badVolume = volumes.find((v) => !/^[^:]+:\/[^:]*(:(ro|rw))?$/.test(v));
+  if (badVolume !== undefined) throw new RotaError('INVALID_ACTION', `action.container.volumes: '${badVolume}' is not host-path:/container-path[:ro|rw]`);
+  return {
+    container: {
+      image: o.image,
+      args: ((o.args as unknown[]) ?? []).map(String),
+      env: strMap(o.env),
+      ...(o.pull === true ? { pull: true } : {}),
+      ...(typeof o.network === 'string' && o.network ? { network: o.network } : {}),
+      ...(volumes.length ? { volumes } : {}),
+    },
+  };
 }
 
 export function normalizePolicies(p: Record<string, unknown> | undefined): Policies {
@@ -195,7 +207,25 @@ export function normalizePolicies(p: Record<string, unknown> | undefined): Polic
       resetAfterMs: optDur(rst, 'resetAfterMs', 'policies.restart.resetAfterMs') ?? d.restart.resetAfterMs,
     },
     ...(o.alertAfterFailures !== undefined ? { alertAfterFailures: Number(o.alertAfterFailures) } : {}),
+    ...(o.expireAfterMs !== undefined ? { expireAfterMs: dur(o.expireAfterMs, 'policies.expireAfterMs') } : {}),
   };
+}
+
+export function normalizePlacement(p: Partial<Placement> | undefined): Placement {
+  const out: Placement = { ...DEFAULT_PLACEMENT, ...(p ?? {}) };
+  const r = out.requests;
+  if (r) {
+    if (r.cpu !== undefined && !(typeof r.cpu === 'number' && r.cpu >= 0 && Number.isFinite(r.cpu))) throw new RotaError('INVALID_BODY', 'placement.requests.cpu must be a number of cpus, 0 or more');
+    if (r.memMb !== undefined && !(Number.isInteger(r.memMb) && r.memMb >= 0)) throw new RotaError('INVALID_BODY', 'placement.requests.memMb must be a whole number of MB, 0 or more');
+    if (!r.cpu && !r.memMb) delete out.requests;
+  }
+  if (out.constraints) {
+    for (const [k, vs] of Object.entries(out.constraints)) {
+      if (!Array.isArray(vs) || !vs.length || vs.some((v) => typeof v !== 'string')) throw new RotaError('INVALID_BODY', `placement.constraints.${k} must be a non-empty list of allowed values`);
+    }
+    if (!Object.keys(out.constraints).length) delete out.constraints;
+  }
+  return out;
 }
 
 /** Meaning and defaults for a whole task definition. */
@@ -207,7 +237,7 @@ export function normalizeTask(input: TaskInput, limits: InputLimits): TaskFields
   if (!Number.isInteger(replicas) || replicas < 1 || replicas > limits.maxReplicas) {
     throw new RotaError('INVALID_BODY', `replicas must be a whole number from 1 to ${limits.maxReplicas}`);
   }
-  const placement: Placement = { ...DEFAULT_PLACEMENT, ...(input.placement ?? {}) };
+  const placement = normalizePlacement(input.placement);
   const schedule = normalizeSchedule(input.schedule ?? {});
   if (!('daemon' in schedule) && replicas > MAX_FIRING_REPLICAS) {
     throw new RotaError('INVALID_BODY', `replicas above ${MAX_FIRING_REPLICAS} are only for daemon tasks: every replica of a firing is written in one etcd transaction`);

@@ -12,6 +12,10 @@ export interface NodeRecord {
   hostname: string;
   attributes: Record<string, string>;
   capacity: number;
+  /** cpu and memory (MB) it offers to firings that request them (placement.requests). */
+  resources?: { cpu: number; memMb: number };
+  /** Container runtimes that work on it (docker, podman). */
+  runtimes?: string[];
   state: 'active' | 'draining';
   version: string;
   startedMs: number;

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { chooseNode, eligibleNodes, type NodeInfo } from '../../src/domain/placement.js';
+import { charge, chooseNode, eligibleNodes, fits, type NodeInfo } from '../../src/domain/placement.js';
 import type { Placement } from '../../src/domain/task.js';
 
 function node(id: string, over: Partial<NodeInfo> = {}): NodeInfo {
@@ -144,3 +144,34 @@ describe('chooseNode', () => {
     expect(chooseNode(nodes, { strategy: 'least-loaded' }, 0, never)).to.equal(nodes[0]);
   });
 });
+
+describe('placement by resources, constraints and runtimes', () => {
+  const rr: Placement = { strategy: 'round-robin' };
+  it('places a request only where it fits beside what the node runs, and charges it', () => {
+    const a = node('a', { cpu: 2, memMb: 1024, usedCpu: 1.5, usedMemMb: 0 });
+    const b = node('b', { cpu: 4, memMb: 1024, usedCpu: 0, usedMemMb: 768 });
+    const c = node('c'); // offers no limits: anything fits
+    expect(ids(eligibleNodes([a, b, c], { ...rr, requests: { cpu: 1 } }))).to.deep.equal(['b', 'c']);
+    expect(ids(eligibleNodes([a, b, c], { ...rr, requests: { cpu: 0.5, memMb: 512 } }))).to.deep.equal(['a', 'c']);
+    expect(ids(eligibleNodes([a, b], { ...rr, requests: { cpu: 8 } }))).to.deep.equal([]);
+    expect(fits(a, { cpu: 0.5 })).to.equal(true);
+    charge(a, { cpu: 0.5, memMb: 100 });
+    expect(a).to.include({ load: 1, usedCpu: 2, usedMemMb: 100 });
+    expect(fits(a, { cpu: 0.1 })).to.equal(false);
+  });
+
+  it('constraints: each attribute must be one of its allowed values', () => {
+    const nodes = [node('a', { attributes: { hostname: 'h1', rack_id: 'r1' } }), node('b', { attributes: { hostname: 'h2', rack_id: 'r2' } }), node('c', { attributes: { hostname: 'h3' } })];
+    expect(ids(eligibleNodes(nodes, { ...rr, constraints: { hostname: ['h1', 'h3'] } }))).to.deep.equal(['a', 'c']);
+    expect(ids(eligibleNodes(nodes, { ...rr, constraints: { rack_id: ['r2', 'r9'] } }))).to.deep.equal(['b']);
+    expect(ids(eligibleNodes(nodes, { ...rr, constraints: { hostname: ['h1', 'h2'], rack_id: ['r2'] } }))).to.deep.equal(['b']);
+  });
+
+  it('a container goes only to a node with a runtime', () => {
+    const nodes = [node('a'), node('b', { runtimes: ['podman'] }), node('c', { runtimes: [] })];
+    expect(ids(eligibleNodes(nodes, rr, { container: true }))).to.deep.equal(['b']);
+    expect(chooseNode([node('a')], rr, 0, never, { container: true })).to.equal(null);
+    expect(ids(eligibleNodes(nodes, rr))).to.deep.equal(['a', 'b', 'c']);
+  });
+});
+

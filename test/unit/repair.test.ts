@@ -120,4 +120,30 @@ describe('planTrigger', () => {
     expect(p.firings.map((f) => [f.replica, f.trigger, f.params])).to.deep.equal([[0, 'manual', { a: 1 }], [1, 'manual', { a: 1 }], [2, 'manual', { a: 1 }]]);
     expect(new Set(p.firings.map((f) => f.node)).size).to.equal(2); // spread by load
   });
+
+  it('a firing no node can take waits, and expires after expireAfterMs with an expired run; a container with no runtime anywhere fails at once', () => {
+    const big = task({ placement: { strategy: 'least-loaded', requests: { cpu: 4 } }, policies: { ...DEFAULT_POLICIES, expireAfterMs: 60_000 } });
+    const small = (id: string): NodeInfo => ({ ...node(id), cpu: 2, memMb: 1024 });
+    const waiting = firing({ state: 'unassigned', node: undefined, lease: undefined, startedMs: undefined, trigger: 'manual', dueMs: NOW - 1000 });
+    expect(repairFiring(waiting, big, ctx(['Ln1'], [small('n1')]))).to.deep.equal({ kind: 'wait', untilMs: NOW - 1000 + 60_000 });
+    const expired = repairFiring({ ...waiting, dueMs: NOW - 60_000 }, big, ctx(['Ln1'], [small('n1')]));
+    expect(expired.kind).to.equal('transition');
+    if (expired.kind !== 'transition') return;
+    expect(expired.next).to.equal(null);
+    expect(expired.runs[0]).to.include({ state: 'expired', attempt: 1 });
+    expect(expired.runs[0]!.startedMs).to.equal(undefined);
+    expect(expired.runs[0]!.message).to.match(/no node could take it within 60 s/);
+    // Without expireAfterMs it waits for good; once a node fits, it is placed.
+    expect(repairFiring(waiting, task({ placement: big.placement }), ctx(['Ln1'], [small('n1')]))).to.deep.equal({ kind: 'none' });
+    const placed = repairFiring(waiting, big, ctx(['Ln1', 'Ln2'], [small('n1'), { ...node('n2'), cpu: 8, memMb: 8192 }]));
+    expect(placed.kind === 'transition' && placed.next).to.deep.include({ state: 'assigned', node: 'n2', requests: { cpu: 4 } });
+
+    const ctr = task({ action: { container: { image: 'alpine', args: [], env: {} } } });
+    const none = repairFiring(waiting, ctr, ctx(['Ln1'], [node('n1')]));
+    expect(none.kind === 'transition' && none.runs[0]).to.include({ state: 'failed' });
+    expect(none.kind === 'transition' && none.runs[0]!.message).to.match(/no node of the cluster has a container runtime/);
+    const elsewhere = repairFiring(waiting, ctr, ctx(['Ln1', 'Ln2'], [node('n1'), { ...node('n2'), runtimes: ['podman'] }]));
+    expect(elsewhere.kind === 'transition' && elsewhere.next).to.include({ state: 'assigned', node: 'n2' });
+  });
 });
+

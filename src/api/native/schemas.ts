@@ -88,7 +88,10 @@ export const Action: Schema = obj(
       { url, method: str(200, { minLength: 1 }), params: { description: 'any JSON value' }, headers: stringMap, timeoutMs: Duration, bodyRegex: str(1000, { description: 'the raw response must match this too' }) },
       { required: ['url', 'method'] },
     ),
-    container: obj({ image: str(500, { minLength: 1 }), args: strings(1000, 65_536), env: stringMap }, { required: ['image'] }),
+    container: obj(
+      { image: str(500, { minLength: 1 }), args: strings(1000, 65_536), env: stringMap, pull: { type: 'boolean', description: 'pull the image before each run' }, network: str(200), volumes: { ...strings(100, 4096), description: 'host-path:/container-path[:ro|rw]' } },
+      { required: ['image'] },
+    ),
   },
   exactlyOne(['http', 'process', 'jsonrpc', 'container']),
 );
@@ -98,7 +101,8 @@ export const Placement: Schema = obj({
   nodes: strings(1000),
   excludeNodes: strings(1000),
   attributes: stringMap,
-  requests: obj({ cpu: { type: 'number', minimum: 0 }, memMb: int(0) }),
+  constraints: { type: 'object', additionalProperties: { ...strings(100), minItems: 1 }, maxProperties: 50, description: 'node attribute -> allowed values (hostname, rack, ...)' },
+  requests: obj({ cpu: { type: 'number', minimum: 0 }, memMb: int(0) }, { description: 'what one firing takes of a node while assigned or running; placed only where it fits' }),
 });
 
 export const Policies: Schema = obj({
@@ -109,6 +113,7 @@ export const Policies: Schema = obj({
   onLost: { enum: ['retry', 'discard'] },
   restart: obj({ delayMs: Duration, maxBackoffMs: Duration, resetAfterMs: Duration }),
   alertAfterFailures: int(1, 1_000_000),
+  expireAfterMs: { ...Duration, description: 'a firing no node could take (resources, constraints) expires after waiting this long; default: waits' },
 });
 
 const taskFields: Schema = {
