@@ -15,6 +15,7 @@ import { ClusterService } from './service/cluster-service.js';
 import { ReplicaService } from './service/replica-service.js';
 import { createApp } from './api/app.js';
 import { AlertService } from './service/alert-service.js';
+import { CallbackService } from './service/callback-service.js';
 import { WebhookSender } from './lib/webhook.js';
 import { detectRuntimes } from './runner/container.js';
 import { effectiveTokens, type Config } from './config.js';
@@ -45,6 +46,7 @@ export class RotaNode {
   service!: TaskService;
   private alerts!: AlertService;
   private webhooks!: WebhookSender;
+  private callbacks!: CallbackService;
   clusterService!: ClusterService;
   replicaService!: ReplicaService;
   private drainWatch: PrefixWatch | null = null;
@@ -97,6 +99,7 @@ export class RotaNode {
     });
     this.webhooks = new WebhookSender(this.clock, this.log);
     this.alerts = new AlertService(this.h, this.clock, this.log, { ...(this.cfg.alerts.webhookUrl ? { webhookUrl: this.cfg.alerts.webhookUrl } : {}), webhook: this.webhooks, counted: () => this.metrics.alerted() });
+    this.callbacks = new CallbackService(this.h, this.clock, this.log, this.webhooks);
     this.replicaService = new ReplicaService(this.h, this.service, { nodeId: () => this.cfg.node.id, dataDir: resolve(this.cfg.dataDir) });
 
     const app = createApp({
@@ -169,7 +172,11 @@ export class RotaNode {
       allowedUsers: this.cfg.runAs.allowed,
       runsKeep: this.cfg.runs.keep,
       runsMaxAgeMs: this.cfg.runs.maxAgeMs,
-      runEnded: (run) => this.alerts.runEnded(run),
+      runEnded: (task, run, retrying) => {
+        this.alerts.runEnded(run);
+        this.callbacks.runEnded(task, run, retrying);
+      },
+      runStarted: (task, run) => this.callbacks.runStarted(task, run),
       ...(this.runtimes[0] ? { containerRuntime: this.runtimes[0].file } : {}),
     });
     this.agent.drain(this.drained || this.stopping);
@@ -244,7 +251,10 @@ export class RotaNode {
         const firstSweep = setTimeout(runJanitor, 30_000);
         const janitor = setInterval(runJanitor, 10 * 60_000);
         try {
-          this.leader = new Leader(this.h, this.session, l, this.clock, this.log, this.metrics, Math.random, this.cfg.scheduler.writeAheadMs, (run) => this.alerts.runEnded(run));
+          this.leader = new Leader(this.h, this.session, l, this.clock, this.log, this.metrics, Math.random, this.cfg.scheduler.writeAheadMs, (run, retrying) => {
+            this.alerts.runEnded(run);
+            this.callbacks.runEnded(null, run, retrying);
+          });
           await this.leader.run();
         } finally {
           this.leader = null;

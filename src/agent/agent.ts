@@ -12,15 +12,16 @@ import type { Run, Task } from '../domain/task.js';
 import type { Clock } from '../domain/clock.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
-import { notifyCompletion } from './completion-callback.js';
 import { pruneRunLogs } from './log-janitor.js';
 import { runSlot, type AbortReason, type SlotOptions, type SlotStatus } from './run-slot.js';
 
 export interface AgentOptions extends Omit<SlotOptions, 'deadlineFile'> {
   runsKeep: number;
   runsMaxAgeMs: number;
-  /** Told of each outcome committed on this node (failure alerts, say). */
-  runEnded?: (run: Run) => void;
+  /** Told of each outcome committed on this node (callbacks, failure alerts); `retrying`: another attempt follows. */
+  runEnded?: (task: Task | null, run: Run, retrying: boolean) => void;
+  /** Told of each attempt that starts running on this node (start callbacks). */
+  runStarted?: (task: Task, run: Run) => void;
 }
 
 export type InflightRun = SlotStatus;
@@ -213,7 +214,8 @@ export class Agent {
           metrics: this.metrics,
           opts: { ...this.opts, deadlineFile: this.deadlineFile },
           accepting: () => !this.draining,
-          ended: (task, run) => this.ended(task, run),
+          ended: (task, run, retrying) => this.ended(task, run, retrying),
+          started: (task, run) => this.opts.runStarted?.(task, run),
         },
         assigned,
         assignmentRev,
@@ -230,10 +232,9 @@ export class Agent {
     }
   }
 
-  private ended(task: Task | null, run: Run): void {
+  private ended(task: Task | null, run: Run, retrying: boolean): void {
     this.metrics.runEnded(run.state);
-    if (task?.callback?.url) void notifyCompletion(task.callback.url, task, run, this.log);
-    this.opts.runEnded?.(run);
+    this.opts.runEnded?.(task, run, retrying);
     void this.maybePrune(run.taskId);
   }
 

@@ -33,8 +33,10 @@ export interface SlotDeps {
   opts: SlotOptions;
   /** Whether the agent takes work (false while draining). */
   accepting(): boolean;
-  /** The outcome was committed (for history pruning and completion callbacks). */
-  ended(task: Task | null, run: Run): void;
+  /** The outcome was committed (history pruning, callbacks, alerts); `retrying`: another attempt follows. */
+  ended(task: Task | null, run: Run, retrying: boolean): void;
+  /** An attempt started running (start callbacks). */
+  started?(task: Task, run: Run): void;
 }
 
 /** What the slot is doing now, for the in-flight list and the replica status. */
@@ -104,6 +106,7 @@ export async function runSlot(d: SlotDeps, assigned: Firing, assignmentRev: numb
   const now = d.clock.now();
   run = { ...run, startedMs: now };
   d.metrics.started(now - assigned.scheduledMs);
+  d.started?.(task, run);
   let quickExits = 0;
   for (;;) {
     const startedMs = run.startedMs ?? d.clock.now();
@@ -154,7 +157,7 @@ export async function runSlot(d: SlotDeps, assigned: Firing, assignmentRev: numb
       const back: Firing = { ...firing, state: 'unassigned', attempt: firing.attempt + 1, node: undefined, lease: undefined, pid: undefined, startedMs: undefined, dueMs: ended };
       const ok = await d.store.update(d.nodeId, rev, back, [{ ...final, message: `stopped: node ${d.nodeId} is draining; moved elsewhere` }], true).catch(() => 0);
       if (!ok) d.log.warn({ runId: run.id }, 'could not hand the replica back (taken over already)');
-      d.ended(task, final);
+      d.ended(task, final, true);
       return;
     }
     const keepAlive = isDaemon(task) && reason === undefined && d.accepting() && d.session.alive();
@@ -170,7 +173,7 @@ export async function runSlot(d: SlotDeps, assigned: Firing, assignmentRev: numb
     const delay = restartDelayMs(task.policies.restart, quickExits);
     const waiting: Firing = { ...firing, attempt: firing.attempt + 1, restarts: (firing.restarts ?? 0) + 1, lastExitCode: outcome.exitCode ?? -1, backoffMs: delay, pid: undefined, startedMs: undefined, trigger: 'retry' };
     rev = await d.store.update(d.nodeId, rev, waiting, [final]).catch(() => 0);
-    d.ended(task, final);
+    d.ended(task, final, true);
     if (!rev) return; // taken back by the leader (stopped, or this node presumed lost)
     firing = waiting;
     status(null);
@@ -191,6 +194,7 @@ export async function runSlot(d: SlotDeps, assigned: Firing, assignmentRev: numb
     run = startedRun(firing, d.nodeId, restartAt);
     rev = await d.store.update(d.nodeId, rev, firing, [run]).catch(() => 0);
     if (!rev) return;
+    d.started?.(task, run);
   }
 }
 
@@ -235,6 +239,6 @@ async function commit(d: SlotDeps, rev: number, firing: Firing, final: Run, next
       if (still === null || (still && still.modRevision !== rev)) break;
     }
   }
-  d.ended(task, final);
+  d.ended(task, final, next !== null);
 }
 

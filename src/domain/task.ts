@@ -115,6 +115,18 @@ export interface Placement {
   requests?: { cpu?: number; memMb?: number };
 }
 
+/**
+ * Where a task's runs are reported: POSTed when an attempt starts running (`start`) and when the
+ * firing ends with no retry to follow (`end`, the default), retried with backoff while the
+ * receiver fails. `format` 'run' sends `{event, taskId, taskName, run}`; 'juice' sends Juice's
+ * `{taskId, result, message}`.
+ */
+export interface Callback {
+  url: string;
+  on?: ('start' | 'end')[];
+  format?: 'run' | 'juice';
+}
+
 export interface Task {
   id: string;
   tenant: string;
@@ -127,7 +139,7 @@ export interface Task {
   placement: Placement;
   policies: Policies;
   deps?: string[];
-  callback?: { url: string };
+  callback?: Callback;
   params?: Record<string, unknown>;
   /** Free-form key/value text a client keeps on the task (dialects keep fields of theirs here, e.g. crontab's module). */
   labels?: Record<string, string>;
@@ -167,6 +179,8 @@ export interface Run {
   httpStatus?: number;
   message?: string;
   outputTail?: string;
+  /** When the task's callback last took a report of this run (epoch ms). */
+  callbackMs?: number;
 }
 
 export const DEFAULT_POLICIES: Policies = {

@@ -72,8 +72,8 @@ export class Leader {
     private readonly metrics: Metrics,
     private readonly random: () => number = Math.random,
     private readonly writeAheadMs: number = WRITE_AHEAD_MS,
-    /** Told of each run record the leader ends (lost runs), e.g. for failure alerts. */
-    private readonly runEnded: (run: Run) => void = () => undefined,
+    /** Told of each run record the leader ends (lost runs): failure alerts, callbacks; `retrying`: another attempt follows. */
+    private readonly runEnded: (run: Run, retrying: boolean) => void = () => undefined,
   ) {
     this.box = new Mailbox(log, 'leader', () => metrics.etcdError('leader'));
     this.store = new FiringStore(h);
@@ -411,7 +411,7 @@ export class Leader {
       const results = moves.length > 0 ? await this.store.transitionMany(this.leadership.fence, moves) : [];
       committed = true;
       moves.forEach((m, i) => {
-        if (results[i] === 'ok') for (const run of m.runs) if (run.state === 'lost') this.runEnded(run);
+        if (results[i] === 'ok') for (const run of m.runs) if (run.state === 'lost' || run.state === 'expired' || run.state === 'failed') this.runEnded(run, m.next !== null);
       });
       if (results.includes('fenced')) return this.fenced();
     } finally {

@@ -6,6 +6,7 @@ import {
   DEFAULT_PLACEMENT,
   DEFAULT_POLICIES,
   type Action,
+  type Callback,
   type Placement,
   type Policies,
   type Schedule,
@@ -29,7 +30,7 @@ export interface TaskInput {
   placement?: Partial<Placement>;
   policies?: Record<string, unknown>;
   deps?: string[];
-  callback?: { url: string };
+  callback?: { url: string; on?: string[]; format?: string };
   params?: Record<string, unknown>;
   labels?: Record<string, string>;
 }
@@ -211,6 +212,17 @@ export function normalizePolicies(p: Record<string, unknown> | undefined): Polic
   };
 }
 
+function normalizeCallback(cb: NonNullable<TaskInput['callback']>): Callback {
+  const on = cb.on === undefined ? undefined : [...new Set(cb.on)];
+  if (on && (!on.length || on.some((e) => e !== 'start' && e !== 'end'))) throw new RotaError('INVALID_BODY', "callback.on must list 'start' and/or 'end'");
+  if (cb.format !== undefined && cb.format !== 'run' && cb.format !== 'juice') throw new RotaError('INVALID_BODY', "callback.format must be 'run' or 'juice'");
+  return {
+    url: checkUrl(cb.url, 'callback.url'),
+    ...(on && !(on.length === 1 && on[0] === 'end') ? { on: on as Callback['on'] } : {}),
+    ...(cb.format && cb.format !== 'run' ? { format: cb.format as Callback['format'] } : {}),
+  };
+}
+
 export function normalizePlacement(p: Partial<Placement> | undefined): Placement {
   const out: Placement = { ...DEFAULT_PLACEMENT, ...(p ?? {}) };
   const r = out.requests;
@@ -252,7 +264,7 @@ export function normalizeTask(input: TaskInput, limits: InputLimits): TaskFields
     placement,
     policies: normalizePolicies(input.policies),
     ...(input.deps?.length ? { deps: input.deps } : {}),
-    ...(input.callback ? { callback: { url: checkUrl(input.callback.url, 'callback.url') } } : {}),
+    ...(input.callback ? { callback: normalizeCallback(input.callback) } : {}),
     ...(input.params ? { params: input.params } : {}),
     ...(input.labels && Object.keys(input.labels).length ? { labels: strMap(input.labels) } : {}),
   };

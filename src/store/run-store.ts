@@ -32,6 +32,26 @@ export class RunStore {
     return r.kvs.length > limit && last ? { items, next: last.key.toString() } : { items };
   }
 
+  /**
+   * Notes on a run record when its callback was delivered. A compare-and-swap on the record as
+   * read, repeated if its node rewrote it meanwhile (the run ending, say); a record pruned or
+   * deleted meanwhile is left alone.
+   */
+  async markCallback(id: string, atMs: number): Promise<void> {
+    const p = parseRunId(id);
+    if (!p) return;
+    const key = K.run(p.taskId, p.scheduledMs, p.attempt, p.replica);
+    const { ns } = this.h;
+    for (let i = 0; i < 5; i++) {
+      const kv = (await ns.get(key).exec()).kvs[0];
+      if (!kv) return;
+      const run = JSON.parse(kv.value.toString()) as Run;
+      if ((run.callbackMs ?? 0) >= atMs) return;
+      const r = await ns.if(key, 'Mod', '==', Number(kv.mod_revision)).then(ns.put(key).value(JSON.stringify({ ...run, callbackMs: atMs }))).commit();
+      if (r.succeeded) return;
+    }
+  }
+
   /** Every run record of a task (bounded by runs.keep), oldest first. */
   async allForTask(taskId: string): Promise<Run[]> {
     return (await listPrefix(this.h, K.taskRuns(taskId))).kvs.map((kv) => JSON.parse(kv.value) as Run);

@@ -1,33 +1,14 @@
 import { expect } from 'chai';
-import { createServer, type Server } from 'node:http';
 import { freshEtcd, waitFor } from '../support/etcd.js';
 import { startNode } from '../support/node.js';
 import { Receiver } from '../support/receiver.js';
+import { scripted } from '../support/scripted.js';
 import { failureStreak } from '../../src/domain/alerts.js';
 import { WebhookSender } from '../../src/lib/webhook.js';
 import { systemClock } from '../../src/domain/clock.js';
 import { silentLogger } from '../../src/log.js';
 import type { RotaNode } from '../../src/node.js';
 import type { Run } from '../../src/domain/task.js';
-
-/** A webhook target that answers each request with the next status of `script` (then 200), recording bodies. */
-async function scripted(script: number[]): Promise<{ url: string; bodies: unknown[]; attempts: () => number; close: () => Promise<void> }> {
-  const bodies: unknown[] = [];
-  let n = 0;
-  const server: Server = createServer((req, res) => {
-    let raw = '';
-    req.on('data', (c: Buffer) => (raw += c));
-    req.on('end', () => {
-      const status = script[n++] ?? 200;
-      if (status < 300) bodies.push(JSON.parse(raw));
-      res.statusCode = status;
-      res.end();
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-  const { port } = server.address() as { port: number };
-  return { url: `http://127.0.0.1:${port}/alert`, bodies, attempts: () => n, close: () => new Promise<void>((r) => (server.closeAllConnections(), server.close(() => r()))) };
-}
 
 describe('failure alerts', function () {
   this.timeout(60_000);

@@ -31,7 +31,7 @@ export function presentTask(t: Task): Record<string, unknown> {
 }
 
 export function presentRun(r: Run): Record<string, unknown> {
-  return withIso(r, ['scheduled', 'started', 'ended']);
+  return withIso(r, ['scheduled', 'started', 'ended', 'callback']);
 }
 
 export function presentInflight(i: InflightEntry): Record<string, unknown> {

@@ -126,7 +126,14 @@ const taskFields: Schema = {
   placement: Placement,
   policies: Policies,
   deps: strings(100),
-  callback: obj({ url }, { required: ['url'] }),
+  callback: obj(
+    {
+      url,
+      on: { type: 'array', items: { enum: ['start', 'end'] }, minItems: 1, maxItems: 2, description: "when to POST: 'start' (an attempt started), 'end' (the firing ended, no retry to follow; the default)" },
+      format: { enum: ['run', 'juice'], description: "'run' (default): {event, taskId, taskName, run}; 'juice': {taskId, result, message}" },
+    },
+    { required: ['url'] },
+  ),
   params: { type: 'object', maxProperties: 1000 },
   labels: { ...stringMap, description: 'free-form text a client keeps on the task (dialects keep their own fields here)' },
 };
@@ -178,6 +185,10 @@ export const Run: Schema = obj(
     httpStatus: { type: 'integer' },
     message: { type: 'string' },
     outputTail: { type: 'string' },
+    replica: int(0),
+    pid: int(1),
+    callbackMs: int(0),
+    callbackAt: iso,
   },
   { required: ['id', 'taskId', 'tenant', 'scheduledMs', 'scheduledAt', 'attempt', 'trigger', 'state'] },
 );
