@@ -43,6 +43,8 @@ export interface Config {
   api: { maxBodyBytes: number; maxReplicas: number };
   /** Failure alerts (policies.alertAfterFailures): where they are POSTed besides the audit log. */
   alerts: { webhookUrl?: string };
+  /** The Juice dialect: how long a submitted task may wait for a node that can take it. */
+  juice: { expireAfterMs: number };
   log: { level: string };
 }
 
@@ -61,6 +63,7 @@ export const DEFAULTS: Config = {
   scheduler: { writeAheadMs: 1500 },
   api: { maxBodyBytes: 1024 * 1024, maxReplicas: 1000 },
   alerts: {},
+  juice: { expireAfterMs: 10 * 60_000 },
   log: { level: 'info' },
 };
 
@@ -108,6 +111,7 @@ const schema = {
     scheduler: { type: 'object', additionalProperties: false, properties: { writeAheadMs: int(30, 60_000) } },
     api: { type: 'object', additionalProperties: false, properties: { maxBodyBytes: int(1024), maxReplicas: int(1) } },
     alerts: { type: 'object', additionalProperties: false, properties: { webhookUrl: { type: 'string', pattern: '^https?://' } } },
+    juice: { type: 'object', additionalProperties: false, properties: { expireAfterMs: int(1000) } },
     log: { type: 'object', additionalProperties: false, properties: { level: { enum: ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] } } },
   },
 };

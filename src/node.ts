@@ -109,6 +109,7 @@ export class RotaNode {
       tokens,
       log: this.log,
       maxBodyBytes: this.cfg.api.maxBodyBytes,
+      juice: this.cfg.juice,
       health: async () => ({ ok: true, detail: { node: this.cfg.node.id, version: VERSION } }),
       ready: async () => {
         const alive = !!this.session && this.session.alive() && !this.stopping;

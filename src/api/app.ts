@@ -24,6 +24,8 @@ export interface ApiDeps {
   tokens: Record<string, string> | null;
   log: Logger;
   maxBodyBytes: number;
+  /** Juice: how long a submitted task may wait for a node before it expires (default 10 min). */
+  juice?: { expireAfterMs: number };
   /** liveness / readiness details */
   health(): Promise<{ ok: boolean; detail: Record<string, unknown> }>;
   ready(): Promise<{ ok: boolean; detail: Record<string, unknown> }>;

@@ -139,7 +139,9 @@ export class TestCluster {
     readonly nodes: RotaProcess[],
   ) {}
 
+  /** `over` is merged into every node's config; its `node` part into each node's own (id, rack r1..r3). */
   static async start(over: Record<string, unknown> = {}): Promise<TestCluster> {
+    const { node: nodeOver, ...rest } = over as { node?: Record<string, unknown> };
     const etcd = await EtcdCluster.start();
     const nodes: RotaProcess[] = [];
     for (let i = 1; i <= 3; i++) {
@@ -147,12 +149,12 @@ export class TestCluster {
       nodes.push(
         new RotaProcess(`n${i}`, port, {
           listen: { host: '127.0.0.1', port },
-          node: { id: `n${i}`, attributes: { rack: `r${i}` } },
+          node: { id: `n${i}`, attributes: { rack: `r${i}` }, ...(nodeOver ?? {}) },
           etcd: { endpoints: etcd.endpoints, prefix: '/rota/' },
           shutdown: { graceMs: 10_000 },
           process: { killGraceMs: 1_000 },
           log: { level: 'info' },
-          ...over,
+          ...rest,
         }),
       );
     }
@@ -197,11 +199,11 @@ export class TestCluster {
  * Registers hooks that start a receiver and a cluster before the suite (or each test) and stop
  * them after; the returned object's fields are set once the hook ran.
  */
-export function clusterFixture(each = false): { c: TestCluster; rx: Receiver } {
+export function clusterFixture(each = false, over: Record<string, unknown> = {}): { c: TestCluster; rx: Receiver } {
   const f = {} as { c: TestCluster; rx: Receiver };
   (each ? beforeEach : before)(async () => {
     f.rx = await new Receiver().start();
-    f.c = await TestCluster.start();
+    f.c = await TestCluster.start(over);
   });
   (each ? afterEach : after)(async () => {
     await f.c?.stop();
