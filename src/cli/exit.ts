@@ -1,0 +1,30 @@
+/** Exit codes scripts can rely on (docs/cli.md lists them), and the error that carries one. */
+
+export const EXIT = {
+  OK: 0,
+  /** The server answered with an error (4xx/5xx), or the thing asked for does not exist. */
+  FAILED: 1,
+  /** Bad command line or bad input file: nothing was sent. */
+  USAGE: 2,
+  /** No answer from the server (connection refused, DNS, timeout). */
+  UNREACHABLE: 3,
+  /** A wait (drain, check --wait, follow --timeout) ran out before the condition held. */
+  TIMEOUT: 4,
+  /** A followed run ended in a state other than succeeded. */
+  RUN_FAILED: 5,
+} as const;
+
+export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
+
+/** An error the CLI reports as `rota: <message>` and exits with `exitCode`. */
+export class CliError extends Error {
+  constructor(
+    message: string,
+    readonly exitCode: ExitCode,
+  ) {
+    super(message);
+    this.name = 'CliError';
+  }
+}
+
+export const usageError = (message: string): CliError => new CliError(message, EXIT.USAGE);

@@ -1,0 +1,38 @@
+/** Reading tasks: every page of a list, and a TASK argument (an id or a name) resolved to its task. */
+import { ApiError, type ApiClient } from './client.js';
+import { CliError, EXIT } from './exit.js';
+import type { ApiTask, Page } from './api-types.js';
+
+export interface TaskFilter {
+  name?: string;
+  group?: string;
+  enabled?: boolean;
+  kind?: string;
+}
+
+/** Every task of the token's tenant that matches, following `next` (ordered by id). */
+export async function allTasks(api: ApiClient, filter: TaskFilter = {}): Promise<ApiTask[]> {
+  const out: ApiTask[] = [];
+  let after: string | undefined;
+  do {
+    const page = await api.get<Page<ApiTask>>('/api/v1/tasks', { ...filter, limit: 500, after });
+    out.push(...page.items);
+    after = page.next;
+  } while (after);
+  return out;
+}
+
+/** A task by id (digits) or exact name; exit 1 with a clear message when there is none. */
+export async function resolveTask(api: ApiClient, ref: string): Promise<ApiTask> {
+  if (/^\d+$/.test(ref)) {
+    try {
+      return await api.get<ApiTask>(`/api/v1/tasks/${ref}`);
+    } catch (err) {
+      // Not an id in this tenant: it may still be a task named with digits.
+      if (!(err instanceof ApiError && err.status === 404)) throw err;
+    }
+  }
+  const found = (await allTasks(api, { name: ref })).find((t) => t.name === ref);
+  if (!found) throw new CliError(`no task with id or name '${ref}' (in this token's tenant): see rota task ls`, EXIT.FAILED);
+  return found;
+}
