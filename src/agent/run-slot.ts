@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import type { FiringStore } from '../store/firing-store.js';
 import type { NodeSession } from '../store/session.js';
-import { isDaemon, startedRun, type Firing } from '../domain/firing.js';
+import { asRetry, isDaemon, startedRun, type Firing } from '../domain/firing.js';
 import { isQuickExit, restartDelayMs, retryDelayMs } from '../domain/policies.js';
 import type { Run, Task } from '../domain/task.js';
 import type { Clock } from '../domain/clock.js';
@@ -164,7 +164,7 @@ export async function runSlot(d: SlotDeps, assigned: Firing, assignmentRev: numb
     if (!keepAlive) {
       const delay = outcome.state === 'failed' && !isDaemon(task) ? retryDelayMs(task.policies.retry, firing.attempt) : null;
       const next: Firing | null =
-        delay === null ? null : { ...firing, state: 'retry-wait', attempt: firing.attempt + 1, trigger: 'retry', dueMs: ended + delay, node: undefined, lease: undefined, startedMs: undefined, pid: undefined };
+        delay === null ? null : { ...firing, state: 'retry-wait', ...asRetry(firing), dueMs: ended + delay, node: undefined, lease: undefined, startedMs: undefined, pid: undefined };
       await commit(d, rev, firing, final, next, task);
       return;
     }

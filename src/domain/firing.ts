@@ -16,6 +16,8 @@ export interface Firing {
   /** Attempt number; for a daemon replica, one more at each restart. */
   attempt: number;
   trigger: Trigger;
+  /** A retry's first trigger (schedule, catch-up or manual): what the retried firing came from. */
+  origin?: Trigger;
   state: FiringState;
   /** Node id and lease (the incarnation) it is assigned to or running on. */
   node?: string;
@@ -98,6 +100,11 @@ export function droppedRun(f: Firing, message: string, nowMs: number): Run {
     endedMs: nowMs,
     message,
   };
+}
+
+/** The next attempt of a firing as a retry, remembering what the firing came from. */
+export function asRetry(f: Firing): Pick<Firing, 'attempt' | 'trigger' | 'origin'> {
+  return { attempt: f.attempt + 1, trigger: 'retry', origin: f.origin ?? f.trigger };
 }
 
 /** Whether the firing occupies its task (for overlap policies). */

@@ -30,8 +30,9 @@ export function planReplicas(task: Task | undefined, firings: Held<Firing>[], no
     return out;
   }
   if (!('daemon' in task.schedule)) {
-    // Paused: scheduled firings written ahead of their instant, and retries still waiting, do not start.
-    if (!task.enabled) for (const e of firings) if (notStartedSchedule(e.value, nowMs) || e.value.state === 'retry-wait') retire(e);
+    // Paused: scheduled firings not started yet, and the waiting retries of scheduled firings, do
+    // not start. Manual triggers (and their retries) run even when paused.
+    if (!task.enabled) for (const e of firings) if (notStartedSchedule(e.value, nowMs) || (e.value.state === 'retry-wait' && e.value.origin !== 'manual')) retire(e);
     return out;
   }
   const gen = task.updatedMs;

@@ -1,4 +1,4 @@
-import { firingRunId, isActive, isDaemon, replicaFirings, skippedRun, type Firing } from '../domain/firing.js';
+import { asRetry, firingRunId, isActive, isDaemon, replicaFirings, skippedRun, type Firing } from '../domain/firing.js';
 import { overlapDecision, stillRunsWhenLate } from '../domain/policies.js';
 import type { Run, Task } from '../domain/task.js';
 import { place, type PlanContext } from './planner.js';
@@ -38,7 +38,7 @@ export function repairFiring(f: Firing, task: Task | undefined, ctx: RepairConte
       message: `node ${f.node} (lease ${f.lease}) vanished while the run was in flight (or claimed, before its instant)`,
     };
     const retry = !!task && (isDaemon(task) || task.policies.onLost === 'retry');
-    const next = retry ? place({ ...f, attempt: f.attempt + 1, trigger: 'retry', dueMs: now, startedMs: undefined, pid: undefined }, task, ctx) : null;
+    const next = retry ? place({ ...f, ...asRetry(f), dueMs: now, startedMs: undefined, pid: undefined }, task, ctx) : null;
     return { kind: 'transition', next, runs: [lost], lost: true, retried: retry, confirmLeaseGone: true };
   }
   if (f.state === 'assigned' && f.node && ctx.isDraining(f.node)) return placeAgain(f, task, ctx);

@@ -18,13 +18,14 @@ const held = (over: Partial<Firing>, modRevision = 1) => ({
 });
 
 describe('planReplicas', () => {
-  it('a paused task drops its scheduled firings not yet started and its waiting retries (assigned, retry-wait: dropped; claimed ahead: killed) and keeps the rest', () => {
+  it('a paused task drops its scheduled firings not yet started and their waiting retries (assigned, retry-wait: dropped; claimed ahead: killed) and keeps the rest (manual triggers and their retries run when paused)', () => {
     const assigned = held({});
     const claimedAhead = held({ state: 'running', startedMs: NOW + 500, scheduledMs: NOW + 400 });
     const started = held({ state: 'running', startedMs: NOW - 100, scheduledMs: NOW - 100 });
     const manual = held({ trigger: 'manual', scheduledMs: NOW + 1 });
-    const retry = held({ state: 'retry-wait', trigger: 'retry', attempt: 2, node: undefined, lease: undefined });
-    const paused = planReplicas(task({ enabled: false }), [assigned, claimedAhead, started, manual, retry], NOW);
+    const retry = held({ state: 'retry-wait', trigger: 'retry', origin: 'schedule', attempt: 2, node: undefined, lease: undefined });
+    const manualRetry = held({ state: 'retry-wait', trigger: 'retry', origin: 'manual', attempt: 2, node: undefined, lease: undefined, scheduledMs: NOW + 2 });
+    const paused = planReplicas(task({ enabled: false }), [assigned, claimedAhead, started, manual, retry, manualRetry], NOW);
     expect(paused.drop).to.deep.equal([assigned, retry]);
     expect(paused.kill).to.deep.equal([claimedAhead]);
     expect(paused.create).to.deep.equal([]);
