@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 NODE_MODULES := node_modules/.installed
 
-.PHONY: run test build deps etcd-bin haproxy-bin curl-bin redis-bin unit integration cluster bench clean lint
+.PHONY: run test build deps etcd-bin haproxy-bin curl-bin chromium-bin redis-bin unit integration ui cluster bench clean lint
 
 deps: $(NODE_MODULES)
 
@@ -29,6 +29,14 @@ curl-bin:
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq curl >/dev/null; }
 
+# Debian's chromium for the dashboard's browser test (test/ui), driven by playwright-core; never
+# a browser downloaded by a test tool.
+chromium-bin:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  echo "installing chromium from Debian"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
+
 build: deps
 	npx tsc -p tsconfig.json
 
@@ -37,10 +45,16 @@ run: etcd-bin build
 	node dist/src/cli.js serve $(ARGS)
 
 # Unit and integration tests in parallel; the cluster tests (3 etcd members + 3 node processes
-# each, faults injected) one file at a time, so two clusters do not fight over 2 cores.
-test: etcd-bin build
+# each, faults injected) one file at a time, so two clusters do not fight over 2 cores; the
+# dashboard in headless Chromium (test/ui, ~25 s) in that serial step too.
+test: etcd-bin chromium-bin build
 	npx mocha --no-config --parallel --jobs 2 --timeout 30000 --exit 'dist/test/unit/**/*.test.js' 'dist/test/integration/**/*.test.js'
-	npx mocha --no-config --timeout 180000 --exit 'dist/test/cluster/**/*.test.js'
+	npx mocha --no-config --timeout 180000 --exit 'dist/test/cluster/**/*.test.js' 'dist/test/ui/**/*.test.js'
+
+# The dashboard's browser test alone; it rewrites the screenshots in docs/ui/ (make test writes
+# them to a scratch folder).
+ui: etcd-bin chromium-bin build
+	ROTA_UI_SCREENSHOTS=docs npx mocha --no-config --timeout 120000 --exit 'dist/test/ui/**/*.test.js'
 
 unit: build
 	npx mocha --no-config --exit 'dist/test/unit/**/*.test.js'

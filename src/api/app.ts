@@ -13,6 +13,7 @@ import { requestId } from './request-id.js';
 import { mountApi, type ApiMount } from './mount.js';
 import { nativeMount } from './native/index.js';
 import { dialectMounts } from './compat/index.js';
+import { uiMount } from './ui/index.js';
 
 export interface ApiDeps {
   service: TaskService;
@@ -38,7 +39,7 @@ export interface ApiDeps {
 
 /** All mounts, in the order they are tried. */
 export function apiMounts(deps: ApiDeps): ApiMount[] {
-  return [...dialectMounts(deps), nativeMount(deps)];
+  return [...dialectMounts(deps), nativeMount(deps), uiMount()];
 }
 
 export function createApp(deps: ApiDeps): Koa {

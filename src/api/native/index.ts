@@ -13,6 +13,7 @@ import { eventRoutes } from './events.js';
 import { systemRoutes } from './system.js';
 import { nodeRoutes } from './nodes.js';
 import { replicaRoutes } from './replicas.js';
+import { nextFiringRoutes } from './next-firings.js';
 
 export const NATIVE_PREFIXES = ['/api/v1', '/healthz', '/readyz', '/metrics'];
 
@@ -30,5 +31,6 @@ export function nativeMount(deps: ApiDeps): ApiMount {
   systemRoutes(router, n);
   nodeRoutes(router, n);
   replicaRoutes(router, n);
+  nextFiringRoutes(router, n);
   return { name: 'native', prefixes: NATIVE_PREFIXES, envelope: nativeEnvelope, router };
 }

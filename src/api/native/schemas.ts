@@ -328,3 +328,21 @@ export const ListEventsQuery: Schema = {
     taskId: str(20, { pattern: '^\\d+$' }),
   },
 };
+
+/** GET /api/v1/tasks/{id}/next: the next firing instants of a task's schedule. */
+export const NextFiringsQuery: Schema = {
+  type: 'object',
+  properties: {
+    count: int(1, 50, { default: 5, description: 'how many instants' }),
+    after: int(0, MAX_MS, { description: 'epoch ms to count from (exclusive); default now' }),
+  },
+};
+
+export const NextFirings: Schema = obj(
+  {
+    tz: { type: 'string', description: "the cron schedule's time zone, else UTC" },
+    enabled: { type: 'boolean', description: 'false: the task is paused, and these are the instants it would fire at' },
+    items: { type: 'array', items: obj({ ms: int(0), at: iso }, { required: ['ms', 'at'] }) },
+  },
+  { required: ['tz', 'enabled', 'items'] },
+);

@@ -1,0 +1,114 @@
+// The native API as the page uses it: bearer token from sessionStorage, errors as ApiError,
+// a polling hook for live views, and a reader for Prometheus text.
+import { h } from 'preact';
+import { useEffect, useRef, useState, useCallback } from 'preact/hooks';
+import htm from 'htm';
+
+export const html = htm.bind(h);
+
+const TOKEN_KEY = 'rota.token';
+export const token = {
+  get: () => sessionStorage.getItem(TOKEN_KEY) || '',
+  set: (t) => sessionStorage.setItem(TOKEN_KEY, t),
+  clear: () => sessionStorage.removeItem(TOKEN_KEY),
+};
+
+export class ApiError extends Error {
+  constructor(status, code, message) {
+    super(message);
+    this.status = status;
+    this.code = code;
+  }
+}
+
+/** Calls the API; a 401 also tells the shell to ask for a token. */
+export async function api(method, path, body) {
+  const headers = { accept: 'application/json' };
+  const t = token.get();
+  if (t) headers.authorization = `Bearer ${t}`;
+  if (body !== undefined) headers['content-type'] = 'application/json';
+  const res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  const text = await res.text();
+  let data = null;
+  try {
+    data = text ? JSON.parse(text) : null;
+  } catch {
+    data = text;
+  }
+  if (!res.ok) {
+    if (res.status === 401) window.dispatchEvent(new Event('rota:unauthorized'));
+    const e = (data && data.error) || {};
+    throw new ApiError(res.status, e.code || `HTTP_${res.status}`, e.message || `${method} ${path}: ${res.status}`);
+  }
+  return data;
+}
+
+/** Every page of a list (the API pages by `next`), up to `max` items. */
+export async function listAll(path, cursorName, max = 2000) {
+  const items = [];
+  let next;
+  do {
+    const sep = path.includes('?') ? '&' : '?';
+    const page = await api('GET', next ? `${path}${sep}${cursorName}=${encodeURIComponent(next)}` : path);
+    items.push(...page.items);
+    next = page.next;
+  } while (next && items.length < max);
+  return items;
+}
+
+export const POLL_MS = 1500;
+
+/**
+ * Runs `load` now and every POLL_MS (one request at a time) while the component is shown.
+ * Returns { data, error, reload }. `key` restarts the loop when it changes.
+ */
+export function usePoll(load, key = '', everyMs = POLL_MS) {
+  const [state, setState] = useState({ data: undefined, error: null });
+  const loadRef = useRef(load);
+  loadRef.current = load;
+  const tick = useRef(() => {});
+  useEffect(() => {
+    let alive = true;
+    let timer;
+    const run = async () => {
+      clearTimeout(timer);
+      try {
+        const data = await loadRef.current();
+        if (alive) setState({ data, error: null });
+      } catch (error) {
+        if (alive) setState((s) => ({ data: s.data, error }));
+      }
+      if (alive) timer = setTimeout(run, everyMs);
+    };
+    tick.current = run;
+    setState({ data: undefined, error: null });
+    run();
+    return () => {
+      alive = false;
+      clearTimeout(timer);
+    };
+  }, [key]);
+  const reload = useCallback(() => tick.current(), []);
+  return { ...state, reload };
+}
+
+/** Prometheus text -> [{ name, labels, value }]. */
+export function parseMetrics(text) {
+  const out = [];
+  for (const line of text.split('\n')) {
+    if (!line || line.startsWith('#')) continue;
+    const m = /^([a-zA-Z_:][\w:]*)(?:\{(.*)\})?\s+(\S+)/.exec(line);
+    if (!m) continue;
+    const labels = {};
+    for (const l of (m[2] || '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)) labels[l[1]] = l[2];
+    out.push({ name: m[1], labels, value: Number(m[3]) });
+  }
+  return out;
+}
+
+/** Sum of a series over the samples whose labels match `where`. */
+export function metric(samples, name, where = {}) {
+  return samples
+    .filter((s) => s.name === name && Object.entries(where).every(([k, v]) => s.labels[k] === v))
+    .reduce((a, s) => a + s.value, 0);
+}

@@ -1,0 +1,149 @@
+// One task: its definition, the next firing instants in its zone, the runs timeline (retries
+// and lost attempts grouped under their firing), each run's output with a live tail.
+import { useState } from 'preact/hooks';
+import { html, api, usePoll } from './api.js';
+import { scheduleWords, scheduleRaw, actionWords, fmtTime, fmtDuration, fmtRelative } from './format.js';
+import { StateBadges, RunState, taskAction } from './tasks.js';
+
+async function loadTask(id) {
+  const [task, runs, next] = await Promise.all([api('GET', `/api/v1/tasks/${id}`), api('GET', `/api/v1/tasks/${id}/runs?limit=100`), api('GET', `/api/v1/tasks/${id}/next?count=5`)]);
+  const replicas = task.schedule.daemon ? (await api('GET', `/api/v1/tasks/${id}/replicas`)).items : [];
+  return { task, runs: runs.items, next, replicas };
+}
+
+/** Runs grouped by firing (scheduled instant and replica), attempts ascending; newest firing first. */
+export function firingsOf(runs) {
+  const by = new Map();
+  for (const r of runs) {
+    const k = `${r.scheduledMs}/${r.replica ?? 0}`;
+    if (!by.has(k)) by.set(k, []);
+    by.get(k).push(r);
+  }
+  return [...by.values()].map((rs) => rs.sort((a, b) => a.attempt - b.attempt)).sort((a, b) => b[0].scheduledMs - a[0].scheduledMs);
+}
+
+/** A firing claimed ahead of its instant (scheduler.writeAheadMs) is 'running' with startedMs still to come. */
+const due = (r, now) => r.state === 'running' && r.startedMs != null && r.startedMs > now;
+const duration = (r, now) => (r.startedMs == null || due(r, now) ? null : (r.endedMs ?? now) - r.startedMs);
+const lateness = (r) => (r.startedMs == null ? null : r.startedMs - r.scheduledMs);
+
+/** An SVG strip: one bar per attempt from its start to its end (or now), coloured by state. */
+function Timeline({ runs, now }) {
+  const started = runs.filter((r) => r.startedMs != null || r.state === 'skipped' || r.state === 'expired');
+  if (!started.length) return html`<p class="muted">No runs yet.</p>`;
+  const t0 = Math.min(...started.map((r) => r.scheduledMs));
+  const t1 = Math.max(now, ...started.map((r) => r.endedMs ?? r.scheduledMs));
+  const W = 900;
+  const H = 44;
+  const x = (ms) => ((ms - t0) / Math.max(1, t1 - t0)) * (W - 10) + 5;
+  return html`<svg class="timeline" viewBox="0 0 ${W} ${H}" preserveAspectRatio="none" role="img" aria-label="runs timeline">
+    <line x1="0" x2=${W} y1=${H - 8} y2=${H - 8} class="axis" />
+    ${started.map((r) => {
+      const s = x(r.startedMs ?? r.scheduledMs);
+      const e = x(r.endedMs ?? (r.state === 'running' ? now : r.startedMs ?? r.scheduledMs));
+      return html`<g><title>${`${r.id}: ${r.state}, late ${fmtDuration(lateness(r))}, took ${fmtDuration(duration(r, now))}`}</title>
+        <line x1=${x(r.scheduledMs)} x2=${x(r.scheduledMs)} y1=${H - 12} y2=${H - 4} class="tick" />
+        <rect x=${s} y=${4 + (r.attempt - 1) * 6} width=${Math.max(3, e - s)} height="18" class=${`bar state-${r.state}`} />
+      </g>`;
+    })}
+    <text x="4" y=${H - 1} class="axis-label">${fmtTime(t0)}</text>
+    <text x=${W - 4} y=${H - 1} text-anchor="end" class="axis-label">${fmtTime(t1)}</text>
+  </svg>`;
+}
+
+/** A run's output: the run record's tail, or, while it runs, the live tail read on its node. */
+function RunOutput({ task, run }) {
+  const live = run.state === 'running';
+  const { data, error } = usePoll(
+    async () => {
+      if (live && task.action.process) {
+        const out = await api('GET', `/api/v1/tasks/${task.id}/replicas/${run.replica ?? 0}/output?bytes=65536`);
+        if (out.runId === run.id) return { text: out.output, live: true, truncated: out.truncated };
+      }
+      const r = await api('GET', `/api/v1/runs/${encodeURIComponent(run.id)}`);
+      return { text: r.outputTail || '', live: false, state: r.state };
+    },
+    `${run.id}/${run.state}`,
+  );
+  return html`<div class="card output" id="run-output" data-run=${run.id}>
+    <h3>Output of ${run.id} ${data && data.live && html`<span class="badge run">live</span>`}</h3>
+    ${run.message && html`<p class="muted">${run.message}</p>`}
+    ${error && html`<p class="error">${error.message}</p>`}
+    <pre class="mono">${data ? data.text || '(no output)' : 'Loading…'}</pre>
+    <p class="muted small">${data && data.live ? 'Read from the node running it, refreshed every 1.5 s.' : 'The last bytes kept with the run; the whole output is in the run log file on its node.'}</p>
+  </div>`;
+}
+
+export function TaskDetail({ id }) {
+  const { data, error, reload } = usePoll(() => loadTask(id), id);
+  const [selected, setSelected] = useState(null);
+  const [actionError, setActionError] = useState('');
+  if (!data) return html`<section>${error ? html`<p class="error">${error.message}</p>` : html`<p class="muted">Loading…</p>`}</section>`;
+  const { task, runs, next, replicas } = data;
+  const now = Date.now();
+  const running = runs.some((r) => r.state === 'running' && !due(r, now));
+  const act = async (verb) => {
+    setActionError('');
+    try {
+      if (await taskAction(verb, task, reload)) if (verb === 'delete') location.hash = '#/tasks';
+    } catch (e) {
+      setActionError(`${verb}: ${e.message}`);
+    }
+  };
+  const sel = selected && runs.find((r) => r.id === selected);
+  const firings = firingsOf(runs);
+  return html`<section id="task-page" data-task=${task.name}>
+    <div class="row">
+      <h1>${task.name}</h1><${StateBadges} task=${task} running=${running} /><span class="spacer"></span>
+      <a class="button" href=${`#/tasks/${task.id}/edit`} id="edit-task">Edit</a>
+      ${task.enabled ? html`<button id="pause" onClick=${() => act('pause')}>Pause</button>` : html`<button id="resume" onClick=${() => act('resume')}>Resume</button>`}
+      <button id="trigger" onClick=${() => act('trigger')}>Run now</button>
+      <button id="delete" class="danger" onClick=${() => act('delete')}>Delete</button>
+    </div>
+    ${error && html`<p class="error">Live update failed: ${error.message}</p>`}
+    ${actionError && html`<p class="error">${actionError}</p>`}
+    <div class="cards">
+      <div class="card">
+        <h3>Schedule</h3>
+        <p id="schedule-words">${scheduleWords(task.schedule)}</p>
+        <p class="muted mono">${scheduleRaw(task.schedule)}</p>
+        <h4>Next firings ${!next.enabled && html`<span class="muted small">(paused: would fire at)</span>`}</h4>
+        <ol class="next" id="next-firings">
+          ${next.items.map((i) => html`<li data-ms=${i.ms}>${fmtTime(i.ms, next.tz)} <span class="muted small">${next.tz} · ${fmtRelative(i.ms, now)}</span></li>`)}
+          ${next.items.length === 0 && html`<li class="muted">none</li>`}
+        </ol>
+      </div>
+      <div class="card">
+        <h3>Action</h3>
+        <p class="mono">${actionWords(task.action)}</p>
+        <p class="muted small">id ${task.id}${task.group ? ` · group ${task.group}` : ''} · replicas ${task.replicas} · overlap ${task.policies.overlap} · misfire ${task.policies.misfire.mode} · on lost ${task.policies.onLost}${task.policies.retry.max || task.policies.retry.delaysMs ? ` · retries ${task.policies.retry.max ?? task.policies.retry.delaysMs.length}` : ''}</p>
+      </div>
+    </div>
+    ${replicas.length > 0 && html`<div class="card wide"><h3>Replicas</h3><table class="list"><thead><tr><th>replica</th><th>state</th><th>node</th><th>pid</th><th>restarts</th><th>last exit</th></tr></thead><tbody>
+      ${replicas.map((r, i) => html`<tr><td>${r.alias ?? i}</td><td><${RunState} state=${r.state} /></td><td>${r.node ?? '—'}</td><td>${r.pid ?? '—'}</td><td>${r.restarts ?? 0}</td><td>${r.lastExitCode ?? '—'}</td></tr>`)}
+    </tbody></table></div>`}
+    <div class="card wide">
+      <h3>Runs <span class="muted small">(newest first; attempts of one firing are grouped: a retry or a lost attempt shares the scheduled time)</span></h3>
+      <${Timeline} runs=${runs} now=${now} />
+      <table class="list runs" id="runs-table">
+        <thead><tr><th>scheduled</th><th>attempt</th><th>trigger</th><th>state</th><th>node</th><th>late</th><th>took</th><th>result</th></tr></thead>
+        <tbody>
+          ${firings.map((attempts) =>
+            attempts.map((r, i) => html`<tr class=${`${i ? 'retry' : 'firing'} ${selected === r.id ? 'selected' : ''}`} data-run=${r.id} data-trigger=${r.trigger} data-state=${r.state} data-attempt=${r.attempt} onClick=${() => setSelected(r.id)}>
+              <td>${i ? html`<span class="link-line">↳ same firing</span>` : fmtTime(r.scheduledMs, next.tz)}</td>
+              <td>#${r.attempt}${i ? html` <span class="muted small">after #${attempts[i - 1].attempt} ${attempts[i - 1].state}</span>` : ''}</td>
+              <td>${r.trigger}</td>
+              <td>${due(r, now) ? html`<span class="badge">claimed, due ${fmtRelative(r.startedMs, now)}</span>` : html`<${RunState} state=${r.state} />`}</td>
+              <td>${r.node ?? '—'}</td>
+              <td>${fmtDuration(lateness(r))}</td>
+              <td>${fmtDuration(duration(r, now))}</td>
+              <td class="small">${r.exitCode != null ? `exit ${r.exitCode}` : r.httpStatus != null ? `HTTP ${r.httpStatus}` : ''} ${r.message && !/^exit code -?\d+$/.test(r.message) ? html`<span class="muted">${r.message.slice(0, 80)}</span>` : ''}</td>
+            </tr>`),
+          )}
+        </tbody>
+      </table>
+      <p class="muted small">Click a run for its output.</p>
+    </div>
+    ${sel && html`<${RunOutput} task=${task} run=${sel} key=${sel.id} />`}
+  </section>`;
+}
