@@ -1,7 +1,8 @@
 import { join } from 'node:path';
 import type { FiringStore } from '../store/firing-store.js';
 import type { NodeSession } from '../store/session.js';
-import { asRetry, isDaemon, startedRun, type Firing } from '../domain/firing.js';
+import { isDaemon, startedRun, type Firing } from '../domain/firing.js';
+import { handBack, restarted, restartWait, retryWait, sameFiring } from '../domain/firing-transitions.js';
 import { isQuickExit, restartDelayMs, retryDelayMs } from '../domain/policies.js';
 import type { Run, Task } from '../domain/task.js';
 import type { Clock } from '../domain/clock.js';
@@ -87,10 +88,7 @@ export async function runSlot(d: SlotDeps, assigned: Firing, assignmentRev: numb
   const startAt = Math.max(d.clock.now(), assigned.dueMs);
   let firing: Firing = { ...assigned, state: 'running', startedMs: startAt, pid: undefined };
   let run = startedRun(firing, d.nodeId, startAt);
-  const claimed = await d.store.claim(d.nodeId, d.session.leaseNumeric, assignmentRev, firing, run).catch((err: Error) => {
-    d.log.warn({ err: err.message, runId: run.id }, 'claim failed');
-    return null;
-  });
+  const claimed = await claimSure(d, assignmentRev, firing, run);
   if (!claimed) {
     d.log.debug({ runId: run.id, assignmentRev }, 'claim lost: the firing is no longer ours');
     return;
@@ -131,16 +129,13 @@ export async function runSlot(d: SlotDeps, assigned: Firing, assignmentRev: numb
         status({ runId: run.id, taskId: firing.taskId, tenant: firing.tenant, scheduledMs: firing.scheduledMs, replica: firing.replica ?? 0, attempt: firing.attempt, startedMs, pid, daemon: isDaemon(task) });
         // Record the pid so any node can show it; later writes compare the new revision.
         const withPid: Firing = { ...firing, pid };
-        pidWrite = d.store.update(d.nodeId, rev, withPid, [{ ...run, pid }]).then(
-          (r) => {
-            if (r) {
-              rev = r;
-              firing = withPid;
-              run = { ...run, pid };
-            }
-          },
-          (err: Error) => d.log.warn({ err: err.message, runId: run.id }, 'recording the pid failed'),
-        );
+        pidWrite = updateSure(d, rev, withPid, [{ ...run, pid }]).then((r) => {
+          if (r) {
+            rev = r;
+            firing = withPid;
+            run = { ...run, pid };
+          }
+        });
       },
     });
     await pidWrite;
@@ -154,8 +149,8 @@ export async function runSlot(d: SlotDeps, assigned: Firing, assignmentRev: numb
     if (outcome.state === 'killed' && reason && reason !== 'operator') final.message = KILL_MESSAGES[reason] ?? final.message;
     if (reason === 'drain') {
       // Hand the replica back: the leader starts it on another node.
-      const back: Firing = { ...firing, state: 'unassigned', attempt: firing.attempt + 1, node: undefined, lease: undefined, pid: undefined, startedMs: undefined, dueMs: ended };
-      const ok = await d.store.update(d.nodeId, rev, back, [{ ...final, message: `stopped: node ${d.nodeId} is draining; moved elsewhere` }], true).catch(() => 0);
+      const back = handBack(firing, ended, true);
+      const ok = await updateSure(d, rev, back, [{ ...final, message: `stopped: node ${d.nodeId} is draining; moved elsewhere` }], true);
       if (!ok) d.log.warn({ runId: run.id }, 'could not hand the replica back (taken over already)');
       d.ended(task, final, true);
       return;
@@ -163,16 +158,15 @@ export async function runSlot(d: SlotDeps, assigned: Firing, assignmentRev: numb
     const keepAlive = isDaemon(task) && reason === undefined && d.accepting() && d.session.alive();
     if (!keepAlive) {
       const delay = outcome.state === 'failed' && !isDaemon(task) ? retryDelayMs(task.policies.retry, firing.attempt) : null;
-      const next: Firing | null =
-        delay === null ? null : { ...firing, state: 'retry-wait', ...asRetry(firing), dueMs: ended + delay, node: undefined, lease: undefined, startedMs: undefined, pid: undefined };
+      const next = delay === null ? null : retryWait(firing, ended, delay);
       await commit(d, rev, firing, final, next, task);
       return;
     }
     // Daemon: record the exit, back off if it keeps crashing quickly, start it again.
     quickExits = isQuickExit(task.policies.restart, ended - startedMs) ? quickExits + 1 : 0;
     const delay = restartDelayMs(task.policies.restart, quickExits);
-    const waiting: Firing = { ...firing, attempt: firing.attempt + 1, restarts: (firing.restarts ?? 0) + 1, lastExitCode: outcome.exitCode ?? -1, backoffMs: delay, pid: undefined, startedMs: undefined, trigger: 'retry' };
-    rev = await d.store.update(d.nodeId, rev, waiting, [final]).catch(() => 0);
+    const waiting = restartWait(firing, outcome.exitCode, delay);
+    rev = await updateSure(d, rev, waiting, [final]);
     d.ended(task, final, true);
     if (!rev) return; // taken back by the leader (stopped, or this node presumed lost)
     firing = waiting;
@@ -182,17 +176,17 @@ export async function runSlot(d: SlotDeps, assigned: Firing, assignmentRev: numb
       const r = abort.signal.reason as AbortReason | undefined;
       if (r === 'shutdown' || r === 'lease-lost') return;
       if (r === 'drain' || !d.accepting()) {
-        const back: Firing = { ...firing, state: 'unassigned', node: undefined, lease: undefined, dueMs: d.clock.now() };
-        await d.store.update(d.nodeId, rev, back, [], true).catch(() => 0);
+        await updateSure(d, rev, handBack(firing, d.clock.now(), false), [], true);
         return;
       }
-      await d.store.complete(d.nodeId, rev, firing, { ...startedRun(firing, d.nodeId, d.clock.now()), state: 'killed', endedMs: d.clock.now(), message: 'stopped while waiting to restart' }, null).catch(() => false);
+      const stoppedMs = d.clock.now();
+      await commit(d, rev, firing, { ...startedRun(firing, d.nodeId, stoppedMs), state: 'killed', endedMs: stoppedMs, message: 'stopped while waiting to restart' }, null, task);
       return;
     }
     const restartAt = d.clock.now();
-    firing = { ...firing, startedMs: restartAt, backoffMs: undefined };
+    firing = restarted(firing, restartAt);
     run = startedRun(firing, d.nodeId, restartAt);
-    rev = await d.store.update(d.nodeId, rev, firing, [run]).catch(() => 0);
+    rev = await updateSure(d, rev, firing, [run]);
     if (!rev) return;
     d.started?.(task, run);
   }
@@ -206,11 +200,11 @@ export async function runSlot(d: SlotDeps, assigned: Firing, assignmentRev: numb
  */
 async function notStarted(d: SlotDeps, rev: number, firing: Firing, run: Run, task: Task, reason: AbortReason | undefined): Promise<void> {
   if (reason === 'drain') {
-    const back: Firing = { ...firing, state: 'unassigned', node: undefined, lease: undefined, startedMs: undefined, dueMs: firing.startedMs ?? firing.dueMs };
+    const back = handBack(firing, firing.startedMs ?? firing.dueMs, false);
     // The claim wrote this attempt's run as running here: say what became of it (a claim
     // elsewhere overwrites it).
     const handedBack: Run = { ...run, state: 'skipped', startedMs: undefined, endedMs: d.clock.now(), message: `not started on ${d.nodeId}: the node was draining before its instant; handed back to run elsewhere` };
-    const ok = await d.store.update(d.nodeId, rev, back, [handedBack], true).catch(() => 0);
+    const ok = await updateSure(d, rev, back, [handedBack], true);
     if (!ok) d.log.warn({ runId: run.id }, 'could not hand the firing back (taken over already)');
     return;
   }
@@ -221,6 +215,61 @@ async function notStarted(d: SlotDeps, rev: number, firing: Firing, run: Run, ta
       ? { ...run, state: 'skipped', startedMs: undefined, endedMs: ended, message: 'not started: the task was paused, stopped or deleted before its instant' }
       : { ...run, state: 'killed', endedMs: ended, message: `${KILL_MESSAGES[reason] ?? 'killed by request'} before it started` };
   await commit(d, rev, firing, final, null, task);
+}
+
+/**
+ * The claim, sure of its outcome: after an etcd error the firing is read back, and a claim that
+ * was applied anyway (the firing is the running one this write put there) is ours (with the task
+ * read again); one still as assigned is claimed again; anything else is not ours.
+ */
+async function claimSure(d: SlotDeps, assignmentRev: number, running: Firing, run: Run): Promise<{ revision: number; task: Task | null } | null> {
+  for (let i = 0; ; i++) {
+    try {
+      return await d.store.claim(d.nodeId, d.session.leaseNumeric, assignmentRev, running, run);
+    } catch (err) {
+      d.metrics.etcdError('agent');
+      d.log.warn({ err: (err as Error).message, runId: run.id }, 'claim failed; reading the firing back');
+    }
+    for (;;) {
+      if (!d.session.alive()) return null;
+      await d.clock.sleep(Math.min(200 * 2 ** Math.min(i, 4), 2_000));
+      const now = await d.store.getFiring(running.taskId, running.scheduledMs, running.replica).catch(() => undefined);
+      if (now === undefined) continue;
+      if (now === null) return null;
+      if (now.modRevision === assignmentRev) break; // not applied: claim again
+      if (!sameFiring(now.firing, running)) return null;
+      const task = await d.store.readTask(running.taskId).catch(() => undefined);
+      if (task === undefined) continue;
+      return { revision: now.modRevision, task };
+    }
+  }
+}
+
+/**
+ * A change of a firing this node holds, sure of its outcome: an etcd error (a timeout, a lost
+ * connection) does not mean "taken back", so the firing is read back: written as sent (the
+ * write applied after all) -> its revision; unchanged -> written again; changed by someone else
+ * or gone -> 0 (the leader took it back). Tried while the node's lease holds; once it is gone
+ * the leader repairs the firing. Returns the new revision, or 0.
+ */
+async function updateSure(d: SlotDeps, rev: number, next: Firing, runs: Run[], release = false): Promise<number> {
+  for (let i = 0; ; i++) {
+    try {
+      return await d.store.update(d.nodeId, rev, next, runs, release);
+    } catch (err) {
+      d.metrics.etcdError('agent');
+      d.log.warn({ err: (err as Error).message, taskId: next.taskId, scheduledMs: next.scheduledMs, attempt: next.attempt }, 'updating a firing failed; reading it back');
+    }
+    for (;;) {
+      if (!d.session.alive()) return 0;
+      await d.clock.sleep(Math.min(200 * 2 ** Math.min(i, 4), 2_000));
+      const now = await d.store.getFiring(next.taskId, next.scheduledMs, next.replica).catch(() => undefined);
+      if (now === undefined) continue; // still unreachable
+      if (now === null) return 0;
+      if (now.modRevision === rev) break; // not applied: write it again
+      return sameFiring(now.firing, next) ? now.modRevision : 0;
+    }
+  }
 }
 
 /** Commits an attempt's outcome once; a timed-out commit is read back (it may have applied). */

@@ -1,4 +1,5 @@
-import { asRetry, firingRunId, isActive, isDaemon, replicaFirings, skippedRun, type Firing } from '../domain/firing.js';
+import { firingRunId, isActive, isDaemon, replicaFirings, skippedRun, type Firing } from '../domain/firing.js';
+import { nextAttemptNow, placeAgainSame } from '../domain/firing-transitions.js';
 import { overlapDecision, stillRunsWhenLate } from '../domain/policies.js';
 import type { Run, Task } from '../domain/task.js';
 import { place, type PlanContext } from './planner.js';
@@ -28,7 +29,7 @@ export function repairFiring(f: Firing, task: Task | undefined, ctx: RepairConte
     // deadline starts nothing, and that deadline is before the lease's expiry in etcd).
     const started = hasStarted(f, now);
     if (!started) {
-      const again = placeAgain({ ...f, startedMs: undefined, pid: undefined }, task, ctx);
+      const again = placeAgain(placeAgainSame(f), task, ctx);
       // Claimed ahead, its node starts it by a local timer: be sure the lease is gone in etcd.
       return f.state === 'running' && again.kind === 'transition' ? { ...again, confirmLeaseGone: true } : again;
     }
@@ -38,7 +39,7 @@ export function repairFiring(f: Firing, task: Task | undefined, ctx: RepairConte
       message: `node ${f.node} (lease ${f.lease}) vanished while the run was in flight (or claimed, before its instant)`,
     };
     const retry = !!task && (isDaemon(task) || task.policies.onLost === 'retry');
-    const next = retry ? place({ ...f, ...asRetry(f), dueMs: now, startedMs: undefined, pid: undefined }, task, ctx) : null;
+    const next = retry ? place(nextAttemptNow(f, now), task, ctx) : null;
     return { kind: 'transition', next, runs: [lost], lost: true, retried: retry, confirmLeaseGone: true };
   }
   if (f.state === 'assigned' && f.node && ctx.isDraining(f.node)) return placeAgain(f, task, ctx);

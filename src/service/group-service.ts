@@ -9,6 +9,7 @@ import { RotaError } from '../domain/errors.js';
 import type { Task } from '../domain/task.js';
 import type { TaskInput } from './task-input.js';
 import type { Caller, TaskService } from './task-service.js';
+import { stableJson } from '../lib/stable-json.js';
 
 export interface GroupUpsert {
   group: string;
@@ -23,19 +24,6 @@ export interface GroupUpsertResult {
   updated: Task[];
   unchanged: Task[];
   deleted: Task[];
-}
-
-/** JSON with sorted keys, to compare definitions whatever order their fields were written in. */
-function stableJson(v: unknown): string {
-  if (Array.isArray(v)) return `[${v.map(stableJson).join(',')}]`;
-  if (v && typeof v === 'object') {
-    return `{${Object.keys(v)
-      .filter((k) => (v as Record<string, unknown>)[k] !== undefined)
-      .sort()
-      .map((k) => `${JSON.stringify(k)}:${stableJson((v as Record<string, unknown>)[k])}`)
-      .join(',')}}`;
-  }
-  return JSON.stringify(v);
 }
 
 const definition = (t: Task): string => {

@@ -323,6 +323,12 @@ export class FiringStore {
     await this.h.ns.delete().key(key).exec();
   }
 
+  /** A task definition (the agent reads it back after a claim whose outcome it did not learn). */
+  async readTask(taskId: string): Promise<Task | null> {
+    const v = await this.h.ns.get(K.task(taskId)).string();
+    return v ? (JSON.parse(v) as Task) : null;
+  }
+
   async getFiring(taskId: string, scheduledMs: number, replica = 0): Promise<{ firing: Firing; modRevision: number } | null> {
     const r = await this.h.ns.get(K.firing(taskId, scheduledMs, replica)).exec();
     const kv = r.kvs[0];

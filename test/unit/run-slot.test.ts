@@ -1,0 +1,139 @@
+import { expect } from 'chai';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runSlot, type SlotDeps } from '../../src/agent/run-slot.js';
+import type { Firing } from '../../src/domain/firing.js';
+import { DEFAULT_POLICIES, type Run, type Task } from '../../src/domain/task.js';
+import { systemClock } from '../../src/domain/clock.js';
+import { silentLogger } from '../../src/log.js';
+import { Metrics } from '../../src/metrics.js';
+import type { FiringStore } from '../../src/store/firing-store.js';
+import type { NodeSession } from '../../src/store/session.js';
+import { waitFor } from '../support/etcd.js';
+
+/**
+ * A firing store in memory whose writes can fail the way etcd's do: an error before the write
+ * (not applied) or after it (applied, but the caller never heard).
+ */
+class FlakyStore {
+  firing: Firing | null = null;
+  rev = 1;
+  runs: Run[] = [];
+  /** Failures to inject into the next update() / claim() calls, in order. */
+  failUpdates: ('before' | 'after')[] = [];
+  failClaims: ('before' | 'after')[] = [];
+  updates = 0;
+  constructor(readonly task: Task) {}
+
+  private fail(kind: 'before' | 'after' | undefined, apply: () => void): void {
+    if (kind === 'before') throw new Error('deadline exceeded (not applied)');
+    apply();
+    if (kind === 'after') throw new Error('deadline exceeded (applied)');
+  }
+
+  async claim(_node: string, _lease: string, assignmentRev: number, running: Firing, run: Run) {
+    if (this.rev !== assignmentRev) return null;
+    this.fail(this.failClaims.shift(), () => {
+      this.firing = running;
+      this.rev++;
+      this.runs.push(run);
+    });
+    return { revision: this.rev, task: this.task };
+  }
+
+  async update(_node: string, expectRev: number, firing: Firing, runs: Run[]) {
+    this.updates++;
+    if (this.rev !== expectRev) return 0;
+    this.fail(this.failUpdates.shift(), () => {
+      this.firing = JSON.parse(JSON.stringify(firing)) as Firing;
+      this.rev++;
+      this.runs.push(...runs);
+    });
+    return this.rev;
+  }
+
+  async complete(_node: string, claimRev: number, _f: Firing, run: Run, next: Firing | null) {
+    if (this.rev !== claimRev) return false;
+    this.runs.push(run);
+    this.firing = next;
+    this.rev++;
+    return true;
+  }
+
+  async getFiring() {
+    return this.firing ? { firing: this.firing, modRevision: this.rev } : null;
+  }
+
+  async readTask() {
+    return this.task;
+  }
+}
+
+function daemon(): Task {
+  const now = Date.now();
+  return {
+    id: '7', tenant: 'default', name: 'd', enabled: true, schedule: { daemon: true }, action: { process: { command: 'true', env: {} } }, replicas: 1,
+    placement: { strategy: 'least-loaded' }, policies: { ...DEFAULT_POLICIES, restart: { delayMs: 20, maxBackoffMs: 20, resetAfterMs: 60_000 } }, createdMs: now, updatedMs: now,
+  };
+}
+
+function deps(store: FlakyStore, ended: Run[]): SlotDeps {
+  const dir = mkdtempSync(join(tmpdir(), 'rota-slot-'));
+  const deadlineFile = join(dir, 'deadline');
+  writeFileSync(deadlineFile, String(Date.now() + 3_600_000));
+  const session = { leaseNumeric: '1', alive: () => true } as unknown as NodeSession;
+  return {
+    store: store as unknown as FiringStore, session, nodeId: 'n1', clock: systemClock, log: silentLogger, metrics: new Metrics(),
+    opts: { dataDir: dir, outputCapBytes: 65_536, tailBytes: 1024, killGraceMs: 500, allowedUsers: [], deadlineFile },
+    accepting: () => true,
+    ended: (_t, run) => ended.push(run),
+  };
+}
+
+const assigned = (t: Task): Firing => ({ taskId: t.id, tenant: t.tenant, scheduledMs: t.updatedMs, attempt: 1, trigger: 'schedule', state: 'assigned', node: 'n1', lease: 'L1', dueMs: Date.now() });
+
+describe('run slot: firing writes that fail like etcd (read back, never given up while the lease holds)', function () {
+  this.timeout(20_000);
+
+  for (const kind of ['before', 'after'] as const) {
+    it(`a daemon replica keeps restarting when a restart write fails ${kind === 'before' ? 'before it applied' : 'after it applied'}`, async () => {
+      const t = daemon();
+      const store = new FlakyStore(t);
+      store.firing = assigned(t);
+      store.failUpdates = [kind, kind]; // the first restart-wait write, then the first restart write
+      const ended: Run[] = [];
+      const abort = new AbortController();
+      const slot = runSlot(deps(store, ended), store.firing, store.rev, abort, () => undefined);
+      // Before the fix the slot ended at the first failed write, the firing left "running".
+      await waitFor(() => (store.firing?.restarts ?? 0) >= 3, 'three restarts despite the failed writes', 15_000);
+      abort.abort('stop');
+      await slot;
+      expect(ended.filter((r) => r.state === 'succeeded').length).to.be.at.least(3);
+      // Each attempt ended once, in order, none skipped or doubled.
+      const endedAttempts = store.runs.filter((r) => r.state === 'succeeded').map((r) => r.attempt);
+      expect(endedAttempts).to.deep.equal(endedAttempts.map((_, i) => i + 1));
+    });
+  }
+
+  it('a claim whose answer was lost but which applied is ours: the run starts', async () => {
+    const t = { ...daemon(), schedule: { manual: true } as const, action: { process: { command: 'echo ran', env: {} } } };
+    const store = new FlakyStore(t);
+    store.firing = assigned(t);
+    store.failClaims = ['after'];
+    const ended: Run[] = [];
+    await runSlot(deps(store, ended), store.firing, store.rev, new AbortController(), () => undefined);
+    expect(ended.map((r) => [r.state, r.outputTail])).to.deep.equal([['succeeded', 'ran\n']]);
+    expect(store.firing).to.equal(null); // the outcome committed
+  });
+
+  it('a claim that failed before it applied is tried again', async () => {
+    const t = { ...daemon(), schedule: { manual: true } as const, action: { process: { command: 'echo ran', env: {} } } };
+    const store = new FlakyStore(t);
+    store.firing = assigned(t);
+    store.failClaims = ['before'];
+    const ended: Run[] = [];
+    await runSlot(deps(store, ended), store.firing, store.rev, new AbortController(), () => undefined);
+    expect(ended.map((r) => r.state)).to.deep.equal(['succeeded']);
+  });
+});
