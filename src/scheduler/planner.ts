@@ -65,7 +65,10 @@ export function planTask(task: Task, cursor: Entry<number> | undefined, active: 
     const at = late.find((ms) => !catchUp.run.includes(ms)) ?? late[0]!;
     plan.skipped.push(skippedRun(task, at, 'catch-up', `skipped ${catchUp.skipped} missed firing(s) by misfire policy '${policy.mode}'`, ctx.nowMs));
   }
-  const wanted: [number, Trigger][] = [...catchUp.run.map((ms): [number, Trigger] => [ms, 'catch-up']), ...onTime.map((ms): [number, Trigger] => [ms, 'schedule'])];
+  // An instant whose firing exists already is planned (a resume moves the cursor back to now,
+  // before firings written ahead that a pause may not have dropped): the cursor passes it.
+  const planned = new Set(active.map((e) => e.value.scheduledMs));
+  const wanted: [number, Trigger][] = [...catchUp.run.map((ms): [number, Trigger] => [ms, 'catch-up']), ...onTime.map((ms): [number, Trigger] => [ms, 'schedule'])].filter(([ms]) => !planned.has(ms));
   let activeCount = active.filter((e) => isActive(e.value)).length;
   for (const [ms, trigger] of wanted) {
     const decision = overlapDecision(task.policies.overlap, activeCount);

@@ -179,13 +179,18 @@ export class TaskService {
     await this.audit(c, 'delete', prev.value);
   }
 
-  /** Pause stops future firings (runs in flight go on); resume starts from now, without catch-up. */
+  /**
+   * Pause stops future firings (runs in flight go on); resume starts from now, without catch-up.
+   * Resume sets the cursor to now even when it was ahead: firings written ahead of their instant
+   * were dropped by the pause, and their instants, all after now, must be planned again (a firing
+   * still there keeps its instant single: firings are created only if absent).
+   */
   async setEnabled(c: Caller, id: string, enabled: boolean): Promise<Task> {
     const prev = await this.load(c, id);
     if (prev.value.enabled === enabled) return prev.value;
     const now = this.clock.now();
     const next = { ...prev.value, enabled, updatedMs: now };
-    const task = await this.tasks.replace(prev, next, enabled ? now : undefined);
+    const task = enabled ? await this.tasks.replace(prev, next, now, 'set') : await this.tasks.replace(prev, next);
     await this.audit(c, enabled ? 'resume' : 'pause', task);
     return task;
   }

@@ -92,9 +92,10 @@ export class TaskStore {
 
   /**
    * Replaces a task if it has not changed since `expectedRev`. A rename moves the name index
-   * in the same transaction. `cursorMs`, when given, moves the cursor forward (never back).
+   * in the same transaction. `cursorMs`, when given, moves the cursor forward (never back) —
+   * or, with `cursor: 'set'`, to exactly that instant (see TaskService.setEnabled).
    */
-  async replace(prev: Versioned<Task>, next: Task, cursorMs?: number): Promise<Task> {
+  async replace(prev: Versioned<Task>, next: Task, cursorMs?: number, cursor: 'forward' | 'set' = 'forward'): Promise<Task> {
     const { ns } = this.h;
     const renamed = prev.value.name !== next.name || prev.value.tenant !== next.tenant;
     let txn = ns.if(K.task(next.id), 'Mod', '==', prev.modRevision);
@@ -110,7 +111,7 @@ export class TaskStore {
       const old = kv ? Number(kv.value.toString()) : 0;
       cursorRev = kv ? Number(kv.mod_revision) : 0;
       txn = txn.and(K.cursor(next.id), 'Mod', '==', cursorRev);
-      ops.push(ns.put(K.cursor(next.id)).value(String(Math.max(old, cursorMs))));
+      ops.push(ns.put(K.cursor(next.id)).value(String(cursor === 'set' ? cursorMs : Math.max(old, cursorMs))));
     }
     const r = await txn.then(...ops, ...(renamed ? [ns.delete().key(K.name(prev.value.tenant, prev.value.name))] : [])).commit();
     if (r.succeeded) return next;

@@ -378,4 +378,12 @@ describe('planTask: planning ahead', () => {
     expect(plan.cursor.toMs).to.equal(NOW);
     expect(planTask(task(), cursor(NOW), [], { ...c, horizonMs: NOW + 500 })).to.equal(null);
   });
+
+  it('an instant whose firing exists already is not planned again; the cursor passes it (a resume moved the cursor back)', () => {
+    const ahead = activeFiring({ scheduledMs: NOW + S, state: 'running', startedMs: NOW + S, dueMs: NOW + S });
+    const plan = planTask(task(), cursor(NOW - 1), [ahead], { ...ctx(), horizonMs: NOW + 2 * S })!;
+    expect(plan.firings.map((f) => f.scheduledMs)).to.deep.equal([NOW, NOW + 2 * S]);
+    expect(plan.cursor.toMs).to.equal(NOW + 2 * S);
+  });
 });
+
