@@ -16,12 +16,15 @@ const DRAIN_MS = 1_000;
  * the deadline passes (the node is frozen, dead or partitioned and the leader may start this
  * work elsewhere), it stops its whole process group: SIGTERM, then SIGKILL half a second later,
  * all before etcd expires the lease (the deadline is a margin ahead of that). It ignores SIGPIPE:
- * when the node died, nobody reads the output pipe any more.
+ * when the node died, nobody reads the output pipe any more. It tells the runner the command's
+ * own pid on fd 3 (the pid a process manager shows), then closes it.
  */
 export const LEASE_GUARD = `exec 2>&1
 deadline_file=$1
-/bin/sh -c "$2" &
+/bin/sh -c "$2" 3>&- &
 child=$!
+echo "$child" >&3 2>/dev/null
+exec 3>&-
 (
   trap '' TERM PIPE
   while kill -0 "$child" 2>/dev/null; do
@@ -46,6 +49,16 @@ kill -KILL "$watcher" 2>/dev/null
 exit $code`;
 
 type Exit = { code: number | null; signal: NodeJS.Signals | null } | { error: string };
+
+/** The pid the lease guard writes on fd 3 (undefined if it closes without one). */
+function commandPid(stream: NodeJS.ReadableStream): Promise<number | undefined> {
+  return new Promise((resolve) => {
+    let text = '';
+    stream.on('data', (c: Buffer) => (text += c.toString()));
+    stream.once('end', () => resolve(/^\d+/.test(text.trim()) ? Number(text.trim()) : undefined));
+    stream.once('error', () => resolve(undefined));
+  });
+}
 
 /** The ROTA_* variables every process run sees. */
 export function rotaEnv(ctx: RunContext): Record<string, string> {
@@ -86,6 +99,7 @@ async function run(action: ProcessAction, ctx: RunContext): Promise<RunOutcome> 
   const script = `exec 2>&1; ${action.command}`;
   const argv = ctx.deadlineFile ? ['-c', LEASE_GUARD, 'rota-guard', ctx.deadlineFile, script] : ['-c', script];
   const sub = execa('/bin/sh', argv, {
+    ...(ctx.deadlineFile ? { stdio: ['ignore', 'pipe', 'pipe', 'pipe'] as const } : { stdin: 'ignore' as const }),
     cwd: action.cwd,
     env: { ...process.env, ...id.env, ...action.env, ...rotaEnv(ctx) },
     extendEnv: false,
@@ -93,7 +107,6 @@ async function run(action: ProcessAction, ctx: RunContext): Promise<RunOutcome> 
     gid: id.gid,
     detached: true,
     cleanup: false,
-    stdin: 'ignore',
     buffer: false,
     reject: false,
     forceKillAfterDelay: false,
@@ -126,7 +139,10 @@ async function run(action: ProcessAction, ctx: RunContext): Promise<RunOutcome> 
   const onAbort = (): void => terminate('killed');
   const timer = ctx.timeoutMs !== undefined && ctx.timeoutMs > 0 ? setTimeout(() => terminate('timeout'), ctx.timeoutMs) : undefined;
   if (pid !== undefined) {
-    notifyStart(ctx, { pid });
+    // The command's own pid: the guard's child (told on fd 3), else the group's leader.
+    const side = ctx.deadlineFile ? (sub.stdio[3] as NodeJS.ReadableStream | undefined) : undefined;
+    if (side) void commandPid(side).then((p) => notifyStart(ctx, { pid: p ?? pid }));
+    else notifyStart(ctx, { pid });
     ctx.signal.addEventListener('abort', onAbort, { once: true });
     if (ctx.signal.aborted) onAbort();
   }

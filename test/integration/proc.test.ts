@@ -139,6 +139,8 @@ describe('Meproc dialect /proc (integration, real etcd, real processes)', functi
     for (const r of first.running) {
       expect(r).to.include({ command: 'sleep 5', node: 'n1' });
       expect(alive(r.pid)).to.equal(true);
+      // The command's own process, as Meproc showed, not the lease guard around it.
+      expect(readFileSync(`/proc/${r.pid}/cmdline`, 'utf8')).to.not.contain('rota-guard');
     }
     const t = first.tasks.task1;
     expect(Object.keys(t).sort()).to.deep.equal(['cmd', 'deps', 'group', 'interval', 'last_time', 'name', 'replica', 'run_flag', 'running', 'start_time', 'type', 'user']);

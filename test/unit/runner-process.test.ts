@@ -168,10 +168,32 @@ describe('runner: process', () => {
     const file = join(dir, 'deadline-pass');
     writeFileSync(file, String(Date.now() + 800));
     let pgid = 0;
-    const out = await execute(proc(`sh -c 'sleep 300 & sleep 300 & wait'`), ctx({ deadlineFile: file, onStart: (i) => (pgid = i.pid ?? 0) }));
+    const pgrpOf = (pid: number) => {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2]);
+    };
+    const out = await execute(proc(`sh -c 'sleep 300 & sleep 300 & wait'`), ctx({ deadlineFile: file, onStart: (i) => (pgid = pgrpOf(i.pid!)) }));
     expect(out.state).to.equal('failed');
     expect(out.outputTail).to.contain('lease deadline passed');
+    expect(pgid).to.be.greaterThan(0);
     expect(groupSize(pgid)).to.equal(0);
+  });
+
+  it('with a lease deadline file, reports the command\'s own pid, not the guard shell\'s', async () => {
+    const file = join(dir, 'deadline-pid');
+    writeFileSync(file, String(Date.now() + 60_000));
+    let info: { pid: number; cmdline: string; pgrp: number } | null = null;
+    const out = await execute(proc('echo "self=$$"; sleep 0.3'), ctx({
+      deadlineFile: file,
+      onStart: (i) => {
+        info = { pid: i.pid!, cmdline: readFileSync(`/proc/${i.pid}/cmdline`, 'utf8').replace(/\0/g, ' '), pgrp: 0 };
+      },
+    }));
+    expect(out.state).to.equal('succeeded');
+    expect(info).to.not.equal(null);
+    const got = info as unknown as { pid: number; cmdline: string };
+    expect(got.cmdline).to.not.contain('rota-guard');
+    expect(out.outputTail).to.contain(`self=${got.pid}`); // $$ of the command's shell
   });
 
   it('returns killed without spawning when already aborted', async () => {
