@@ -22,6 +22,8 @@ export interface SlotOptions {
   deadlineFile: string;
   /** The container runtime this node advertises (full path), if any. */
   containerRuntime?: string;
+  /** Callbacks with no timeout of their own give up after this. */
+  httpTimeoutMs?: number;
 }
 
 export interface SlotDeps {
@@ -124,6 +126,7 @@ export async function runSlot(d: SlotDeps, assigned: Firing, assignmentRev: numb
       allowedUsers: d.opts.allowedUsers,
       deadlineFile: d.opts.deadlineFile,
       ...(d.opts.containerRuntime ? { containerRuntime: d.opts.containerRuntime } : {}),
+      ...(d.opts.httpTimeoutMs ? { defaultHttpTimeoutMs: d.opts.httpTimeoutMs } : {}),
       onStart: ({ pid }) => {
         if (pid === undefined) return;
         status({ runId: run.id, taskId: firing.taskId, tenant: firing.tenant, scheduledMs: firing.scheduledMs, replica: firing.replica ?? 0, attempt: firing.attempt, startedMs, pid, daemon: isDaemon(task) });

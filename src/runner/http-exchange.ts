@@ -37,10 +37,10 @@ export function rotaHeaders(ctx: RunContext): Record<string, string> {
   };
 }
 
-/** The smaller of the task timeout and the action's own, if either is set. */
+/** The smaller of the task timeout and the action's own, if either is set; else the node's default. */
 export function effectiveTimeoutMs(ctx: RunContext, actionMs: number | undefined): number | undefined {
   const all = [ctx.timeoutMs, actionMs].filter((n): n is number => typeof n === 'number' && n > 0);
-  return all.length ? Math.min(...all) : undefined;
+  return all.length ? Math.min(...all) : ctx.defaultHttpTimeoutMs;
 }
 
 /** The request body as bytes and its default content type. */

@@ -13,6 +13,8 @@ export interface RunContext {
   tailBytes: number;
   /** Overall task timeout; http/jsonrpc use the smaller of this and their own action.timeoutMs. */
   timeoutMs?: number;
+  /** http/jsonrpc with neither a task nor an action timeout give up after this (the node's runs.httpTimeoutMs). */
+  defaultHttpTimeoutMs?: number;
   /** SIGTERM to the process group, then SIGKILL after this. */
   killGraceMs: number;
   /** Aborted => kill requested by an operator (state 'killed'). */

@@ -15,6 +15,11 @@ export interface Hit {
 export class Receiver {
   hits: Hit[] = [];
   status = 200;
+  /** While stalled, requests are read and recorded but not answered (a receiver that hangs). */
+  private held: (() => void)[] | null = null;
+  /** While frozen, nothing is read at all (a receiver stopped by SIGSTOP: requests wait in the kernel). */
+  private frozen = false;
+  private readonly conns = new Set<import('node:net').Socket>();
   private server!: Server;
   url = '';
 
@@ -33,14 +38,44 @@ export class Receiver {
           body: Buffer.concat(chunks).toString(),
           headers: req.headers,
         });
-        res.statusCode = this.status;
-        res.end('ok');
+        const answer = () => {
+          if (res.destroyed) return;
+          res.statusCode = this.status;
+          res.end('ok');
+        };
+        if (this.held) this.held.push(answer);
+        else answer();
       });
+    });
+    this.server.on('connection', (sock) => {
+      this.conns.add(sock);
+      sock.once('close', () => this.conns.delete(sock));
+      if (this.frozen) sock.pause();
     });
     await new Promise<void>((r) => this.server.listen(0, '127.0.0.1', () => r()));
     const a = this.server.address() as { port: number };
     this.url = `http://127.0.0.1:${a.port}`;
     return this;
+  }
+
+  /** Stops answering (requests are still read and recorded) until resume(). */
+  stall(): void {
+    this.held ??= [];
+  }
+
+  /** Stops reading from every connection, old and new, until resume(). */
+  freeze(): void {
+    this.frozen = true;
+    for (const s of this.conns) s.pause();
+  }
+
+  /** Reads and answers again: the held requests (those whose connection is still open) and every new one. */
+  resume(): void {
+    this.frozen = false;
+    for (const s of this.conns) s.resume();
+    const held = this.held ?? [];
+    this.held = null;
+    for (const answer of held) answer();
   }
 
   forTask(id: string): Hit[] {

@@ -131,6 +131,14 @@ describe('runner: http', () => {
     expect(out2).to.include({ state: 'failed', timedOut: true, message: 'timed out after 0.15s' });
   });
 
+  it('without a timeout of its own, gives up after the node\'s default (runs.httpTimeoutMs)', async () => {
+    const out = await execute(action({ url: `${base}/slow` }), ctx({ defaultHttpTimeoutMs: 150 }));
+    expect(out).to.include({ state: 'failed', timedOut: true, message: 'timed out after 0.15s' });
+    // A timeout of the task's own wins over the default.
+    const own = await execute(action({ url: `${base}/slow`, timeoutMs: 100 }), ctx({ defaultHttpTimeoutMs: 60_000 }));
+    expect(own).to.include({ message: 'timed out after 0.1s' });
+  });
+
   it('reports an operator kill as killed', async () => {
     const ac = new AbortController();
     const run = execute(action({ url: `${base}/slow` }), ctx({ signal: ac.signal }));
