@@ -99,6 +99,12 @@ bench: haproxy-bin
 bench-failover: etcd-bin redis-bin build
 	@mkdir -p $(BENCH_OUT)
 	node dist/bench/failover.js $(FAILOVER_ARGS) --json $(BENCH_OUT)/failover.json
+# Soak (not in make bench: an hour by default): SOAK_ARGS="--rate 300 --minutes 60 --kill-every 5".
+SOAK_ARGS ?=
+.PHONY: bench-soak
+bench-soak: etcd-bin build
+	@mkdir -p $(BENCH_OUT)
+	node dist/bench/soak.js $(SOAK_ARGS) --json $(BENCH_OUT)/soak.json
 bench-scale: etcd-bin haproxy-bin build
 	@mkdir -p $(BENCH_OUT)
 	node dist/bench/scale.js $(SCALE_ARGS) --json $(BENCH_OUT)/scale.json
