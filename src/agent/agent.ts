@@ -5,7 +5,7 @@ import type { EtcdHandle } from '../store/etcd.js';
 import { watchPrefix, type KvEvent, type PrefixWatch, type Kv } from '../store/watch.js';
 import { FiringStore } from '../store/firing-store.js';
 import { RunStore } from '../store/run-store.js';
-import { K, parseRunId } from '../store/keys.js';
+import { K, parseInboxKey, parseRunId } from '../store/keys.js';
 import type { NodeSession } from '../store/session.js';
 import type { Firing } from '../domain/firing.js';
 import type { Run, Task } from '../domain/task.js';
@@ -171,17 +171,18 @@ export class Agent {
   }
 
   private onPut(rel: string, kv: Kv): void {
-    if (rel.startsWith('k/')) {
-      const p = parseRunId(rel.slice(2));
+    const what = parseInboxKey(rel);
+    if (what?.kind === 'kill') {
+      const p = parseRunId(what.runId);
       const s = p && this.slots.get(slotKey(p.taskId, p.scheduledMs, p.replica));
       if (s) {
-        this.log.info({ runId: rel.slice(2), reason: kv.value }, 'kill requested');
+        this.log.info({ runId: what.runId, reason: kv.value }, 'kill requested');
         s.abort.abort((kv.value || 'operator') as AbortReason);
       }
       void this.store.deleteKey(K.inbox(this.nodeId) + rel).catch(() => undefined);
       return;
     }
-    if (!rel.startsWith('f/')) return;
+    if (what?.kind !== 'assignment') return;
     let firing: Firing;
     try {
       firing = JSON.parse(kv.value) as Firing;

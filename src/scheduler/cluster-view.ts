@@ -1,30 +1,27 @@
 import type { Kv, KvEvent } from '../store/watch.js';
+import { K, type Versioned } from '../store/keys.js';
 import type { Firing } from '../domain/firing.js';
 import type { Task } from '../domain/task.js';
 import type { NodeRecord } from '../store/session.js';
 import type { NodeInfo } from '../domain/placement.js';
 
-export interface Entry<T> {
-  value: T;
-  modRevision: number;
-}
 
 /**
  * The leader's picture of the cluster, fed only by watch snapshots and events. Firings are
  * indexed per task (overlap) and per node (load, lost incarnations).
  */
 export class ClusterView {
-  tasks = new Map<string, Entry<Task>>();
-  cursors = new Map<string, Entry<number>>();
-  firings = new Map<string, Entry<Firing>>();
-  nodes = new Map<string, Entry<NodeRecord>>();
-  triggers = new Map<string, Entry<string>>();
+  tasks = new Map<string, Versioned<Task>>();
+  cursors = new Map<string, Versioned<number>>();
+  firings = new Map<string, Versioned<Firing>>();
+  nodes = new Map<string, Versioned<NodeRecord>>();
+  triggers = new Map<string, Versioned<string>>();
 
   /**
    * Never goes back in time: the leader writes some keys itself (cursors) and records the
    * result at once, so the watch may deliver an older revision of the same key afterwards.
    */
-  private static apply<T>(map: Map<string, Entry<T>>, ev: KvEvent, strip: string, parse: (v: string) => T): string {
+  private static apply<T>(map: Map<string, Versioned<T>>, ev: KvEvent, strip: string, parse: (v: string) => T): string {
     const id = ev.key.slice(strip.length);
     const have = map.get(id);
     if (have && have.modRevision > ev.modRevision) return id;
@@ -33,17 +30,17 @@ export class ClusterView {
     return id;
   }
 
-  private static load<T>(map: Map<string, Entry<T>>, kvs: Kv[], strip: string, parse: (v: string) => T): void {
+  private static load<T>(map: Map<string, Versioned<T>>, kvs: Kv[], strip: string, parse: (v: string) => T): void {
     map.clear();
     for (const kv of kvs) map.set(kv.key.slice(strip.length), { value: parse(kv.value), modRevision: kv.modRevision });
   }
 
   static readonly sources = {
-    tasks: { prefix: 'tasks/', parse: (v: string) => JSON.parse(v) as Task },
-    cursors: { prefix: 'cursors/', parse: (v: string) => Number(v) },
-    firings: { prefix: 'firings/', parse: (v: string) => JSON.parse(v) as Firing },
-    nodes: { prefix: 'nodes/', parse: (v: string) => JSON.parse(v) as NodeRecord },
-    triggers: { prefix: 'triggers/', parse: (v: string) => v },
+    tasks: { prefix: K.tasks, parse: (v: string) => JSON.parse(v) as Task },
+    cursors: { prefix: K.cursors, parse: (v: string) => Number(v) },
+    firings: { prefix: K.firings, parse: (v: string) => JSON.parse(v) as Firing },
+    nodes: { prefix: K.nodes, parse: (v: string) => JSON.parse(v) as NodeRecord },
+    triggers: { prefix: K.triggers, parse: (v: string) => v },
   } as const;
 
   /** Firing keys per task id. */
@@ -57,7 +54,7 @@ export class ClusterView {
 
   reset(which: keyof typeof ClusterView.sources, kvs: Kv[]): void {
     const s = ClusterView.sources[which];
-    ClusterView.load(this[which] as Map<string, Entry<unknown>>, kvs, s.prefix, s.parse);
+    ClusterView.load(this[which] as Map<string, Versioned<unknown>>, kvs, s.prefix, s.parse);
     if (which === 'firings') {
       this.byTask.clear();
       this.load.clear();
@@ -69,7 +66,7 @@ export class ClusterView {
 
   apply(which: keyof typeof ClusterView.sources, ev: KvEvent): string {
     const s = ClusterView.sources[which];
-    if (which !== 'firings') return ClusterView.apply(this[which] as Map<string, Entry<unknown>>, ev, s.prefix, s.parse);
+    if (which !== 'firings') return ClusterView.apply(this[which] as Map<string, Versioned<unknown>>, ev, s.prefix, s.parse);
     const key = ev.key.slice(s.prefix.length);
     const before = this.firings.get(key)?.value;
     ClusterView.apply(this.firings, ev, s.prefix, ClusterView.sources.firings.parse);
@@ -119,8 +116,8 @@ export class ClusterView {
   }
 
   /** Firings of one task (keys are "{taskId}/{ms}[.replica]"). */
-  firingsOf(taskId: string): Entry<Firing>[] {
-    const out: Entry<Firing>[] = [];
+  firingsOf(taskId: string): Versioned<Firing>[] {
+    const out: Versioned<Firing>[] = [];
     for (const k of this.byTask.get(taskId) ?? []) {
       const e = this.firings.get(k);
       if (e) out.push(e);

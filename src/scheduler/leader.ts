@@ -419,7 +419,7 @@ export class Leader {
         // Interrupted (an etcd error): the decided moves were not written; decide them again later.
         for (const m of moves) {
           const f = m.prev.firing;
-          const key = K.firing(f.taskId, f.scheduledMs, f.replica).slice(ClusterView.sources.firings.prefix.length);
+          const key = K.firingId(f.taskId, f.scheduledMs, f.replica);
           this.acted.delete(key);
           this.heap.set('f:' + key, this.clock.now() + RETRY_MS);
         }
@@ -445,7 +445,7 @@ export class Leader {
     let plan: TriggerPlan = { firings: [], skipped: null, kills: [] }; // gone, or a daemon: consumed only
     if (task && !isDaemon(task)) {
       let ms = p.scheduledMs;
-      while (this.view.firings.has(`${task.id}/${String(ms).padStart(13, '0')}`)) ms++;
+      while (this.view.firings.has(K.firingId(task.id, ms))) ms++;
       const req = JSON.parse(e.value) as { params?: Record<string, unknown> | null; replace?: boolean };
       plan = planTrigger(task, ms, { ...(req.params ? { params: req.params } : {}), ...(req.replace ? { replace: true } : {}) }, this.view.firingsOf(task.id).map((a) => a.value), this.ctx());
     }

@@ -4,7 +4,7 @@ import { charge, chooseNode, type NodeInfo } from '../domain/placement.js';
 import { firingRunId, replicaFirings, skippedRun, isActive, type Firing } from '../domain/firing.js';
 import type { Task, Trigger } from '../domain/task.js';
 import type { FiringPlan } from '../store/firing-store.js';
-import type { Entry } from './cluster-view.js';
+import type { Versioned } from '../store/keys.js';
 
 /** At most this many firings of one task are planned in one step (catch-up is bounded). */
 export const MAX_FIRINGS_PER_STEP = 100;
@@ -48,7 +48,7 @@ export function place(f: Firing, task: Task, ctx: PlanContext): Firing {
  * the misfire policy into on-time, caught-up and skipped ones, then filtered by the overlap
  * policy against the firings still active. Pure: the caller writes the plan.
  */
-export function planTask(task: Task, cursor: Entry<number> | undefined, active: Entry<Firing>[], ctx: PlanContext): FiringPlan | null {
+export function planTask(task: Task, cursor: Versioned<number> | undefined, active: Versioned<Firing>[], ctx: PlanContext): FiringPlan | null {
   if (!task.enabled) return null;
   const fromMs = cursor?.value ?? task.createdMs;
   const { firings: due, total } = missedFirings(task.schedule, fromMs, Math.max(ctx.nowMs, ctx.horizonMs ?? ctx.nowMs), task.createdMs, MAX_FIRINGS_PER_STEP);

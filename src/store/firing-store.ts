@@ -1,5 +1,5 @@
 import type { EtcdHandle } from './etcd.js';
-import { K } from './keys.js';
+import { K, type Versioned } from './keys.js';
 import type { Fence } from './election.js';
 import type { Firing } from '../domain/firing.js';
 import type { Run, Task } from '../domain/task.js';
@@ -122,8 +122,8 @@ export class FiringStore {
    * Leader: the schedule cursors of the given tasks (value and mod revision; absent ones are
    * left out), read in transactions of up to 128 gets; all of them by listing when there are many.
    */
-  async readCursors(ids: string[]): Promise<Map<string, { value: number; modRevision: number }>> {
-    const out = new Map<string, { value: number; modRevision: number }>();
+  async readCursors(ids: string[]): Promise<Map<string, Versioned<number>>> {
+    const out = new Map<string, Versioned<number>>();
     if (ids.length > 1000) {
       const { kvs } = await listPrefix(this.h, K.cursors);
       for (const kv of kvs) out.set(kv.key.slice(K.cursors.length), { value: Number(kv.value), modRevision: kv.modRevision });

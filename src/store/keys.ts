@@ -17,6 +17,12 @@
  *   drain/{node}                     operator's drain request (sticky until undrain)
  *   election/{leaseHex}              leadership candidates; lowest create revision leads
  */
+/** A value as read from etcd, with the revision a compare-and-swap on it compares. */
+export interface Versioned<T> {
+  value: T;
+  modRevision: number;
+}
+
 export const pad = (ms: number, width = 13): string => String(Math.max(0, Math.floor(ms))).padStart(width, '0');
 
 /** Replica 0 (and every single-replica task) has no suffix; replica r > 0 adds ".r". */
@@ -33,11 +39,14 @@ export const K = {
   firings: 'firings/',
   taskFirings: (id: string) => `firings/${id}/`,
   firing: (id: string, ms: number, replica = 0) => `firings/${id}/${pad(ms)}${rep(replica)}`,
+  /** A firing's key below `firings/` ("{task}/{ms}[.r]"): how the leader's view names it. */
+  firingId: (id: string, ms: number, replica = 0) => `${id}/${pad(ms)}${rep(replica)}`,
   inbox: (node: string) => `inbox/${node}/`,
   assignment: (node: string, id: string, ms: number, replica = 0) => `inbox/${node}/f/${id}/${pad(ms)}${rep(replica)}`,
   killRequest: (node: string, runId: string) => `inbox/${node}/k/${runId}`,
   triggers: 'triggers/',
   trigger: (id: string, ms: number) => `triggers/${id}/${pad(ms)}`,
+  taskTriggers: (id: string) => `triggers/${id}/`,
   taskRuns: (id: string) => `runs/${id}/`,
   run: (id: string, ms: number, attempt: number, replica = 0) => `runs/${id}/${pad(ms)}-${pad(attempt, 6)}${rep(replica)}`,
   runs: 'runs/',
@@ -65,4 +74,11 @@ export function parseFiringKey(key: string): { taskId: string; scheduledMs: numb
   const m = /(?:^|\/)(\d+)\/(\d{13,})(?:\.(\d+))?$/.exec(key);
   if (!m) return null;
   return { taskId: m[1]!, scheduledMs: Number(m[2]), replica: Number(m[3] ?? 0) };
+}
+
+/** What a key below a node's inbox (`inbox/{node}/`) is: an assignment or a kill request. */
+export function parseInboxKey(rel: string): { kind: 'assignment'; firingId: string } | { kind: 'kill'; runId: string } | null {
+  if (rel.startsWith('f/')) return { kind: 'assignment', firingId: rel.slice(2) };
+  if (rel.startsWith('k/')) return { kind: 'kill', runId: rel.slice(2) };
+  return null;
 }

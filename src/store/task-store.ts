@@ -1,13 +1,10 @@
 import type { EtcdHandle } from './etcd.js';
-import { K } from './keys.js';
+import { K, type Versioned } from './keys.js';
 import { listPrefix } from './watch.js';
 import type { Task } from '../domain/task.js';
 import { RotaError } from '../domain/errors.js';
 
-export interface Versioned<T> {
-  value: T;
-  modRevision: number;
-}
+export type { Versioned } from './keys.js';
 
 /** Task ids a node reserves at a time. */
 export const ID_BLOCK = 100;
@@ -132,7 +129,7 @@ export class TaskStore {
         ns.delete().key(K.name(t.tenant, t.name)),
         ns.delete().key(K.cursor(t.id)),
         ns.delete().key(K.alert(t.id)),
-        ns.delete().prefix(`triggers/${t.id}/`),
+        ns.delete().prefix(K.taskTriggers(t.id)),
         ns.delete().prefix(K.taskRuns(t.id)),
       )
       .commit();

@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { firingRunId, type Firing } from '../../src/domain/firing.js';
 import type { NodeInfo } from '../../src/domain/placement.js';
 import { DEFAULT_POLICIES, type MisfirePolicy, type Policies, type Task } from '../../src/domain/task.js';
-import type { Entry } from '../../src/scheduler/cluster-view.js';
+import type { Versioned } from '../../src/store/keys.js';
 import { MAX_FIRINGS_PER_STEP, nextDueMs, place, planTask, type PlanContext } from '../../src/scheduler/planner.js';
 
 const NOW = Date.parse('2026-03-01T12:00:00Z');
@@ -40,9 +40,9 @@ function ctx(nodes: NodeInfo[] = [node('n1')], nowMs = NOW): PlanContext {
   return { nowMs, nodes, turn: { n: 0 }, random: () => 0 };
 }
 
-const cursor = (ms: number, modRevision = 42): Entry<number> => ({ value: ms, modRevision });
+const cursor = (ms: number, modRevision = 42): Versioned<number> => ({ value: ms, modRevision });
 
-function activeFiring(over: Partial<Firing> = {}, modRevision = 7): Entry<Firing> {
+function activeFiring(over: Partial<Firing> = {}, modRevision = 7): Versioned<Firing> {
   return {
     value: {
       taskId: 't1',
