@@ -22,6 +22,10 @@ export interface Config {
     endpoints: string[];
     prefix: string;
     embedded: { clientPort: number; peerPort: number };
+    /** TLS to etcd (https:// endpoints): PEM files. `ca` verifies the server; `cert` + `key` are the client certificate. */
+    tls?: { ca?: string; cert?: string; key?: string };
+    /** etcd user/password auth. The password may come from ROTA_ETCD_PASSWORD or `passwordFile` instead of the file. */
+    auth?: { username: string; password?: string; passwordFile?: string };
   };
   dataDir: string;
   leaseTtlSec: number;
@@ -34,7 +38,8 @@ export interface Config {
     operators: string[];
   };
   runAs: { allowed: string[] };
-  runs: { keep: number; maxAgeMs: number; outputCapBytes: number; tailBytes: number };
+  /** httpTimeoutMs: an HTTP or JSON-RPC callback with no timeout of its own (task or action) gives up after this. */
+  runs: { keep: number; maxAgeMs: number; outputCapBytes: number; tailBytes: number; httpTimeoutMs: number };
   events: { keep: number; maxAgeMs: number };
   process: { killGraceMs: number };
   shutdown: { graceMs: number };
@@ -56,7 +61,7 @@ export const DEFAULTS: Config = {
   leaseTtlSec: 5,
   auth: { tokens: {}, required: 'auto', operators: ['default'] },
   runAs: { allowed: [] },
-  runs: { keep: 100, maxAgeMs: 7 * 24 * 3600_000, outputCapBytes: 10 * 1024 * 1024, tailBytes: 4096 },
+  runs: { keep: 100, maxAgeMs: 7 * 24 * 3600_000, outputCapBytes: 10 * 1024 * 1024, tailBytes: 4096, httpTimeoutMs: 300_000 },
   events: { keep: 10_000, maxAgeMs: 30 * 24 * 3600_000 },
   process: { killGraceMs: 5_000 },
   shutdown: { graceMs: 30_000 },
@@ -94,6 +99,12 @@ const schema = {
         endpoints: { type: 'array', items: { type: 'string', minLength: 1 } },
         prefix: { type: 'string', pattern: '^/.*/$' },
         embedded: { type: 'object', additionalProperties: false, properties: { clientPort: int(1, 65535), peerPort: int(1, 65535) } },
+        tls: { type: 'object', additionalProperties: false, properties: { ca: { type: 'string', minLength: 1 }, cert: { type: 'string', minLength: 1 }, key: { type: 'string', minLength: 1 } } },
+        auth: {
+          type: 'object',
+          additionalProperties: false,
+          properties: { username: { type: 'string', minLength: 1 }, password: { type: 'string' }, passwordFile: { type: 'string', minLength: 1 } },
+        },
       },
     },
     dataDir: { type: 'string', minLength: 1 },
@@ -104,7 +115,7 @@ const schema = {
       properties: { tokens: strMap, required: { anyOf: [{ type: 'boolean' }, { const: 'auto' }] }, operators: { type: 'array', items: { type: 'string', minLength: 1 } } },
     },
     runAs: { type: 'object', additionalProperties: false, properties: { allowed: { type: 'array', items: { type: 'string' } } } },
-    runs: { type: 'object', additionalProperties: false, properties: { keep: int(1), maxAgeMs: int(1000), outputCapBytes: int(1024), tailBytes: int(0, 1024 * 1024) } },
+    runs: { type: 'object', additionalProperties: false, properties: { keep: int(1), maxAgeMs: int(1000), outputCapBytes: int(1024), tailBytes: int(0, 1024 * 1024), httpTimeoutMs: int(1000) } },
     events: { type: 'object', additionalProperties: false, properties: { keep: int(1), maxAgeMs: int(1000) } },
     process: { type: 'object', additionalProperties: false, properties: { killGraceMs: int(0) } },
     shutdown: { type: 'object', additionalProperties: false, properties: { graceMs: int(0) } },
@@ -174,7 +185,8 @@ function overrides(vars: Record<string, string | undefined>, what: string): Reco
     const t: Record<string, string> = {};
     for (const pair of v('tokens')!.split(',')) {
       const [tok, tenant] = pair.split(':');
-      if (!tok || !tenant) throw new ConfigError(`${what} tokens must be token:tenant,..., got '${pair}'`);
+      // The pair holds a secret: name its position, never its text.
+      if (!tok || !tenant) throw new ConfigError(`${what} tokens must be token:tenant,...: entry ${Object.keys(t).length + 1} has no ':tenant'`);
       t[tok] = tenant;
     }
     set(['auth', 'tokens'], t);
@@ -183,6 +195,12 @@ function overrides(vars: Record<string, string | undefined>, what: string): Reco
   if (v('alert-webhook')) set(['alerts', 'webhookUrl'], v('alert-webhook'));
   if (v('etcd-client-port')) set(['etcd', 'embedded', 'clientPort'], Number(v('etcd-client-port')));
   if (v('etcd-peer-port')) set(['etcd', 'embedded', 'peerPort'], Number(v('etcd-peer-port')));
+  if (v('etcd-username')) set(['etcd', 'auth', 'username'], v('etcd-username'));
+  if (v('etcd-password')) set(['etcd', 'auth', 'password'], v('etcd-password'));
+  if (v('etcd-password-file')) set(['etcd', 'auth', 'passwordFile'], v('etcd-password-file'));
+  if (v('etcd-ca')) set(['etcd', 'tls', 'ca'], v('etcd-ca'));
+  if (v('etcd-cert')) set(['etcd', 'tls', 'cert'], v('etcd-cert'));
+  if (v('etcd-key')) set(['etcd', 'tls', 'key'], v('etcd-key'));
   return o;
 }
 
@@ -190,6 +208,8 @@ const ENV_KEYS: Record<string, string> = {
   ROTA_LISTEN: 'listen', ROTA_PORT: 'port', ROTA_ETCD: 'etcd', ROTA_PREFIX: 'prefix', ROTA_DATA_DIR: 'data-dir',
   ROTA_NODE_ID: 'node-id', ROTA_ADVERTISE: 'advertise', ROTA_LOG_LEVEL: 'log-level', ROTA_TOKENS: 'tokens',
   ROTA_AUTH_REQUIRED: 'auth-required', ROTA_ALERT_WEBHOOK: 'alert-webhook', ROTA_ETCD_CLIENT_PORT: 'etcd-client-port', ROTA_ETCD_PEER_PORT: 'etcd-peer-port',
+  ROTA_ETCD_USERNAME: 'etcd-username', ROTA_ETCD_PASSWORD: 'etcd-password', ROTA_ETCD_PASSWORD_FILE: 'etcd-password-file',
+  ROTA_ETCD_CA: 'etcd-ca', ROTA_ETCD_CERT: 'etcd-cert', ROTA_ETCD_KEY: 'etcd-key',
 };
 
 export function loadConfig(src: ConfigSources = {}): Config {
@@ -229,4 +249,56 @@ export function effectiveTokens(cfg: Config): Record<string, string> | null {
     throw new ConfigError(`listening on ${cfg.listen.host} requires API tokens: set auth.tokens (token: tenant), or auth.required: false to expose the API without them`);
   }
   return has || required ? cfg.auth.tokens : null;
+}
+
+/** What the etcd client is given: file contents read, the password resolved. */
+export interface EtcdSecurity {
+  credentials?: { rootCertificate?: Buffer; privateKey?: Buffer; certChain?: Buffer };
+  auth?: { username: string; password: string };
+}
+
+function readPem(path: string, what: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (e) {
+    throw new ConfigError(`etcd.tls.${what}: cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+}
+
+/**
+ * Reads etcd.tls and etcd.auth at start-up: every file named in them must be readable, a client
+ * certificate needs its key, TLS needs https:// endpoints (and https:// needs nothing more: the
+ * system's CAs verify the server). Neither works with the embedded member (plain loopback).
+ */
+export function etcdSecurity(etcd: Config['etcd']): EtcdSecurity {
+  const { tls, auth, endpoints } = etcd;
+  const out: EtcdSecurity = {};
+  if ((tls || auth) && endpoints.length === 0) {
+    throw new ConfigError('etcd.tls and etcd.auth apply to an existing cluster: set etcd.endpoints (the embedded member listens on plain loopback without auth)');
+  }
+  const https = endpoints.filter((e) => e.startsWith('https://'));
+  if (https.length && https.length !== endpoints.length) throw new ConfigError('etcd.endpoints mixes https:// and plain endpoints: use one scheme');
+  if (tls && (tls.ca || tls.cert || tls.key)) {
+    if (!https.length) throw new ConfigError('etcd.tls is set but etcd.endpoints are not https://');
+    if (!!tls.cert !== !!tls.key) throw new ConfigError('etcd.tls.cert and etcd.tls.key go together (the client certificate and its private key)');
+    out.credentials = {
+      ...(tls.ca ? { rootCertificate: readPem(tls.ca, 'ca') } : {}),
+      ...(tls.cert ? { certChain: readPem(tls.cert, 'cert') } : {}),
+      ...(tls.key ? { privateKey: readPem(tls.key, 'key') } : {}),
+    };
+  }
+  if (auth) {
+    if (!auth.username) throw new ConfigError('etcd.auth.username is required with etcd.auth');
+    let password = auth.password;
+    if (password === undefined && auth.passwordFile) {
+      try {
+        password = readFileSync(auth.passwordFile, 'utf8').replace(/\r?\n$/, '');
+      } catch (e) {
+        throw new ConfigError(`etcd.auth.passwordFile: cannot read ${auth.passwordFile}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+      }
+    }
+    if (password === undefined) throw new ConfigError('etcd.auth needs a password: etcd.auth.password, ROTA_ETCD_PASSWORD or etcd.auth.passwordFile');
+    out.auth = { username: auth.username, password };
+  }
+  return out;
 }

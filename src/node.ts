@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import { hostname, networkInterfaces } from 'node:os';
 import { resolve } from 'node:path';
-import { connectEtcd, type EtcdHandle } from './store/etcd.js';
+import { connectEtcd, probeEtcd, type EtcdHandle } from './store/etcd.js';
 import { startEtcdProcess, type EtcdProcess } from './store/etcd-process.js';
 import { NodeSession, type NodeRecord } from './store/session.js';
 import { campaign, currentLeader, type Leadership } from './store/election.js';
@@ -18,7 +18,7 @@ import { AlertService } from './service/alert-service.js';
 import { CallbackService } from './service/callback-service.js';
 import { WebhookSender } from './lib/webhook.js';
 import { detectRuntimes } from './runner/container.js';
-import { effectiveTokens, type Config } from './config.js';
+import { effectiveTokens, etcdSecurity, type Config } from './config.js';
 import { systemClock, type Clock } from './domain/clock.js';
 import { Metrics } from './metrics.js';
 import type { Logger } from './log.js';
@@ -74,6 +74,9 @@ export class RotaNode {
 
   async start(): Promise<void> {
     const tokens = effectiveTokens(this.cfg);
+    const security = etcdSecurity(this.cfg.etcd);
+    // The whole configuration, for support; log.ts redacts tokens and the etcd password.
+    this.log.debug({ config: this.cfg }, 'configuration');
     let endpoints = this.cfg.etcd.endpoints;
     if (endpoints.length === 0) {
       const dataDir = resolve(this.cfg.dataDir, 'etcd');
@@ -81,10 +84,11 @@ export class RotaNode {
       this.etcdProc = await startEtcdProcess({ dataDir, clientPort: this.cfg.etcd.embedded.clientPort, peerPort: this.cfg.etcd.embedded.peerPort, name: 'rota-embedded' });
       endpoints = [this.etcdProc.endpoint];
     }
-    this.h = connectEtcd({ endpoints, prefix: this.cfg.etcd.prefix });
+    this.h = connectEtcd({ endpoints, prefix: this.cfg.etcd.prefix, ...security });
     // The lease keepalives get a connection of their own: under load the shared one carries
     // thousands of watch events and transactions, and a keepalive queued behind them loses the lease.
-    this.hLease = connectEtcd({ endpoints, prefix: this.cfg.etcd.prefix });
+    this.hLease = connectEtcd({ endpoints, prefix: this.cfg.etcd.prefix, ...security });
+    await probeEtcd(this.h, endpoints, { auth: !!security.auth, tls: !!security.credentials });
     this.service = new TaskService(this.h, this.clock, { allowedUsers: this.cfg.runAs.allowed, maxReplicas: this.cfg.api.maxReplicas });
     this.clusterService = new ClusterService(this.h, this.cfg.auth.operators);
     this.metrics.bind({
@@ -173,6 +177,7 @@ export class RotaNode {
       allowedUsers: this.cfg.runAs.allowed,
       runsKeep: this.cfg.runs.keep,
       runsMaxAgeMs: this.cfg.runs.maxAgeMs,
+      httpTimeoutMs: this.cfg.runs.httpTimeoutMs,
       runEnded: (task, run, retrying) => {
         this.alerts.runEnded(run);
         this.callbacks.runEnded(task, run, retrying);

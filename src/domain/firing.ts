@@ -55,8 +55,8 @@ export function newFiring(task: Task, scheduledMs: number, trigger: Trigger, now
   };
 }
 
-/** The run record a firing's attempt starts with when a node claims it. */
-export function startedRun(f: Firing, node: string, nowMs: number): Run {
+/** What every run record of a firing's current attempt says about its identity. */
+export function attemptRun(f: Firing): Pick<Run, 'id' | 'taskId' | 'tenant' | 'scheduledMs' | 'attempt' | 'replica' | 'trigger'> {
   return {
     id: firingRunId(f),
     taskId: f.taskId,
@@ -65,10 +65,12 @@ export function startedRun(f: Firing, node: string, nowMs: number): Run {
     attempt: f.attempt,
     ...(f.replica ? { replica: f.replica } : {}),
     trigger: f.trigger,
-    node,
-    state: 'running',
-    startedMs: nowMs,
   };
+}
+
+/** The run record a firing's attempt starts with when a node claims it. */
+export function startedRun(f: Firing, node: string, nowMs: number): Run {
+  return { ...attemptRun(f), node, state: 'running', startedMs: nowMs };
 }
 
 /** A run record for a firing that never ran (overlap, misfire). */
@@ -88,18 +90,7 @@ export function skippedRun(task: Task, scheduledMs: number, trigger: Trigger, me
 
 /** The run record of an attempt that was dropped before it started (its task paused or deleted). */
 export function droppedRun(f: Firing, message: string, nowMs: number): Run {
-  return {
-    id: firingRunId(f),
-    taskId: f.taskId,
-    tenant: f.tenant,
-    scheduledMs: f.scheduledMs,
-    attempt: f.attempt,
-    ...(f.replica ? { replica: f.replica } : {}),
-    trigger: f.trigger,
-    state: 'skipped',
-    endedMs: nowMs,
-    message,
-  };
+  return { ...attemptRun(f), state: 'skipped', endedMs: nowMs, message };
 }
 
 /** The next attempt of a firing as a retry, remembering what the firing came from. */

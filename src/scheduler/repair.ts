@@ -1,4 +1,4 @@
-import { firingRunId, isActive, isDaemon, replicaFirings, skippedRun, type Firing } from '../domain/firing.js';
+import { attemptRun, firingRunId, isActive, isDaemon, replicaFirings, skippedRun, type Firing } from '../domain/firing.js';
 import { nextAttemptNow, placeAgainSame } from '../domain/firing-transitions.js';
 import { overlapDecision, stillRunsWhenLate } from '../domain/policies.js';
 import type { Run, Task } from '../domain/task.js';
@@ -34,8 +34,7 @@ export function repairFiring(f: Firing, task: Task | undefined, ctx: RepairConte
       return f.state === 'running' && again.kind === 'transition' ? { ...again, confirmLeaseGone: true } : again;
     }
     const lost: Run = {
-      id: firingRunId(f), taskId: f.taskId, tenant: f.tenant, scheduledMs: f.scheduledMs, attempt: f.attempt,
-      ...(f.replica ? { replica: f.replica } : {}), trigger: f.trigger, node: f.node, state: 'lost', startedMs: f.startedMs, endedMs: now,
+      ...attemptRun(f), node: f.node, state: 'lost', startedMs: f.startedMs, endedMs: now,
       message: `node ${f.node} (lease ${f.lease}) vanished while the run was in flight (or claimed, before its instant)`,
     };
     const retry = !!task && (isDaemon(task) || task.policies.onLost === 'retry');
@@ -82,10 +81,7 @@ function skip(f: Firing, task: Task, now: number): Repair {
 
 /** A firing that will not run: its attempt ends with a run record saying why, never started. */
 function end(f: Firing, task: Task, now: number, state: 'failed' | 'expired', message: string): Repair {
-  const run: Run = {
-    id: firingRunId(f), taskId: f.taskId, tenant: task.tenant, scheduledMs: f.scheduledMs, attempt: f.attempt,
-    ...(f.replica ? { replica: f.replica } : {}), trigger: f.trigger, state, endedMs: now, message,
-  };
+  const run: Run = { ...attemptRun(f), tenant: task.tenant, state, endedMs: now, message };
   return { kind: 'transition', next: null, runs: [run], lost: false, retried: false, confirmLeaseGone: false };
 }
 

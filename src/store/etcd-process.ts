@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createServer } from 'node:net';
+import { request as httpsRequest } from 'node:https';
 
 export interface EtcdProcessOptions {
   dataDir: string;
@@ -16,6 +17,19 @@ export interface EtcdProcessOptions {
   noWait?: boolean;
   binary?: string;
   log?: (line: string) => void;
+  /**
+   * Serve clients over TLS (https:// endpoint) with this server certificate; `clientCertAuth`
+   * also requires a client certificate signed by `ca`. Peers stay on plain loopback.
+   */
+  tls?: { cert: string; key: string; ca: string; clientCertAuth?: boolean; clientCert?: string; clientKey?: string };
+  /** The address its client URL listens on and advertises (default 127.0.0.1). */
+  host?: string;
+  /** The address its peer URL listens on and advertises (default `host`). */
+  peerHost?: string;
+  /** More addresses the client port also listens on (tests reach it there from network namespaces). */
+  extraClientHosts?: string[];
+  /** A command prefix etcd runs under, e.g. `['ip', 'netns', 'exec', 'ns1']` (it must exec etcd in place). */
+  wrap?: string[];
 }
 
 export interface EtcdProcess {
@@ -43,24 +57,32 @@ export function freePort(): Promise<number> {
  */
 export async function startEtcdProcess(o: EtcdProcessOptions): Promise<EtcdProcess> {
   mkdirSync(o.dataDir, { recursive: true });
-  const endpoint = `http://127.0.0.1:${o.clientPort}`;
+  const scheme = o.tls ? 'https' : 'http';
+  const endpoint = `${scheme}://${o.host ?? '127.0.0.1'}:${o.clientPort}`;
+  const listenClient = [endpoint, ...(o.extraClientHosts ?? []).map((h) => `${scheme}://${h}:${o.clientPort}`)].join(',');
+  const peerUrl = `http://${o.peerHost ?? o.host ?? '127.0.0.1'}:${o.peerPort}`;
+  const tlsArgs = o.tls
+    ? ['--cert-file', o.tls.cert, '--key-file', o.tls.key, '--trusted-ca-file', o.tls.ca, ...(o.tls.clientCertAuth ? ['--client-cert-auth'] : [])]
+    : [];
   const args = [
     '--name', o.name ?? 'rota',
     '--data-dir', o.dataDir,
-    '--listen-client-urls', endpoint,
+    '--listen-client-urls', listenClient,
     '--advertise-client-urls', endpoint,
-    '--listen-peer-urls', `http://127.0.0.1:${o.peerPort}`,
-    '--initial-advertise-peer-urls', `http://127.0.0.1:${o.peerPort}`,
-    '--initial-cluster', o.initialCluster ?? `${o.name ?? 'rota'}=http://127.0.0.1:${o.peerPort}`,
+    '--listen-peer-urls', peerUrl,
+    '--initial-advertise-peer-urls', peerUrl,
+    '--initial-cluster', o.initialCluster ?? `${o.name ?? 'rota'}=${peerUrl}`,
     '--auto-compaction-mode', 'periodic',
     '--auto-compaction-retention', '1h',
     '--quota-backend-bytes', String(2 * 1024 * 1024 * 1024),
+    ...tlsArgs,
     ...(o.extraArgs ?? []),
   ];
   // Its own process group: a Ctrl-C in the terminal reaches Rota only, which then stops etcd
   // last, after it has resigned and revoked its lease.
   killStale(o.dataDir);
-  const child = spawn(o.binary ?? 'etcd', args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true, env: { ...process.env, ETCD_UNSUPPORTED_ARCH: process.env.ETCD_UNSUPPORTED_ARCH ?? '' } });
+  const [cmd, ...cmdArgs] = [...(o.wrap ?? []), o.binary ?? 'etcd', ...args] as [string, ...string[]];
+  const child = spawn(cmd, cmdArgs, { stdio: ['ignore', 'pipe', 'pipe'], detached: true, env: { ...process.env, ETCD_UNSUPPORTED_ARCH: process.env.ETCD_UNSUPPORTED_ARCH ?? '' } });
   if (child.pid) writeFileSync(join(o.dataDir, 'rota-etcd.pid'), String(child.pid));
   const killOnExit = () => {
     try {
@@ -79,7 +101,7 @@ export async function startEtcdProcess(o: EtcdProcessOptions): Promise<EtcdProce
   child.stdout?.on('data', onData);
   child.stderr?.on('data', onData);
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
-  if (!o.noWait) await waitReady(endpoint, child, () => out);
+  if (!o.noWait) await waitReady(endpoint, child, () => out, o.tls);
   return {
     endpoint,
     child,
@@ -117,13 +139,39 @@ function killStale(dataDir: string): void {
   rmSync(file, { force: true });
 }
 
-export async function waitReady(endpoint: string, child: ChildProcess, output: () => string): Promise<void> {
+/** etcd's /health over https, trusting `ca` and presenting the client certificate when given. */
+function tlsHealthy(endpoint: string, tls: NonNullable<EtcdProcessOptions['tls']>): Promise<boolean> {
+  return new Promise((resolve) => {
+    const req = httpsRequest(
+      `${endpoint}/health`,
+      {
+        ca: readFileSync(tls.ca),
+        ...(tls.clientCert && tls.clientKey ? { cert: readFileSync(tls.clientCert), key: readFileSync(tls.clientKey) } : {}),
+        timeout: 2000,
+      },
+      (res) => {
+        let body = '';
+        res.on('data', (b: Buffer) => (body += b.toString()));
+        res.on('end', () => resolve(res.statusCode === 200 && /"health":\s*"true"/.test(body)));
+      },
+    );
+    req.on('error', () => resolve(false));
+    req.on('timeout', () => req.destroy());
+    req.end();
+  });
+}
+
+export async function waitReady(endpoint: string, child: ChildProcess, output: () => string, tls?: EtcdProcessOptions['tls']): Promise<void> {
   const deadline = Date.now() + 20_000;
   while (Date.now() < deadline) {
     if (child.exitCode !== null) throw new Error(`etcd exited with code ${child.exitCode}:\n${output().slice(-2000)}`);
     try {
-      const r = await fetch(`${endpoint}/health`);
-      if (r.ok && ((await r.json()) as { health?: string }).health === 'true') return;
+      if (tls) {
+        if (await tlsHealthy(endpoint, tls)) return;
+      } else {
+        const r = await fetch(`${endpoint}/health`);
+        if (r.ok && ((await r.json()) as { health?: string }).health === 'true') return;
+      }
     } catch {
       /* not up yet */
     }

@@ -6,6 +6,10 @@ export interface EtcdOptions {
   prefix: string;
   /** Deadline for unary calls; longer than etcd's ~7 s raft failover stall. */
   callTimeoutMs?: number;
+  /** TLS: the CA that verifies the server, and the client certificate (PEM). https:// endpoints without it use the system's CAs. */
+  credentials?: { rootCertificate?: Buffer; privateKey?: Buffer; certChain?: Buffer };
+  /** etcd user/password auth (exchanged for a token on first use, again when it expires). */
+  auth?: { username: string; password: string };
 }
 
 export interface EtcdHandle {
@@ -16,15 +20,22 @@ export interface EtcdHandle {
   close(): void;
 }
 
+/** etcd could not be used at start-up: unreachable, TLS refused, or credentials rejected. */
+export class EtcdConnectError extends Error {}
+
 /**
  * Connects with the settings etcd-notes.md found necessary: gRPC keepalive (a half-open
  * watch stream is otherwise silent forever) and a deadline on every unary call.
  */
 export function connectEtcd(opts: EtcdOptions): EtcdHandle {
   const callTimeoutMs = opts.callTimeoutMs ?? 10_000;
-  const hosts = opts.endpoints.map((e) => e.replace(/^https?:\/\//, ''));
+  // The scheme stays on: etcd3 strips it, and an https:// host is what turns TLS on without a CA.
+  const hosts = opts.endpoints.map((e) => (/^https?:\/\//.test(e) ? e : `http://${e}`));
   const client = new Etcd3({
     hosts,
+    // etcd3's typing wants the CA; grpc's createSsl takes null for "the system's roots".
+    ...(opts.credentials ? { credentials: { ...opts.credentials, rootCertificate: (opts.credentials.rootCertificate ?? null) as Buffer } } : {}),
+    ...(opts.auth ? { auth: { username: opts.auth.username, password: opts.auth.password } } : {}),
     grpcOptions: {
       'grpc.keepalive_time_ms': 10_000,
       'grpc.keepalive_timeout_ms': 5_000,
@@ -34,4 +45,31 @@ export function connectEtcd(opts: EtcdOptions): EtcdHandle {
   });
   const ns = client.namespace(opts.prefix);
   return { client, ns, prefix: opts.prefix, close: () => client.close() };
+}
+
+/**
+ * One read under the prefix, so a node that cannot use etcd (no route, a TLS handshake the
+ * server refuses, a wrong password, a user without a role on the prefix) fails at start-up with
+ * a message that says which, instead of later in a background loop.
+ */
+export async function probeEtcd(h: EtcdHandle, endpoints: string[], opts: { auth: boolean; tls: boolean }): Promise<void> {
+  try {
+    await h.ns.get('probe').string();
+  } catch (err) {
+    const e = err as Error;
+    const name = e.constructor?.name ?? 'Error';
+    let hint = '';
+    if (/AuthenticationFailed|InvalidAuthToken|UserNotFound/.test(name) || /authentication failed|invalid user ID or password/i.test(e.message)) {
+      hint = 'etcd rejected the username/password (etcd.auth)';
+    } else if (/PermissionDenied/.test(name) || /permission denied/i.test(e.message)) {
+      hint = `the etcd user has no read/write role on the prefix ${h.prefix}`;
+    } else if (/user name is empty|authentication is not enabled|token/i.test(e.message) && !opts.auth) {
+      hint = 'etcd has auth enabled: set etcd.auth (username, password)';
+    } else if (opts.tls || endpoints.some((x) => x.startsWith('https://'))) {
+      hint = 'TLS to etcd failed or etcd is down: check etcd.tls (ca, cert, key), that the certificate is one etcd trusts, and the endpoints';
+    } else {
+      hint = 'etcd is unreachable or refused the connection (if it requires TLS, use https:// endpoints and etcd.tls)';
+    }
+    throw new EtcdConnectError(`cannot use etcd at ${endpoints.join(',')}: ${hint} (${name}: ${e.message})`);
+  }
 }

@@ -155,7 +155,8 @@ describe('config', () => {
     });
 
     it('rejects a malformed token list or listen address, naming the source', () => {
-      expectConfigError(() => loadConfig({ env: { ROTA_TOKENS: 't1:a,t2' } }), 'environment tokens', "'t2'");
+      // The entry is named by its position: its text may be a secret.
+      expectConfigError(() => loadConfig({ env: { ROTA_TOKENS: 't1:a,t2' } }), 'environment tokens', 'entry 2');
       expectConfigError(() => loadConfig({ flags: { listen: 'nope' } }), "flags listen must be host:port, got 'nope'");
     });
 

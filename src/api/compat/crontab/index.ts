@@ -15,7 +15,7 @@ import { callerOf, requireCaller } from '../../auth.js';
 import { createBodyReader, expectObject } from '../../body.js';
 import { RotaError } from '../../../domain/errors.js';
 import type { Task } from '../../../domain/task.js';
-import { runBatch, type BatchResult } from '../../../service/batch.js';
+import { runBatch, type BatchResult, type Describe } from '../../../service/batch.js';
 import { RunLogService } from '../../../service/run-log.js';
 import type { Caller } from '../../../service/task-service.js';
 import { crontabEnvelope, ok } from './envelope.js';
@@ -77,60 +77,39 @@ export function crontabMount(deps: ApiDeps): ApiMount {
     throw new RotaError('NOT_FOUND', ref.taskId ? `no task with task_id ${ref.taskId}${ref.name ? ` or name '${ref.name}'` : ''}` : `no task named '${ref.name}'`);
   }
 
-  router.post('/crontab/add_task', auth, async (ctx) => {
-    const list = await taskList(ctx);
-    const c = callerOf(ctx);
-    const results = await runBatch(
-      list,
-      (raw) => ({ name: describe(raw).name }),
-      async (raw) => {
-        const { item, ignored: extra } = readItem(raw);
-        ignored(ctx, extra);
-        const exists = () => new RotaError('CONFLICT', `a task named '${item.name}' already exists`);
-        if (item.name && (await service.getByName(c, item.name))) throw exists();
-        const task = await service.create(c, toTaskInput(item, service.now())).catch((err: unknown) => {
-          throw err instanceof RotaError && err.code === 'CONFLICT' ? exists() : err;
-        });
-        return { id: task.id, name: task.name };
-      },
-      onInternal,
-    );
-    ok(ctx, { task_result: taskResult(results) });
+  /** A call on each item of task_list, answered as task_result (one result per item). */
+  function batchRoute(path: string, describeItem: Describe<unknown>, op: (c: Caller, raw: unknown, ctx: Context) => Promise<{ id: string; name: string }>): void {
+    router.post(path, auth, async (ctx) => {
+      const list = await taskList(ctx);
+      const c = callerOf(ctx);
+      ok(ctx, { task_result: taskResult(await runBatch(list, describeItem, (raw) => op(c, raw, ctx), onInternal)) });
+    });
+  }
+
+  batchRoute('/crontab/add_task', (raw) => ({ name: describe(raw).name }), async (c, raw, ctx) => {
+    const { item, ignored: extra } = readItem(raw);
+    ignored(ctx, extra);
+    const exists = () => new RotaError('CONFLICT', `a task named '${item.name}' already exists`);
+    if (item.name && (await service.getByName(c, item.name))) throw exists();
+    const task = await service.create(c, toTaskInput(item, service.now())).catch((err: unknown) => {
+      throw err instanceof RotaError && err.code === 'CONFLICT' ? exists() : err;
+    });
+    return { id: task.id, name: task.name };
   });
 
-  router.post('/crontab/update_task', auth, async (ctx) => {
-    const list = await taskList(ctx);
-    const c = callerOf(ctx);
-    const results = await runBatch(
-      list,
-      describe,
-      async (raw) => {
-        const { item, ignored: extra } = readItem(raw);
-        ignored(ctx, extra);
-        const task = await findTask(c, item);
-        let t = await service.patch(c, task.id, toTaskPatch(task, item, service.now(), task.id === item.taskId));
-        if (item.enable !== undefined && item.enable !== t.enabled) t = await service.setEnabled(c, t.id, item.enable);
-        return { id: t.id, name: t.name };
-      },
-      onInternal,
-    );
-    ok(ctx, { task_result: taskResult(results) });
+  batchRoute('/crontab/update_task', describe, async (c, raw, ctx) => {
+    const { item, ignored: extra } = readItem(raw);
+    ignored(ctx, extra);
+    const task = await findTask(c, item);
+    let t = await service.patch(c, task.id, toTaskPatch(task, item, service.now(), task.id === item.taskId));
+    if (item.enable !== undefined && item.enable !== t.enabled) t = await service.setEnabled(c, t.id, item.enable);
+    return { id: t.id, name: t.name };
   });
 
-  router.post('/crontab/run_again_task', auth, async (ctx) => {
-    const list = await taskList(ctx);
-    const c = callerOf(ctx);
-    const results = await runBatch(
-      list,
-      describe,
-      async (raw) => {
-        const task = await findTask(c, readRef(raw));
-        await service.trigger(c, task.id);
-        return { id: task.id, name: task.name };
-      },
-      onInternal,
-    );
-    ok(ctx, { task_result: taskResult(results) });
+  batchRoute('/crontab/run_again_task', describe, async (c, raw) => {
+    const task = await findTask(c, readRef(raw));
+    await service.trigger(c, task.id);
+    return { id: task.id, name: task.name };
   });
 
   router.post('/crontab/query_task_status', auth, async (ctx) => {
