@@ -441,7 +441,9 @@ export class Leader {
       await this.store.deleteKey(key);
       return;
     }
-    const task = this.view.tasks.get(p.taskId)?.value;
+    // Tasks and triggers arrive on two watches: a trigger sent right after its task was created
+    // may come first. Only a task that is not in etcd either is gone (its trigger consumed).
+    const task = this.view.tasks.get(p.taskId)?.value ?? (await this.store.readTask(p.taskId)) ?? undefined;
     let plan: TriggerPlan = { firings: [], skipped: null, kills: [] }; // gone, or a daemon: consumed only
     if (task && !isDaemon(task)) {
       let ms = p.scheduledMs;

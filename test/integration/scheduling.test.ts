@@ -185,5 +185,20 @@ describe('scheduling on one node (integration, real etcd)', function () {
     expect(wanted.filter((ms) => !got.has(ms)), 'seconds after the resume that never fired').to.deep.equal([]);
     expect(rx.duplicates()).to.deep.equal([]);
   });
+
+  it('a trigger sent right after the task is created runs, even when the leader hears of the trigger first', async () => {
+    // Tasks and triggers reach the leader on two watches: a trigger may arrive before its task.
+    const { endpoint } = await freshEtcd();
+    for (let i = 0; i < 8; i++) {
+      const node = await startNode(endpoint, `/trig-${i}-${Date.now()}/`);
+      nodes.push(node);
+      const t = await api(node, 'POST', '/api/v1/tasks', { name: 'now', schedule: { manual: true }, action: { http: { url: rx.url } } });
+      const trig = await api(node, 'POST', `/api/v1/tasks/${t.body.id}/trigger`);
+      expect(trig.status).to.equal(202);
+      await waitFor(async () => (await api(node, 'GET', `/api/v1/runs/${trig.body.runId}`)).body?.state === 'succeeded', `round ${i}: the triggered run`, 10_000);
+      await node.stop();
+      nodes.pop();
+    }
+  });
 });
 
