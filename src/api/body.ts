@@ -24,7 +24,8 @@ function parseError(err: unknown, maxBytes: number): Error {
   const e = err as { status?: number; type?: string; message?: string; code?: unknown };
   if (e.status === 413 || e.type === 'entity.too.large') return new RotaError('BODY_TOO_LARGE', `request body is larger than ${maxBytes} bytes`);
   if (err instanceof SyntaxError) return new RotaError('BAD_JSON', `invalid JSON: ${err.message}`);
-  if (typeof e.code === 'string' && e.code.startsWith('Z_')) return new RotaError('INVALID_BODY', `unreadable body: ${e.message ?? 'bad compressed data'}`);
+  // zlib's codes start Z_, brotli's ERR__ERROR_ (e.g. a body that says Content-Encoding: br and is not).
+  if (typeof e.code === 'string' && /^(Z_|ERR__ERROR_)/.test(e.code)) return new RotaError('INVALID_BODY', `unreadable body: ${e.message ?? 'bad compressed data'}`);
   if (typeof e.status === 'number' && e.status >= 400 && e.status < 500) return new RotaError('INVALID_BODY', `unreadable body: ${e.message ?? 'bad request'}`);
   return err as Error;
 }
@@ -41,6 +42,31 @@ export function depthOf(value: unknown, limit: number): number {
     for (const child of Object.values(v)) stack.push([child, d + 1]);
   }
   return max;
+}
+
+/** A JSON escape of a surrogate half (the only way a UTF-8 body can carry a lone one). */
+const LONE_SURROGATE_ESCAPE = /\\u[dD][89a-fA-F][0-9a-fA-F]{2}/;
+/** In a `u` regexp a paired surrogate is one code point, so only a lone one is category Cs. */
+const LONE_SURROGATE = /\p{Cs}/u;
+
+/**
+ * True when a string (key or value) holds a lone surrogate: it has no UTF-8 form, so it could
+ * not become a storage key or be logged faithfully. Iterative, like depthOf.
+ */
+export function hasLoneSurrogate(value: unknown): boolean {
+  const stack: unknown[] = [value];
+  while (stack.length) {
+    const v = stack.pop();
+    if (typeof v === 'string') {
+      if (LONE_SURROGATE.test(v)) return true;
+    } else if (v !== null && typeof v === 'object') {
+      for (const [k, child] of Object.entries(v)) {
+        if (LONE_SURROGATE.test(k)) return true;
+        stack.push(child);
+      }
+    }
+  }
+  return false;
 }
 
 export function createBodyReader(opts: BodyOptions): BodyReader {
@@ -68,6 +94,7 @@ export function createBodyReader(opts: BodyOptions): BodyReader {
     if (raw.trim() === '') return undefined;
     const body = ctx.request.body;
     if (depthOf(body, maxDepth) > maxDepth) throw new RotaError('INVALID_BODY', `body is nested deeper than ${maxDepth} levels`);
+    if (LONE_SURROGATE_ESCAPE.test(raw) && hasLoneSurrogate(body)) throw new RotaError('INVALID_BODY', 'body is not valid Unicode text: it has a lone surrogate (a \\ud800-\\udfff escape without its pair)');
     return body;
   };
 }

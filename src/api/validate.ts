@@ -27,7 +27,15 @@ export function compileValidator<T>(schema: AnySchema, opts: ValidatorOptions = 
 
 /** For query strings: coerces types and applies defaults in place; pass a copy of ctx.query. */
 export function compileQueryValidator<T>(schema: AnySchema): Validator<T> {
-  return makeValidator<T>(queryAjv.compile(schema), { code: 'INVALID_QUERY', label: 'query', pathPrefix: 'query.' });
+  const validate = makeValidator<T>(queryAjv.compile(schema), { code: 'INVALID_QUERY', label: 'query', pathPrefix: 'query.' });
+  return (value) => {
+    const out = validate(value);
+    // ajv coerces "1e999" to Infinity and then skips the bounds: refuse what is not a finite number.
+    for (const [k, v] of Object.entries(out as Record<string, unknown>)) {
+      if (typeof v === 'number' && !Number.isFinite(v)) throw new RotaError('INVALID_QUERY', `query.${k}: must be a finite number`);
+    }
+    return out;
+  };
 }
 
 function makeValidator<T>(fn: ReturnType<Ajv2020['compile']>, opts: ValidatorOptions): Validator<T> {

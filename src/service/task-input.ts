@@ -38,6 +38,12 @@ export interface TaskInput {
 /** One firing's replicas share a transaction (etcd: at most 128 operations; two per replica). */
 export const MAX_FIRING_REPLICAS = 40;
 
+/** The largest task definition stored (as JSON): well under etcd's 1.5 MiB request limit. */
+export const MAX_TASK_BYTES = 512 * 1024;
+
+/** In a `u` regexp a paired surrogate is one code point, so only a lone one is category Cs. */
+const LONE_SURROGATE = /\p{Cs}/u;
+
 export type TaskFields = Omit<Task, 'id' | 'tenant' | 'createdMs' | 'updatedMs'>;
 
 export interface InputLimits {
@@ -245,6 +251,8 @@ export function normalizeTask(input: TaskInput, limits: InputLimits): TaskFields
   const name = String(input.name ?? '').trim();
   if (!name) throw new RotaError('INVALID_BODY', 'name is required');
   if (name.length > 200) throw new RotaError('INVALID_BODY', 'name is longer than 200 characters');
+  // A lone UTF-16 surrogate (JSON "\ud800") has no UTF-8 form: the name could not be a storage key.
+  if (LONE_SURROGATE.test(name)) throw new RotaError('INVALID_BODY', 'name is not valid Unicode text (it has a lone surrogate)');
   const replicas = input.replicas ?? 1;
   if (!Number.isInteger(replicas) || replicas < 1 || replicas > limits.maxReplicas) {
     throw new RotaError('INVALID_BODY', `replicas must be a whole number from 1 to ${limits.maxReplicas}`);
@@ -254,7 +262,7 @@ export function normalizeTask(input: TaskInput, limits: InputLimits): TaskFields
   if (!('daemon' in schedule) && replicas > MAX_FIRING_REPLICAS) {
     throw new RotaError('INVALID_BODY', `replicas above ${MAX_FIRING_REPLICAS} are only for daemon tasks: every replica of a firing is written in one etcd transaction`);
   }
-  return {
+  const fields: TaskFields = {
     name,
     ...(input.group !== undefined ? { group: input.group } : {}),
     enabled: input.enabled ?? true,
@@ -268,4 +276,8 @@ export function normalizeTask(input: TaskInput, limits: InputLimits): TaskFields
     ...(input.params ? { params: input.params } : {}),
     ...(input.labels && Object.keys(input.labels).length ? { labels: strMap(input.labels) } : {}),
   };
+  // etcd refuses a request above 1.5 MiB; a dialect can store a field twice (crontab: action and label).
+  const bytes = Buffer.byteLength(JSON.stringify(fields));
+  if (bytes > MAX_TASK_BYTES) throw new RotaError('INVALID_BODY', `the task definition is ${bytes} bytes as stored, more than the limit of ${MAX_TASK_BYTES} bytes`);
+  return fields;
 }

@@ -36,11 +36,16 @@ function whole(v: unknown, field: string): number | undefined {
   return n;
 }
 
+/** Longest text per field (characters); body is the callback's payload. */
+export const MAX_LENGTH: Record<string, number> = { name: 200, module: 200, start_time: 200, url: 2048, method: 10, resp_regexp: 1000, body: 65_536, redo_param: 1000 };
+
 function text(v: unknown, field: string): string | undefined {
   if (v === undefined || v === null) return undefined;
-  if (typeof v === 'string') return v;
-  if (typeof v === 'number') return String(v);
-  throw bad(`${field} must be a string, got ${Array.isArray(v) ? 'an array' : typeof v}`);
+  const s = typeof v === 'string' ? v : typeof v === 'number' ? String(v) : undefined;
+  if (s === undefined) throw bad(`${field} must be a string, got ${Array.isArray(v) ? 'an array' : typeof v}`);
+  const max = MAX_LENGTH[field];
+  if (max !== undefined && s.length > max) throw bad(`${field} is longer than ${max} characters`);
+  return s;
 }
 
 /** resp_regexp as the runner will use it: '' and a lone '*' match anything. */
@@ -97,7 +102,7 @@ export function readItem(raw: unknown): { item: CrontabItem; ignored: string[] }
     item.respRegexp = regexp;
   }
   // body is a string passed through; a JSON object or array given instead is sent as its JSON text.
-  const body = o.body !== null && typeof o.body === 'object' ? JSON.stringify(o.body) : text(o.body, 'body');
+  const body = text(o.body !== null && typeof o.body === 'object' ? JSON.stringify(o.body) : o.body, 'body');
   if (body !== undefined) item.body = body;
   const bodyType = whole(o.body_type, 'body_type');
   if (bodyType) {

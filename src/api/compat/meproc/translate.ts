@@ -27,21 +27,21 @@ export interface ProcBody {
 export const DEFAULT_CRON = '* * * * *';
 export const DEFAULT_INTERVAL_SEC = 3;
 
-const optString = { type: ['string', 'null'] };
+const optString = { type: ['string', 'null'], maxLength: 200 };
 
 const ProcBodySchema = {
   type: 'object',
   required: ['name', 'cmd', 'type'],
   properties: {
     name: { type: 'string', minLength: 1, maxLength: 200 },
-    cmd: { type: 'string', minLength: 1 },
+    cmd: { type: 'string', minLength: 1, maxLength: 65_536 },
     type: { enum: ['once', 'daemon', 'cron'] },
     replica: { type: 'integer', minimum: 1 },
     user: optString,
     group: optString,
     cron: optString,
     interval: { type: 'integer', minimum: 0, maximum: 86_400 },
-    deps: { type: ['array', 'null'], items: { type: 'string', minLength: 1 } },
+    deps: { type: ['array', 'null'], maxItems: 100, items: { type: 'string', minLength: 1, maxLength: 200 } },
   },
 };
 

@@ -42,14 +42,16 @@ export const ENTRY_FIELDS = ['cron_time', 'url', 'headers', 'body'] as const;
 /** Task names are at most 200 characters: identity + '.' + entry key. */
 const identity = { type: 'string', minLength: 1, maxLength: 150 };
 const MAX_ENTRY_KEY = 48;
+/** Entries per identity (each is a task, written one by one). */
+export const MAX_ENTRIES = 100;
 
 const EntrySchema = {
   type: 'object',
   required: ['cron_time', 'url'],
   properties: {
-    cron_time: { type: 'string', minLength: 1 },
-    url: { type: 'string', minLength: 1 },
-    headers: { type: ['object', 'null'], additionalProperties: { type: 'string' } },
+    cron_time: { type: 'string', minLength: 1, maxLength: 200 },
+    url: { type: 'string', minLength: 1, maxLength: 2048 },
+    headers: { type: ['object', 'null'], maxProperties: 100, additionalProperties: { type: 'string', maxLength: 8192 } },
     body: {},
   },
 };
@@ -59,9 +61,9 @@ export const validatePut = compileValidator<PutBody>({
   required: [...PUT_FIELDS],
   properties: {
     identity,
-    time_zone: { type: 'string', minLength: 1 },
+    time_zone: { type: 'string', minLength: 1, maxLength: 100 },
     start: { type: 'boolean' },
-    entries: { type: 'object', additionalProperties: EntrySchema },
+    entries: { type: 'object', maxProperties: MAX_ENTRIES, additionalProperties: EntrySchema },
   },
 });
 
