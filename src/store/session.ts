@@ -35,6 +35,8 @@ export class NodeSession extends EventEmitter {
   private ackedSendMs = 0;
   private lostFlag = false;
   private record: NodeRecord | undefined;
+  private backupTimer: NodeJS.Timeout | null = null;
+  private backingUp = false;
 
   constructor(
     private readonly h: EtcdHandle,
@@ -59,6 +61,7 @@ export class NodeSession extends EventEmitter {
       this.ackedSendMs = this.lastFiredMs || this.clock.now();
     });
     this.lease.on('lost', (err: Error) => this.markLost(err.message));
+    this.backupTimer = setInterval(() => void this.backupKeepalive(), Math.max(200, (this.ttlSec * 1000) / 10));
     const full = { ...record, lease: this.leaseId };
     await this.lease.put(K.node(record.id)).value(JSON.stringify(full));
     this.record = full;
@@ -83,6 +86,39 @@ export class NodeSession extends EventEmitter {
     return true;
   }
 
+  /**
+   * The keepalive stream stays on the etcd member it opened on. A member cut off from the others
+   * but still reachable takes the keepalives and never answers, and the client reopens the stream
+   * only after a whole TTL of silence (maybe on the same member): the local deadline passes first
+   * and the node gives up a lease the quorum would have renewed. So when a keepalive round goes
+   * unanswered, one keepalive is sent on a new stream (the client picks a member at random),
+   * a few times with a short deadline, before the local deadline.
+   */
+  private async backupKeepalive(): Promise<void> {
+    if (this.lostFlag || this.backingUp || !this.leaseId) return;
+    const roundMs = (this.ttlSec * 1000) / 3;
+    if (this.clock.now() - this.ackedSendMs < roundMs + 300) return; // the stream answers
+    this.backingUp = true;
+    try {
+      // Each try opens a stream on a member picked at random: with one member of three cut off,
+      // three tries all land on it once in 27 times; they go on until the local deadline.
+      while (!this.lostFlag && this.clock.now() < this.deadlineMs() - 200) {
+        const sentMs = this.clock.now();
+        const silentMs = sentMs - this.ackedSendMs;
+        try {
+          await this.lease.keepaliveOnce({ deadline: new Date(Date.now() + 600) });
+          if (sentMs > this.ackedSendMs) this.ackedSendMs = sentMs;
+          this.log.warn({ lease: this.leaseId, silentMs }, 'keepalive stream unanswered: lease renewed on another stream');
+          return;
+        } catch (err) {
+          this.log.debug({ lease: this.leaseId, err: (err as Error).message }, 'backup keepalive failed');
+        }
+      }
+    } finally {
+      this.backingUp = false;
+    }
+  }
+
   /** The membership record (only after start()). */
   get node(): NodeRecord {
     if (!this.record) throw new Error('node session not started');
@@ -102,6 +138,7 @@ export class NodeSession extends EventEmitter {
   private markLost(reason: string): void {
     if (this.lostFlag) return;
     this.lostFlag = true;
+    if (this.backupTimer) clearInterval(this.backupTimer);
     this.log.error({ lease: this.leaseId, reason }, 'node lease lost');
     // Given up locally (a stalled event loop, keepalives answered late) is not necessarily
     // expired in etcd: revoke it, or the election key it holds would block every other
@@ -114,6 +151,7 @@ export class NodeSession extends EventEmitter {
   /** Graceful end: revoke the lease, removing membership and election keys at once. */
   async close(): Promise<void> {
     this.lostFlag = true;
+    if (this.backupTimer) clearInterval(this.backupTimer);
     try {
       await this.lease.revoke();
     } catch (err) {

@@ -8,23 +8,46 @@ import { Receiver } from './receiver.js';
 
 const CLI = resolve('dist/src/cli.js');
 
+/**
+ * Where one member listens (default: loopback only) and what it runs under: the partition tests
+ * put a member in a network namespace (`wrap: ['ip', 'netns', 'exec', ns]`) or add addresses.
+ */
+export interface EtcdMemberPlace {
+  host?: string;
+  peerHost?: string;
+  extraClientHosts?: string[];
+  wrap?: string[];
+}
+
 /** Three etcd members on free loopback ports, each one stoppable, killable and restartable. */
 export class EtcdCluster {
   members: (EtcdProcess | null)[] = [null, null, null];
   private ports: { client: number; peer: number }[] = [];
   private initial = '';
+  private places: EtcdMemberPlace[] = [{}, {}, {}];
   constructor(readonly dir: string) {}
 
-  static async start(): Promise<EtcdCluster> {
+  static async start(places?: EtcdMemberPlace[]): Promise<EtcdCluster> {
     const c = new EtcdCluster(mkdtempSync(join(tmpdir(), 'rota-etcd3-')));
+    if (places) c.places = [0, 1, 2].map((i) => places[i] ?? {});
     for (let i = 0; i < 3; i++) c.ports.push({ client: await freePort(), peer: await freePort() });
-    c.initial = c.ports.map((p, i) => `e${i + 1}=http://127.0.0.1:${p.peer}`).join(',');
+    c.initial = c.ports.map((p, i) => `e${i + 1}=http://${c.peerHost(i)}:${p.peer}`).join(',');
     await Promise.all([0, 1, 2].map((i) => c.startMember(i)));
     return c;
   }
 
+  private peerHost(i: number): string {
+    const pl = this.places[i] ?? {};
+    return pl.peerHost ?? pl.host ?? '127.0.0.1';
+  }
+
   get endpoints(): string[] {
-    return this.ports.map((p) => `http://127.0.0.1:${p.client}`);
+    return this.ports.map((p, i) => `http://${this.places[i]?.host ?? '127.0.0.1'}:${p.client}`);
+  }
+
+  /** Member i's client URL on `host` (one of its extraClientHosts). */
+  endpointOn(i: number, host: string): string {
+    return `http://${host}:${this.ports[i]!.client}`;
   }
 
   async startMember(i: number): Promise<void> {
@@ -37,6 +60,7 @@ export class EtcdCluster {
       initialCluster: this.initial,
       extraArgs: ['--initial-cluster-state', 'new', '--initial-cluster-token', 'rota-test'],
       noWait: true,
+      ...this.places[i],
     });
     this.members[i] = m;
     await waitReady(m.endpoint, m.child, () => '');
@@ -58,17 +82,19 @@ export class RotaProcess {
   child: ChildProcess | null = null;
   readonly dir: string;
   exitCode: number | null = null;
+  /** `host`: where its API listens (default loopback); `wrap`: a command prefix (ip netns exec X) that execs node in place. */
   constructor(
     readonly id: string,
     readonly port: number,
     private readonly config: Record<string, unknown>,
+    readonly place: { host?: string; wrap?: string[] } = {},
   ) {
     this.dir = mkdtempSync(join(tmpdir(), `rota-${id}-`));
     writeFileSync(join(this.dir, 'rota.json'), JSON.stringify({ ...config, dataDir: join(this.dir, 'data') }, null, 2));
   }
 
   get url(): string {
-    return `http://127.0.0.1:${this.port}`;
+    return `http://${this.place.host ?? '127.0.0.1'}:${this.port}`;
   }
 
   get logFile(): string {
@@ -79,7 +105,9 @@ export class RotaProcess {
     this.exitCode = null;
     const log = createWriteStream(this.logFile, { flags: 'a' });
     const nodeArgs = process.env.ROTA_NODE_ARGS ? process.env.ROTA_NODE_ARGS.split(' ') : []; // e.g. --cpu-prof for a benchmark
-    const child = spawn(process.execPath, [...nodeArgs, CLI, 'serve', '--config', join(this.dir, 'rota.json')], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ROTA_LOG_PRETTY: '0' } });
+    const argv = [...(this.place.wrap ?? []), process.execPath, ...nodeArgs, CLI, 'serve', '--config', join(this.dir, 'rota.json')];
+    const [cmd, ...args] = [argv[0]!, ...argv.slice(1)];
+    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ROTA_LOG_PRETTY: '0' } });
     child.stdout?.pipe(log);
     child.stderr?.pipe(log);
     child.once('exit', (code) => (this.exitCode = code));
