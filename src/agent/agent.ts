@@ -159,6 +159,26 @@ export class Agent {
     if (this.logJanitor) clearInterval(this.logJanitor);
   }
 
+  /**
+   * A kill request for one of this node's runs. A 'stop' of a firing claimed ahead of its instant
+   * comes from a pause: when the task was resumed meanwhile (the leader then passes that instant
+   * without writing it again), the firing is kept and runs at its instant.
+   */
+  private async onKill(rel: string, runId: string, reason: AbortReason): Promise<void> {
+    const p = parseRunId(runId);
+    const s = p && this.slots.get(slotKey(p.taskId, p.scheduledMs, p.replica));
+    if (s && p) {
+      const ahead = reason === 'stop' && p.scheduledMs > this.clock.now();
+      const resumed = ahead && (await this.store.readTask(p.taskId).catch(() => null))?.enabled === true;
+      if (resumed) this.log.info({ runId, reason }, 'stop of a firing not started yet ignored: its task was resumed');
+      else {
+        this.log.info({ runId, reason }, 'kill requested');
+        s.abort.abort(reason);
+      }
+    }
+    await this.store.deleteKey(K.inbox(this.nodeId) + rel).catch(() => undefined);
+  }
+
   /** Output files on this node follow the history bounds. */
   async pruneLogs(): Promise<number> {
     const inUse = new Set(this.inflight().map((s) => s.runId));
@@ -173,13 +193,7 @@ export class Agent {
   private onPut(rel: string, kv: Kv): void {
     const what = parseInboxKey(rel);
     if (what?.kind === 'kill') {
-      const p = parseRunId(what.runId);
-      const s = p && this.slots.get(slotKey(p.taskId, p.scheduledMs, p.replica));
-      if (s) {
-        this.log.info({ runId: what.runId, reason: kv.value }, 'kill requested');
-        s.abort.abort((kv.value || 'operator') as AbortReason);
-      }
-      void this.store.deleteKey(K.inbox(this.nodeId) + rel).catch(() => undefined);
+      void this.onKill(rel, what.runId, (kv.value || 'operator') as AbortReason);
       return;
     }
     if (what?.kind !== 'assignment') return;

@@ -37,7 +37,7 @@ exec 3>&-
     fi
     sleep 0.2
   done
-) &
+) 2>/dev/null &
 watcher=$!
 trap 'kill -TERM "$child" 2>/dev/null' TERM INT HUP
 while :; do
