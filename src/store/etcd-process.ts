@@ -73,7 +73,7 @@ export async function startEtcdProcess(o: EtcdProcessOptions): Promise<EtcdProce
     '--initial-advertise-peer-urls', peerUrl,
     '--initial-cluster', o.initialCluster ?? `${o.name ?? 'rota'}=${peerUrl}`,
     '--auto-compaction-mode', 'periodic',
-    '--auto-compaction-retention', '1h',
+    '--auto-compaction-retention', '5m',
     '--quota-backend-bytes', String(2 * 1024 * 1024 * 1024),
     ...tlsArgs,
     ...(o.extraArgs ?? []),
