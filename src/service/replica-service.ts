@@ -48,9 +48,8 @@ export class ReplicaService {
     this.nodes = new NodeStore(h);
   }
 
-  async firingsOf(taskId: string): Promise<Firing[]> {
-    const { kvs } = await listPrefix(this.h, K.taskFirings(taskId));
-    return kvs.map((kv) => JSON.parse(kv.value) as Firing);
+  firingsOf(taskId: string): Promise<Firing[]> {
+    return this.tasks.firings.firingsOf(taskId);
   }
 
   /** One entry per replica slot (0..replicas-1, plus any left over from a larger count). */

@@ -239,6 +239,25 @@ export class TaskService {
     return run;
   }
 
+  /**
+   * Stops a task for good, in flight or not: paused (a firing not started yet, or a retry waiting,
+   * is dropped with a run saying so), and every attempt running now killed. For one-shot work that
+   * a client cancels (Juice's kill). Returns the runs a kill was asked for.
+   */
+  async cancel(c: Caller, id: string): Promise<string[]> {
+    await this.setEnabled(c, id, false);
+    const live = await this.firings.firingsOf(id);
+    const now = this.clock.now();
+    const running = live.filter((f) => f.state === 'running' && f.node && (f.startedMs ?? 0) <= now).map((f) => firingRunId(f));
+    for (const runId of running) {
+      await this.kill(c, runId).catch((err: unknown) => {
+        // Ended meanwhile: nothing left to kill.
+        if (!(err instanceof RotaError && (err.code === 'INVALID_STATE' || err.code === 'NOT_FOUND'))) throw err;
+      });
+    }
+    return running;
+  }
+
   async listEvents(c: Caller, limit: number, before?: string, taskId?: string): Promise<{ items: AuditEvent[]; next?: string }> {
     return this.events.list(c.tenant, limit, before, taskId);
   }

@@ -323,6 +323,12 @@ export class FiringStore {
     await this.h.ns.delete().key(key).exec();
   }
 
+  /** Every firing of a task (one per replica and scheduled time still in flight). */
+  async firingsOf(taskId: string): Promise<Firing[]> {
+    const { kvs } = await listPrefix(this.h, K.taskFirings(taskId));
+    return kvs.map((kv) => JSON.parse(kv.value) as Firing);
+  }
+
   /** A task definition (the agent reads it back after a claim whose outcome it did not learn). */
   async readTask(taskId: string): Promise<Task | null> {
     const v = await this.h.ns.get(K.task(taskId)).string();

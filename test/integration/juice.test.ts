@@ -1,11 +1,11 @@
 import { expect } from 'chai';
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { freshEtcd, waitFor } from '../support/etcd.js';
 import { startNode } from '../support/node.js';
 import { scripted } from '../support/scripted.js';
+import { markedPids } from '../support/procs.js';
 import type { RotaNode } from '../../src/node.js';
 import type { Config } from '../../src/config.js';
 import { DEFAULTS } from '../../src/config.js';
@@ -15,22 +15,6 @@ const run = promisify(execFile);
 interface Reply {
   status: number;
   body: any; // eslint-disable-line @typescript-eslint/no-explicit-any
-}
-
-/** Live processes whose argv or environment carries `mark`. */
-function marked(mark: string): number[] {
-  const out: number[] = [];
-  for (const d of readdirSync('/proc')) {
-    if (!/^\d+$/.test(d) || Number(d) === process.pid) continue;
-    try {
-      const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
-      if (stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) === 'Z') continue;
-      if (readFileSync(`/proc/${d}/cmdline`, 'utf8').includes(mark) || readFileSync(`/proc/${d}/environ`, 'utf8').split('\0').includes(`JMARK=${mark}`)) out.push(Number(d));
-    } catch {
-      /* gone */
-    }
-  }
-  return out;
 }
 
 /**
@@ -116,12 +100,12 @@ describe('Juice dialect /v1/tasks (integration, real etcd, real processes)', fun
     const mark = `jm${randomBytes(5).toString('hex')}`;
     const id = await submit(n, { taskName: 'long', commands: `export JMARK=${mark}; sleep 30 & sleep 30; wait` });
     await until(n, id, 1, 'RUNNING');
-    await waitFor(() => marked(mark).length >= 2, 'the shell and its children');
+    await waitFor(() => markedPids(mark, 'JMARK').length >= 2, 'the shell and its children');
     const k = await j(n, 'POST', `/v1/tasks/kill?taskId=${id}`);
     expect(k.status).to.equal(200);
     expect(k.body).to.deep.equal({ status: 0, message: 'OK', data: { submitKill: true, resultMessage: 'task is killed', currentStatus: 6 } });
     await until(n, id, 6, 'KILLED');
-    await waitFor(() => marked(mark).length === 0, 'no process of the task left');
+    await waitFor(() => markedPids(mark, 'JMARK').length === 0, 'no process of the task left');
     const again = await j(n, 'POST', `/v1/tasks/kill?taskId=${id}`);
     expect(again.body.data).to.deep.include({ submitKill: false, currentStatus: 6 });
     const finished = await submit(n, { taskName: 'quick', commands: 'true' });

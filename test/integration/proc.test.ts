@@ -1,11 +1,12 @@
 import { expect } from 'chai';
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { promisify } from 'node:util';
 import { freshEtcd, waitFor } from '../support/etcd.js';
 import { api, startNode } from '../support/node.js';
+import { markedPids } from '../support/procs.js';
 import type { RotaNode } from '../../src/node.js';
 import type { Config } from '../../src/config.js';
 
@@ -38,24 +39,6 @@ async function curl(node: RotaNode, args: string[]): Promise<{ status: number; b
   const { stdout } = await run('curl', ['-s', '-w', '\n%{http_code}', ...withPort]);
   const nl = stdout.lastIndexOf('\n');
   return { status: Number(stdout.slice(nl + 1)), body: JSON.parse(stdout.slice(0, nl)) };
-}
-
-/** Live (non-zombie) processes carrying `mark`: in their argv (the shells) or environment (their children). */
-function markedPids(mark: string): number[] {
-  const out: number[] = [];
-  for (const d of readdirSync('/proc')) {
-    if (!/^\d+$/.test(d) || Number(d) === process.pid) continue;
-    try {
-      const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
-      if (stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) === 'Z') continue;
-      const argv = readFileSync(`/proc/${d}/cmdline`, 'utf8');
-      const env = argv.includes(mark) ? '' : readFileSync(`/proc/${d}/environ`, 'utf8');
-      if (argv.includes(mark) || env.split('\0').includes(`PROCMARK=${mark}`)) out.push(Number(d));
-    } catch {
-      /* gone meanwhile */
-    }
-  }
-  return out;
 }
 
 const alive = (pid: number): boolean => {

@@ -33,3 +33,21 @@ export class MaxSampler {
     return this.max;
   }
 }
+
+/** Live (non-zombie) processes carrying `mark`: in their argv (the shells) or as `${envVar}=mark` in their environment (their children). */
+export function markedPids(mark: string, envVar = 'PROCMARK'): number[] {
+  const out: number[] = [];
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d) || Number(d) === process.pid) continue;
+    try {
+      const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
+      if (stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) === 'Z') continue;
+      const argv = readFileSync(`/proc/${d}/cmdline`, 'utf8');
+      const env = argv.includes(mark) ? '' : readFileSync(`/proc/${d}/environ`, 'utf8');
+      if (argv.includes(mark) || env.split('\0').includes(`${envVar}=${mark}`)) out.push(Number(d));
+    } catch {
+      /* gone meanwhile */
+    }
+  }
+  return out;
+}

@@ -18,7 +18,7 @@ export function nextFiringRoutes(r: Router, n: Native): void {
     const task = await n.deps.service.get(callerOf(ctx), param(ctx, 'id'));
     const items: { ms: number; at: string }[] = [];
     // The API edge reads the wall clock; the schedule math takes it as a parameter.
-    let after = q.after ?? Date.now();
+    let after = q.after ?? n.deps.service.now();
     while (items.length < q.count) {
       const ms = nextFire(task.schedule, after, task.createdMs);
       if (ms === null) break;

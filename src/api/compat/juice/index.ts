@@ -107,15 +107,7 @@ export function juiceMount(deps: ApiDeps): ApiMount {
       okData(ctx, { submitKill: false, resultMessage: `task has already ended (${name})`, currentStatus: JUICE_STATUS[name] });
       return;
     }
-    // No further attempt: paused, its firing that has not started (or a retry waiting) is dropped.
-    await service.setEnabled(c, task.id, false);
-    if (name === 'RUNNING' && p.firing?.node) {
-      const runId = `${task.id}-${p.firing.scheduledMs}-${p.firing.attempt}`;
-      await service.kill(c, runId).catch((err: unknown) => {
-        // Ended meanwhile: nothing to kill any more.
-        if (!(err instanceof RotaError && (err.code === 'INVALID_STATE' || err.code === 'NOT_FOUND'))) throw err;
-      });
-    }
+    await service.cancel(c, task.id);
     okData(ctx, { submitKill: true, resultMessage: 'task is killed', currentStatus: JUICE_STATUS.KILLED });
   });
 
