@@ -159,22 +159,13 @@ export class Agent {
     if (this.logJanitor) clearInterval(this.logJanitor);
   }
 
-  /**
-   * A kill request for one of this node's runs. A 'stop' of a firing claimed ahead of its instant
-   * comes from a pause: when the task was resumed meanwhile (the leader then passes that instant
-   * without writing it again), the firing is kept and runs at its instant.
-   */
+  /** A kill request for one of this node's runs (a stop before its instant hands the firing back: run-slot.ts). */
   private async onKill(rel: string, runId: string, reason: AbortReason): Promise<void> {
     const p = parseRunId(runId);
     const s = p && this.slots.get(slotKey(p.taskId, p.scheduledMs, p.replica));
-    if (s && p) {
-      const ahead = reason === 'stop' && p.scheduledMs > this.clock.now();
-      const resumed = ahead && (await this.store.readTask(p.taskId).catch(() => null))?.enabled === true;
-      if (resumed) this.log.info({ runId, reason }, 'stop of a firing not started yet ignored: its task was resumed');
-      else {
-        this.log.info({ runId, reason }, 'kill requested');
-        s.abort.abort(reason);
-      }
+    if (s) {
+      this.log.info({ runId, reason }, 'kill requested');
+      s.abort.abort(reason);
     }
     await this.store.deleteKey(K.inbox(this.nodeId) + rel).catch(() => undefined);
   }

@@ -196,28 +196,27 @@ export async function runSlot(d: SlotDeps, assigned: Firing, assignmentRev: numb
 }
 
 /**
- * A claimed firing stopped before its instant: handed back on drain (same attempt, placed
- * elsewhere); recorded as skipped when its task was paused, stopped or deleted, as killed on an
- * operator kill or an overlap replace; left to the leader when the lease is gone (the leader
+ * A claimed firing stopped before its instant: handed back to the leader on drain (same
+ * attempt, placed elsewhere) and on a stop (its task was paused, stopped or deleted: the leader
+ * drops it if the task is still paused when it looks, and places it again if it was resumed
+ * meanwhile, so a pause and resume in quick succession loses no instant); recorded as killed on
+ * an operator kill or an overlap replace; left to the leader when the lease is gone (the leader
  * sees a start time still ahead and places it again).
  */
 async function notStarted(d: SlotDeps, rev: number, firing: Firing, run: Run, task: Task, reason: AbortReason | undefined): Promise<void> {
-  if (reason === 'drain') {
+  if (reason === undefined || reason === 'shutdown' || reason === 'lease-lost') return;
+  if (reason === 'drain' || reason === 'stop') {
     const back = handBack(firing, firing.startedMs ?? firing.dueMs, false);
     // The claim wrote this attempt's run as running here: say what became of it (a claim
-    // elsewhere overwrites it).
-    const handedBack: Run = { ...run, state: 'skipped', startedMs: undefined, endedMs: d.clock.now(), message: `not started on ${d.nodeId}: the node was draining before its instant; handed back to run elsewhere` };
+    // elsewhere, or the leader's drop, overwrites it).
+    const why = reason === 'drain' ? 'the node was draining before its instant; handed back to run elsewhere' : 'its task was paused, stopped or deleted before its instant; handed back to the leader';
+    const handedBack: Run = { ...run, state: 'skipped', startedMs: undefined, endedMs: d.clock.now(), message: `not started on ${d.nodeId}: ${why}` };
     const ok = await updateSure(d, rev, back, [handedBack], true);
     if (!ok) d.log.warn({ runId: run.id }, 'could not hand the firing back (taken over already)');
     return;
   }
-  if (reason === undefined || reason === 'shutdown' || reason === 'lease-lost') return;
   const ended = d.clock.now();
-  const final: Run =
-    reason === 'stop'
-      ? { ...run, state: 'skipped', startedMs: undefined, endedMs: ended, message: 'not started: the task was paused, stopped or deleted before its instant' }
-      : { ...run, state: 'killed', endedMs: ended, message: `${KILL_MESSAGES[reason] ?? 'killed by request'} before it started` };
-  await commit(d, rev, firing, final, null, task);
+  await commit(d, rev, firing, { ...run, state: 'killed', endedMs: ended, message: `${KILL_MESSAGES[reason] ?? 'killed by request'} before it started` }, null, task);
 }
 
 /**

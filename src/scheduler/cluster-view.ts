@@ -78,6 +78,15 @@ export class ClusterView {
     return key;
   }
 
+  /**
+   * The leader deleted this firing itself: gone from the view at once, before the watch says so
+   * (a plan in the next step must not pass an instant whose firing it has just dropped).
+   */
+  forget(key: string): void {
+    const have = this.firings.get(key);
+    if (have) this.apply('firings', { type: 'delete', key: ClusterView.sources.firings.prefix + key, value: '', createRevision: 0, lease: '', modRevision: have.modRevision });
+  }
+
   private index(key: string, f: Firing): void {
     const taskId = key.slice(0, key.indexOf('/'));
     let set = this.byTask.get(taskId);

@@ -300,6 +300,7 @@ export class Leader {
         const runs = task && !isDaemon(task) ? [droppedRun(e.value, 'not started: the task was paused before this attempt started', ctx.nowMs)] : [];
         const r = await this.store.transition(this.leadership.fence, { firing: e.value, modRevision: e.modRevision }, null, runs);
         if (r === 'fenced') return this.fenced();
+        if (r === 'ok') this.view.forget(K.firingId(e.value.taskId, e.value.scheduledMs, e.value.replica));
       }
       if (plan.create.length > 0 && task) {
         const placed = plan.create.map((f) => place(f, task, ctx));
