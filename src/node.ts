@@ -257,9 +257,12 @@ export class RotaNode {
         const firstSweep = setTimeout(runJanitor, 30_000);
         const janitor = setInterval(runJanitor, 10 * 60_000);
         try {
-          this.leader = new Leader(this.h, this.session, l, this.clock, this.log, this.metrics, Math.random, this.cfg.scheduler.writeAheadMs, (run, retrying) => {
-            this.alerts.runEnded(run);
-            this.callbacks.runEnded(null, run, retrying);
+          this.leader = new Leader(this.h, this.session, l, this.clock, this.log, this.metrics, {
+            writeAheadMs: this.cfg.scheduler.writeAheadMs,
+            runEnded: (run, retrying) => {
+              this.alerts.runEnded(run);
+              this.callbacks.runEnded(null, run, retrying);
+            },
           });
           await this.leader.run();
         } finally {

@@ -3,6 +3,8 @@ export interface Clock {
   now(): number;
   /** Resolves after ms (or at once when aborted). */
   sleep(ms: number, signal?: AbortSignal): Promise<void>;
+  /** Calls fn once after ms; the returned function cancels it. */
+  timeout(ms: number, fn: () => void): () => void;
 }
 
 export const systemClock: Clock = {
@@ -18,4 +20,8 @@ export const systemClock: Clock = {
       }
       signal?.addEventListener('abort', done, { once: true });
     }),
+  timeout: (ms, fn) => {
+    const t = setTimeout(fn, Math.max(0, ms));
+    return () => clearTimeout(t);
+  },
 };

@@ -3,8 +3,7 @@
  * etcd: every command's happy path, its main error paths and their exit codes.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
@@ -14,6 +13,7 @@ import type { RotaNode } from '../../src/node.js';
 import { freePort } from '../../src/store/etcd-process.js';
 import { freshEtcd, waitFor } from '../support/etcd.js';
 import { startNode } from '../support/node.js';
+import { tempDir } from '../support/tmp.js';
 
 const CLI = fileURLToPath(new URL('../../src/cli.js', import.meta.url));
 const OPS = 'tok-ops'; // tenant default, an operator
@@ -69,7 +69,7 @@ describe('rota CLI (built, against a real node)', function () {
   before(async () => {
     const { endpoint, prefix } = await freshEtcd();
     node = await startNode(endpoint, prefix, auth);
-    dir = mkdtempSync(join(tmpdir(), 'rota-cli-'));
+    dir = tempDir('rota-cli-');
   });
   after(async () => node?.stop());
 

@@ -33,7 +33,7 @@ describe('history bounds (integration, real etcd)', () => {
     await events.append({ tenant: 't', atMs: now - 60 * DAY, action: 'create', taskId: kept.id });
 
     const runs = new RunStore(h);
-    const pruned = await sweep({ runs, events, tasks }, { runsKeep: 10, runsMaxAgeMs: 7 * DAY, eventsKeep: 5, eventsMaxAgeMs: 30 * DAY }, { now: () => now, sleep: async () => undefined }, silentLogger);
+    const pruned = await sweep({ runs, events, tasks }, { runsKeep: 10, runsMaxAgeMs: 7 * DAY, eventsKeep: 5, eventsMaxAgeMs: 30 * DAY }, { now: () => now, sleep: async () => undefined, timeout: () => () => undefined }, silentLogger);
 
     const left = await runs.listForTask(kept.id, 100);
     expect(left.items).to.have.length(10);

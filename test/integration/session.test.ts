@@ -10,7 +10,7 @@ describe('store: node session (integration, real etcd)', () => {
     const { handle: h } = await freshEtcd();
     // A clock that can jump: what a node sees after its event loop stalled past the deadline.
     let skew = 0;
-    const clock: Clock = { now: () => systemClock.now() + skew, sleep: systemClock.sleep };
+    const clock: Clock = { ...systemClock, now: () => systemClock.now() + skew };
     const s = new NodeSession(h, clock, 5, silentLogger);
     try {
       await s.start({ id: 'n1', address: '127.0.0.1:1', ip: '127.0.0.1', hostname: 'h', attributes: {}, capacity: 1, state: 'active', version: 't', startedMs: 0 });

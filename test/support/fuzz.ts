@@ -132,14 +132,21 @@ function mutateOnce(root: unknown, r: Rng): unknown {
       return setAt(root, p, typeof cur === 'string' ? (Number(cur) || cur.length) : typeof cur === 'object' ? JSON.stringify(cur) : String(cur));
     case 5: // extra or nasty key
       if (cur && typeof cur === 'object' && !Array.isArray(cur)) define(cur, r.pick(NASTY_KEYS), randomValue(r));
-      else if (Array.isArray(cur)) for (let i = r.int(r.chance(0.1) ? 3000 : 10); i > 0; i--) cur.push(r.chance(0.5) && cur.length ? cur[0] : randomValue(r, 3));
+      else if (Array.isArray(cur)) {
+        const first = cur.length ? jsonLength(cur[0]) : Infinity;
+        for (let i = r.int(r.chance(0.1) ? 3000 : 10); i > 0; i--) cur.push(r.chance(0.5) && first * cur.length < MAX_MUTANT_BYTES ? cur[0] : randomValue(r, 3));
+      }
       return root;
     case 6: // a nasty string
       return setAt(root, p, nastyString(r));
     case 7: // a number at the edges
       return setAt(root, p, typeof cur === 'number' ? r.pick([cur + 1, -cur, cur * 1e6, cur + 0.5, 0, -1]) : r.pick(NASTY_NUMBERS));
-    case 8: // duplicate an array element many times / an object into an array
-      return setAt(root, p, Array.isArray(cur) ? Array.from({ length: r.pick([2, 100, 1001, 5000]) }, () => structuredClone(cur[0] ?? null)) : { ...((cur && typeof cur === 'object') ? cur : {}), [r.pick(NASTY_KEYS)]: cur });
+    case 8: { // duplicate an array element many times (a few MB at most: past every body limit) / an object into an array
+      if (!Array.isArray(cur)) return setAt(root, p, { ...((cur && typeof cur === 'object') ? cur : {}), [r.pick(NASTY_KEYS)]: cur });
+      const each = jsonLength(cur[0] ?? null);
+      const n = Math.max(1, Math.min(r.pick([2, 100, 1001, 5000]), Math.floor(MAX_MUTANT_BYTES / Math.max(1, each))));
+      return setAt(root, p, Array.from({ length: n }, () => structuredClone(cur[0] ?? null)));
+    }
     default: // nest deeper
       return setAt(root, p, nest(cur, 2 + r.int(r.chance(0.2) ? 100 : 10), r));
   }
@@ -151,10 +158,24 @@ function nest(v: unknown, depth: number, r: Rng): unknown {
   return out;
 }
 
-/** 1-3 mutations of a deep copy of `valid`. */
+/** Mutants stop growing past this (4x the default body limit): JSON text beyond ~512 MB is not even a string. */
+const MAX_MUTANT_BYTES = 4 * 1024 * 1024;
+
+function jsonLength(v: unknown): number {
+  try {
+    return (JSON.stringify(v) ?? '').length;
+  } catch {
+    return Infinity;
+  }
+}
+
+/** 1-3 mutations of a deep copy of `valid` (no more once it is past MAX_MUTANT_BYTES). */
 export function mutate(valid: unknown, r: Rng): unknown {
   let v = structuredClone(valid);
-  for (let n = 1 + r.int(3); n > 0; n--) v = mutateOnce(v, r);
+  for (let n = 1 + r.int(3); n > 0; n--) {
+    v = mutateOnce(v, r);
+    if (n > 1 && jsonLength(v) > MAX_MUTANT_BYTES) break;
+  }
   return v;
 }
 
@@ -258,6 +279,8 @@ export interface FuzzRequest {
 
 export interface FuzzReply {
   status: number;
+  /** Bytes of the request line and headers as sent (Node's parser refuses more than 16 KiB of them). */
+  headBytes: number;
   headers: Record<string, string | string[] | undefined>;
   text: string;
 }
@@ -272,24 +295,30 @@ export class Sender {
   private readonly agent = new Agent({ keepAlive: true, maxSockets: 32 });
   constructor(private readonly host: string, private readonly port: number, private readonly timeoutMs = 15_000) {}
 
-  /** One retry when a kept-alive socket was closed by the server as it was reused (Node's documented race). */
+  /**
+   * One retry, on a new connection, when a kept-alive socket was closed by the server as it was
+   * reused (Node's documented race: the server closes sockets idle past its keep-alive timeout,
+   * e.g. all of the pool while the test checks etcd between batches).
+   */
   async send(q: FuzzRequest): Promise<FuzzReply> {
     try {
-      return await this.once(q);
+      return await this.once(q, this.agent);
     } catch (err) {
-      if ((err as { reusedSocket?: boolean }).reusedSocket && (err as { code?: string }).code === 'ECONNRESET') return this.once(q);
+      if ((err as { reusedSocket?: boolean }).reusedSocket && (err as { code?: string }).code === 'ECONNRESET') return this.once(q, false);
       throw err;
     }
   }
 
-  private once(q: FuzzRequest): Promise<FuzzReply> {
+  private once(q: FuzzRequest, agent: Agent | false): Promise<FuzzReply> {
     return new Promise((resolve, reject) => {
       const headers: Record<string, string> = { ...q.headers };
       if (q.body !== undefined) headers['content-length'] = String(q.body.length);
-      const req = request({ host: this.host, port: this.port, method: q.method, path: q.path, headers, agent: this.agent }, (res) => {
+      const req = request({ host: this.host, port: this.port, method: q.method, path: q.path, headers, agent }, (res) => {
         const chunks: Buffer[] = [];
+        // What went on the wire before the body (ClientRequest keeps it once the headers are sent).
+        const headBytes = Buffer.byteLength((req as unknown as { _header?: string })._header ?? '');
         res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, text: Buffer.concat(chunks).toString('utf8') }));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headBytes, headers: res.headers, text: Buffer.concat(chunks).toString('utf8') }));
         res.on('error', reject);
       });
       req.setTimeout(this.timeoutMs, () => req.destroy(new Error(`no answer within ${this.timeoutMs} ms (a hang)`)));

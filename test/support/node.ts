@@ -1,9 +1,7 @@
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { RotaNode } from '../../src/node.js';
 import { DEFAULTS, type Config } from '../../src/config.js';
 import { silentLogger, createLogger } from '../../src/log.js';
+import { tempDir } from './tmp.js';
 
 /** An in-process Rota node on a free loopback port, on the given etcd and prefix. */
 export async function startNode(endpoint: string, prefix: string, over: Partial<Config> = {}, id = 'n1'): Promise<RotaNode> {
@@ -12,7 +10,7 @@ export async function startNode(endpoint: string, prefix: string, over: Partial<
     listen: { host: '127.0.0.1', port: 0 },
     node: { ...DEFAULTS.node, id },
     etcd: { ...DEFAULTS.etcd, endpoints: [endpoint], prefix },
-    dataDir: mkdtempSync(join(tmpdir(), 'rota-node-')),
+    dataDir: tempDir('rota-node-'),
     shutdown: { graceMs: 5_000 },
     process: { killGraceMs: 1_000 },
     ...over,

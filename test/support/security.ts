@@ -3,13 +3,13 @@
  * Rota node whose log lines are captured, and calls that carry arbitrary headers.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { RotaNode } from '../../src/node.js';
 import { DEFAULTS, type Config } from '../../src/config.js';
 import { createLogger } from '../../src/log.js';
+import { tempDir } from './tmp.js';
 
 export interface Pki {
   dir: string;
@@ -39,7 +39,7 @@ function issue(dir: string, name: string, cn: string, caName: string | null, ext
 
 /** Requires the openssl CLI (Debian's openssl package). */
 export function makePki(): Pki {
-  const dir = mkdtempSync(join(tmpdir(), 'rota-pki-'));
+  const dir = tempDir('rota-pki-');
   issue(dir, 'ca', 'rota-test-ca', null, '');
   issue(dir, 'server', '127.0.0.1', 'ca', 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth,clientAuth\n');
   issue(dir, 'client', 'root', 'ca', 'extendedKeyUsage=clientAuth\n');
@@ -70,7 +70,7 @@ export function nodeWithLog(endpoint: string, prefix: string, over: Partial<Conf
     listen: { host: '127.0.0.1', port: 0 },
     node: { ...DEFAULTS.node, id },
     etcd: { ...DEFAULTS.etcd, endpoints: [endpoint], prefix },
-    dataDir: mkdtempSync(join(tmpdir(), 'rota-node-')),
+    dataDir: tempDir('rota-node-'),
     shutdown: { graceMs: 2_000 },
     process: { killGraceMs: 500 },
     ...over,

@@ -1,12 +1,12 @@
 import { expect } from 'chai';
-import { mkdtempSync, mkdirSync, readdirSync, utimesSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readdirSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pruneRunLogs } from '../../src/agent/log-janitor.js';
+import { tempDir } from '../support/tmp.js';
 
 describe('run output files on a node', () => {
   it('keeps the newest N per task, drops old ones, never one in use', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'rota-logs-'));
+    const dir = tempDir('rota-logs-');
     const t = join(dir, 'runs', '7');
     mkdirSync(t, { recursive: true });
     const now = Date.now();

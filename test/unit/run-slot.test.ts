@@ -1,6 +1,5 @@
 import { expect } from 'chai';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runSlot, type SlotDeps } from '../../src/agent/run-slot.js';
 import type { Firing } from '../../src/domain/firing.js';
@@ -11,6 +10,7 @@ import { Metrics } from '../../src/metrics.js';
 import type { FiringStore } from '../../src/store/firing-store.js';
 import type { NodeSession } from '../../src/store/session.js';
 import { waitFor } from '../support/etcd.js';
+import { tempDir } from '../support/tmp.js';
 
 /**
  * A firing store in memory whose writes can fail the way etcd's do: an error before the write
@@ -79,7 +79,7 @@ function daemon(): Task {
 }
 
 function deps(store: FlakyStore, ended: Run[]): SlotDeps {
-  const dir = mkdtempSync(join(tmpdir(), 'rota-slot-'));
+  const dir = tempDir('rota-slot-');
   const deadlineFile = join(dir, 'deadline');
   writeFileSync(deadlineFile, String(Date.now() + 3_600_000));
   const session = { leaseNumeric: '1', alive: () => true } as unknown as NodeSession;

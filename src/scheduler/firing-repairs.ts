@@ -1,0 +1,100 @@
+import type { FiringStore } from '../store/firing-store.js';
+import { K, parseFiringKey } from '../store/keys.js';
+import { isDaemon, type Firing } from '../domain/firing.js';
+import { planTrigger, repairFiring, type RepairContext, type TriggerPlan } from './repair.js';
+import { RETRY_MS, type LeaderState } from './leader-state.js';
+
+/**
+ * Firings after the plan: lost incarnations, retries that are due, unassigned firings (repair.ts
+ * decides), and manual trigger requests turned into firings.
+ */
+export class FiringRepairs {
+  constructor(private readonly s: LeaderState) {}
+
+  /** The firings marked in the work (changed, or due again). */
+  async repair(): Promise<void> {
+    const { view, work, metrics } = this.s;
+    const keys = [...work.firings];
+    work.firings.clear();
+    const ctx: RepairContext = { ...this.s.planContext(), liveLeases: view.liveLeases(), isDraining: (n) => view.nodes.get(n)?.value.state === 'draining' };
+    const moves: Parameters<FiringStore['transitionMany']>[1] = [];
+    const stillThere = new Map<string, Promise<boolean>>(); // per incarnation, asked once
+    let committed = false;
+    try {
+      for (const key of keys) {
+        if (!this.s.canWrite()) return;
+        const e = view.firings.get(key);
+        if (!e || work.repaired.get(key) === e.modRevision) continue;
+        const r = repairFiring(e.value, view.tasks.get(e.value.taskId)?.value, ctx);
+        if (r.kind === 'wait') work.repairAt(key, r.untilMs);
+        if (r.kind !== 'transition') continue;
+        if (r.confirmLeaseGone) {
+          const inc = `${e.value.node}@${e.value.lease}`;
+          if (!stillThere.has(inc)) stillThere.set(inc, this.nodeStillThere(e.value));
+          if (await stillThere.get(inc)) continue;
+        }
+        if (r.lost) metrics.lost();
+        if (r.retried) metrics.retried();
+        metrics.planned([], r.runs.filter((x) => x.state === 'skipped')); // too late for its misfire policy
+        work.repaired.set(key, e.modRevision);
+        moves.push({ prev: { firing: e.value, modRevision: e.modRevision }, next: r.next, runs: r.runs });
+      }
+      const results = moves.length > 0 ? await this.s.store.transitionMany(this.s.fence, moves) : [];
+      committed = true;
+      moves.forEach((m, i) => {
+        if (results[i] === 'ok') for (const run of m.runs) if (run.state === 'lost' || run.state === 'expired' || run.state === 'failed') this.s.runEnded(run, m.next !== null);
+      });
+      if (results.includes('fenced')) return this.s.fenced();
+    } finally {
+      if (!committed) {
+        // Interrupted (an etcd error): the decided moves were not written; decide them again later.
+        for (const m of moves) {
+          const f = m.prev.firing;
+          const key = K.firingId(f.taskId, f.scheduledMs, f.replica);
+          work.repaired.delete(key);
+          work.repairAt(key, this.s.clock.now() + RETRY_MS);
+        }
+      }
+    }
+    work.trimMemos();
+  }
+
+  private async nodeStillThere(f: Firing): Promise<boolean> {
+    return !!f.node && !!f.lease && (await this.s.nodes.holds(f.node, f.lease));
+  }
+
+  /** The trigger requests marked in the work, each consumed with the firings it asked for. */
+  async triggers(): Promise<void> {
+    const ids = [...this.s.work.triggers];
+    this.s.work.triggers.clear();
+    for (const id of ids) {
+      if (!this.s.canWrite()) return;
+      await this.trigger(id);
+    }
+  }
+
+  private async trigger(id: string): Promise<void> {
+    const { view, store } = this.s;
+    const e = view.triggers.get(id);
+    if (!e) return;
+    const p = parseFiringKey(id);
+    const key = K.triggers + id;
+    if (!p) {
+      await store.deleteKey(key);
+      return;
+    }
+    // Tasks and triggers arrive on two watches: a trigger sent right after its task was created
+    // may come first. Only a task that is not in etcd either is gone (its trigger consumed).
+    const task = view.tasks.get(p.taskId)?.value ?? (await store.readTask(p.taskId)) ?? undefined;
+    let plan: TriggerPlan = { firings: [], skipped: null, kills: [] }; // gone, or a daemon: consumed only
+    if (task && !isDaemon(task)) {
+      let ms = p.scheduledMs;
+      while (view.firings.has(K.firingId(task.id, ms))) ms++;
+      const req = JSON.parse(e.value) as { params?: Record<string, unknown> | null; replace?: boolean };
+      plan = planTrigger(task, ms, { ...(req.params ? { params: req.params } : {}), ...(req.replace ? { replace: true } : {}) }, view.firingsOf(task.id).map((a) => a.value), this.s.planContext());
+    }
+    const r = await store.consumeTrigger(this.s.fence, key, e.modRevision, plan.firings, plan.skipped, plan.kills);
+    if (r === 'fenced') this.s.fenced();
+    if (r === 'ok') this.s.metrics.planned(plan.firings, plan.skipped ? [plan.skipped] : []);
+  }
+}

@@ -1,0 +1,93 @@
+import { FiringStore } from '../store/firing-store.js';
+import { NodeStore } from '../store/node-store.js';
+import type { EtcdHandle } from '../store/etcd.js';
+import type { Leadership } from '../store/election.js';
+import type { NodeSession } from '../store/session.js';
+import { depsBusy } from '../domain/replicas.js';
+import type { Run, Task } from '../domain/task.js';
+import type { Clock } from '../domain/clock.js';
+import type { Logger } from '../log.js';
+import type { Metrics } from '../metrics.js';
+import { ClusterView } from './cluster-view.js';
+import { LeaderWork } from './work.js';
+import type { PlanContext } from './planner.js';
+
+/** How soon the leader tries again what an etcd error interrupted. */
+export const RETRY_MS = 1000;
+
+export interface LeaderOptions {
+  random?: () => number;
+  /** How far ahead of their instant plain firings are written (WRITE_AHEAD_MS). */
+  writeAheadMs?: number;
+  /** Told of each run record the leader ends (lost runs): failure alerts, callbacks; `retrying`: another attempt follows. */
+  runEnded?: (run: Run, retrying: boolean) => void;
+}
+
+/**
+ * What the leader's parts share while this node leads: the view the watches feed, the work
+ * they mark, the fenced stores, time. `canWrite` and `fenced` are the two questions every
+ * write asks first and after.
+ */
+export class LeaderState {
+  readonly view = new ClusterView();
+  readonly work = new LeaderWork();
+  readonly store: FiringStore;
+  readonly nodes: NodeStore;
+  readonly random: () => number;
+  readonly runEnded: (run: Run, retrying: boolean) => void;
+  private readonly turn = { n: 0 };
+  stopped = false;
+
+  constructor(
+    h: EtcdHandle,
+    private readonly session: NodeSession,
+    readonly leadership: Leadership,
+    readonly clock: Clock,
+    readonly log: Logger,
+    readonly metrics: Metrics,
+    opts: LeaderOptions,
+  ) {
+    this.store = new FiringStore(h);
+    this.nodes = new NodeStore(h);
+    this.random = opts.random ?? Math.random;
+    this.runEnded = opts.runEnded ?? (() => undefined);
+  }
+
+  get fence(): Leadership['fence'] {
+    return this.leadership.fence;
+  }
+
+  canWrite(): boolean {
+    if (this.stopped || this.leadership.lost.aborted) return false;
+    if (!this.session.alive()) {
+      this.log.warn('lease deadline passed: not scheduling');
+      return false;
+    }
+    return true;
+  }
+
+  fenced(): void {
+    this.log.warn('fenced write rejected: this node no longer leads');
+    void this.leadership.resign();
+  }
+
+  /** The inputs of a placement decision now. */
+  planContext(): PlanContext {
+    return { nowMs: this.clock.now(), nodes: this.view.nodeInfos(), turn: this.turn, random: this.random, blocked: (t) => this.depsBlocked(t) };
+  }
+
+  /** Deps by name or id within the tenant; busy = the dep has any firing (pending or live). */
+  private depsBlocked(task: Task): boolean {
+    if (!task.deps?.length) return false;
+    const lookup = (tenant: string, ref: string): Task | undefined => {
+      const byId = this.view.tasks.get(ref)?.value;
+      if (byId && byId.tenant === tenant) return byId;
+      for (const e of this.view.tasks.values()) if (e.value.tenant === tenant && e.value.name === ref) return e.value;
+      return undefined;
+    };
+    // Any firing counts, pending ones too: a chain C -> B -> A releases one link at a time.
+    // Firings written ahead of their instant do not count yet.
+    const now = this.clock.now();
+    return depsBusy(task, lookup, (id) => this.view.firingsOf(id).some((e) => e.value.scheduledMs <= now));
+  }
+}

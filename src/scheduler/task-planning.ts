@@ -1,0 +1,130 @@
+import type { FiringPlan } from '../store/firing-store.js';
+import type { Task } from '../domain/task.js';
+import { nextDueMs, planTask } from './planner.js';
+import { RETRY_MS, type LeaderState } from './leader-state.js';
+
+/** Due tasks planned per turn of the event loop. */
+const PLAN_CHUNK = 250;
+
+/**
+ * Firings of tasks whose run depends on the state at their instant (overlap forbid/replace,
+ * deps) are written only this long before they are due (see PlanContext.horizonMs).
+ */
+export const PLAN_AHEAD_MS = 30;
+
+/** Default for the other tasks: written this far ahead, so the node has claimed them by their instant. */
+export const WRITE_AHEAD_MS = 1500;
+
+/**
+ * The leader's schedule: when each task is next due (its cursor and schedule), and the plans
+ * of the tasks that are due (planner.ts decides, this writes them, fenced, and records the
+ * cursors they moved).
+ */
+export class TaskPlanning {
+  constructor(
+    private readonly s: LeaderState,
+    private readonly writeAheadMs: number,
+  ) {}
+
+  /** Cursors of tasks that changed, read before they are planned again. */
+  async refreshCursors(): Promise<void> {
+    const { work, view } = this.s;
+    if (work.cursors.size === 0) return;
+    const ids = [...work.cursors];
+    const read = await this.s.store.readCursors(ids);
+    for (const id of ids) work.cursors.delete(id);
+    for (const id of ids) {
+      const c = read.get(id);
+      const have = view.cursors.get(id);
+      if (c && (!have || have.modRevision < c.modRevision)) view.cursors.set(id, c);
+      work.tasks.add(id);
+    }
+  }
+
+  /** Changed tasks get their next planning time (their next instant minus the write-ahead). */
+  reschedule(): void {
+    const { work, view } = this.s;
+    for (const id of work.tasks) {
+      const t = view.tasks.get(id)?.value;
+      const due = t ? nextDueMs(t, view.cursors.get(id)?.value ?? t.createdMs) : null;
+      work.planAt(id, due === null || !t ? null : due - this.aheadMs(t));
+    }
+    work.tasks.clear();
+  }
+
+  /** How long before its instant a task's firing is written. */
+  private aheadMs(task: Task): number {
+    // onLost discard: a node dying between the claim and the instant would drop the firing.
+    return task.policies.overlap === 'allow' && !task.deps?.length && task.policies.onLost === 'retry' ? this.writeAheadMs : PLAN_AHEAD_MS;
+  }
+
+  /**
+   * Plans the due tasks and writes the plans, a chunk at a time: each chunk's write starts as
+   * soon as it is planned, and the event loop gets a turn before the next chunk is planned (a
+   * few thousand tasks due together would otherwise hold it for a second).
+   */
+  async fire(ids: string[]): Promise<void> {
+    const { work, view } = this.s;
+    const ctx = this.s.planContext();
+    const writes: Promise<boolean>[] = [];
+    for (let i = 0; i < ids.length; i += PLAN_CHUNK) {
+      if (i > 0) await new Promise<void>((r) => setImmediate(r));
+      if (!this.s.canWrite()) break;
+      const plans: FiringPlan[] = [];
+      for (const id of ids.slice(i, i + PLAN_CHUNK)) {
+        const t = view.tasks.get(id);
+        if (!t) continue;
+        if (!view.cursors.has(id)) {
+          // Every live task has one (written with it): not read yet, or the task is being deleted.
+          work.cursors.add(id);
+          work.planAt(id, ctx.nowMs + RETRY_MS);
+          continue;
+        }
+        const plan = planTask(t.value, view.cursors.get(id), view.firingsOf(id), { ...ctx, horizonMs: ctx.nowMs + this.aheadMs(t.value) });
+        if (plan) plans.push(plan);
+        else work.tasks.add(id);
+      }
+      if (plans.length > 0)
+        writes.push(
+          this.write(plans).catch((err: Error) => {
+            // Not written (a timeout may still have applied: the next plan's compares will tell).
+            // The tasks are out of the timer heap: put them back, a second from now.
+            this.s.log.warn({ err: err.message, tasks: plans.length }, 'writing plans failed; retrying');
+            this.s.metrics.etcdError('leader');
+            for (const p of plans) work.planAt(p.taskId, this.s.clock.now() + RETRY_MS);
+            return true;
+          }),
+        );
+    }
+    const ok = await Promise.all(writes);
+    // Cursors changed: recompute due times now.
+    this.reschedule();
+    if (ok.includes(false)) this.s.fenced();
+  }
+
+  /** Writes plans and records the outcome in the view; false when fenced. */
+  private async write(plans: FiringPlan[]): Promise<boolean> {
+    const { work, view, metrics } = this.s;
+    const t0 = this.s.clock.now();
+    const results = await this.s.store.writePlans(this.s.fence, plans);
+    metrics.etcdTxn(this.s.clock.now() - t0);
+    if (!results) return false;
+    for (const r of results) {
+      const id = r.plan.taskId;
+      if (r.ok) {
+        view.cursors.set(id, { value: r.plan.cursor.toMs, modRevision: r.revision });
+        metrics.planned(r.plan.firings, r.plan.skipped);
+      } else {
+        // Someone moved the cursor (an update, a resume), the firing exists, or the task is gone
+        // and the watch has not said so yet: plan it again only once its cursor has been re-read
+        // (the same path as a task that changed; a deleted task's cursor is gone with it).
+        metrics.planConflict(r.plan.firings.length);
+        this.s.log.debug({ taskId: id, expectRev: r.plan.cursor.expectRev, firings: r.plan.firings.map((f) => f.scheduledMs) }, 'plan conflict');
+        view.cursors.delete(id);
+        work.cursors.add(id);
+      }
+      work.tasks.add(id);
+    }
+    return true;
+  }
+}
