@@ -85,6 +85,24 @@ let lastReceived = received;
 let lastSample = start;
 let nextKill = start + KILL_EVERY_MS;
 let victim = 0;
+// Every second from 10 s after the start to 5 s before the pause, for every task.
+const from = Math.ceil((start + 10_000) / 1000) * 1000;
+// Pairs still missing 20 s after their second are looked up at once (history keeps runs.keep
+// records per task, ~100 s at this rate): what their run records say, counted by message.
+let checkedTo = from - 1000;
+const lateSaid = new Map<string, number>();
+async function lookUpLate(now: number): Promise<void> {
+  const upTo = Math.floor((now - 20_000) / 1000) * 1000;
+  const late: [string, number][] = [];
+  for (let t = checkedTo + 1000; t <= upTo; t += 1000) for (const id of ids) if (!seen.has(`${id}@${t}`)) late.push([id, t]);
+  checkedTo = Math.max(checkedTo, upTo);
+  for (const [id, t] of late.slice(0, 50)) {
+    const r = await c.api('GET', `/api/v1/runs/${id}-${t}-1`).catch(() => null);
+    const k = r?.status === 200 ? `${r.body.state} on ${r.body.node ?? '?'}: ${String(r.body.message ?? '').slice(0, 160)}` : `no run record (${r?.status ?? 'no answer'})`;
+    lateSaid.set(k, (lateSaid.get(k) ?? 0) + 1);
+  }
+  if (late.length) log(`${late.length} pairs still missing 20 s after their second; their first attempts: ${[...lateSaid].map(([k, n]) => `${n}x ${k}`).join('; ')}`);
+}
 while (Date.now() - start < DURATION_MS) {
   await sleep(1000);
   const now = Date.now();
@@ -111,6 +129,7 @@ while (Date.now() - start < DURATION_MS) {
     log(`t=${s.minute} min: ${s.firingsPerSec}/s, RSS ${s.rss.join('/')} MB, fds ${s.fds.join('/')}, etcd db ${s.etcdDbMB} MB`);
     lastReceived = received;
     lastSample = now;
+    await lookUpLate(now);
   }
 }
 const endMs = Date.now();
@@ -118,8 +137,6 @@ log('stopping the load; letting retries and catch-ups land');
 for (const id of ids) await c.api('POST', `/api/v1/tasks/${id}/pause`).catch(() => undefined);
 await sleep(15_000);
 
-// Every second from 10 s after the start to 5 s before the pause, for every task.
-const from = Math.ceil((start + 10_000) / 1000) * 1000;
 const to = endMs - 5_000;
 let expected = 0;
 let missed = 0;
@@ -153,7 +170,7 @@ rx.close();
 
 const first = samples[0];
 const last = samples[samples.length - 1];
-const result = { machine: machine(), rate: RATE, minutes: Number(values.minutes), kills, samples, expected, missed, missedPairs, retried, unexplained };
+const result = { machine: machine(), rate: RATE, minutes: Number(values.minutes), kills, samples, expected, missed, missedPairs, lateSaid: Object.fromEntries(lateSaid), retried, unexplained };
 console.log(`\nSoak: ${RATE} firings/s for ${values.minutes} min, ${kills.length} node SIGKILLs\n`);
 console.log('| minute | firings/s | RSS MB n1 / n2 / n3 | open fds n1 / n2 / n3 | etcd db MB |');
 console.log('|---:|---:|---|---|---:|');
@@ -162,5 +179,6 @@ console.log(`\nexpected ${expected} (task, second) pairs: missed ${missed}, retr
 if (first && last) console.log(`RSS first -> last sample: ${first.rss.join('/')} -> ${last.rss.join('/')} MB; etcd db ${first.etcdDbMB} -> ${last.etcdDbMB} MB`);
 if (unexplained.length) console.log('unexplained:', unexplained.slice(0, 10).join('; '));
 if (missedPairs.length) console.log('first missed:', missedPairs.join(' '));
+if (lateSaid.size) console.log('pairs missing 20 s after their second, by what attempt 1 says:', [...lateSaid].map(([k, n]) => `${n}x ${k}`).join('; '));
 if (values.json) writeFileSync(values.json, JSON.stringify(result, null, 2));
 process.exit(0);
