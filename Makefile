@@ -108,6 +108,12 @@ bench-soak: etcd-bin build
 bench-scale: etcd-bin haproxy-bin build
 	@mkdir -p $(BENCH_OUT)
 	node dist/bench/scale.js $(SCALE_ARGS) --json $(BENCH_OUT)/scale.json
+# etcd's write ceiling with 1..S independent clusters at once (the storage side of docs/scaling.md).
+SHARD_ARGS ?=
+.PHONY: bench-shards
+bench-shards: etcd-bin build
+	@mkdir -p $(BENCH_OUT)
+	node dist/bench/shards.js $(SHARD_ARGS) --json $(BENCH_OUT)/shards.json
 
 clean:
 	rm -rf dist

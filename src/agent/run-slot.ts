@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import type { FiringStore } from '../store/firing-store.js';
 import type { NodeSession } from '../store/session.js';
-import { isDaemon, startedRun, type Firing } from '../domain/firing.js';
+import { firingRunId, isDaemon, startedRun, type Firing } from '../domain/firing.js';
 import { handBack, restarted, restartWait, retryWait, sameFiring } from '../domain/firing-transitions.js';
 import { isQuickExit, restartDelayMs, retryDelayMs } from '../domain/policies.js';
 import type { Run, Task } from '../domain/task.js';
@@ -90,7 +90,7 @@ export async function runSlot(d: SlotDeps, assigned: Firing, assignmentRev: numb
   const startAt = Math.max(d.clock.now(), assigned.dueMs);
   let firing: Firing = { ...assigned, state: 'running', startedMs: startAt, pid: undefined };
   let run = startedRun(firing, d.nodeId, startAt);
-  const claimed = await claimSure(d, assignmentRev, firing, run);
+  const claimed = await claimSure(d, assignmentRev, firing);
   if (!claimed) {
     d.log.debug({ runId: run.id, assignmentRev }, 'claim lost: the firing is no longer ours');
     return;
@@ -130,9 +130,9 @@ export async function runSlot(d: SlotDeps, assigned: Firing, assignmentRev: numb
       onStart: ({ pid }) => {
         if (pid === undefined) return;
         status({ runId: run.id, taskId: firing.taskId, tenant: firing.tenant, scheduledMs: firing.scheduledMs, replica: firing.replica ?? 0, attempt: firing.attempt, startedMs, pid, daemon: isDaemon(task) });
-        // Record the pid so any node can show it; later writes compare the new revision.
+        // Record the pid in the firing (the run in flight) so any node can show it; later writes compare the new revision.
         const withPid: Firing = { ...firing, pid };
-        pidWrite = updateSure(d, rev, withPid, [{ ...run, pid }]).then((r) => {
+        pidWrite = updateSure(d, rev, withPid, []).then((r) => {
           if (r) {
             rev = r;
             firing = withPid;
@@ -189,7 +189,7 @@ export async function runSlot(d: SlotDeps, assigned: Firing, assignmentRev: numb
     const restartAt = d.clock.now();
     firing = restarted(firing, restartAt);
     run = startedRun(firing, d.nodeId, restartAt);
-    rev = await updateSure(d, rev, firing, [run]);
+    rev = await updateSure(d, rev, firing, []);
     if (!rev) return;
     d.started?.(task, run);
   }
@@ -224,13 +224,13 @@ async function notStarted(d: SlotDeps, rev: number, firing: Firing, run: Run, ta
  * was applied anyway (the firing is the running one this write put there) is ours (with the task
  * read again); one still as assigned is claimed again; anything else is not ours.
  */
-async function claimSure(d: SlotDeps, assignmentRev: number, running: Firing, run: Run): Promise<{ revision: number; task: Task | null } | null> {
+async function claimSure(d: SlotDeps, assignmentRev: number, running: Firing): Promise<{ revision: number; task: Task | null } | null> {
   for (let i = 0; ; i++) {
     try {
-      return await d.store.claim(d.nodeId, d.session.leaseNumeric, assignmentRev, running, run);
+      return await d.store.claim(d.nodeId, d.session.leaseNumeric, assignmentRev, running);
     } catch (err) {
       d.metrics.etcdError('agent');
-      d.log.warn({ err: (err as Error).message, runId: run.id }, 'claim failed; reading the firing back');
+      d.log.warn({ err: (err as Error).message, runId: firingRunId(running) }, 'claim failed; reading the firing back');
     }
     for (;;) {
       if (!d.session.alive()) return null;

@@ -73,6 +73,16 @@ export function startedRun(f: Firing, node: string, nowMs: number): Run {
   return { ...attemptRun(f), node, state: 'running', startedMs: nowMs };
 }
 
+/**
+ * The run a firing's current attempt is while a node holds it, as the firing shows it (the claim
+ * writes no run record: the outcome writes the only one), or null when no node has started it
+ * (not claimed yet, or a daemon replica waiting to restart).
+ */
+export function runInFlight(f: Firing): Run | null {
+  if (f.state !== 'running' || !f.node || f.startedMs === undefined) return null;
+  return { ...attemptRun(f), node: f.node, state: 'running', startedMs: f.startedMs, ...(f.pid !== undefined ? { pid: f.pid } : {}) };
+}
+
 /** A run record for a firing that never ran (overlap, misfire). */
 export function skippedRun(task: Task, scheduledMs: number, trigger: Trigger, message: string, nowMs: number): Run {
   return {

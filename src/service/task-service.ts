@@ -211,7 +211,7 @@ export class TaskService {
     return this.runs.listForTask(taskId, limit, cursor);
   }
 
-  /** A run record, or a pending one while its firing waits to be claimed. */
+  /** A run (its record, or its firing while a node holds it), or a pending one while its firing waits to be claimed. */
   async getRun(c: Caller, runId: string): Promise<Run> {
     const p = parseRunId(runId);
     if (!p) throw new RotaError('NOT_FOUND', `no run with id '${runId}'`);
@@ -221,7 +221,7 @@ export class TaskService {
       return run;
     }
     const task = await this.load(c, p.taskId).catch(() => null);
-    const f = task && (await this.firings.getFiring(p.taskId, p.scheduledMs));
+    const f = task && (await this.firings.getFiring(p.taskId, p.scheduledMs, p.replica));
     const trig = task && !f && (await this.firings.hasTrigger(p.taskId, p.scheduledMs));
     if (task && ((f && f.firing.attempt === p.attempt) || trig)) {
       return { id: runId, taskId: p.taskId, tenant: c.tenant, scheduledMs: p.scheduledMs, attempt: p.attempt, trigger: f?.firing.trigger ?? 'manual', state: 'pending', ...(f?.firing.node ? { node: f.firing.node } : {}) };

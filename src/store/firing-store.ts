@@ -11,7 +11,6 @@ interface ClaimItem {
   leaseNumeric: string;
   assignmentRev: number;
   running: Firing;
-  run: Run;
 }
 
 interface OutcomeItem {
@@ -196,10 +195,12 @@ export class FiringStore {
   /**
    * Node: assigned -> running. Succeeds only while the firing is exactly as assigned (its mod
    * revision equals the assignment's) and this node's membership key still carries its lease.
-   * The same transaction reads the task. Returns null if the firing is no longer ours.
+   * The same transaction reads the task. Returns null if the firing is no longer ours. No run
+   * record is written: while it runs the firing is the record (RunStore reads it as one), and
+   * the outcome writes the only one (a key fewer through raft per firing).
    */
-  async claim(nodeId: string, leaseNumeric: string, assignmentRev: number, running: Firing, run: Run): Promise<{ revision: number; task: Task | null } | null> {
-    return this.claims.submit({ nodeId, leaseNumeric, assignmentRev, running, run });
+  async claim(nodeId: string, leaseNumeric: string, assignmentRev: number, running: Firing): Promise<{ revision: number; task: Task | null } | null> {
+    return this.claims.submit({ nodeId, leaseNumeric, assignmentRev, running });
   }
 
   private readonly claims = new Batcher<ClaimItem, { revision: number; task: Task | null } | null>((items) => this.claimMany(items), 40);
@@ -217,12 +218,12 @@ export class FiringStore {
       for (const c of batch) {
         const key = K.firing(c.running.taskId, c.running.scheduledMs, c.running.replica);
         txn = txn.and(key, 'Mod', '==', c.assignmentRev);
-        ops.push(ns.put(key).value(JSON.stringify(c.running)), ns.put(K.run(c.run.taskId, c.run.scheduledMs, c.run.attempt, c.run.replica)).value(JSON.stringify(c.run)), ns.get(K.task(c.running.taskId)) as unknown as Op);
+        ops.push(ns.put(key).value(JSON.stringify(c.running)), ns.get(K.task(c.running.taskId)) as unknown as Op);
       }
       const r = await txn.then(...ops).commit();
       if (!r.succeeded) return null;
       return batch.map((_, i) => {
-        const kv = r.responses[i * 3 + 2]?.response_range?.kvs[0];
+        const kv = r.responses[i * 2 + 1]?.response_range?.kvs[0];
         return { revision: Number(r.header.revision), task: kv ? (JSON.parse(kv.value.toString()) as Task) : null };
       });
     };

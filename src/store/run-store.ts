@@ -1,6 +1,7 @@
 import type { EtcdHandle } from './etcd.js';
 import { K, pad, parseRunId } from './keys.js';
 import type { Run } from '../domain/task.js';
+import { runInFlight, type Firing } from '../domain/firing.js';
 import { listPrefix } from './watch.js';
 
 export interface Page<T> {
@@ -13,23 +14,43 @@ export interface Page<T> {
 export class RunStore {
   constructor(private readonly h: EtcdHandle) {}
 
+  /**
+   * A run: the attempt a node holds right now as its firing shows it (claims write no record),
+   * else its record.
+   */
   async get(id: string): Promise<Run | null> {
     const p = parseRunId(id);
     if (!p) return null;
-    const v = await this.h.ns.get(K.run(p.taskId, p.scheduledMs, p.attempt, p.replica)).string();
+    const [v, f] = await Promise.all([this.h.ns.get(K.run(p.taskId, p.scheduledMs, p.attempt, p.replica)).string(), this.h.ns.get(K.firing(p.taskId, p.scheduledMs, p.replica)).string()]);
+    const live = f ? runInFlight(JSON.parse(f) as Firing) : null;
+    if (live && live.attempt === p.attempt) return live;
     return v ? (JSON.parse(v) as Run) : null;
   }
 
-  /** Newest first. `cursor` is the key of the last item of the previous page. */
+  /** The runs of a task's firings that nodes hold now, by run key (they override a record of the same attempt). */
+  private async inFlight(taskId: string): Promise<Map<string, Run>> {
+    const out = new Map<string, Run>();
+    for (const kv of (await listPrefix(this.h, K.taskFirings(taskId))).kvs) {
+      const run = runInFlight(JSON.parse(kv.value) as Firing);
+      if (run) out.set(K.run(run.taskId, run.scheduledMs, run.attempt, run.replica ?? 0), run);
+    }
+    return out;
+  }
+
+  /** Newest first, with the runs in flight. `cursor` is the key of the last item of the previous page. */
   async listForTask(taskId: string, limit: number, cursor?: string): Promise<Page<Run>> {
     const prefix = K.taskRuns(taskId);
     let q = this.h.ns.getAll().sort('Key', 'Descend').limit(limit + 1);
     q = cursor ? q.inRange({ start: prefix, end: cursor }) : q.prefix(prefix);
-    const r = await q.exec();
-    const kvs = r.kvs.slice(0, limit);
-    const items = kvs.map((kv) => JSON.parse(kv.value.toString()) as Run);
-    const last = kvs[kvs.length - 1];
-    return r.kvs.length > limit && last ? { items, next: last.key.toString() } : { items };
+    const [r, live] = await Promise.all([q.exec(), this.inFlight(taskId)]);
+    const byKey = new Map<string, Run>(r.kvs.map((kv) => [kv.key.toString(), JSON.parse(kv.value.toString()) as Run]));
+    for (const [k, run] of live) if (!cursor || k < cursor) byKey.set(k, run);
+    // Records past the limit+1 fetched may hide in-flight runs older than them: those come on a later page.
+    const floor = r.kvs.length > limit ? r.kvs[r.kvs.length - 1]!.key.toString() : '';
+    const keys = [...byKey.keys()].filter((k) => k >= floor).sort().reverse();
+    const page = keys.slice(0, limit);
+    const items = page.map((k) => byKey.get(k)!);
+    return keys.length > limit ? { items, next: page[page.length - 1]! } : { items };
   }
 
   /**
@@ -52,9 +73,12 @@ export class RunStore {
     }
   }
 
-  /** Every run record of a task (bounded by runs.keep), oldest first. */
+  /** Every run of a task (its records, bounded by runs.keep, and the runs in flight), oldest first. */
   async allForTask(taskId: string): Promise<Run[]> {
-    return (await listPrefix(this.h, K.taskRuns(taskId))).kvs.map((kv) => JSON.parse(kv.value) as Run);
+    const [{ kvs }, live] = await Promise.all([listPrefix(this.h, K.taskRuns(taskId)), this.inFlight(taskId)]);
+    const byKey = new Map<string, Run>(kvs.map((kv) => [kv.key, JSON.parse(kv.value) as Run]));
+    for (const [k, run] of live) byKey.set(k, run);
+    return [...byKey.keys()].sort().map((k) => byKey.get(k)!);
   }
 
   /**

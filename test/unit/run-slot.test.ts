@@ -32,12 +32,11 @@ class FlakyStore {
     if (kind === 'after') throw new Error('deadline exceeded (applied)');
   }
 
-  async claim(_node: string, _lease: string, assignmentRev: number, running: Firing, run: Run) {
+  async claim(_node: string, _lease: string, assignmentRev: number, running: Firing) {
     if (this.rev !== assignmentRev) return null;
     this.fail(this.failClaims.shift(), () => {
       this.firing = running;
       this.rev++;
-      this.runs.push(run);
     });
     return { revision: this.rev, task: this.task };
   }
