@@ -13,7 +13,8 @@
  */
 import { parseArgs } from 'node:util';
 import { createServer } from 'node:http';
-import { readdirSync, writeFileSync } from 'node:fs';
+import { copyFileSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { TestCluster } from '../test/support/cluster.js';
 import { machine, sleep } from './lib/common.js';
 import { createTasks } from './lib/api.js';
@@ -165,17 +166,23 @@ for (const key of [...seen.entries()].filter(([k, a]) => a.length > 1 && new Set
   const r = await c.api('GET', `/api/v1/runs/${id}-${ms}-1`).catch(() => null);
   if (r && r.body?.state !== 'lost') unexplained.push(`${key}: attempt 1 is ${r.body?.state ?? 'unrecorded'}`);
 }
+// The nodes' logs (lease losses, leadership changes) outlive the cluster's temp dirs.
+if (values.json) for (const n of c.nodes) copyFileSync(n.logFile, join(dirname(values.json), `soak-${n.id}.log`));
+const countIn = (file: string, msg: string) => readFileSync(file, 'utf8').split('\n').filter((l) => l.includes(`"msg":"${msg}"`)).length;
+const leaseLosses = c.nodes.map((n) => countIn(n.logFile, 'node lease lost'));
+const elections = c.nodes.map((n) => countIn(n.logFile, 'elected leader'));
 await c.stop();
 rx.close();
 
 const first = samples[0];
 const last = samples[samples.length - 1];
-const result = { machine: machine(), rate: RATE, minutes: Number(values.minutes), kills, samples, expected, missed, missedPairs, lateSaid: Object.fromEntries(lateSaid), retried, unexplained };
+const result = { machine: machine(), rate: RATE, minutes: Number(values.minutes), kills, samples, expected, missed, missedPairs, lateSaid: Object.fromEntries(lateSaid), retried, unexplained, leaseLosses, elections };
 console.log(`\nSoak: ${RATE} firings/s for ${values.minutes} min, ${kills.length} node SIGKILLs\n`);
 console.log('| minute | firings/s | RSS MB n1 / n2 / n3 | open fds n1 / n2 / n3 | etcd db MB |');
 console.log('|---:|---:|---|---|---:|');
 for (const s of samples) console.log(`| ${s.minute} | ${s.firingsPerSec} | ${s.rss.join(' / ')} | ${s.fds.join(' / ')} | ${s.etcdDbMB} |`);
 console.log(`\nexpected ${expected} (task, second) pairs: missed ${missed}, retried (a higher attempt of the same second) ${retried}, unexplained duplicates ${unexplained.length} (the same attempt twice, or a retry of the last minute whose attempt 1 is not lost)`);
+console.log(`lease losses per node ${leaseLosses.join(' / ')}; elections won per node ${elections.join(' / ')} (the first leader's included)`);
 if (first && last) console.log(`RSS first -> last sample: ${first.rss.join('/')} -> ${last.rss.join('/')} MB; etcd db ${first.etcdDbMB} -> ${last.etcdDbMB} MB`);
 if (unexplained.length) console.log('unexplained:', unexplained.slice(0, 10).join('; '));
 if (missedPairs.length) console.log('first missed:', missedPairs.join(' '));

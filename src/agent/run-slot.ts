@@ -207,8 +207,8 @@ async function notStarted(d: SlotDeps, rev: number, firing: Firing, run: Run, ta
   if (reason === undefined || reason === 'shutdown' || reason === 'lease-lost') return;
   if (reason === 'drain' || reason === 'stop') {
     const back = handBack(firing, firing.startedMs ?? firing.dueMs, false);
-    // The claim wrote this attempt's run as running here: say what became of it (a claim
-    // elsewhere, or the leader's drop, overwrites it).
+    // Say what became of this attempt here (a node running it next shows over this record and
+    // its outcome overwrites it, as does the leader's drop).
     const why = reason === 'drain' ? 'the node was draining before its instant; handed back to run elsewhere' : 'its task was paused, stopped or deleted before its instant; handed back to the leader';
     const handedBack: Run = { ...run, state: 'skipped', startedMs: undefined, endedMs: d.clock.now(), message: `not started on ${d.nodeId}: ${why}` };
     const ok = await updateSure(d, rev, back, [handedBack], true);

@@ -93,9 +93,9 @@ export async function exchange(req: HttpRequest, ctx: RunContext): Promise<HttpR
   ctx.signal.addEventListener('abort', stop, { once: true });
   const timer = timeoutMs !== undefined ? setTimeout(() => ((timedOut = true), request.destroy(Object.assign(new Error(`timed out after ${timeoutMs} ms`), { code: 'ETIMEDOUT' }))), timeoutMs) : null;
   const tailText = () => (sink ? sink.tailText() : tailOf(Buffer.concat(early), ctx.tailBytes));
-  const send = () =>
+  const send = (via: http.Agent | false) =>
     new Promise<http.IncomingMessage>((resolve, reject) => {
-      request = mod.request(url, { method, headers, agent });
+      request = mod.request(url, { method, headers, agent: via });
       request.on('error', () => undefined); // surfaced through this promise; never uncaught
       request.once('response', resolve);
       request.once('error', reject);
@@ -105,11 +105,13 @@ export async function exchange(req: HttpRequest, ctx: RunContext): Promise<HttpR
   try {
     // A kept-alive socket the server closed while idle fails at once with ECONNRESET before
     // any answer: the request almost surely never reached the server, so it is sent again on a
-    // new socket. (A server that crashed right after reading it would see it twice: the same
-    // at-least-once edge as a run lost with its node; receivers de-duplicate on X-Rota-Run-Id.)
-    const response = await send().catch((e: NodeJS.ErrnoException) => {
+    // new connection (not the pool: a server closes its idle sockets together, and the retry
+    // took the next stale one: the soak's "socket hang up" failures). A server that crashed
+    // right after reading it would see it twice: the same at-least-once edge as a run lost with
+    // its node; receivers de-duplicate on X-Rota-Run-Id.
+    const response = await send(agent).catch((e: NodeJS.ErrnoException) => {
       if (!request?.reusedSocket || e.code !== 'ECONNRESET' || timedOut || ctx.signal.aborted) throw e;
-      return send();
+      return send(false);
     });
     status = response.statusCode ?? 0;
     for await (const chunk of response as AsyncIterable<Buffer>) {

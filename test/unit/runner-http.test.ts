@@ -187,30 +187,53 @@ describe('runner: http', () => {
   });
 
   it('sends again on a new socket when a kept-alive one was closed by the server before answering', async () => {
-    // A server that answers the first request on each connection and resets the connection on
-    // the second (what a server closing an idle keep-alive socket looks like to the client).
-    let answered = 0;
-    const sockets = new Set<net.Socket>();
-    const flaky = net.createServer((sock) => {
-      sockets.add(sock);
-      let requests = 0;
-      sock.on('data', (d: Buffer) => {
-        if (!d.toString().includes('\r\n\r\n')) return;
-        if (++requests > 1) return sock.resetAndDestroy();
-        answered++;
-        sock.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: keep-alive\r\n\r\nok');
-      });
-      sock.on('error', () => undefined);
-    });
-    await new Promise<void>((r) => flaky.listen(0, '127.0.0.1', r));
+    const { flaky, sockets, answered } = await oneRequestPerSocket();
     try {
       const url = `http://127.0.0.1:${(flaky.address() as AddressInfo).port}/`;
       expect(await execute(action({ url }), ctx())).to.include({ state: 'succeeded', outputTail: 'ok' });
       expect(await execute(action({ url }), ctx())).to.include({ state: 'succeeded', outputTail: 'ok' });
-      expect(answered).to.equal(2);
+      expect(answered()).to.equal(2);
+    } finally {
+      for (const sock of sockets) sock.destroy();
+      await new Promise((r) => flaky.close(r));
+    }
+  });
+
+  it('sends it again on a new connection, not on the next stale socket of the pool', async () => {
+    // Two idle sockets in the pool, both closed by the server: the retry took the second stale
+    // one and the run failed with "socket hang up" (seen in the soak against a busy receiver).
+    const { flaky, sockets, answered } = await oneRequestPerSocket();
+    try {
+      const url = `http://127.0.0.1:${(flaky.address() as AddressInfo).port}/`;
+      await Promise.all([execute(action({ url }), ctx()), execute(action({ url }), ctx())]);
+      expect(answered()).to.equal(2);
+      expect(await execute(action({ url }), ctx())).to.include({ state: 'succeeded', outputTail: 'ok' });
+      expect(answered()).to.equal(3);
     } finally {
       for (const sock of sockets) sock.destroy();
       await new Promise((r) => flaky.close(r));
     }
   });
 });
+
+/**
+ * A server that answers the first request on each connection and resets the connection on the
+ * second (what a server closing an idle keep-alive socket looks like to the client).
+ */
+async function oneRequestPerSocket(): Promise<{ flaky: net.Server; sockets: Set<net.Socket>; answered: () => number }> {
+  let answered = 0;
+  const sockets = new Set<net.Socket>();
+  const flaky = net.createServer((sock) => {
+    sockets.add(sock);
+    let requests = 0;
+    sock.on('data', (d: Buffer) => {
+      if (!d.toString().includes('\r\n\r\n')) return;
+      if (++requests > 1) return sock.resetAndDestroy();
+      answered++;
+      sock.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: keep-alive\r\n\r\nok');
+    });
+    sock.on('error', () => undefined);
+  });
+  await new Promise<void>((r) => flaky.listen(0, '127.0.0.1', r));
+  return { flaky, sockets, answered: () => answered };
+}
