@@ -73,6 +73,11 @@ export function startedRun(f: Firing, node: string, nowMs: number): Run {
   return { ...attemptRun(f), node, state: 'running', startedMs: nowMs };
 }
 
+/** Running, and past the instant it was claimed for (a firing claimed ahead is not started yet). */
+export function hasStarted(f: Firing, nowMs: number): boolean {
+  return f.state === 'running' && (f.startedMs === undefined || f.startedMs <= nowMs);
+}
+
 /**
  * The run a firing's current attempt is while a node holds it, as the firing shows it (the claim
  * writes no run record: the outcome writes the only one), or null when no node has started it

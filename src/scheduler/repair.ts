@@ -1,4 +1,4 @@
-import { attemptRun, firingRunId, isActive, isDaemon, replicaFirings, skippedRun, type Firing } from '../domain/firing.js';
+import { attemptRun, firingRunId, hasStarted, isActive, isDaemon, replicaFirings, skippedRun, type Firing } from '../domain/firing.js';
 import { nextAttemptNow, placeAgainSame } from '../domain/firing-transitions.js';
 import { overlapDecision, stillRunsWhenLate } from '../domain/policies.js';
 import type { Run, Task } from '../domain/task.js';
@@ -62,11 +62,6 @@ export function repairFiring(f: Firing, task: Task | undefined, ctx: RepairConte
   if (f.state === 'retry-wait') return { kind: 'wait', untilMs: f.dueMs };
   if (!task && f.state === 'assigned') return move(null, false, false);
   return { kind: 'none' };
-}
-
-/** Running, and past the instant it was claimed for (a firing claimed ahead is not started yet). */
-export function hasStarted(f: Firing, nowMs: number): boolean {
-  return f.state === 'running' && (f.startedMs === undefined || f.startedMs <= nowMs);
 }
 
 /** A scheduled first attempt that never started and is now too late for its misfire policy. */

@@ -7,7 +7,7 @@ import { K, parseRunId } from '../store/keys.js';
 import { RotaError } from '../domain/errors.js';
 import type { Clock } from '../domain/clock.js';
 import type { Run, Task } from '../domain/task.js';
-import { firingRunId } from '../domain/firing.js';
+import { firingRunId, hasStarted } from '../domain/firing.js';
 import { findDepCycle } from '../domain/replicas.js';
 import { scheduleInstants } from '../domain/schedule.js';
 import { normalizeTask, type InputLimits, type TaskFields, type TaskInput } from './task-input.js';
@@ -248,7 +248,7 @@ export class TaskService {
     await this.setEnabled(c, id, false);
     const live = await this.firings.firingsOf(id);
     const now = this.clock.now();
-    const running = live.filter((f) => f.state === 'running' && f.node && (f.startedMs ?? 0) <= now).map((f) => firingRunId(f));
+    const running = live.filter((f) => hasStarted(f, now) && f.node).map((f) => firingRunId(f));
     for (const runId of running) {
       await this.kill(c, runId).catch((err: unknown) => {
         // Ended meanwhile: nothing left to kill.
