@@ -47,9 +47,9 @@ run: etcd-bin build
 # Unit and integration tests in parallel; the cluster tests (3 etcd members + 3 node processes
 # each, faults injected) one file at a time, so two clusters do not fight over 2 cores; the
 # dashboard in headless Chromium (test/ui, ~25 s) in that serial step too.
+# test/run runs both suites and closes with the totals ("N passed, N failed") that CI reads.
 test: etcd-bin chromium-bin build
-	npx mocha --no-config --parallel --jobs 2 --timeout 30000 --exit 'dist/test/unit/**/*.test.js' 'dist/test/integration/**/*.test.js'
-	npx mocha --no-config --timeout 180000 --exit 'dist/test/cluster/**/*.test.js' 'dist/test/ui/**/*.test.js'
+	test/run
 
 # The dashboard's browser test alone; it rewrites the screenshots in docs/ui/ (make test writes
 # them to a scratch folder).
