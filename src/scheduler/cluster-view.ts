@@ -4,6 +4,7 @@ import type { Firing } from '../domain/firing.js';
 import type { Task } from '../domain/task.js';
 import type { NodeRecord } from '../store/session.js';
 import type { NodeInfo } from '../domain/placement.js';
+import { ClaimWatch } from './claim-watch.js';
 
 
 /**
@@ -11,6 +12,8 @@ import type { NodeInfo } from '../domain/placement.js';
  * indexed per task (overlap) and per node (load, lost incarnations).
  */
 export class ClusterView {
+  /** The nodes' claims as the firings show them (silent nodes). */
+  readonly claims = new ClaimWatch();
   tasks = new Map<string, Versioned<Task>>();
   cursors = new Map<string, Versioned<number>>();
   firings = new Map<string, Versioned<Firing>>();
@@ -43,6 +46,8 @@ export class ClusterView {
     triggers: { prefix: K.triggers, parse: (v: string) => v },
   } as const;
 
+  constructor(private readonly now: () => number = Date.now) {}
+
   /** Firing keys per task id. */
   private byTask = new Map<string, Set<string>>();
   /** Assigned or running firings per node id (placement load), kept as firings change. */
@@ -61,6 +66,7 @@ export class ClusterView {
       this.used.clear();
       this.unassigned.clear();
       for (const [k, e] of this.firings) this.index(k, e.value);
+      this.claims.reset([...this.firings].map(([k, e]) => [k, e.value]), this.now());
     }
   }
 
@@ -74,6 +80,7 @@ export class ClusterView {
     if (before !== after) {
       if (before) this.unindex(key, before);
       if (after) this.index(key, after);
+      this.claims.changed(key, before, after, this.now());
     }
     return key;
   }

@@ -5,24 +5,36 @@ import { planTrigger, repairFiring, type RepairContext, type TriggerPlan } from 
 import { RETRY_MS, type LeaderState } from './leader-state.js';
 
 /**
- * Firings after the plan: lost incarnations, retries that are due, unassigned firings (repair.ts
- * decides), and manual trigger requests turned into firings.
+ * At most this many firings are moved in one step: a node's loss (hundreds of firings) is
+ * written in slices, with the plan's own writes between them, not as one burst that etcd's
+ * applies (and the lease renewals waiting on them) fall behind.
+ */
+export const MAX_MOVES_PER_STEP = 150;
+
+/**
+ * Firings after the plan: lost incarnations, firings of silent nodes, retries that are due,
+ * unassigned firings (repair.ts decides), and manual trigger requests turned into firings.
  */
 export class FiringRepairs {
   constructor(private readonly s: LeaderState) {}
 
-  /** The firings marked in the work (changed, or due again). */
+  /** The firings marked in the work (changed, or due again), and those waiting on silent nodes. */
   async repair(): Promise<void> {
     const { view, work, metrics } = this.s;
+    const ctx: RepairContext = { ...this.s.planContext(), liveLeases: view.liveLeases(), isDraining: (n) => view.nodes.get(n)?.value.state === 'draining', silent: this.s.silent() };
+    for (const lease of ctx.silent ?? []) for (const k of view.claims.waitingOn(lease)) work.firings.add(k);
     const keys = [...work.firings];
     work.firings.clear();
-    const ctx: RepairContext = { ...this.s.planContext(), liveLeases: view.liveLeases(), isDraining: (n) => view.nodes.get(n)?.value.state === 'draining' };
     const moves: Parameters<FiringStore['transitionMany']>[1] = [];
     const stillThere = new Map<string, Promise<boolean>>(); // per incarnation, asked once
     let committed = false;
     try {
-      for (const key of keys) {
+      for (const [i, key] of keys.entries()) {
         if (!this.s.canWrite()) return;
+        if (moves.length >= MAX_MOVES_PER_STEP) {
+          for (const k of keys.slice(i)) work.repairAt(k, ctx.nowMs); // the next step, soon
+          break;
+        }
         const e = view.firings.get(key);
         if (!e || work.repaired.get(key) === e.modRevision) continue;
         const r = repairFiring(e.value, view.tasks.get(e.value.taskId)?.value, ctx);

@@ -29,7 +29,7 @@ export interface LeaderOptions {
  * write asks first and after.
  */
 export class LeaderState {
-  readonly view = new ClusterView();
+  readonly view: ClusterView;
   readonly work = new LeaderWork();
   readonly store: FiringStore;
   readonly nodes: NodeStore;
@@ -47,6 +47,7 @@ export class LeaderState {
     readonly metrics: Metrics,
     opts: LeaderOptions,
   ) {
+    this.view = new ClusterView(() => clock.now());
     this.store = new FiringStore(h);
     this.nodes = new NodeStore(h);
     this.random = opts.random ?? Math.random;
@@ -71,9 +72,26 @@ export class LeaderState {
     void this.leadership.resign();
   }
 
-  /** The inputs of a placement decision now. */
+  /**
+   * Leases whose nodes have stopped claiming (domain/claims.ts): they get no new work and their
+   * unclaimed firings go elsewhere, seconds before their leases expire.
+   */
+  silent(): ReadonlySet<string> {
+    const { view } = this;
+    const { silent, fresh } = view.claims.silentNow(view.liveLeases(), this.clock.now());
+    for (const lease of fresh) {
+      const node = [...view.nodes.values()].find((n) => n.value.lease === lease)?.value.id;
+      this.log.warn({ node, lease, unclaimed: view.claims.waitingOn(lease).length }, 'node has claimed nothing for a second: no new work for it, its unclaimed firings go elsewhere');
+      this.metrics.silentNode();
+    }
+    return silent;
+  }
+
+  /** The inputs of a placement decision now (silent nodes left out). */
   planContext(): PlanContext {
-    return { nowMs: this.clock.now(), nodes: this.view.nodeInfos(), turn: this.turn, random: this.random, blocked: (t) => this.depsBlocked(t) };
+    const silent = this.silent();
+    const nodes = this.view.nodeInfos();
+    return { nowMs: this.clock.now(), nodes: silent.size ? nodes.filter((n) => !silent.has(n.lease)) : nodes, turn: this.turn, random: this.random, blocked: (t) => this.depsBlocked(t) };
   }
 
   /** Deps by name or id within the tenant; busy = the dep has any firing (pending or live). */

@@ -25,7 +25,8 @@ const MAX_TIMER_MS = 3_600_000;
  * mailbox, does what is marked or due:
  * - task-planning.ts: when each task is next due, and the plans of the due ones;
  * - replica-keeper.ts: daemon replicas at their count, paused and deleted tasks' firings;
- * - firing-repairs.ts: lost incarnations, retries, unassigned firings, manual triggers.
+ * - firing-repairs.ts: lost incarnations, silent nodes' firings (claim-watch.ts), retries,
+ *   unassigned firings, manual triggers.
  * Every write is fenced by the leadership it was given; time comes from the injected clock.
  */
 export class Leader {
@@ -162,10 +163,11 @@ export class Leader {
       this.log.debug({ due: due.length, next: work.nextDue() }, 'leader step');
       if (due.length > 0) await this.planning.fire(due);
       if (work.triggers.size > 0) await this.repairs.triggers();
-      if (work.firings.size > 0) await this.repairs.repair();
+      if (work.takeClaimCheck() || work.firings.size > 0) await this.repairs.repair();
     } finally {
       // Whatever failed (an etcd timeout), the timer stays armed for what is left.
       this.planning.reschedule();
+      work.claimsAt(this.s.view.claims.nextCheckMs());
       this.arm();
     }
   }

@@ -14,12 +14,14 @@ export type Repair =
 export interface RepairContext extends PlanContext {
   liveLeases: Set<string>;
   isDraining(node: string): boolean;
+  /** Leases whose nodes have stopped claiming (domain/claims.ts). */
+  silent?: ReadonlySet<string>;
 }
 
 /**
  * Pure: a firing whose incarnation vanished (never claimed: placed again, same attempt;
  * running: a `lost` run record, then attempt + 1 elsewhere unless onLost is discard), one
- * assigned to a draining node (placed elsewhere), an unassigned one or a retry that is due
+ * assigned to a draining or silent node (placed elsewhere), an unassigned one or a retry that is due
  * (placed), and the firings of a deleted task that never started (dropped).
  */
 export function repairFiring(f: Firing, task: Task | undefined, ctx: RepairContext): Repair {
@@ -41,7 +43,7 @@ export function repairFiring(f: Firing, task: Task | undefined, ctx: RepairConte
     const next = retry ? place(nextAttemptNow(f, now), task, ctx) : null;
     return { kind: 'transition', next, runs: [lost], lost: true, retried: retry, confirmLeaseGone: true };
   }
-  if (f.state === 'assigned' && f.node && ctx.isDraining(f.node)) return placeAgain(f, task, ctx);
+  if (f.state === 'assigned' && f.node && (ctx.isDraining(f.node) || (!!f.lease && !!ctx.silent?.has(f.lease)))) return placeAgain(f, task, ctx);
   if (f.state === 'unassigned' || (f.state === 'retry-wait' && f.dueMs <= now)) {
     if (!task) return move(null, false, false);
     if (f.state === 'unassigned' && missedByPolicy(f, task, now)) return skip(f, task, now);

@@ -19,6 +19,7 @@ export class LeaderWork {
   readonly killed = new Map<string, number>();
 
   private readonly due = new TimerHeap();
+  private claimCheck = false;
 
   /** When the task next needs planning (null: never on its own). */
   planAt(taskId: string, ms: number | null): void {
@@ -28,6 +29,18 @@ export class LeaderWork {
   /** When the firing needs looking at again (a retry due, an expiry). */
   repairAt(firingKey: string, ms: number): void {
     this.due.set('repair ' + firingKey, ms);
+  }
+
+  /** When the nodes' claims need looking at (an assignment's claim deadline: domain/claims.ts). */
+  claimsAt(ms: number | null): void {
+    this.due.set('claims', ms);
+  }
+
+  /** Whether a claim deadline has passed since the last call (set by takeDue). */
+  takeClaimCheck(): boolean {
+    const was = this.claimCheck;
+    this.claimCheck = false;
+    return was;
   }
 
   /** The earliest due time, or null when nothing waits. */
@@ -40,6 +53,7 @@ export class LeaderWork {
     const plan: string[] = [];
     for (const k of this.due.takeDue(nowMs)) {
       if (k.startsWith('plan ')) plan.push(k.slice(5));
+      else if (k === 'claims') this.claimCheck = true;
       else this.firings.add(k.slice(7));
     }
     return plan;

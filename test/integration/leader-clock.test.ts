@@ -54,9 +54,14 @@ describe('leader on a fake clock (integration, real etcd)', function () {
       await clock.advance(1);
       const first = await waitFor(async () => (await firings.firingsOf(task.id))[0], 'the firing of :10');
       expect(first).to.include({ scheduledMs: at10, dueMs: at10, state: 'assigned', node: 'n1', trigger: 'schedule', attempt: 1 });
+      // No agent claims it: the leader looks again at its claim deadline (the only node is never
+      // silent, so nothing moves), then waits for :20.
+      await waitFor(() => clock.nextTimer() === at10 - 500, 'the timer armed for the claim deadline');
+      await clock.advance(1000);
       await waitFor(() => clock.nextTimer() === at10 + 10_000 - 1500, 'the timer armed for :20');
+      expect(await firings.firingsOf(task.id)).to.deep.include({ ...first });
 
-      await clock.advance(10_000);
+      await clock.advance(9_000);
       await waitFor(async () => (await firings.firingsOf(task.id)).length === 2, 'the firing of :20');
       expect((await firings.firingsOf(task.id)).map((f) => f.scheduledMs)).to.deep.equal([at10, at10 + 10_000]);
 
@@ -74,6 +79,82 @@ describe('leader on a fake clock (integration, real etcd)', function () {
     } finally {
       lost.abort();
       await session.close();
+      await leaderRun;
+      h.close();
+    }
+  });
+
+  it('gives no new work to a node that claims nothing and moves its unclaimed firings to one that claims, while its lease lives', async () => {
+    const { handle: h } = await freshEtcd();
+    const t0 = Date.UTC(2031, 0, 1, 0, 0, 1);
+    const clock = new FakeClock(t0);
+    // Both leases live in real time for the whole test: only the claims tell the nodes apart.
+    const s1 = new NodeSession(h, systemClock, 30, silentLogger); // the leader's node: never claims
+    const s2 = new NodeSession(h, systemClock, 30, silentLogger); // the test claims for it
+    const lost = new AbortController();
+    let leaderRun: Promise<void> | null = null;
+    let claiming = true;
+    let claimer: Promise<void> | null = null;
+    try {
+      const rec = (id: string) => ({ id, address: '127.0.0.1:1', ip: '127.0.0.1', hostname: id, attributes: {}, capacity: 100, state: 'active' as const, version: 't', startedMs: t0 });
+      await s1.start(rec('n1'));
+      await s2.start(rec('n2'));
+      const leadership = await campaign(h, s1, 'n1', lost.signal, silentLogger);
+      const tasks = new TaskStore(h);
+      const firings = new FiringStore(h);
+      const ids: string[] = [];
+      for (let i = 0; i < 6; i++) {
+        const t = await tasks.create(
+          {
+            tenant: 'default', name: `ten-${i}`, enabled: true, schedule: { cron: '*/10 * * * * *', tz: 'UTC' },
+            action: { http: { url: 'http://127.0.0.1:9/', method: 'POST' } } as Task['action'], replicas: 1,
+            placement: { ...DEFAULT_PLACEMENT, strategy: 'round-robin' }, policies: DEFAULT_POLICIES, createdMs: t0, updatedMs: t0,
+          },
+          t0,
+        );
+        ids.push(t.id);
+      }
+      const all = async () => (await Promise.all(ids.map((id) => firings.firingsOf(id)))).flat();
+      // n2 claims every assignment it is given, as an agent does, at once.
+      claimer = (async () => {
+        while (claiming) {
+          for (const f of await all()) {
+            if (f.state !== 'assigned' || f.node !== 'n2') continue;
+            const got = await firings.getFiring(f.taskId, f.scheduledMs, f.replica);
+            if (got?.firing.state === 'assigned' && got.firing.node === 'n2') await firings.claim('n2', s2.leaseNumeric, got.modRevision, { ...got.firing, state: 'running', startedMs: got.firing.scheduledMs });
+          }
+          await new Promise((r) => setTimeout(r, 20));
+        }
+      })();
+      const at10 = t0 + 9_000;
+      const leader = new Leader(h, s1, leadership!, clock, silentLogger, new Metrics(), { writeAheadMs: 1500 });
+      leaderRun = leader.run();
+      await waitFor(() => clock.nextTimer() === at10 - 1500, 'the timer armed for the first write-ahead time');
+      await clock.advance(at10 - 1500 - t0);
+      await waitFor(async () => (await all()).length === 6, 'the six firings of :10');
+      const first = await all();
+      expect(first.filter((f) => f.node === 'n1'), 'round-robin gave n1 some').to.not.have.length(0);
+      await waitFor(async () => (await all()).filter((f) => f.node === 'n2').every((f) => f.state === 'running'), 'n2 claimed its own');
+      expect((await all()).filter((f) => f.node === 'n1').every((f) => f.state === 'assigned'), 'n1 claims nothing').to.equal(true);
+
+      await clock.advance(999); // the claim deadline not reached: nothing moves
+      await new Promise((r) => setTimeout(r, 200));
+      expect((await all()).filter((f) => f.node === 'n1')).to.have.length(first.filter((f) => f.node === 'n1').length);
+      await clock.advance(1); // a second without a claim from n1
+      await waitFor(async () => (await all()).every((f) => f.node === 'n2' && f.state === 'running'), "n1's firings moved to n2 and claimed there, before their instant");
+      expect(clock.now()).to.be.below(at10);
+      expect((await all()).every((f) => f.attempt === 1), 'the same attempt, never started').to.equal(true);
+
+      // The next round goes to n2 alone: n1 is silent, its lease alive.
+      await clock.advance(10_000);
+      await waitFor(async () => (await all()).filter((f) => f.scheduledMs === at10 + 10_000).length === 6, 'the six firings of :20');
+      expect((await all()).filter((f) => f.scheduledMs === at10 + 10_000).map((f) => f.node)).to.deep.equal(['n2', 'n2', 'n2', 'n2', 'n2', 'n2']);
+    } finally {
+      claiming = false;
+      await claimer;
+      lost.abort();
+      await s2.close();
+      await s1.close();
       await leaderRun;
       h.close();
     }
