@@ -176,18 +176,31 @@ export class FiringStore {
 
   /**
    * Many transitions (a node lost with hundreds of firings): packed into transactions of up to
-   * 30, committed concurrently; a pack whose compares fail is retried one by one.
+   * 30, committed concurrently; in a pack whose compares fail, the stale ones are left out and
+   * the others go again together.
    */
   async transitionMany(fence: Fence, items: { prev: { firing: Firing; modRevision: number }; next: Firing | null; runs: Run[] }[]): Promise<('ok' | 'stale' | 'fenced')[]> {
+    const { ns } = this.h;
     const packs: (typeof items)[] = [];
     for (let i = 0; i < items.length; i += 30) packs.push(items.slice(i, i + 30));
+    const fenced = new Error('fenced');
     const commitPack = async (pack: typeof items): Promise<('ok' | 'stale' | 'fenced')[]> => {
-      const compares: [string, 'Mod' | 'Create', number][] = pack.map((t) => [K.firing(t.prev.firing.taskId, t.prev.firing.scheduledMs, t.prev.firing.replica), 'Mod', t.prev.modRevision]);
-      const r = await this.commit(fence, compares, pack.flatMap((t) => this.transitionOps(t.prev.firing, t.next, t.runs)));
-      if (r.ok) return pack.map(() => 'ok');
-      if (!(await this.fenceHolds(fence))) return pack.map(() => 'fenced');
-      if (pack.length === 1) return ['stale'];
-      return (await Promise.all(pack.map((t) => commitPack([t])))).flat();
+      try {
+        return await together(pack, 'stale' as 'ok' | 'stale' | 'fenced', async (batch) => {
+          const keys = batch.map((t) => K.firing(t.prev.firing.taskId, t.prev.firing.scheduledMs, t.prev.firing.replica));
+          let txn = ns.if(fence.key, 'Create', '==', fence.createRevision);
+          batch.forEach((t, i) => (txn = txn.and(keys[i]!, 'Mod', '==', t.prev.modRevision)));
+          const reads = [ns.get(fence.key), ...keys.map((k) => ns.get(k))] as unknown as Op[];
+          const r = await txn.then(...batch.flatMap((t) => this.transitionOps(t.prev.firing, t.next, t.runs))).else(...reads).commit();
+          if (r.succeeded) return { ok: true, results: batch.map(() => 'ok' as const) };
+          const kvOf = (i: number) => r.responses[i]?.response_range?.kvs[0];
+          if (Number(kvOf(0)?.create_revision ?? 0) !== fence.createRevision) throw fenced;
+          return { ok: false, fresh: batch.map((t, i) => Number(kvOf(i + 1)?.mod_revision ?? -1) === t.prev.modRevision) };
+        });
+      } catch (err) {
+        if (err === fenced) return pack.map(() => 'fenced');
+        throw err;
+      }
     };
     return (await Promise.all(packs.map(commitPack))).flat();
   }
@@ -207,30 +220,38 @@ export class FiringStore {
 
   /**
    * Claims due at the same moment go in one transaction (compare each firing's revision and the
-   * node's lease once per incarnation); if any compare fails, each is tried on its own.
+   * node's lease once per incarnation); if any compare fails, the others go again together.
    */
   private async claimMany(items: ClaimItem[]): Promise<({ revision: number; task: Task | null } | null)[]> {
     const { ns } = this.h;
-    const attempt = async (batch: ClaimItem[]) => {
+    return together(items, null, async (batch) => {
+      const leases = new Map(batch.map((c) => [c.nodeId, c.leaseNumeric]));
       let txn = ns.if(K.node(batch[0]!.nodeId), 'Lease', '==', batch[0]!.leaseNumeric);
-      for (const c of batch.slice(1)) if (c.nodeId !== batch[0]!.nodeId || c.leaseNumeric !== batch[0]!.leaseNumeric) txn = txn.and(K.node(c.nodeId), 'Lease', '==', c.leaseNumeric);
+      for (const [node, lease] of leases) if (node !== batch[0]!.nodeId) txn = txn.and(K.node(node), 'Lease', '==', lease);
       const ops: Op[] = [];
+      const reads: Op[] = [];
       for (const c of batch) {
         const key = K.firing(c.running.taskId, c.running.scheduledMs, c.running.replica);
         txn = txn.and(key, 'Mod', '==', c.assignmentRev);
         ops.push(ns.put(key).value(JSON.stringify(c.running)), ns.get(K.task(c.running.taskId)) as unknown as Op);
+        reads.push(ns.get(key) as unknown as Op);
       }
-      const r = await txn.then(...ops).commit();
-      if (!r.succeeded) return null;
-      return batch.map((_, i) => {
-        const kv = r.responses[i * 2 + 1]?.response_range?.kvs[0];
-        return { revision: Number(r.header.revision), task: kv ? (JSON.parse(kv.value.toString()) as Task) : null };
-      });
-    };
-    const together = await attempt(items);
-    if (together) return together;
-    if (items.length === 1) return [null];
-    return Promise.all(items.map(async (c) => ((await attempt([c])) ?? [null])[0]!));
+      for (const node of leases.keys()) reads.push(ns.get(K.node(node)) as unknown as Op);
+      const r = await txn.then(...ops).else(...reads).commit();
+      if (!r.succeeded) {
+        // What each compare found: the firing as assigned, and its node's key on this lease.
+        const kvOf = (i: number) => r.responses[i]?.response_range?.kvs[0];
+        const leaseHolds = new Map([...leases].map(([node, lease], i) => [node, String(kvOf(batch.length + i)?.lease ?? '') === lease]));
+        return { ok: false, fresh: batch.map((c, i) => Number(kvOf(i)?.mod_revision ?? -1) === c.assignmentRev && !!leaseHolds.get(c.nodeId)) };
+      }
+      return {
+        ok: true,
+        results: batch.map((_, i) => {
+          const kv = r.responses[i * 2 + 1]?.response_range?.kvs[0];
+          return { revision: Number(r.header.revision), task: kv ? (JSON.parse(kv.value.toString()) as Task) : null };
+        }),
+      };
+    });
   }
 
   /**
@@ -246,24 +267,23 @@ export class FiringStore {
 
   private async completeMany(items: OutcomeItem[]): Promise<boolean[]> {
     const { ns } = this.h;
-    const attempt = async (batch: OutcomeItem[]): Promise<boolean> => {
-      const first = batch[0]!;
-      let txn = ns.if(K.firing(first.firing.taskId, first.firing.scheduledMs, first.firing.replica), 'Mod', '==', first.claimRev);
-      for (const o of batch.slice(1)) txn = txn.and(K.firing(o.firing.taskId, o.firing.scheduledMs, o.firing.replica), 'Mod', '==', o.claimRev);
+    return together(items, false, async (batch) => {
+      const keyOf = (o: OutcomeItem) => K.firing(o.firing.taskId, o.firing.scheduledMs, o.firing.replica);
+      let txn = ns.if(keyOf(batch[0]!), 'Mod', '==', batch[0]!.claimRev);
+      for (const o of batch.slice(1)) txn = txn.and(keyOf(o), 'Mod', '==', o.claimRev);
       const ops: Op[] = [];
       for (const o of batch) {
-        const key = K.firing(o.firing.taskId, o.firing.scheduledMs, o.firing.replica);
+        const key = keyOf(o);
         ops.push(
           ns.put(K.run(o.run.taskId, o.run.scheduledMs, o.run.attempt, o.run.replica)).value(JSON.stringify(o.run)),
           ns.delete().key(K.assignment(o.nodeId, o.firing.taskId, o.firing.scheduledMs, o.firing.replica)),
           o.next ? ns.put(key).value(JSON.stringify(o.next)) : ns.delete().key(key),
         );
       }
-      return (await txn.then(...ops).commit()).succeeded;
-    };
-    if (await attempt(items)) return items.map(() => true);
-    if (items.length === 1) return [false];
-    return Promise.all(items.map((o) => attempt([o])));
+      const r = await txn.then(...ops).else(...batch.map((o) => ns.get(keyOf(o)) as unknown as Op)).commit();
+      if (r.succeeded) return { ok: true, results: batch.map(() => true) };
+      return { ok: false, fresh: batch.map((o, i) => Number(r.responses[i]?.response_range?.kvs[0]?.mod_revision ?? -1) === o.claimRev) };
+    });
   }
 
   /**
@@ -354,4 +374,34 @@ export class FiringStore {
     const r = await this.h.ns.get(K.trigger(taskId, ms)).exec();
     return r.kvs.length > 0;
   }
+}
+
+type Tried<R> = { ok: true; results: R[] } | { ok: false; fresh: boolean[] };
+
+/**
+ * Items committed in one transaction whose compares all must hold. When one fails, the
+ * transaction's else branch has read what each compare found: the stale items get `stale`, the
+ * others go again together (a few rounds, then one by one), so one firing taken back no longer
+ * costs every other item in the batch a transaction of its own.
+ */
+async function together<T, R>(items: T[], stale: R, attempt: (batch: T[]) => Promise<Tried<R>>): Promise<R[]> {
+  const out: R[] = items.map(() => stale);
+  let pending = items.map((_, i) => i);
+  for (let round = 0; pending.length > 0; round++) {
+    if (round === 3 && pending.length > 1) {
+      // Still contended: each alone, its own outcome.
+      await Promise.all(pending.map(async (i) => {
+        const r = await attempt([items[i]!]);
+        if (r.ok) out[i] = r.results[0]!;
+      }));
+      return out;
+    }
+    const r = await attempt(pending.map((i) => items[i]!));
+    if (r.ok) {
+      pending.forEach((i, j) => (out[i] = r.results[j]!));
+      return out;
+    }
+    pending = pending.filter((_, j) => r.fresh[j]);
+  }
+  return out;
 }

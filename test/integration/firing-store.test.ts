@@ -1,0 +1,97 @@
+import { expect } from 'chai';
+import { FiringStore } from '../../src/store/firing-store.js';
+import { NodeSession } from '../../src/store/session.js';
+import { K } from '../../src/store/keys.js';
+import { systemClock } from '../../src/domain/clock.js';
+import { silentLogger } from '../../src/log.js';
+import type { Firing } from '../../src/domain/firing.js';
+import type { Run } from '../../src/domain/task.js';
+import { freshEtcd } from '../support/etcd.js';
+
+/**
+ * Claims and outcomes batched into one transaction: a firing taken back from the batch (its
+ * revision moved) fails alone, and the others still commit together.
+ */
+describe('firing store batches (integration, real etcd)', function () {
+  this.timeout(20_000);
+
+  it('claims: a stale firing in the batch gets null, the rest are claimed in one transaction; another lease claims nothing', async () => {
+    const { handle: h } = await freshEtcd();
+    const s = new NodeSession(h, systemClock, 10, silentLogger);
+    try {
+      await s.start({ id: 'n1', address: '127.0.0.1:1', ip: '127.0.0.1', hostname: 'h', attributes: {}, capacity: 10, state: 'active', version: 't', startedMs: 0 });
+      const store = new FiringStore(h);
+      const f = (ms: number): Firing => ({ taskId: '7', tenant: 'default', scheduledMs: ms, attempt: 1, trigger: 'schedule', state: 'assigned', dueMs: ms, node: 'n1', lease: s.leaseId });
+      const revs: number[] = [];
+      for (const ms of [1000, 2000, 3000]) {
+        const r = await h.ns.put(K.firing('7', ms)).value(JSON.stringify(f(ms))).exec();
+        revs.push(Number(r.header.revision));
+      }
+      await h.ns.put(K.firing('7', 2000)).value(JSON.stringify({ ...f(2000), node: 'n2' })); // taken back meanwhile
+      const run = (x: Firing): Firing => ({ ...x, state: 'running', startedMs: x.scheduledMs });
+      const got = await Promise.all([1000, 2000, 3000].map((ms, i) => store.claim('n1', s.leaseNumeric, revs[i]!, run(f(ms)))));
+      expect(got[1]).to.equal(null);
+      expect(got[0]).to.not.equal(null);
+      expect(got[2]?.revision, 'committed together').to.equal(got[0]?.revision);
+      expect((await store.getFiring('7', 1000))?.firing.state).to.equal('running');
+      expect((await store.getFiring('7', 2000))?.firing.node).to.equal('n2');
+      expect((await store.getFiring('7', 3000))?.firing.state).to.equal('running');
+
+      const again = await store.getFiring('7', 2000);
+      expect(await store.claim('n1', '12345', again!.modRevision, run(f(2000))), 'not this node\'s lease').to.equal(null);
+    } finally {
+      await s.close();
+      h.close();
+    }
+  });
+
+  it('outcomes: a firing taken back fails alone; the others are written', async () => {
+    const { handle: h } = await freshEtcd();
+    try {
+      const store = new FiringStore(h);
+      const f = (ms: number): Firing => ({ taskId: '8', tenant: 'default', scheduledMs: ms, attempt: 1, trigger: 'schedule', state: 'running', dueMs: ms, node: 'n1', lease: 'L', startedMs: ms });
+      const revs: number[] = [];
+      for (const ms of [1000, 2000, 3000]) revs.push(Number((await h.ns.put(K.firing('8', ms)).value(JSON.stringify(f(ms))).exec()).header.revision));
+      await h.ns.put(K.firing('8', 3000)).value(JSON.stringify({ ...f(3000), node: 'n2' }));
+      const run = (ms: number): Run => ({ id: `8-${ms}-1`, taskId: '8', tenant: 'default', scheduledMs: ms, attempt: 1, trigger: 'schedule', state: 'succeeded', node: 'n1', startedMs: ms, endedMs: ms + 1 }) as Run;
+      const ok = await Promise.all([1000, 2000, 3000].map((ms, i) => store.complete('n1', revs[i]!, f(ms), run(ms), null)));
+      expect(ok).to.deep.equal([true, true, false]);
+      expect(await store.getFiring('8', 1000)).to.equal(null);
+      expect(await store.getFiring('8', 2000)).to.equal(null);
+      expect((await store.getFiring('8', 3000))?.firing.node).to.equal('n2');
+      expect(await h.ns.get(K.run('8', 2000, 1)).string()).to.be.a('string');
+      expect(await h.ns.get(K.run('8', 3000, 1)).string()).to.equal(null);
+    } finally {
+      h.close();
+    }
+  });
+
+  it('leader transitions: a stale firing in a pack is left out and the rest commit together; a lost fence says fenced', async () => {
+    const { handle: h } = await freshEtcd();
+    try {
+      const store = new FiringStore(h);
+      const fenceKey = 'election/test';
+      const fence = { key: fenceKey, createRevision: Number((await h.ns.put(fenceKey).value('n1').exec()).header.revision) };
+      const f = (ms: number): Firing => ({ taskId: '9', tenant: 'default', scheduledMs: ms, attempt: 1, trigger: 'schedule', state: 'assigned', dueMs: ms, node: 'n1', lease: 'L1' });
+      const prevs: { firing: Firing; modRevision: number }[] = [];
+      for (const ms of [1000, 2000, 3000, 4000]) prevs.push({ firing: f(ms), modRevision: Number((await h.ns.put(K.firing('9', ms)).value(JSON.stringify(f(ms))).exec()).header.revision) });
+      await h.ns.put(K.firing('9', 2000)).value(JSON.stringify({ ...f(2000), state: 'running' })); // claimed meanwhile
+      const moved = (x: Firing): Firing => ({ ...x, node: 'n2', lease: 'L2' });
+      const res = await store.transitionMany(fence, prevs.map((p) => ({ prev: p, next: moved(p.firing), runs: [] })));
+      expect(res).to.deep.equal(['ok', 'stale', 'ok', 'ok']);
+      const revs = await Promise.all([1000, 3000, 4000].map(async (ms) => (await store.getFiring('9', ms))!));
+      expect(revs.map((x) => x.firing.node)).to.deep.equal(['n2', 'n2', 'n2']);
+      expect(new Set(revs.map((x) => x.modRevision)).size, 'one transaction').to.equal(1);
+      expect((await store.getFiring('9', 2000))?.firing.state).to.equal('running');
+      expect(await h.ns.get(K.assignment('n2', '9', 3000)).string()).to.be.a('string');
+
+      await h.ns.delete().key(fenceKey);
+      await h.ns.put(fenceKey).value('n3'); // another leader's key, a later create revision
+      const again = await store.getFiring('9', 1000);
+      expect(await store.transitionMany(fence, [{ prev: again!, next: null, runs: [] }])).to.deep.equal(['fenced']);
+      expect(await store.getFiring('9', 1000)).to.not.equal(null);
+    } finally {
+      h.close();
+    }
+  });
+});
