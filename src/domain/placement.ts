@@ -17,6 +17,23 @@ export interface NodeInfo {
   runtimes?: string[];
 }
 
+/** A node (re)started this recently is warming up: it gets its share of new work, not all of it. */
+export const WARMUP_MS = 10_000;
+
+/**
+ * Pure: least-loaded placement would send a node that just started (load 0) every new firing
+ * until it caught up with the others: at 300 firings/s that is 150 firings in one instant on a
+ * process still cold, which then fell behind on everything, keepalives included, and lost its
+ * lease (soak). A warming node counts as loaded like the others on average, so it takes its
+ * share from the start. Nothing changes when every node is warming (a new leader's first view).
+ */
+export function warmedUp(nodes: NodeInfo[], warming: (n: NodeInfo) => boolean): NodeInfo[] {
+  const warm = nodes.filter((n) => !warming(n));
+  if (warm.length === 0 || warm.length === nodes.length) return nodes;
+  const ratio = warm.reduce((a, n) => a + n.load / Math.max(1, n.capacity), 0) / warm.length;
+  return nodes.map((n) => (warming(n) ? { ...n, load: Math.max(n.load, Math.round(ratio * Math.max(1, n.capacity))) } : n));
+}
+
 /** What a firing needs of its node beyond its placement rules. */
 export interface Needs {
   /** A container runtime. */

@@ -3,7 +3,7 @@ import { K, type Versioned } from '../store/keys.js';
 import type { Firing } from '../domain/firing.js';
 import type { Task } from '../domain/task.js';
 import type { NodeRecord } from '../store/session.js';
-import type { NodeInfo } from '../domain/placement.js';
+import { WARMUP_MS, warmedUp, type NodeInfo } from '../domain/placement.js';
 import { ClaimWatch } from './claim-watch.js';
 
 
@@ -150,9 +150,13 @@ export class ClusterView {
     return new Set([...this.nodes.values()].map((n) => n.value.lease));
   }
 
+  /** The nodes as placement sees them (a node that just started counts as loaded like the rest). */
   nodeInfos(): NodeInfo[] {
     const load = this.load;
-    return [...this.nodes.values()].map(({ value: n }) => {
+    const now = this.now();
+    const warming = new Set<string>(); // by the start time in its record (nodes keep their clocks in sync)
+    const infos = [...this.nodes.values()].map(({ value: n }): NodeInfo => {
+      if (now - n.startedMs < WARMUP_MS) warming.add(n.lease);
       const used = this.used.get(n.id);
       return {
         id: n.id,
@@ -166,5 +170,6 @@ export class ClusterView {
         runtimes: n.runtimes ?? [],
       };
     });
+    return warmedUp(infos, (n) => warming.has(n.lease));
   }
 }

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { silentLeases } from '../../src/domain/claims.js';
+import { maxSilent, silentLeases } from '../../src/domain/claims.js';
 import { ClaimWatch } from '../../src/scheduler/claim-watch.js';
 import type { Firing } from '../../src/domain/firing.js';
 
@@ -23,11 +23,16 @@ describe('silent nodes (domain/claims.ts)', () => {
     expect([...silentLeases([], new Map([['A', 2500]]), since, live, 3000, 1000, 10_000)]).to.deep.equal([]);
   });
 
-  it('ignores leases that are gone, and never calls every live lease silent', () => {
+  it('ignores leases that are gone, and calls at most a minority silent (one of two), those silent longest', () => {
     expect(silentLeases([{ lease: 'Z', sinceMs: 0 }], none, none, live, 5000, 1000).size).to.equal(0);
-    const all = ['A', 'B', 'C'].map((lease) => ({ lease, sinceMs: 0 }));
-    expect(silentLeases(all, none, none, live, 5000, 1000).size).to.equal(0);
-    expect(silentLeases(all.slice(0, 2), none, none, live, 5000, 1000).size).to.equal(2);
+    const waits = [{ lease: 'B', sinceMs: 300 }, { lease: 'C', sinceMs: 100 }, { lease: 'A', sinceMs: 200 }];
+    expect([...silentLeases(waits, none, none, live, 5000, 1000).keys()], 'one of three: the longest waiting').to.deep.equal(['C']);
+    expect([...silentLeases(waits, none, new Map([['B', 4000]]), live, 5000, 1000).keys()], 'one already silent stays so').to.deep.equal(['B']);
+    expect([...silentLeases(waits, none, none, new Set(['A', 'B']), 5000, 1000).keys()], 'one of two').to.deep.equal(['A']);
+    expect(silentLeases(waits, none, none, new Set(['A']), 5000, 1000).size, 'never the only one').to.equal(0);
+    const five = new Set(['A', 'B', 'C', 'D', 'E']);
+    expect(silentLeases([...waits, { lease: 'D', sinceMs: 0 }], none, none, five, 5000, 1000).size, 'two of five').to.equal(2);
+    expect([0, 1, 2, 3, 4, 5, 7].map(maxSilent)).to.deep.equal([0, 0, 1, 1, 1, 2, 3]);
   });
 });
 
@@ -45,7 +50,8 @@ describe('ClaimWatch', () => {
     w.changed('k4', undefined, f('assigned', 'B'), 1250);
     w.changed('k4', f('assigned', 'B'), f('running', 'B'), 1260);
     expect(w.nextCheckMs()).to.equal(2200);
-    expect(w.silentNow(live, 2200).silent, 'C silent; A stays').to.deep.equal(new Set(['A', 'C']));
+    expect(w.silentNow(live, 2200).silent, 'A stays; C would be a second of three').to.deep.equal(new Set(['A']));
+    expect(w.silentNow(new Set(['A', 'B', 'C', 'D', 'E']), 2200).silent, 'two of five').to.deep.equal(new Set(['A', 'C']));
     w.changed('k3', f('assigned', 'C'), undefined, 2300);
     expect(w.silentNow(live, 2400).fresh, 'reported once').to.deep.equal([]);
     expect(w.waitingOn('A')).to.deep.equal(['k1']);

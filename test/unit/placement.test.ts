@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { charge, chooseNode, eligibleNodes, fits, type NodeInfo } from '../../src/domain/placement.js';
+import { charge, chooseNode, eligibleNodes, fits, warmedUp, type NodeInfo } from '../../src/domain/placement.js';
 import type { Placement } from '../../src/domain/task.js';
 
 function node(id: string, over: Partial<NodeInfo> = {}): NodeInfo {
@@ -175,3 +175,18 @@ describe('placement by resources, constraints and runtimes', () => {
   });
 });
 
+
+describe('warmedUp: a node that just started takes its share, not all new work', () => {
+  it('counts a warming node as loaded like the others on average (per capacity); no change when all or none warm', () => {
+    const nodes = [node('a', { load: 150, capacity: 10 }), node('b', { load: 90, capacity: 10 }), node('c', { load: 0, capacity: 20 })];
+    const warmed = warmedUp(nodes, (x) => x.id === 'c');
+    expect(warmed.map((x) => x.load)).to.deep.equal([150, 90, 240]); // (15 + 9) / 2 = 12 per unit of capacity
+    expect(nodes[2]!.load, 'the input is left alone').to.equal(0);
+    // least-loaded would give c everything; now the next firings go to b first.
+    expect(chooseNode(warmed, { strategy: 'least-loaded' }, 0, () => 0)?.id).to.equal('b');
+    expect(warmedUp(nodes, () => true)).to.equal(nodes);
+    expect(warmedUp(nodes, () => false)).to.equal(nodes);
+    const busy = warmedUp([node('a', { load: 5 }), node('c', { load: 9 })], (x) => x.id === 'c');
+    expect(busy.map((x) => x.load), 'a warming node already loaded keeps its load').to.deep.equal([5, 9]);
+  });
+});
