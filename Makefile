@@ -88,7 +88,7 @@ bench: etcd-bin redis-bin build
 	node dist/bench/failover.js $(FAILOVER_ARGS) --json $(BENCH_OUT)/failover.json
 	node dist/bench/scale.js $(SCALE_ARGS) --json $(BENCH_OUT)/scale.json
 
-# Failover under load (leader SIGKILL, graceful stop, rolling restart; --tasks 100; the BullMQ
+# Failover under load (leader SIGKILL, worker SIGKILL, graceful stop, rolling restart; --tasks 100; the BullMQ
 # worker-kill row with FAILOVER_ARGS=--peer) and scale (task definitions behind HAProxy: RSS, API
 # latency, new leader's time to schedule; quick --counts 2000, full SCALE_ARGS="--counts
 # 10000,100000"), each on its own; make bench runs both.
@@ -108,6 +108,12 @@ bench-soak: etcd-bin build
 bench-scale: etcd-bin haproxy-bin build
 	@mkdir -p $(BENCH_OUT)
 	node dist/bench/scale.js $(SCALE_ARGS) --json $(BENCH_OUT)/scale.json
+# What a leader's heap holds with many task definitions (issue 14): HEAP_ARGS="--tasks 100000".
+HEAP_ARGS ?=
+.PHONY: bench-heap
+bench-heap: etcd-bin build
+	@mkdir -p $(BENCH_OUT)
+	node dist/bench/leader-heap.js $(HEAP_ARGS) --json $(BENCH_OUT)/leader-heap.json
 # etcd's write ceiling with 1..S independent clusters at once (the storage side of docs/scaling.md).
 SHARD_ARGS ?=
 .PHONY: bench-shards

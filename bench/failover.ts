@@ -6,6 +6,7 @@
  * other (the cluster settles in between: 5 whole seconds in a row with every task on time), it
  * runs these scenarios:
  *   kill      SIGKILL the leader, start it again --restart-after seconds later;
+ *   worker    SIGKILL a node that does not lead, start it again --restart-after s later;
  *   graceful  SIGTERM the leader (it drains and exits), start it again --restart-after s later;
  *   rolling   SIGTERM then start each node n1, n2, n3 in turn, waiting for its /readyz 200.
  * For each it reports: how long until the nodes name a new leader (GET /api/v1/cluster), how
@@ -24,7 +25,7 @@
  * peer-worker.js process; the worker is SIGKILLed and started again --restart-after s later
  * (settle at least 35 s: BullMQ's stalled-job check runs every 30 s).
  *
- *   node dist/bench/failover.js [--tasks 100] [--scenarios kill,graceful,rolling] [--peer]
+ *   node dist/bench/failover.js [--tasks 100] [--scenarios kill,worker,graceful,rolling] [--peer]
  *        [--restart-after 3] [--on-time-ms 1000] [--before 5] [--after 10] [--settle 10]
  *        [--create-concurrency 32] [--json FILE]
  */
@@ -39,7 +40,7 @@ import { stopOnSignal, waitLeader } from './lib/cluster-watch.js';
 import { OutageObserver, type Disruption, type OutageOptions, type Observed, type Outage } from './lib/outage.js';
 import { startRedis, startWorker } from './lib/bullmq-peer.js';
 
-const SCENARIOS = ['kill', 'graceful', 'rolling'] as const;
+const SCENARIOS = ['kill', 'worker', 'graceful', 'rolling'] as const;
 type Scenario = (typeof SCENARIOS)[number];
 
 const { values } = parseArgs({
@@ -117,11 +118,12 @@ async function disrupt(s: Scenario): Promise<Disruption[]> {
     for (const n of c.nodes) evs.push(await down(n, 'stop'), await up(n));
     return evs;
   }
-  const old = await c.leader();
+  const leader = await c.leader();
+  const old = s === 'worker' ? c.nodes.find((n) => n.id !== leader.id)! : leader;
   // The restart is timed from the signal: with the default 3 s a killed node is back while its
   // old lease (5 s) still holds.
   const t0 = Date.now();
-  const d = down(old, s === 'kill' ? 'kill' : 'stop');
+  const d = down(old, s === 'graceful' ? 'stop' : 'kill');
   await sleep(t0 + restartAfterMs - Date.now());
   // A graceful stop may still be draining: the node starts again once it has exited.
   const restarted = (async () => {

@@ -1,0 +1,172 @@
+/**
+ * What a leader's memory holds with many task definitions: one etcd member, --tasks definitions
+ * written straight into it (the stored form of one task made through the API, cloned with new
+ * ids and names, with their name keys and cursors), then one `rota serve` node that becomes the
+ * leader and lists them (the new-leader case, without the garbage of creating them through
+ * it). Once the view is synced it reports RSS and the V8 heap, takes a heap snapshot
+ * (--heapsnapshot-signal) and sums its objects' self sizes by kind and constructor, the biggest
+ * first.
+ *
+ *   node dist/bench/leader-heap.js [--tasks 100000] [--top 25] [--keep] [--json FILE]
+ *
+ * The snapshot is written into a scratch folder and removed afterwards unless --keep.
+ */
+import { parseArgs } from 'node:util';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { freePort, startEtcdProcess } from '../src/store/etcd-process.js';
+import { connectEtcd } from '../src/store/etcd.js';
+import { K } from '../src/store/keys.js';
+import { RotaProcess } from '../test/support/cluster.js';
+import { waitFor } from '../test/support/etcd.js';
+import { machine, pool, sleep } from './lib/common.js';
+import { rssMB } from './lib/cluster-watch.js';
+
+const { values } = parseArgs({
+  options: {
+    tasks: { type: 'string', default: '100000' },
+    top: { type: 'string', default: '25' },
+    keep: { type: 'boolean', default: false },
+    json: { type: 'string' },
+  },
+});
+const N = Number(values.tasks);
+const log = (...a: unknown[]) => console.error(`[leader-heap ${new Date().toISOString().slice(11, 19)}]`, ...a);
+
+const dir = mkdtempSync(join(tmpdir(), 'rota-heap-'));
+const etcd = await startEtcdProcess({ dataDir: join(dir, 'etcd'), clientPort: await freePort(), peerPort: await freePort(), name: 'heap' });
+const endpoint = etcd.endpoint;
+const port = await freePort();
+const node = new RotaProcess('n1', port, {
+  listen: { host: '127.0.0.1', port },
+  node: { id: 'n1' },
+  etcd: { endpoints: [endpoint], prefix: '/rota/' },
+  log: { level: 'info' },
+});
+try {
+  // One task through the API gives the stored form; the node is then stopped and the rest seeded.
+  process.env.ROTA_NODE_ARGS = `--heapsnapshot-signal=SIGUSR2 --diagnostic-dir=${dir}`;
+  await node.start();
+  const made = await node.api('POST', '/api/v1/tasks', { name: 'template', schedule: { cron: '0 0 1 1 *', tz: 'UTC' }, action: { http: { url: 'http://127.0.0.1:9/seed' } } });
+  if (made.status !== 201) throw new Error(`template task: ${made.status} ${JSON.stringify(made.body)}`);
+  await node.stop();
+  const h = connectEtcd({ endpoints: [endpoint], prefix: '/rota/' });
+  const template = JSON.parse((await h.ns.get(K.task(made.body.id)).string())!) as Record<string, unknown>;
+  const cursor = (await h.ns.get(K.cursor(made.body.id)).string())!;
+  const t0 = Date.now();
+  const BATCH = 42; // 3 keys each: 126 ops, under etcd's default --max-txn-ops (128)
+  const starts: number[] = [];
+  for (let i = 1; i <= N; i += BATCH) starts.push(i);
+  await pool(starts, 4, async (i) => {
+    const ops = [];
+    for (let j = i; j < Math.min(N + 1, i + BATCH); j++) {
+      const id = String(1_000_000 + j);
+      const name = `seed-${j}`;
+      ops.push(h.ns.put(K.task(id)).value(JSON.stringify({ ...template, id, name })), h.ns.put(K.name('default', name)).value(id), h.ns.put(K.cursor(id)).value(cursor));
+    }
+    await h.ns.if(K.taskSeq, 'Version', '>', -1).then(...ops).commit();
+    if (i % 20_000 < BATCH) log(`seeded ${Math.min(N, i + BATCH - 1)} of ${N}`);
+  });
+  log(`seeded ${N} tasks in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  h.close();
+
+  const startMs = Date.now();
+  await node.start();
+  const synced = await waitFor(() => {
+    const m = readFileSync(node.logFile, 'utf8').split('\n').filter((l) => l.includes('leader view synced')).pop();
+    return m && JSON.parse(m).tasks >= N ? JSON.parse(m) : null;
+  }, 'the leader view synced', 120_000, 200);
+  const syncMs = synced.time - startMs;
+  await sleep(5000); // let the first plan and the start-up garbage settle
+  const rss = rssMB(node.child!.pid);
+  const metrics = await fetch(`${node.url}/metrics`).then((r) => r.text());
+  const gauge = (name: string) => Math.round(Number(new RegExp(`^${name} (\\S+)`, 'm').exec(metrics)?.[1] ?? NaN) / 1e6);
+  const heap = { usedMB: gauge('rota_nodejs_heap_size_used_bytes'), totalMB: gauge('rota_nodejs_heap_size_total_bytes'), externalMB: gauge('rota_nodejs_external_memory_bytes') };
+  log(`view synced ${syncMs} ms after start; RSS ${rss} MB; heap ${JSON.stringify(heap)}; taking a heap snapshot`);
+  const before = new Set(readdirSync(dir));
+  node.signal('SIGUSR2');
+  const file = await waitFor(() => readdirSync(dir).find((f) => f.endsWith('.heapsnapshot') && !before.has(f)), 'the heap snapshot', 120_000, 500);
+  let size = -1;
+  await waitFor(async () => {
+    // written when its size stops changing and the node answers again
+    const s = readFileSync(join(dir, file)).length;
+    const stable = s === size && (await node.api('GET', '/readyz').then((r) => r.status === 200).catch(() => false));
+    size = s;
+    return stable;
+  }, 'the snapshot written', 300_000, 2000);
+  const { rows, total } = summarize(readSnapshot(readFileSync(join(dir, file))));
+
+  console.log(`\nLeader heap with ${N} task definitions (${JSON.stringify(machine())})\n`);
+  console.log(`RSS ${rss} MB (V8 heap used ${heap.usedMB} of ${heap.totalMB} MB, external ${heap.externalMB} MB); view synced ${syncMs} ms after the node started; heap snapshot ${(size / 1e6).toFixed(0)} MB on disk\n`);
+  console.log('| kind | name | objects | MB (self) |');
+  console.log('|---|---|---:|---:|');
+  for (const r of rows.slice(0, Number(values.top))) console.log(`| ${r.type} | ${r.name.slice(0, 60).replace(/\|/g, '\\|')} | ${r.count} | ${(r.bytes / 1e6).toFixed(1)} |`);
+  console.log(`\nall objects in the snapshot: ${(total / 1e6).toFixed(1)} MB`);
+  if (values.json) writeFileSync(values.json, JSON.stringify({ machine: machine(), tasks: N, rssMB: rss, heap, syncMs, totalMB: total / 1e6, rows: rows.slice(0, 100) }, null, 2));
+} finally {
+  await node.kill();
+  node.cleanup();
+  await etcd.stop();
+  if (!values.keep) rmSync(dir, { recursive: true, force: true });
+  else log(`kept ${dir}`);
+}
+
+interface Row {
+  type: string;
+  name: string;
+  count: number;
+  bytes: number;
+}
+
+type Snapshot = { snapshot: { meta: { node_fields: string[]; node_types: unknown[] } }; nodes: number[]; strings: string[] };
+
+/**
+ * A .heapsnapshot read from its bytes: the file can be larger than the longest string V8 makes,
+ * so the node array is scanned as bytes and only the head and the string table are parsed.
+ */
+function readSnapshot(buf: Buffer): Snapshot {
+  const nodesAt = buf.indexOf('"nodes":[');
+  const head = buf.subarray(0, nodesAt).toString('utf8').trim().replace(/,$/, '') + '}';
+  const meta = JSON.parse(head) as Pick<Snapshot, 'snapshot'>;
+  const nodes: number[] = [];
+  let n = 0;
+  let inNum = false;
+  let i = nodesAt + '"nodes":['.length;
+  for (; buf[i] !== 0x5d; i++) {
+    const c = buf[i]!;
+    if (c >= 0x30 && c <= 0x39) {
+      n = n * 10 + (c - 0x30);
+      inNum = true;
+    } else if (inNum) {
+      nodes.push(n);
+      n = 0;
+      inNum = false;
+    }
+  }
+  if (inNum) nodes.push(n);
+  const stringsAt = buf.indexOf('"strings":[', i);
+  const end = buf.lastIndexOf(']');
+  const strings = JSON.parse(buf.subarray(stringsAt + '"strings":'.length, end + 1).toString('utf8')) as string[];
+  return { ...meta, nodes, strings };
+}
+
+/** Self sizes summed by node kind and, for objects, constructor name (strings by kind alone). */
+function summarize(snap: Snapshot): { rows: Row[]; total: number } {
+  const fields = snap.snapshot.meta.node_fields;
+  const types = snap.snapshot.meta.node_types[0] as string[];
+  const F = fields.length;
+  const [iType, iName, iSize] = [fields.indexOf('type'), fields.indexOf('name'), fields.indexOf('self_size')];
+  const by = new Map<string, Row>();
+  for (let i = 0; i < snap.nodes.length; i += F) {
+    const type = types[snap.nodes[i + iType]!]!;
+    const name = type === 'object' || type === 'closure' || type === 'native' ? snap.strings[snap.nodes[i + iName]!]! : '';
+    const k = `${type}\u0000${name}`;
+    const r = by.get(k) ?? { type, name, count: 0, bytes: 0 };
+    r.count++;
+    r.bytes += snap.nodes[i + iSize]!;
+    by.set(k, r);
+  }
+  const rows = [...by.values()].sort((a, b) => b.bytes - a.bytes);
+  return { rows, total: rows.reduce((a, r) => a + r.bytes, 0) };
+}
