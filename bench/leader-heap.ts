@@ -7,7 +7,9 @@
  * (--heapsnapshot-signal) and sums its objects' self sizes by kind and constructor, the biggest
  * first.
  *
- *   node dist/bench/leader-heap.js [--tasks 100000] [--top 25] [--keep] [--json FILE]
+ *   node dist/bench/leader-heap.js [--tasks 100000] [--top 25] [--settle 5] [--keep] [--json FILE]
+ *
+ * --settle: seconds between the sync and the measure (RSS is sampled each second meanwhile).
  *
  * The snapshot is written into a scratch folder and removed afterwards unless --keep.
  */
@@ -28,6 +30,7 @@ const { values } = parseArgs({
     tasks: { type: 'string', default: '100000' },
     top: { type: 'string', default: '25' },
     keep: { type: 'boolean', default: false },
+    settle: { type: 'string', default: '5' },
     json: { type: 'string' },
   },
 });
@@ -78,8 +81,14 @@ try {
     return m && JSON.parse(m).tasks >= N ? JSON.parse(m) : null;
   }, 'the leader view synced', 120_000, 200);
   const syncMs = synced.time - startMs;
-  await sleep(5000); // let the first plan and the start-up garbage settle
-  const rss = rssMB(node.child!.pid);
+  // Let the first plan and the start-up garbage settle; RSS sampled each second meanwhile.
+  const rssSeries: number[] = [];
+  for (let i = 0; i < Number(values.settle); i++) {
+    await sleep(1000);
+    rssSeries.push(Math.round(rssMB(node.child!.pid)));
+  }
+  log(`RSS each second after the sync: ${rssSeries.join(' ')} MB`);
+  const rss = Math.round(rssMB(node.child!.pid));
   const metrics = await fetch(`${node.url}/metrics`).then((r) => r.text());
   const gauge = (name: string) => Math.round(Number(new RegExp(`^${name} (\\S+)`, 'm').exec(metrics)?.[1] ?? NaN) / 1e6);
   const heap = { usedMB: gauge('rota_nodejs_heap_size_used_bytes'), totalMB: gauge('rota_nodejs_heap_size_total_bytes'), externalMB: gauge('rota_nodejs_external_memory_bytes') };
@@ -95,15 +104,21 @@ try {
     size = s;
     return stable;
   }, 'the snapshot written', 300_000, 2000);
-  const { rows, total } = summarize(readSnapshot(readFileSync(join(dir, file))));
+  const snap = readSnapshot(readFileSync(join(dir, file)));
+  const { rows, total } = summarize(snap);
+  const strings = stringsByContent(snap);
 
   console.log(`\nLeader heap with ${N} task definitions (${JSON.stringify(machine())})\n`);
   console.log(`RSS ${rss} MB (V8 heap used ${heap.usedMB} of ${heap.totalMB} MB, external ${heap.externalMB} MB); view synced ${syncMs} ms after the node started; heap snapshot ${(size / 1e6).toFixed(0)} MB on disk\n`);
   console.log('| kind | name | objects | MB (self) |');
   console.log('|---|---|---:|---:|');
   for (const r of rows.slice(0, Number(values.top))) console.log(`| ${r.type} | ${r.name.slice(0, 60).replace(/\|/g, '\\|')} | ${r.count} | ${(r.bytes / 1e6).toFixed(1)} |`);
-  console.log(`\nall objects in the snapshot: ${(total / 1e6).toFixed(1)} MB`);
-  if (values.json) writeFileSync(values.json, JSON.stringify({ machine: machine(), tasks: N, rssMB: rss, heap, syncMs, totalMB: total / 1e6, rows: rows.slice(0, 100) }, null, 2));
+  console.log(`\nall objects in the snapshot: ${(total / 1e6).toFixed(1)} MB\n`);
+  console.log('Strings by what they begin with (repeats of one value are copies nobody shares):\n');
+  console.log('| begins with | strings | MB (self) |');
+  console.log('|---|---:|---:|');
+  for (const r of strings.slice(0, Number(values.top))) console.log(`| \`${JSON.stringify(r.name).slice(1, -1).replace(/\|/g, '\\|').replace(/`/g, "'")}\` | ${r.count} | ${(r.bytes / 1e6).toFixed(1)} |`);
+  if (values.json) writeFileSync(values.json, JSON.stringify({ machine: machine(), tasks: N, rssMB: rss, rssSeries, heap, syncMs, totalMB: total / 1e6, rows: rows.slice(0, 100), strings: strings.slice(0, 100) }, null, 2));
 } finally {
   await node.kill();
   node.cleanup();
@@ -149,6 +164,28 @@ function readSnapshot(buf: Buffer): Snapshot {
   const end = buf.lastIndexOf(']');
   const strings = JSON.parse(buf.subarray(stringsAt + '"strings":'.length, end + 1).toString('utf8')) as string[];
   return { ...meta, nodes, strings };
+}
+
+/**
+ * Strings summed by their first 24 characters with digits folded (`/rota/tasks/1000001` and
+ * `/rota/tasks/1000002` are one row): what kinds of text the heap holds, and how many copies.
+ */
+function stringsByContent(snap: Snapshot): Row[] {
+  const fields = snap.snapshot.meta.node_fields;
+  const types = snap.snapshot.meta.node_types[0] as string[];
+  const F = fields.length;
+  const [iType, iName, iSize] = [fields.indexOf('type'), fields.indexOf('name'), fields.indexOf('self_size')];
+  const by = new Map<string, Row>();
+  for (let i = 0; i < snap.nodes.length; i += F) {
+    const type = types[snap.nodes[i + iType]!]!;
+    if (type !== 'string' && type !== 'concatenated string' && type !== 'sliced string') continue;
+    const name = snap.strings[snap.nodes[i + iName]!]!.slice(0, 24).replace(/[0-9]+/g, '#');
+    const r = by.get(name) ?? { type, name, count: 0, bytes: 0 };
+    r.count++;
+    r.bytes += snap.nodes[i + iSize]!;
+    by.set(name, r);
+  }
+  return [...by.values()].sort((a, b) => b.bytes - a.bytes);
 }
 
 /** Self sizes summed by node kind and, for objects, constructor name (strings by kind alone). */

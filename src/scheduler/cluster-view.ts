@@ -5,6 +5,10 @@ import type { Task } from '../domain/task.js';
 import type { NodeRecord } from '../store/session.js';
 import { WARMUP_MS, warmedUp, type NodeInfo } from '../domain/placement.js';
 import { ClaimWatch } from './claim-watch.js';
+import { SharedParts } from './shared-parts.js';
+
+/** Parts equal across the definitions the leader holds, kept once (shared-parts.ts). */
+const shared = new SharedParts();
 
 
 /**
@@ -39,7 +43,7 @@ export class ClusterView {
   }
 
   static readonly sources = {
-    tasks: { prefix: K.tasks, parse: (v: string) => JSON.parse(v) as Task },
+    tasks: { prefix: K.tasks, parse: (v: string) => shared.task(JSON.parse(v) as Task) },
     cursors: { prefix: K.cursors, parse: (v: string) => Number(v) },
     firings: { prefix: K.firings, parse: (v: string) => JSON.parse(v) as Firing },
     nodes: { prefix: K.nodes, parse: (v: string) => JSON.parse(v) as NodeRecord },

@@ -2,7 +2,7 @@ import type { EtcdHandle } from './etcd.js';
 import { K, pad, parseRunId } from './keys.js';
 import type { Run } from '../domain/task.js';
 import { runInFlight, type Firing } from '../domain/firing.js';
-import { listPrefix } from './watch.js';
+import { listKeys, listPrefix } from './watch.js';
 
 export interface Page<T> {
   items: T[];
@@ -103,7 +103,7 @@ export class RunStore {
 
   /** Task ids that have run records (for the janitor's sweep over orphans and old runs). */
   async taskIdsWithRuns(): Promise<string[]> {
-    const keys = (await this.h.ns.getAll().prefix(K.runs).keys()).map(String);
+    const keys = await listKeys(this.h, K.runs);
     const ids = new Set<string>();
     for (const k of keys) ids.add(k.slice(K.runs.length).split('/')[0]!);
     return [...ids];

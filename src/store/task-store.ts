@@ -1,6 +1,6 @@
 import type { EtcdHandle } from './etcd.js';
 import { K, type Versioned } from './keys.js';
-import { listPrefix } from './watch.js';
+import { listKeys, listPrefix } from './watch.js';
 import type { Task } from '../domain/task.js';
 import { RotaError } from '../domain/errors.js';
 
@@ -80,6 +80,11 @@ export class TaskStore {
   async idByName(tenant: string, name: string): Promise<string | null> {
     const v = await this.h.ns.get(K.name(tenant, name)).string();
     return v ?? null;
+  }
+
+  /** Every task's id, without reading the definitions. */
+  async allIds(): Promise<string[]> {
+    return (await listKeys(this.h, K.tasks)).map((k) => k.slice(K.tasks.length));
   }
 
   async list(): Promise<Task[]> {

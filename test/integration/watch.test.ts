@@ -68,6 +68,18 @@ describe('store: prefix watch (integration, real etcd)', () => {
     h.close();
   });
 
+  it('lists the keys alone, in pages, the same keys as the full listing and none past the prefix', async () => {
+    const { handle: h } = await freshEtcd();
+    for (let i = 0; i < 30; i++) await h.ns.put(`p/${String(i).padStart(3, '0')}`).value('x'.repeat(100)).exec();
+    await h.ns.put('p0').value('beside the prefix').exec();
+    const { listKeys } = await import('../../src/store/watch.js');
+    for (const size of [7, 10, 30, 1000]) {
+      const keys = await listKeys(h, 'p/', size);
+      expect(keys, `page size ${size}`).to.deep.equal(Array.from({ length: 30 }, (_, i) => `p/${String(i).padStart(3, '0')}`));
+    }
+    h.close();
+  });
+
   it('loses no event across a reconnect (own resume revision, not the server\'s current one)', async function () {
     this.timeout(60_000);
     const { direct, proxy, viaProxy } = await throughProxy();
