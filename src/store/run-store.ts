@@ -2,7 +2,7 @@ import type { EtcdHandle } from './etcd.js';
 import { K, pad, parseRunId } from './keys.js';
 import type { Run } from '../domain/task.js';
 import { runInFlight, type Firing } from '../domain/firing.js';
-import { listKeys, listPrefix } from './watch.js';
+import { eachKeyPage, listPrefix } from './watch.js';
 
 export interface Page<T> {
   items: T[];
@@ -101,12 +101,27 @@ export class RunStore {
     return deleted + doomed.length;
   }
 
-  /** Task ids that have run records (for the janitor's sweep over orphans and old runs). */
-  async taskIdsWithRuns(): Promise<string[]> {
-    const keys = await listKeys(this.h, K.runs);
-    const ids = new Set<string>();
-    for (const k of keys) ids.add(k.slice(K.runs.length).split('/')[0]!);
-    return [...ids];
+  /**
+   * Per task with run records: how many it has and the key of its oldest (keys sort by
+   * scheduled time). Read as keys only, folded a page at a time: the janitor asks the store to
+   * prune only the tasks this says are over a bound, instead of two calls for every task.
+   */
+  async runCounts(): Promise<Map<string, { count: number; oldestKey: string }>> {
+    const out = new Map<string, { count: number; oldestKey: string }>();
+    await eachKeyPage(this.h, K.runs, (keys) => {
+      for (const k of keys) {
+        const id = k.slice(K.runs.length, k.indexOf('/', K.runs.length));
+        const have = out.get(id);
+        if (have) have.count++;
+        else out.set(id, { count: 1, oldestKey: k });
+      }
+    });
+    return out;
+  }
+
+  /** Whether a task's runs, as runCounts saw them, pass the count or age bound. */
+  static overBounds(taskId: string, seen: { count: number; oldestKey: string }, keep: number, maxAgeMs: number, nowMs: number): boolean {
+    return seen.count > keep || seen.oldestKey < K.taskRuns(taskId) + pad(nowMs - maxAgeMs);
   }
 
   async deleteForTask(taskId: string): Promise<void> {

@@ -68,19 +68,26 @@ export async function listRange(h: EtcdHandle, start: string, end: string, pageS
 }
 
 /**
- * The keys under a prefix, without their values, in pages (not at one revision: a key present
- * throughout is listed, one added or removed meanwhile may or may not be). For a sweep that
- * needs only ids: 100k tasks cost a few MB here instead of their ~60 MB of JSON.
+ * The keys under a prefix, without their values, a page at a time to `each` (not at one
+ * revision: a key present throughout is seen, one added or removed meanwhile may or may not
+ * be). For sweeps that need only ids: 100k tasks cost a few MB here instead of their ~60 MB of
+ * JSON, and a caller that folds each page never holds all the keys at once.
  */
-export async function listKeys(h: EtcdHandle, prefix: string, pageSize = 10_000): Promise<string[]> {
-  const out: string[] = [];
+export async function eachKeyPage(h: EtcdHandle, prefix: string, each: (keys: string[]) => void, pageSize = 10_000): Promise<void> {
   const end = prefixEnd(prefix);
   for (let from = prefix; ; ) {
     const page = await h.ns.getAll().inRange({ start: from, end }).limit(pageSize).keys();
-    out.push(...page);
-    if (page.length < pageSize) return out;
+    each(page);
+    if (page.length < pageSize) return;
     from = page[page.length - 1]! + '\0';
   }
+}
+
+/** Every key under a prefix, without values (eachKeyPage, gathered). */
+export async function listKeys(h: EtcdHandle, prefix: string, pageSize = 10_000): Promise<string[]> {
+  const out: string[] = [];
+  await eachKeyPage(h, prefix, (keys) => out.push(...keys), pageSize);
+  return out;
 }
 
 export function prefixEnd(prefix: string): string {

@@ -379,9 +379,13 @@ describe('Meproc dialect /proc (integration, real etcd, real processes)', functi
     await start(n, { name: 'secondly', cmd: `${s.env} echo tick; sleep 3`, type: 'cron', cron: '* * * * * *' });
     let most = 0;
     const sampler = setInterval(() => {
+      // The task's own `sleep 3`, nothing else: the lease guard's watcher, a fork of a shell whose
+      // argv carries the mark, runs `sleep 0.2`; a fork caught before its exec matched the mark
+      // and was `sleep 0.2` by the time its cmdline was read again (a false second copy).
       const sleeping = markedPids(s.mark).filter((p) => {
         try {
-          return readFileSync(`/proc/${p}/cmdline`, 'utf8').startsWith('sleep');
+          const argv = readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0');
+          return argv[0] === 'sleep' && argv[1] === '3';
         } catch {
           return false;
         }
