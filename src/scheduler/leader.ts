@@ -167,7 +167,7 @@ export class Leader {
     } finally {
       // Whatever failed (an etcd timeout), the timer stays armed for what is left.
       this.planning.reschedule();
-      work.claimsAt(this.s.view.claims.nextCheckMs());
+      work.claimsAt(this.s.view.claims.nextCheckMs(this.s.clock.now()));
       this.arm();
     }
   }
