@@ -31,7 +31,7 @@ export class Metrics {
   private readonly lostRuns = new Counter({ name: 'rota_runs_lost_total', help: 'Runs marked lost because their node vanished', registers: [this.registry] });
   private readonly leaderChanges = new Counter({ name: 'rota_leader_elected_total', help: 'Times this node became leader', registers: [this.registry] });
   private readonly txn = new Histogram({ name: 'rota_etcd_txn_seconds', help: 'Duration of the leader\'s firing transactions', buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5], registers: [this.registry] });
-  private readonly silentNodes = new Counter({ name: 'rota_nodes_silent_total', help: 'Times the leader found a node that had claimed nothing for a second (no new work for it, its unclaimed firings moved)', registers: [this.registry] });
+  private readonly silentNodes = new Counter({ name: 'rota_nodes_silent_total', help: 'Times the leader found a node that had claimed nothing within the claim deadline, 1-4 s (no new work for it, its unclaimed firings moved)', registers: [this.registry] });
   private readonly alerts = new Counter({ name: 'rota_alerts_total', help: 'Failure alerts raised (a task failed policies.alertAfterFailures times in a row), by this node', registers: [this.registry] });
   private readonly etcdErrors = new Counter({ name: 'rota_etcd_errors_total', help: 'etcd requests that failed, by part', labelNames: ['part'], registers: [this.registry] });
   private sources: MetricSources | null = null;

@@ -81,7 +81,7 @@ export class LeaderState {
     const { silent, fresh } = view.claims.silentNow(view.liveLeases(), this.clock.now());
     for (const lease of fresh) {
       const node = [...view.nodes.values()].find((n) => n.value.lease === lease)?.value.id;
-      this.log.warn({ node, lease, unclaimed: view.claims.waitingOn(lease).length }, 'node has claimed nothing for a second: no new work for it, its unclaimed firings go elsewhere');
+      this.log.warn({ node, lease, unclaimed: view.claims.waitingOn(lease).length, deadlineMs: Math.round(view.claims.deadlineMs(this.clock.now())) }, 'node has claimed nothing within the claim deadline: no new work for it, its unclaimed firings go elsewhere');
       this.metrics.silentNode();
     }
     return silent;
