@@ -167,10 +167,10 @@ function readSnapshot(buf: Buffer): Snapshot {
 }
 
 /**
- * Strings summed by their first 24 characters with digits folded (`/rota/tasks/1000001` and
- * `/rota/tasks/1000002` are one row): what kinds of text the heap holds, and how many copies.
+ * The snapshot's nodes summed into rows by `keyOf(type, name)` (null: left out), the biggest
+ * first.
  */
-function stringsByContent(snap: Snapshot): Row[] {
+function sumBy(snap: Snapshot, keyOf: (type: string, name: string) => { key: string; name: string } | null): Row[] {
   const fields = snap.snapshot.meta.node_fields;
   const types = snap.snapshot.meta.node_types[0] as string[];
   const F = fields.length;
@@ -178,32 +178,34 @@ function stringsByContent(snap: Snapshot): Row[] {
   const by = new Map<string, Row>();
   for (let i = 0; i < snap.nodes.length; i += F) {
     const type = types[snap.nodes[i + iType]!]!;
-    if (type !== 'string' && type !== 'concatenated string' && type !== 'sliced string') continue;
-    const name = snap.strings[snap.nodes[i + iName]!]!.slice(0, 24).replace(/[0-9]+/g, '#');
-    const r = by.get(name) ?? { type, name, count: 0, bytes: 0 };
+    const k = keyOf(type, snap.strings[snap.nodes[i + iName]!]!);
+    if (!k) continue;
+    const r = by.get(k.key) ?? { type, name: k.name, count: 0, bytes: 0 };
     r.count++;
     r.bytes += snap.nodes[i + iSize]!;
-    by.set(name, r);
+    by.set(k.key, r);
   }
   return [...by.values()].sort((a, b) => b.bytes - a.bytes);
 }
 
+/**
+ * Strings summed by their first 24 characters with digits folded (`/rota/tasks/1000001` and
+ * `/rota/tasks/1000002` are one row): what kinds of text the heap holds, and how many copies.
+ */
+function stringsByContent(snap: Snapshot): Row[] {
+  const isString = (type: string) => type === 'string' || type === 'concatenated string' || type === 'sliced string';
+  return sumBy(snap, (type, name) => {
+    if (!isString(type)) return null;
+    const folded = name.slice(0, 24).replace(/[0-9]+/g, '#');
+    return { key: folded, name: folded };
+  });
+}
+
 /** Self sizes summed by node kind and, for objects, constructor name (strings by kind alone). */
 function summarize(snap: Snapshot): { rows: Row[]; total: number } {
-  const fields = snap.snapshot.meta.node_fields;
-  const types = snap.snapshot.meta.node_types[0] as string[];
-  const F = fields.length;
-  const [iType, iName, iSize] = [fields.indexOf('type'), fields.indexOf('name'), fields.indexOf('self_size')];
-  const by = new Map<string, Row>();
-  for (let i = 0; i < snap.nodes.length; i += F) {
-    const type = types[snap.nodes[i + iType]!]!;
-    const name = type === 'object' || type === 'closure' || type === 'native' ? snap.strings[snap.nodes[i + iName]!]! : '';
-    const k = `${type}\u0000${name}`;
-    const r = by.get(k) ?? { type, name, count: 0, bytes: 0 };
-    r.count++;
-    r.bytes += snap.nodes[i + iSize]!;
-    by.set(k, r);
-  }
-  const rows = [...by.values()].sort((a, b) => b.bytes - a.bytes);
+  const rows = sumBy(snap, (type, name) => {
+    const shown = type === 'object' || type === 'closure' || type === 'native' ? name : '';
+    return { key: `${type}\u0000${shown}`, name: shown };
+  });
   return { rows, total: rows.reduce((a, r) => a + r.bytes, 0) };
 }

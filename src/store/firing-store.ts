@@ -45,6 +45,20 @@ export interface PlanResult {
 
 type Op = ReturnType<EtcdHandle['ns']['put']> | ReturnType<ReturnType<EtcdHandle['ns']['delete']>['key']>;
 
+/** A transaction compare: the key, what of it is compared, the value it must equal. */
+type Compare = [key: string, on: 'Mod' | 'Create' | 'Lease', value: number | string];
+
+type TxnResponses = Awaited<ReturnType<ReturnType<ReturnType<EtcdHandle['ns']['if']>['then']>['commit']>>['responses'];
+
+/** The compare every leader write carries: its election key still has the create revision it won with. */
+const fenceCompare = (fence: Fence): Compare => [fence.key, 'Create', fence.createRevision];
+
+/** What a compare finds in a key as read (absent: revisions and lease 0). */
+function found(kv: { mod_revision: string | number; create_revision: string | number; lease: string | number } | undefined, on: Compare[1]): string {
+  if (!kv) return '0';
+  return String(on === 'Mod' ? kv.mod_revision : on === 'Create' ? kv.create_revision : kv.lease);
+}
+
 /**
  * The leader's writes and the node's claims. Every leader write compares the fence (its
  * election key's create revision); every firing is created only if absent, in the same
@@ -53,9 +67,9 @@ type Op = ReturnType<EtcdHandle['ns']['put']> | ReturnType<ReturnType<EtcdHandle
 export class FiringStore {
   constructor(private readonly h: EtcdHandle) {}
 
-  private planOps(p: FiringPlan): { compares: [string, 'Mod' | 'Create', number][]; ops: Op[] } {
+  private planOps(p: FiringPlan): { compares: Compare[]; ops: Op[] } {
     const { ns } = this.h;
-    const compares: [string, 'Mod' | 'Create', number][] = [[K.cursor(p.taskId), 'Mod', p.cursor.expectRev]];
+    const compares: Compare[] = [[K.cursor(p.taskId), 'Mod', p.cursor.expectRev]];
     const ops: Op[] = [ns.put(K.cursor(p.taskId)).value(String(p.cursor.toMs))];
     for (const f of p.firings) {
       compares.push([K.firing(f.taskId, f.scheduledMs, f.replica), 'Create', 0]);
@@ -68,12 +82,13 @@ export class FiringStore {
   }
 
   /**
-   * Writes plans in as few fenced transactions as the op limit allows, concurrently. A batch
-   * whose compares fail is retried plan by plan, so one stale cursor does not hold back the others.
+   * Writes plans in as few fenced transactions as the op limit allows, concurrently. In a batch
+   * whose compares fail the stale plans are left out and the others go again (batchCommit), so
+   * one stale cursor does not hold back the others.
    * Returns `null` when the fence failed (this node no longer leads).
    */
   async writePlans(fence: Fence, plans: FiringPlan[]): Promise<PlanResult[] | null> {
-    type Item = { plan: FiringPlan; compares: [string, 'Mod' | 'Create', number][]; ops: Op[] };
+    type Item = { plan: FiringPlan; compares: Compare[]; ops: Op[] };
     // Pack plans into batches within etcd's op limits; the batches touch disjoint keys, so they
     // are committed concurrently rather than one round trip after another.
     const batches: Item[][] = [];
@@ -94,27 +109,67 @@ export class FiringStore {
     }
     if (batch.length > 0) batches.push(batch);
     const flush = async (cur: Item[]): Promise<PlanResult[] | null> => {
-      const r = await this.commit(fence, cur.flatMap((b) => b.compares), cur.flatMap((b) => b.ops));
-      if (r.ok) return cur.map((b) => ({ plan: b.plan, ok: true, revision: r.revision }));
-      if (!(await this.fenceHolds(fence))) return null;
-      if (cur.length === 1) return [{ plan: cur[0]!.plan, ok: false, revision: 0 }];
-      return Promise.all(
-        cur.map(async (b) => {
-          const one = await this.commit(fence, b.compares, b.ops);
-          return { plan: b.plan, ok: one.ok, revision: one.revision };
-        }),
-      );
+      const r = await this.batchCommit(fence, cur, null as PlanResult | null, (b) => b, (b, at) => ({ plan: b.plan, ok: true, revision: at.revision }));
+      return r === 'fenced' ? null : r.map((x, i) => x ?? { plan: cur[i]!.plan, ok: false, revision: 0 });
     };
     const all = await Promise.all(batches.map(flush));
     if (all.some((x) => x === null)) return null;
     return all.flatMap((x) => x!);
   }
 
-  private async commit(fence: Fence, compares: [string, 'Mod' | 'Create', number][], ops: Op[]): Promise<{ ok: boolean; revision: number }> {
-    let txn = this.h.ns.if(fence.key, 'Create', '==', fence.createRevision);
-    for (const [k, col, v] of compares) txn = txn.and(k, col, '==', v);
-    const r = await txn.then(...ops).commit();
-    return { ok: r.succeeded, revision: Number(r.header.revision) };
+  /** One fenced transaction: ok, stale (a compare of the caller's failed) or fenced (the fence did). */
+  private async commit(fence: Fence, compares: Compare[], ops: Op[]): Promise<'ok' | 'stale' | 'fenced'> {
+    const r = await this.checked([fenceCompare(fence), ...compares], ops);
+    return r.ok ? 'ok' : r.holds[0] ? 'stale' : 'fenced';
+  }
+
+  /**
+   * One transaction: `ops` when every compare holds. When one does not, the else branch reads
+   * each compare's key in the same transaction, and `holds` says which compares held.
+   */
+  private async checked(compares: Compare[], ops: Op[]): Promise<{ ok: true; revision: number; responses: TxnResponses } | { ok: false; holds: boolean[] }> {
+    const { ns } = this.h;
+    const [first, ...rest] = compares;
+    let txn = ns.if(first![0], first![1], '==', first![2]);
+    for (const [key, on, value] of rest) txn = txn.and(key, on, '==', value);
+    const r = await txn.then(...ops).else(...compares.map(([key]) => ns.get(key) as unknown as Op)).commit();
+    if (r.succeeded) return { ok: true, revision: Number(r.header.revision), responses: r.responses };
+    return { ok: false, holds: compares.map(([, on, value], i) => found(r.responses[i]?.response_range?.kvs[0], on) === String(value)) };
+  }
+
+  /**
+   * Items committed together, in one transaction, fenced when `fence` is given. When a compare
+   * fails, the stale items (one of their own compares failed) get `stale` and the others go
+   * again together: a few rounds, then one by one (together()). So a firing the leader took
+   * back, or one stale cursor, costs its batch one more transaction, not one per item. Claims,
+   * outcomes, the leader's plans and its repair moves all commit this way. 'fenced' when the
+   * fence failed (this node no longer leads).
+   */
+  private async batchCommit<T, R>(
+    fence: Fence | null,
+    items: T[],
+    stale: R,
+    parts: (item: T) => { compares: Compare[]; ops: Op[] },
+    done: (item: T, at: { revision: number; responses: TxnResponses; opsAt: number }) => R,
+  ): Promise<R[] | 'fenced'> {
+    const lead: Compare[] = fence ? [fenceCompare(fence)] : [];
+    const fencedOut = new Error('fenced');
+    try {
+      return await together(items, stale, async (batch) => {
+        const each = batch.map(parts);
+        const r = await this.checked([...lead, ...each.flatMap((e) => e.compares)], each.flatMap((e) => e.ops));
+        if (r.ok) {
+          const opsAt = each.map((_, i) => each.slice(0, i).reduce((n, e) => n + e.ops.length, 0));
+          return { ok: true, results: batch.map((item, i) => done(item, { revision: r.revision, responses: r.responses, opsAt: opsAt[i]! })) };
+        }
+        if (lead.length > 0 && !r.holds[0]) throw fencedOut;
+        let at = lead.length;
+        return { ok: false, fresh: each.map((e) => r.holds.slice(at, (at += e.compares.length)).every(Boolean)) };
+      });
+    } catch (err) {
+      if (err === fencedOut) return 'fenced';
+      throw err;
+    }
   }
 
   /**
@@ -141,11 +196,6 @@ export class FiringStore {
       }),
     );
     return out;
-  }
-
-  async fenceHolds(fence: Fence): Promise<boolean> {
-    const r = await this.h.ns.get(fence.key).exec();
-    return Number(r.kvs[0]?.create_revision ?? 0) === fence.createRevision;
   }
 
   /** The ops of one leader transition (see transition()). */
@@ -180,27 +230,17 @@ export class FiringStore {
    * the others go again together.
    */
   async transitionMany(fence: Fence, items: { prev: { firing: Firing; modRevision: number }; next: Firing | null; runs: Run[] }[]): Promise<('ok' | 'stale' | 'fenced')[]> {
-    const { ns } = this.h;
     const packs: (typeof items)[] = [];
     for (let i = 0; i < items.length; i += 30) packs.push(items.slice(i, i + 30));
-    const fenced = new Error('fenced');
     const commitPack = async (pack: typeof items): Promise<('ok' | 'stale' | 'fenced')[]> => {
-      try {
-        return await together(pack, 'stale' as 'ok' | 'stale' | 'fenced', async (batch) => {
-          const keys = batch.map((t) => K.firing(t.prev.firing.taskId, t.prev.firing.scheduledMs, t.prev.firing.replica));
-          let txn = ns.if(fence.key, 'Create', '==', fence.createRevision);
-          batch.forEach((t, i) => (txn = txn.and(keys[i]!, 'Mod', '==', t.prev.modRevision)));
-          const reads = [ns.get(fence.key), ...keys.map((k) => ns.get(k))] as unknown as Op[];
-          const r = await txn.then(...batch.flatMap((t) => this.transitionOps(t.prev.firing, t.next, t.runs))).else(...reads).commit();
-          if (r.succeeded) return { ok: true, results: batch.map(() => 'ok' as const) };
-          const kvOf = (i: number) => r.responses[i]?.response_range?.kvs[0];
-          if (Number(kvOf(0)?.create_revision ?? 0) !== fence.createRevision) throw fenced;
-          return { ok: false, fresh: batch.map((t, i) => Number(kvOf(i + 1)?.mod_revision ?? -1) === t.prev.modRevision) };
-        });
-      } catch (err) {
-        if (err === fenced) return pack.map(() => 'fenced');
-        throw err;
-      }
+      const r = await this.batchCommit(
+        fence,
+        pack,
+        'stale' as 'ok' | 'stale',
+        (t) => ({ compares: [[K.firing(t.prev.firing.taskId, t.prev.firing.scheduledMs, t.prev.firing.replica), 'Mod', t.prev.modRevision]], ops: this.transitionOps(t.prev.firing, t.next, t.runs) }),
+        () => 'ok' as const,
+      );
+      return r === 'fenced' ? pack.map(() => 'fenced') : r;
     };
     return (await Promise.all(packs.map(commitPack))).flat();
   }
@@ -224,40 +264,29 @@ export class FiringStore {
    */
   private async claimMany(items: ClaimItem[]): Promise<({ revision: number; task: Task | null } | null)[]> {
     const { ns } = this.h;
-    return together(items, null, async (batch) => {
-      const leases = new Map(batch.map((c) => [c.nodeId, c.leaseNumeric]));
-      let txn = ns.if(K.node(batch[0]!.nodeId), 'Lease', '==', batch[0]!.leaseNumeric);
-      for (const [node, lease] of leases) if (node !== batch[0]!.nodeId) txn = txn.and(K.node(node), 'Lease', '==', lease);
-      const ops: Op[] = [];
-      const reads: Op[] = [];
-      for (const c of batch) {
+    const r = await this.batchCommit(
+      null,
+      items,
+      null,
+      (c) => {
         const key = K.firing(c.running.taskId, c.running.scheduledMs, c.running.replica);
-        txn = txn.and(key, 'Mod', '==', c.assignmentRev);
-        ops.push(ns.put(key).value(JSON.stringify(c.running)), ns.get(K.task(c.running.taskId)) as unknown as Op);
-        reads.push(ns.get(key) as unknown as Op);
-      }
-      for (const node of leases.keys()) reads.push(ns.get(K.node(node)) as unknown as Op);
-      const r = await txn.then(...ops).else(...reads).commit();
-      if (!r.succeeded) {
-        // What each compare found: the firing as assigned, and its node's key on this lease.
-        const kvOf = (i: number) => r.responses[i]?.response_range?.kvs[0];
-        const leaseHolds = new Map([...leases].map(([node, lease], i) => [node, String(kvOf(batch.length + i)?.lease ?? '') === lease]));
-        return { ok: false, fresh: batch.map((c, i) => Number(kvOf(i)?.mod_revision ?? -1) === c.assignmentRev && !!leaseHolds.get(c.nodeId)) };
-      }
-      return {
-        ok: true,
-        results: batch.map((_, i) => {
-          const kv = r.responses[i * 2 + 1]?.response_range?.kvs[0];
-          return { revision: Number(r.header.revision), task: kv ? (JSON.parse(kv.value.toString()) as Task) : null };
-        }),
-      };
-    });
+        return {
+          compares: [[K.node(c.nodeId), 'Lease', c.leaseNumeric], [key, 'Mod', c.assignmentRev]],
+          ops: [ns.put(key).value(JSON.stringify(c.running)), ns.get(K.task(c.running.taskId)) as unknown as Op],
+        };
+      },
+      (_, done) => {
+        const kv = done.responses[done.opsAt + 1]?.response_range?.kvs[0];
+        return { revision: done.revision, task: kv ? (JSON.parse(kv.value.toString()) as Task) : null };
+      },
+    );
+    return r === 'fenced' ? items.map(() => null) : r;
   }
 
   /**
    * Node: commits an attempt's outcome once. `next` is the retry-wait firing when the policy
    * retries, else the firing is deleted. Fails (false) if the leader has since taken it back.
-   * Outcomes ready at the same moment share a transaction (each tried alone if one is stale).
+   * Outcomes ready at the same moment share a transaction (batchCommit: a stale one fails alone).
    */
   async complete(nodeId: string, claimRev: number, firing: Firing, run: Run, next: Firing | null): Promise<boolean> {
     return this.outcomes.submit({ nodeId, claimRev, firing, run, next });
@@ -267,23 +296,24 @@ export class FiringStore {
 
   private async completeMany(items: OutcomeItem[]): Promise<boolean[]> {
     const { ns } = this.h;
-    return together(items, false, async (batch) => {
-      const keyOf = (o: OutcomeItem) => K.firing(o.firing.taskId, o.firing.scheduledMs, o.firing.replica);
-      let txn = ns.if(keyOf(batch[0]!), 'Mod', '==', batch[0]!.claimRev);
-      for (const o of batch.slice(1)) txn = txn.and(keyOf(o), 'Mod', '==', o.claimRev);
-      const ops: Op[] = [];
-      for (const o of batch) {
-        const key = keyOf(o);
-        ops.push(
-          ns.put(K.run(o.run.taskId, o.run.scheduledMs, o.run.attempt, o.run.replica)).value(JSON.stringify(o.run)),
-          ns.delete().key(K.assignment(o.nodeId, o.firing.taskId, o.firing.scheduledMs, o.firing.replica)),
-          o.next ? ns.put(key).value(JSON.stringify(o.next)) : ns.delete().key(key),
-        );
-      }
-      const r = await txn.then(...ops).else(...batch.map((o) => ns.get(keyOf(o)) as unknown as Op)).commit();
-      if (r.succeeded) return { ok: true, results: batch.map(() => true) };
-      return { ok: false, fresh: batch.map((o, i) => Number(r.responses[i]?.response_range?.kvs[0]?.mod_revision ?? -1) === o.claimRev) };
-    });
+    const r = await this.batchCommit(
+      null,
+      items,
+      false,
+      (o) => {
+        const key = K.firing(o.firing.taskId, o.firing.scheduledMs, o.firing.replica);
+        return {
+          compares: [[key, 'Mod', o.claimRev]],
+          ops: [
+            ns.put(K.run(o.run.taskId, o.run.scheduledMs, o.run.attempt, o.run.replica)).value(JSON.stringify(o.run)),
+            ns.delete().key(K.assignment(o.nodeId, o.firing.taskId, o.firing.scheduledMs, o.firing.replica)),
+            o.next ? ns.put(key).value(JSON.stringify(o.next)) : ns.delete().key(key),
+          ],
+        };
+      },
+      () => true,
+    );
+    return r === 'fenced' ? items.map(() => false) : r;
   }
 
   /**
@@ -306,14 +336,14 @@ export class FiringStore {
     const { ns } = this.h;
     for (let i = 0; i < firings.length; i += 40) {
       const chunk = firings.slice(i, i + 40);
-      const compares: [string, 'Mod' | 'Create', number][] = chunk.map((f) => [K.firing(f.taskId, f.scheduledMs, f.replica), 'Create', 0]);
+      const compares: Compare[] = chunk.map((f) => [K.firing(f.taskId, f.scheduledMs, f.replica), 'Create', 0]);
       const ops: Op[] = [];
       for (const f of chunk) {
         ops.push(ns.put(K.firing(f.taskId, f.scheduledMs, f.replica)).value(JSON.stringify(f)));
         if (f.state === 'assigned' && f.node) ops.push(ns.put(K.assignment(f.node, f.taskId, f.scheduledMs, f.replica)).value(JSON.stringify(f)));
       }
       const r = await this.commit(fence, compares, ops);
-      if (!r.ok) return (await this.fenceHolds(fence)) ? 'stale' : 'fenced';
+      if (r !== 'ok') return r;
     }
     return 'ok';
   }
@@ -321,7 +351,7 @@ export class FiringStore {
   /** Leader: turns a manual trigger request into a firing (or a skipped run), fenced. */
   async consumeTrigger(fence: Fence, triggerKey: string, triggerRev: number, firings: Firing[], skipped: Run | null, kills: { node: string; runId: string }[]): Promise<'ok' | 'stale' | 'fenced'> {
     const { ns } = this.h;
-    const compares: [string, 'Mod' | 'Create', number][] = [[triggerKey, 'Mod', triggerRev]];
+    const compares: Compare[] = [[triggerKey, 'Mod', triggerRev]];
     const ops: Op[] = [ns.delete().key(triggerKey)];
     for (const firing of firings) {
       compares.push([K.firing(firing.taskId, firing.scheduledMs, firing.replica), 'Create', 0]);
@@ -330,9 +360,7 @@ export class FiringStore {
     }
     if (skipped) ops.push(ns.put(K.run(skipped.taskId, skipped.scheduledMs, skipped.attempt, skipped.replica)).value(JSON.stringify(skipped)));
     for (const k of kills) ops.push(ns.put(K.killRequest(k.node, k.runId)).value('replace'));
-    const r = await this.commit(fence, compares, ops);
-    if (r.ok) return 'ok';
-    return (await this.fenceHolds(fence)) ? 'stale' : 'fenced';
+    return this.commit(fence, compares, ops);
   }
 
   /** Any node: asks the node running a run to kill it (reason: operator, stop, replace). */
@@ -379,10 +407,9 @@ export class FiringStore {
 type Tried<R> = { ok: true; results: R[] } | { ok: false; fresh: boolean[] };
 
 /**
- * Items committed in one transaction whose compares all must hold. When one fails, the
- * transaction's else branch has read what each compare found: the stale items get `stale`, the
- * others go again together (a few rounds, then one by one), so one firing taken back no longer
- * costs every other item in the batch a transaction of its own.
+ * The retry rule of batchCommit, apart from etcd: `attempt` commits a batch or says which of
+ * its items are still fresh; the stale ones get `stale`, the fresh ones go again together, and
+ * after three rounds still contended each goes alone.
  */
 async function together<T, R>(items: T[], stale: R, attempt: (batch: T[]) => Promise<Tried<R>>): Promise<R[]> {
   const out: R[] = items.map(() => stale);

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { FiringStore } from '../../src/store/firing-store.js';
+import { FiringStore, type FiringPlan } from '../../src/store/firing-store.js';
 import { NodeSession } from '../../src/store/session.js';
 import { K } from '../../src/store/keys.js';
 import { systemClock } from '../../src/domain/clock.js';
@@ -9,8 +9,8 @@ import type { Run } from '../../src/domain/task.js';
 import { freshEtcd } from '../support/etcd.js';
 
 /**
- * Claims and outcomes batched into one transaction: a firing taken back from the batch (its
- * revision moved) fails alone, and the others still commit together.
+ * Claims, outcomes, repair moves and plans batched into one transaction: an item gone stale
+ * (its revision moved) fails alone, and the others still commit together.
  */
 describe('firing store batches (integration, real etcd)', function () {
   this.timeout(20_000);
@@ -90,6 +90,35 @@ describe('firing store batches (integration, real etcd)', function () {
       const again = await store.getFiring('9', 1000);
       expect(await store.transitionMany(fence, [{ prev: again!, next: null, runs: [] }])).to.deep.equal(['fenced']);
       expect(await store.getFiring('9', 1000)).to.not.equal(null);
+    } finally {
+      h.close();
+    }
+  });
+
+  it('plans: a stale cursor in a batch fails alone and the other plans commit together; a lost fence says so (null)', async () => {
+    const { handle: h } = await freshEtcd();
+    try {
+      const store = new FiringStore(h);
+      const fenceKey = 'election/plans';
+      const fence = { key: fenceKey, createRevision: Number((await h.ns.put(fenceKey).value('n1').exec()).header.revision) };
+      const firing = (task: string, ms: number): Firing => ({ taskId: task, tenant: 'default', scheduledMs: ms, attempt: 1, trigger: 'schedule', state: 'assigned', dueMs: ms, node: 'n1', lease: 'L1' });
+      const cursorRev: Record<string, number> = {};
+      for (const t of ['21', '22', '23']) cursorRev[t] = Number((await h.ns.put(K.cursor(t)).value('0').exec()).header.revision);
+      await h.ns.put(K.cursor('22')).value('500').exec(); // moved by someone else since it was read
+      const plan = (t: string): FiringPlan => ({ taskId: t, cursor: { expectRev: cursorRev[t]!, toMs: 1000 }, firings: [firing(t, 1000)], skipped: [], kills: [] });
+      const res = await store.writePlans(fence, ['21', '22', '23'].map(plan));
+      expect(res?.map((r) => [r.plan.taskId, r.ok])).to.deep.equal([['21', true], ['22', false], ['23', true]]);
+      expect(res![0]!.revision, 'one transaction').to.equal(res![2]!.revision);
+      expect(await h.ns.get(K.cursor('21')).string()).to.equal('1000');
+      expect(await h.ns.get(K.cursor('22')).string()).to.equal('500');
+      expect(await store.getFiring('22', 1000)).to.equal(null);
+      expect((await store.getFiring('23', 1000))?.firing.node).to.equal('n1');
+
+      await h.ns.delete().key(fenceKey);
+      await h.ns.put(fenceKey).value('n3');
+      const rev = Number((await h.ns.get(K.cursor('21')).exec()).kvs[0]!.mod_revision);
+      expect(await store.writePlans(fence, [{ ...plan('21'), cursor: { expectRev: rev, toMs: 2000 }, firings: [firing('21', 2000)] }])).to.equal(null);
+      expect(await store.getFiring('21', 2000)).to.equal(null);
     } finally {
       h.close();
     }
