@@ -15,7 +15,10 @@ const DRAIN_MS = 1_000;
  * Runs the command as a child of a small shell that polls the node's lease deadline file. Once
  * the deadline passes (the node is frozen, dead or partitioned and the leader may start this
  * work elsewhere), it stops its whole process group: SIGTERM, then SIGKILL half a second later,
- * all before etcd expires the lease (the deadline is a margin ahead of that). It ignores SIGPIPE:
+ * all before etcd expires the lease (the deadline is a margin ahead of that). A deadline file
+ * that is gone counts as passed: the node writes it before any guard starts and replaces it
+ * atomically, so only a removed data directory makes it vanish, and a dead node's processes
+ * then lived on for good (a cluster test's leftovers did). It ignores SIGPIPE:
  * when the node died, nobody reads the output pipe any more. It tells the runner the command's
  * own pid on fd 3 (the pid a process manager shows), then closes it.
  */
@@ -29,8 +32,8 @@ exec 3>&-
   trap '' TERM PIPE
   while kill -0 "$child" 2>/dev/null; do
     deadline=$(cat "$deadline_file" 2>/dev/null)
-    if [ -n "$deadline" ] && [ "$(date +%s%3N)" -gt "$deadline" ]; then
-      echo "[rota] this node's lease deadline passed: stopping the process group" 2>/dev/null
+    if [ -z "$deadline" ] || [ "$(date +%s%3N)" -gt "$deadline" ]; then
+      echo "[rota] this node's lease deadline passed (or its deadline file is gone): stopping the process group" 2>/dev/null
       kill -TERM 0 2>/dev/null
       sleep 0.5
       kill -KILL 0

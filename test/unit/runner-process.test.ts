@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { mkdtemp, readFile, realpath, rm } from 'node:fs/promises';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
@@ -177,6 +177,18 @@ describe('runner: process', () => {
     expect(out.outputTail).to.contain('lease deadline passed');
     expect(pgid).to.be.greaterThan(0);
     expect(groupSize(pgid)).to.equal(0);
+  });
+
+  it('with a lease deadline file that is removed (a dead node\'s data directory deleted), stops the group as if the deadline passed', async () => {
+    const file = join(dir, 'deadline-gone');
+    writeFileSync(file, String(Date.now() + 3_600_000));
+    let started = false;
+    const running = execute(proc(`sh -c 'sleep 300 & sleep 300 & wait'`), ctx({ deadlineFile: file, onStart: () => (started = true) }));
+    expect(await waitFor(() => started)).to.equal(true);
+    unlinkSync(file);
+    const out = await running;
+    expect(out.state).to.equal('failed');
+    expect(out.outputTail).to.contain('deadline file is gone');
   });
 
   it('with a lease deadline file, reports the command\'s own pid, not the guard shell\'s', async () => {
