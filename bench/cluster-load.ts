@@ -22,6 +22,7 @@ import { TestCluster } from '../test/support/cluster.js';
 import { Receiver } from '../test/support/receiver.js';
 import { LOAD_OPTIONS, loadSettings, machine, cpuTable, measureStep, pool, sleep, stepTable, type StepResult } from './lib/common.js';
 import { measureCeiling, ceilingTable, type CeilingRow } from './lib/etcd-ceiling.js';
+import { etcdTable } from './lib/etcd-counters.js';
 
 const { values } = parseArgs({
   options: {
@@ -78,6 +79,7 @@ try {
           ...Object.fromEntries(c.etcd.members.map((m, i) => [`etcd e${i + 1}`, m?.child.pid])),
           'bench + receiver': process.pid,
         },
+        etcd: c.etcd.endpoints[0],
       },
       log,
     );
@@ -120,6 +122,8 @@ console.log('Receiver, bench driver, three Rota nodes and three etcd members all
 console.log(stepTable('Rota', results));
 console.log('\nCPU over each window (% of one core):\n');
 console.log(cpuTable(results));
+console.log('\netcd per firing due in each window (member e1\'s counters; every member applies every write):\n');
+console.log(etcdTable(results));
 if (ceiling.length) {
   console.log('\n### etcd ceiling (same 3-member cluster, Rota nodes stopped)\n');
   console.log(ceilingTable(ceiling, bestClean));

@@ -3,6 +3,7 @@
  * Receiver recorded, small concurrency helpers and the machine description.
  */
 import { cpus, loadavg, totalmem } from 'node:os';
+import { etcdCounters, perFiring } from './etcd-counters.js';
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import type { Hit } from '../../test/support/receiver.js';
@@ -49,6 +50,8 @@ export interface StepResult {
   notes?: string;
   /** % of one core per process over the window (200 = both cores). */
   cpu?: Record<string, number>;
+  /** etcd's work per firing due in the window (etcd-counters.ts), when a member was named. */
+  etcd?: Record<string, number>;
 }
 
 /**
@@ -229,7 +232,7 @@ export function loadSettings(values: { full?: boolean; rates?: string; seconds?:
 export async function measureStep(
   rx: { hits: Hit[] },
   ids: string[],
-  s: { rate: number; seconds: number; mode: 'cron' | 'every'; warmupMs: number; settleMs: number; procs: Record<string, number | undefined> },
+  s: { rate: number; seconds: number; mode: 'cron' | 'every'; warmupMs: number; settleMs: number; procs: Record<string, number | undefined>; etcd?: string },
   log: (...a: unknown[]) => void,
 ): Promise<StepResult> {
   const idSet = new Set(ids);
@@ -247,10 +250,12 @@ export async function measureStep(
   const toMs = fromMs + s.seconds * 1000;
   await sleep(fromMs - Date.now());
   const meter = cpuMeter(s.procs);
+  const before = s.etcd ? await etcdCounters(s.etcd) : null;
   await sleep(toMs - Date.now());
   const cpu = meter.stop();
+  const etcd = before && s.etcd ? perFiring(before, await etcdCounters(s.etcd), ids.length * s.seconds) : undefined;
   await sleep(s.settleMs);
-  return analyze(rx.hits, ids, fromMs, toMs, { rate: s.rate, tasks: ids.length, seconds: s.seconds, mode: s.mode, cpu });
+  return analyze(rx.hits, ids, fromMs, toMs, { rate: s.rate, tasks: ids.length, seconds: s.seconds, mode: s.mode, cpu, etcd });
 }
 
 /** The CPU each metered process used over each step's window, as a markdown table. */
