@@ -83,22 +83,28 @@ export class RunStore {
 
   /**
    * Keeps the newest `keep` runs of a task and drops any older than `maxAgeMs` (by scheduled
-   * time). Cheap when there is nothing to do: the age cut is one range delete, and the count
-   * is asked for before any key is read. Returns how many were deleted.
+   * time). Agents call it every 10th completion of a task, so the usual answer is "nothing to
+   * do", and that costs two reads and no write (a write is a raft proposal on every member:
+   * an unconditional range delete here was half of etcd's proposals at 1,000 firings/s). What
+   * goes is always a run of oldest keys (keys sort by scheduled time), so it goes as one range
+   * delete. Returns how many were deleted.
    */
   async prune(taskId: string, keep: number, maxAgeMs: number, nowMs: number): Promise<number> {
     const { ns } = this.h;
     const prefix = K.taskRuns(taskId);
-    const aged = await ns.delete().inRange({ start: prefix, end: prefix + pad(nowMs - maxAgeMs) }).exec();
-    const deleted = Number(aged.deleted ?? 0);
-    const count = await ns.getAll().prefix(prefix).count();
-    if (count <= keep) return deleted;
-    // Keys sort by scheduled time: the oldest (count - keep) go.
-    const doomed = (await ns.getAll().prefix(prefix).sort('Key', 'Ascend').limit(count - keep).keys()).map(String);
-    for (let i = 0; i < doomed.length; i += 100) {
-      await ns.if(K.taskSeq, 'Version', '>', -1).then(...doomed.slice(i, i + 100).map((k) => ns.delete().key(k))).commit();
+    const ageEnd = prefix + pad(nowMs - maxAgeMs);
+    const [count, oldest] = await Promise.all([ns.getAll().prefix(prefix).count(), ns.getAll().prefix(prefix).sort('Key', 'Ascend').limit(1).keys()]);
+    const aged = oldest[0] !== undefined && oldest[0] < ageEnd;
+    if (count <= keep && !aged) return 0;
+    let end = ageEnd;
+    if (count > keep) {
+      // The oldest (count - keep) go: the range ends just after the last of them.
+      const doomed = await ns.getAll().prefix(prefix).sort('Key', 'Ascend').limit(count - keep).keys();
+      const past = doomed[doomed.length - 1]! + '\0';
+      if (past > end) end = past;
     }
-    return deleted + doomed.length;
+    const r = await ns.delete().inRange({ start: prefix, end }).exec();
+    return Number(r.deleted ?? 0);
   }
 
   /**

@@ -58,4 +58,41 @@ describe('run store: runs in flight are read from their firings (integration, re
     }
     expect((await runs.allForTask(T)).map(shape)).to.deep.equal([...want].reverse());
   });
+
+  it('prune: writes nothing when within bounds; else keeps the newest N, drops the aged, touches no other task', async () => {
+    const { handle: h } = await freshEtcd();
+    const runs = new RunStore(h);
+    const DAY = 86_400_000;
+    const now = base + 30 * DAY;
+    const put = (id: string, ms: number) => h.ns.put(K.run(id, ms, 1)).value(JSON.stringify({ ...rec(ms, 1, 'succeeded'), taskId: id, id: `${id}-${ms}-1` })).exec();
+    // Every write the store makes here is a delete: count them (a delete is a raft proposal even when it finds nothing).
+    let deletes = 0;
+    const del = h.ns.delete.bind(h.ns);
+    h.ns.delete = () => (deletes++, del());
+    const left = async (id: string) => (await runs.allForTask(id)).map((r) => r.scheduledMs);
+    for (let i = 0; i < 5; i++) await put(T, now - i * 1000);
+    for (let i = 0; i < 12; i++) await put(`${T}0`, now - i * 1000); // task 420: a key prefix of 42's neighbour
+
+    expect(await runs.prune(T, 5, 7 * DAY, now)).to.equal(0);
+    expect(deletes, 'no write when there is nothing to prune').to.equal(0);
+
+    // Over the count: the two oldest go, the newest five stay.
+    await put(T, now + 1000);
+    await put(T, now + 2000);
+    expect(await runs.prune(T, 5, 7 * DAY, now + 2000)).to.equal(2);
+    expect(deletes, 'one range delete').to.equal(1);
+    expect(await left(T)).to.deep.equal([now - 2000, now - 1000, now, now + 1000, now + 2000]);
+
+    // Aged: within the count, but older than the max age; with both, the larger cut wins.
+    await put(T, now - 10 * DAY);
+    expect(await runs.prune(T, 10, 7 * DAY, now)).to.equal(1);
+    expect(await left(T)).to.have.length(5);
+    await put(T, now - 10 * DAY);
+    await put(T, now - 9 * DAY);
+    expect(await runs.prune(T, 6, 7 * DAY, now)).to.equal(2);
+    expect(await runs.prune(T, 3, 7 * DAY, now + 2000)).to.equal(2);
+    expect(await left(T)).to.deep.equal([now, now + 1000, now + 2000]);
+    expect(await left(`${T}0`)).to.have.length(12);
+    h.close();
+  });
 });
