@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import { hostname, networkInterfaces } from 'node:os';
 import { resolve } from 'node:path';
-import { connectEtcd, probeEtcd, type EtcdHandle } from './store/etcd.js';
+import { connectEtcd, probeEtcd, probeTxnLimit, WANTED_TXN_OPS, type EtcdHandle } from './store/etcd.js';
 import { startEtcdProcess, type EtcdProcess } from './store/etcd-process.js';
 import { NodeSession, type NodeRecord } from './store/session.js';
 import { campaign, currentLeader, type Leadership } from './store/election.js';
@@ -89,6 +89,8 @@ export class RotaNode {
     // thousands of watch events and transactions, and a keepalive queued behind them loses the lease.
     this.hLease = connectEtcd({ endpoints, prefix: this.cfg.etcd.prefix, ...security });
     await probeEtcd(this.h, endpoints, { auth: !!security.auth, tls: !!security.credentials });
+    this.h.maxTxnOps = await probeTxnLimit(this.h);
+    if (this.h.maxTxnOps < WANTED_TXN_OPS) this.log.warn({ maxTxnOps: this.h.maxTxnOps }, `etcd takes ${this.h.maxTxnOps} operations per transaction: start its members with --max-txn-ops ${WANTED_TXN_OPS} to batch writes in fewer proposals`);
     this.service = new TaskService(this.h, this.clock, { allowedUsers: this.cfg.runAs.allowed, maxReplicas: this.cfg.api.maxReplicas });
     this.clusterService = new ClusterService(this.h, this.cfg.auth.operators);
     this.metrics.bind({

@@ -8,7 +8,6 @@ const COUNTERS: Record<string, RegExp> = {
   'raft proposals': /^etcd_server_proposals_committed_total (\S+)/m,
   'keys put': /^etcd_debugging_mvcc_put_total (\S+)/m,
   'keys deleted': /^etcd_debugging_mvcc_delete_total (\S+)/m,
-  'watch events sent': /^etcd_debugging_mvcc_events_total (\S+)/m,
   'Txn calls (this member)': /^grpc_server_handled_total\{grpc_code="OK",grpc_method="Txn",grpc_service="etcdserverpb.KV",grpc_type="unary"\} (\S+)/m,
   'Range calls (this member)': /^grpc_server_handled_total\{grpc_code="OK",grpc_method="Range",grpc_service="etcdserverpb.KV",grpc_type="unary"\} (\S+)/m,
 };

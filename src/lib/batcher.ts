@@ -1,6 +1,6 @@
 /**
  * Group commit: items submitted while earlier batches are in flight wait and go together in the
- * next batch (up to `max` per batch, at most `concurrency` batches in flight); each submitter
+ * next batch (up to `max()` per batch, at most `concurrency` batches in flight); each submitter
  * gets its own result. Under load, many items cost one round trip instead of one each; when
  * idle, an item waits only for the current turn of the event loop.
  */
@@ -11,7 +11,8 @@ export class Batcher<T, R> {
 
   constructor(
     private readonly run: (items: T[]) => Promise<R[]>,
-    private readonly max: number,
+    /** Asked at each batch: a limit learned after construction (etcd's op limit) applies at once. */
+    private readonly max: () => number,
     private readonly concurrency = 4,
   ) {}
 
@@ -30,7 +31,7 @@ export class Batcher<T, R> {
 
   private pump(): void {
     while (this.queue.length > 0 && this.inFlight < this.concurrency) {
-      const batch = this.queue.splice(0, this.max);
+      const batch = this.queue.splice(0, this.max());
       this.inFlight++;
       this.run(batch.map((b) => b.item))
         .then(

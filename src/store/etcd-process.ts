@@ -3,6 +3,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node
 import { join } from 'node:path';
 import { createServer } from 'node:net';
 import { request as httpsRequest } from 'node:https';
+import { WANTED_TXN_OPS } from './etcd.js';
 
 export interface EtcdProcessOptions {
   dataDir: string;
@@ -13,6 +14,8 @@ export interface EtcdProcessOptions {
   initialCluster?: string;
   /** Extra flags. */
   extraArgs?: string[];
+  /** --max-txn-ops (default WANTED_TXN_OPS: Rota batches its writes up to it). */
+  maxTxnOps?: number;
   /** Do not wait for /health (a member of a cluster that has no quorum yet). */
   noWait?: boolean;
   binary?: string;
@@ -78,6 +81,8 @@ export async function startEtcdProcess(o: EtcdProcessOptions): Promise<EtcdProce
     // at a time at 300 firings/s, applies fell behind, lease renewals (which wait for applies)
     // with them, and every node lost its lease (bench/soak.ts). Smaller batches interleave.
     '--experimental-compaction-batch-limit', '100',
+    // Claims, outcomes and plans go in batches as large as this allows (etcd.ts WANTED_TXN_OPS).
+    '--max-txn-ops', String(o.maxTxnOps ?? WANTED_TXN_OPS),
     '--quota-backend-bytes', String(2 * 1024 * 1024 * 1024),
     ...tlsArgs,
     ...(o.extraArgs ?? []),

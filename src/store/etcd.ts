@@ -17,8 +17,24 @@ export interface EtcdHandle {
   /** All Rota keys are relative to this namespace. */
   ns: Namespace;
   prefix: string;
+  /**
+   * The most operations (and compares) etcd takes in one transaction: its --max-txn-ops, 128
+   * unless raised. probeTxnLimit sets it; batched writes pack up to it.
+   */
+  maxTxnOps: number;
   close(): void;
 }
+
+/** etcd's default --max-txn-ops. */
+export const DEFAULT_TXN_OPS = 128;
+/**
+ * What members Rota starts are given (--max-txn-ops), and what it asks an etcd for: batching
+ * 1,024 operations instead of 128 cut raft proposals per firing from 0.09 to 0.02 and the whole
+ * cluster's CPU at 1,000 firings/s by a fifth (docs/benchmarks.md).
+ */
+export const WANTED_TXN_OPS = 1024;
+/** A batched write stays under this many bytes: etcd refuses requests over 1.5 MiB by default. */
+export const MAX_TXN_BYTES = 1024 * 1024;
 
 /** etcd could not be used at start-up: unreachable, TLS refused, or credentials rejected. */
 export class EtcdConnectError extends Error {}
@@ -44,7 +60,7 @@ export function connectEtcd(opts: EtcdOptions): EtcdHandle {
     defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + callTimeoutMs }),
   });
   const ns = client.namespace(opts.prefix);
-  return { client, ns, prefix: opts.prefix, close: () => client.close() };
+  return { client, ns, prefix: opts.prefix, maxTxnOps: DEFAULT_TXN_OPS, close: () => client.close() };
 }
 
 /**
@@ -71,5 +87,20 @@ export async function probeEtcd(h: EtcdHandle, endpoints: string[], opts: { auth
       hint = 'etcd is unreachable or refused the connection (if it requires TLS, use https:// endpoints and etcd.tls)';
     }
     throw new EtcdConnectError(`cannot use etcd at ${endpoints.join(',')}: ${hint} (${name}: ${e.message})`);
+  }
+}
+
+/**
+ * How many operations this etcd takes in one transaction: a read-only transaction of `want`
+ * reads (no raft proposal, nothing written) tells whether its --max-txn-ops allows `want`;
+ * refused as too many, it is etcd's default 128 (an external etcd started without the flag).
+ */
+export async function probeTxnLimit(h: EtcdHandle, want = WANTED_TXN_OPS): Promise<number> {
+  try {
+    await h.ns.if('probe', 'Version', '>', -1).then(...Array.from({ length: want }, () => h.ns.get('probe') as unknown as Parameters<ReturnType<Namespace['if']>['then']>[0])).commit();
+    return want;
+  } catch (err) {
+    if (/too many operations/i.test((err as Error).message)) return DEFAULT_TXN_OPS;
+    throw err;
   }
 }

@@ -1,4 +1,4 @@
-import type { EtcdHandle } from './etcd.js';
+import { MAX_TXN_BYTES, type EtcdHandle } from './etcd.js';
 import { K, type Versioned } from './keys.js';
 import type { Fence } from './election.js';
 import type { Firing } from '../domain/firing.js';
@@ -20,9 +20,6 @@ interface OutcomeItem {
   run: Run;
   next: Firing | null;
 }
-
-/** etcd refuses transactions with more than 128 compares or 128 operations. */
-export const MAX_TXN_OPS = 128;
 
 /** What the planner wants written for one task in one step. */
 export interface FiringPlan {
@@ -89,25 +86,11 @@ export class FiringStore {
    */
   async writePlans(fence: Fence, plans: FiringPlan[]): Promise<PlanResult[] | null> {
     type Item = { plan: FiringPlan; compares: Compare[]; ops: Op[] };
-    // Pack plans into batches within etcd's op limits; the batches touch disjoint keys, so they
-    // are committed concurrently rather than one round trip after another.
-    const batches: Item[][] = [];
-    let batch: Item[] = [];
-    let nCmp = 1;
-    let nOps = 0;
-    for (const plan of plans) {
-      const po = this.planOps(plan);
-      if (batch.length > 0 && (nCmp + po.compares.length > MAX_TXN_OPS || nOps + po.ops.length > MAX_TXN_OPS)) {
-        batches.push(batch);
-        batch = [];
-        nCmp = 1;
-        nOps = 0;
-      }
-      batch.push({ plan, ...po });
-      nCmp += po.compares.length;
-      nOps += po.ops.length;
-    }
-    if (batch.length > 0) batches.push(batch);
+    // Pack plans into batches within etcd's op limits (the fence is one more compare); the
+    // batches touch disjoint keys, so they are committed concurrently rather than one round
+    // trip after another.
+    const max = this.h.maxTxnOps;
+    const batches = packWithin(plans.map((plan): Item => ({ plan, ...this.planOps(plan) })), (b) => [b.compares.length, b.ops.length], [max - 1, max]);
     const flush = async (cur: Item[]): Promise<PlanResult[] | null> => {
       const r = await this.batchCommit(fence, cur, null as PlanResult | null, (b) => b, (b, at) => ({ plan: b.plan, ok: true, revision: at.revision }));
       return r === 'fenced' ? null : r.map((x, i) => x ?? { plan: cur[i]!.plan, ok: false, revision: 0 });
@@ -174,7 +157,7 @@ export class FiringStore {
 
   /**
    * Leader: the schedule cursors of the given tasks (value and mod revision; absent ones are
-   * left out), read in transactions of up to 128 gets; all of them by listing when there are many.
+   * left out), read in transactions of up to etcd's op limit; all of them by listing when there are many.
    */
   async readCursors(ids: string[]): Promise<Map<string, Versioned<number>>> {
     const out = new Map<string, Versioned<number>>();
@@ -185,7 +168,7 @@ export class FiringStore {
     }
     const { ns } = this.h;
     const chunks: string[][] = [];
-    for (let i = 0; i < ids.length; i += MAX_TXN_OPS) chunks.push(ids.slice(i, i + MAX_TXN_OPS));
+    for (let i = 0; i < ids.length; i += this.h.maxTxnOps) chunks.push(ids.slice(i, i + this.h.maxTxnOps));
     await Promise.all(
       chunks.map(async (chunk) => {
         const r = await ns.if(K.cursors, 'Version', '>', -1).then(...chunk.map((id) => ns.get(K.cursor(id)) as unknown as Op)).commit();
@@ -256,7 +239,7 @@ export class FiringStore {
     return this.claims.submit({ nodeId, leaseNumeric, assignmentRev, running });
   }
 
-  private readonly claims = new Batcher<ClaimItem, { revision: number; task: Task | null } | null>((items) => this.claimMany(items), 40);
+  private readonly claims = new Batcher<ClaimItem, { revision: number; task: Task | null } | null>((items) => this.claimMany(items), () => Math.floor(this.h.maxTxnOps / 2));
 
   /**
    * Claims due at the same moment go in one transaction (compare each firing's revision and the
@@ -292,28 +275,37 @@ export class FiringStore {
     return this.outcomes.submit({ nodeId, claimRev, firing, run, next });
   }
 
-  private readonly outcomes = new Batcher<OutcomeItem, boolean>((items) => this.completeMany(items), 40);
+  private readonly outcomes = new Batcher<OutcomeItem, boolean>((items) => this.completeMany(items), () => Math.floor(this.h.maxTxnOps / 3));
 
   private async completeMany(items: OutcomeItem[]): Promise<boolean[]> {
     const { ns } = this.h;
-    const r = await this.batchCommit(
-      null,
-      items,
-      false,
-      (o) => {
-        const key = K.firing(o.firing.taskId, o.firing.scheduledMs, o.firing.replica);
-        return {
-          compares: [[key, 'Mod', o.claimRev]],
-          ops: [
-            ns.put(K.run(o.run.taskId, o.run.scheduledMs, o.run.attempt, o.run.replica)).value(JSON.stringify(o.run)),
-            ns.delete().key(K.assignment(o.nodeId, o.firing.taskId, o.firing.scheduledMs, o.firing.replica)),
-            o.next ? ns.put(key).value(JSON.stringify(o.next)) : ns.delete().key(key),
-          ],
-        };
-      },
-      () => true,
+    // A run record carries its output's tail (up to runs.tailBytes): packs stay under etcd's
+    // request size limit, however many operations a transaction may hold.
+    const sized = items.map((o) => ({ o, run: JSON.stringify(o.run), next: o.next ? JSON.stringify(o.next) : null }));
+    const packs = packWithin(sized, (s) => [s.run.length + (s.next?.length ?? 0) + 256], [MAX_TXN_BYTES]);
+    const done = await Promise.all(
+      packs.map(async (pack) => {
+        const r = await this.batchCommit(
+          null,
+          pack,
+          false,
+          ({ o, run, next }) => {
+            const key = K.firing(o.firing.taskId, o.firing.scheduledMs, o.firing.replica);
+            return {
+              compares: [[key, 'Mod', o.claimRev]],
+              ops: [
+                ns.put(K.run(o.run.taskId, o.run.scheduledMs, o.run.attempt, o.run.replica)).value(run),
+                ns.delete().key(K.assignment(o.nodeId, o.firing.taskId, o.firing.scheduledMs, o.firing.replica)),
+                next ? ns.put(key).value(next) : ns.delete().key(key),
+              ],
+            };
+          },
+          () => true,
+        );
+        return r === 'fenced' ? pack.map(() => false) : r;
+      }),
     );
-    return r === 'fenced' ? items.map(() => false) : r;
+    return done.flat();
   }
 
   /**
@@ -431,4 +423,26 @@ async function together<T, R>(items: T[], stale: R, attempt: (batch: T[]) => Pro
     pending = pending.filter((_, j) => r.fresh[j]);
   }
   return out;
+}
+
+/**
+ * Items in order, cut into packs whose sizes (one number per limit: operations, compares,
+ * bytes) add up to at most the limits; an item over a limit on its own goes alone.
+ */
+function packWithin<T>(items: T[], size: (item: T) => number[], limits: number[]): T[][] {
+  const packs: T[][] = [];
+  let pack: T[] = [];
+  let used = limits.map(() => 0);
+  for (const item of items) {
+    const n = size(item);
+    if (pack.length > 0 && n.some((x, i) => used[i]! + x > limits[i]!)) {
+      packs.push(pack);
+      pack = [];
+      used = limits.map(() => 0);
+    }
+    pack.push(item);
+    used = used.map((u, i) => u + n[i]!);
+  }
+  if (pack.length > 0) packs.push(pack);
+  return packs;
 }

@@ -7,6 +7,11 @@ import { silentLogger } from '../../src/log.js';
 import type { Firing } from '../../src/domain/firing.js';
 import type { Run } from '../../src/domain/task.js';
 import { freshEtcd } from '../support/etcd.js';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { freePort, startEtcdProcess } from '../../src/store/etcd-process.js';
+import { connectEtcd, probeTxnLimit } from '../../src/store/etcd.js';
 
 /**
  * Claims, outcomes, repair moves and plans batched into one transaction: an item gone stale
@@ -119,6 +124,58 @@ describe('firing store batches (integration, real etcd)', function () {
       const rev = Number((await h.ns.get(K.cursor('21')).exec()).kvs[0]!.mod_revision);
       expect(await store.writePlans(fence, [{ ...plan('21'), cursor: { expectRev: rev, toMs: 2000 }, firings: [firing('21', 2000)] }])).to.equal(null);
       expect(await store.getFiring('21', 2000)).to.equal(null);
+    } finally {
+      h.close();
+    }
+  });
+
+  it("etcd's op limit: probed (1,024 on a member Rota starts, 128 on one without the flag); outcomes pack up to it", async () => {
+    const { handle: h } = await freshEtcd();
+    const dir = mkdtempSync(join(tmpdir(), 'rota-etcd-128-'));
+    const plain = await startEtcdProcess({ dataDir: dir, clientPort: await freePort(), peerPort: await freePort(), name: 'plain', maxTxnOps: 128 });
+    const h128 = connectEtcd({ endpoints: [plain.endpoint], prefix: '/p/' });
+    try {
+      expect(await probeTxnLimit(h)).to.equal(1024);
+      expect(await probeTxnLimit(h128)).to.equal(128);
+
+      // 200 outcomes at once (3 operations each): one transaction under 1,024, five (of 42) under 128.
+      for (const [handle, limit, txns] of [[h, 1024, 1], [h128, 128, 5]] as const) {
+        handle.maxTxnOps = limit;
+        const store = new FiringStore(handle);
+        const f = (ms: number): Firing => ({ taskId: '9', tenant: 'default', scheduledMs: ms, attempt: 1, trigger: 'schedule', state: 'running', dueMs: ms, node: 'n1', lease: 'L', startedMs: ms });
+        const run = (ms: number): Run => ({ id: `9-${ms}-1`, taskId: '9', tenant: 'default', scheduledMs: ms, attempt: 1, trigger: 'schedule', state: 'succeeded', node: 'n1', startedMs: ms, endedMs: ms + 1 }) as Run;
+        const ms = Array.from({ length: 200 }, (_, i) => (i + 1) * 1000);
+        const revs = await Promise.all(ms.map(async (m) => Number((await handle.ns.put(K.firing('9', m)).value(JSON.stringify(f(m))).exec()).header.revision)));
+        let commits = 0;
+        const txn = handle.ns.if.bind(handle.ns);
+        handle.ns.if = ((...a: Parameters<typeof txn>) => (commits++, txn(...a))) as typeof txn;
+        const ok = await Promise.all(ms.map((m, i) => store.complete('n1', revs[i]!, f(m), run(m), null)));
+        expect(ok.every(Boolean)).to.equal(true);
+        expect(commits, `transactions under ${limit}`).to.equal(txns);
+        expect((await handle.ns.getAll().prefix(K.runs).keys()).length).to.equal(200);
+      }
+    } finally {
+      h128.close();
+      h.close();
+      await plain.stop('SIGKILL');
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('outcomes whose run records carry large output tails go in packs under etcd\'s request size limit', async () => {
+    const { handle: h } = await freshEtcd();
+    try {
+      h.maxTxnOps = await probeTxnLimit(h);
+      const store = new FiringStore(h);
+      const f = (ms: number): Firing => ({ taskId: '10', tenant: 'default', scheduledMs: ms, attempt: 1, trigger: 'schedule', state: 'running', dueMs: ms, node: 'n1', lease: 'L', startedMs: ms });
+      // Eight records of 300 KB: 2.4 MB together, over etcd's 1.5 MiB request limit.
+      const tail = 'x'.repeat(300_000);
+      const run = (ms: number): Run => ({ id: `10-${ms}-1`, taskId: '10', tenant: 'default', scheduledMs: ms, attempt: 1, trigger: 'schedule', state: 'succeeded', node: 'n1', startedMs: ms, endedMs: ms + 1, outputTail: tail }) as Run;
+      const ms = Array.from({ length: 8 }, (_, i) => (i + 1) * 1000);
+      const revs = await Promise.all(ms.map(async (m) => Number((await h.ns.put(K.firing('10', m)).value(JSON.stringify(f(m))).exec()).header.revision)));
+      const ok = await Promise.all(ms.map((m, i) => store.complete('n1', revs[i]!, f(m), run(m), null)));
+      expect(ok).to.deep.equal(ms.map(() => true));
+      expect((await h.ns.getAll().prefix(K.taskRuns('10')).keys()).length).to.equal(8);
     } finally {
       h.close();
     }
