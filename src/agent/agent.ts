@@ -1,6 +1,7 @@
-import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
-import { rename, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { chmodSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { chmod, rename, writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { join, resolve } from 'node:path';
 import type { EtcdHandle } from '../store/etcd.js';
 import { watchPrefix, type KvEvent, type PrefixWatch, type Kv } from '../store/watch.js';
 import { FiringStore } from '../store/firing-store.js';
@@ -66,7 +67,7 @@ export class Agent {
     this.store = new FiringStore(h);
     this.runs = new RunStore(h);
     mkdirSync(opts.dataDir, { recursive: true });
-    this.deadlineFile = join(opts.dataDir, 'lease-deadline');
+    this.deadlineFile = join(deadlineDir(opts.dataDir), 'lease-deadline');
   }
 
   get nodeId(): string {
@@ -77,6 +78,7 @@ export class Agent {
     // The first deadline is on disk before any process guard can look for it.
     const deadline = this.session.alive() ? this.session.deadlineMs() : 0;
     writeFileSync(`${this.deadlineFile}.tmp`, String(deadline));
+    chmodSync(`${this.deadlineFile}.tmp`, 0o644); // whatever the umask: guards of run-as users read it
     renameSync(`${this.deadlineFile}.tmp`, this.deadlineFile);
     this.published = deadline;
     this.tick();
@@ -120,6 +122,7 @@ export class Agent {
     this.publishing = true;
     const tmp = `${this.deadlineFile}.${this.tmpTag}.tmp`; // never shared with another incarnation's writes
     writeFile(tmp, String(deadline))
+      .then(() => chmod(tmp, 0o644))
       .then(() => rename(tmp, this.deadlineFile))
       .then(
         () => (this.published = deadline),
@@ -254,5 +257,25 @@ export class Agent {
     } catch (err) {
       this.log.warn({ err: (err as Error).message, taskId }, 'run history prune failed');
     }
+  }
+}
+
+/**
+ * Where the lease deadline is published for the process guards. A guard runs as its task's
+ * user (run-as), and one that cannot read the file takes the deadline for passed and stops its
+ * process: so as root the file lives under /run/rota (only root can write there, so no other
+ * user can plant a link in its place), one directory per data dir, readable by all; a node that
+ * is not root runs every process as its own user, who can read the data dir.
+ */
+export function deadlineDir(dataDir: string): string {
+  if (process.getuid?.() !== 0) return dataDir;
+  const dir = join('/run/rota', createHash('sha256').update(resolve(dataDir)).digest('hex').slice(0, 16));
+  try {
+    mkdirSync(dir, { recursive: true });
+    chmodSync('/run/rota', 0o755);
+    chmodSync(dir, 0o755);
+    return dir;
+  } catch {
+    return dataDir; // no /run: run-as processes may then be stopped at once (their guard cannot read it)
   }
 }

@@ -42,9 +42,11 @@ describe('security: run-as allowlist', function () {
     expect((await call(port, 'GET', '/api/v1/tasks')).body.items.map((t: { name: string }) => t.name)).to.deep.equal(['as-other']);
   });
 
+  // It runs a second: long enough for its lease guard (which runs as that user) to read the
+  // node's lease deadline several times; one that could not read it stopped the process at once.
   it('a listed user is accepted through both, and the process runs as that user', async function () {
     const port = await start(['nobody']);
-    const r = await call(port, 'POST', '/api/v1/tasks', { body: { name: 'as-nobody', schedule: { everyMs: 1000 }, action: { process: { command: 'id -un', user: 'nobody' } } } });
+    const r = await call(port, 'POST', '/api/v1/tasks', { body: { name: 'as-nobody', schedule: { everyMs: 1000 }, action: { process: { command: 'sleep 1; id -un', user: 'nobody' } } } });
     expect(r.status, JSON.stringify(r.body)).to.equal(201);
     const proc = await call(port, 'POST', '/proc', { body: { name: 'p-nobody', cmd: 'sleep 30', type: 'once', user: 'nobody' } });
     expect(proc.body).to.deep.equal({ code: 200, msg: 'OK' });
