@@ -20,9 +20,8 @@ import { parseArgs } from 'node:util';
 import { writeFileSync } from 'node:fs';
 import { TestCluster } from '../test/support/cluster.js';
 import { Receiver } from '../test/support/receiver.js';
-import { LOAD_OPTIONS, loadSettings, machine, cpuTable, measureStep, pool, sleep, stepTable, type StepResult } from './lib/common.js';
+import { LOAD_OPTIONS, loadSettings, machine, cpuTable, measureStep, pool, rateTable, sleep, stepTable, type StepResult } from './lib/common.js';
 import { measureCeiling, ceilingTable, type CeilingRow } from './lib/etcd-ceiling.js';
-import { etcdTable } from './lib/etcd-counters.js';
 
 const { values } = parseArgs({
   options: {
@@ -123,7 +122,7 @@ console.log(stepTable('Rota', results));
 console.log('\nCPU over each window (% of one core):\n');
 console.log(cpuTable(results));
 console.log('\netcd per firing due in each window (member e1\'s counters; every member applies every write):\n');
-console.log(etcdTable(results));
+console.log(rateTable(results, (r) => r.etcd));
 if (ceiling.length) {
   console.log('\n### etcd ceiling (same 3-member cluster, Rota nodes stopped)\n');
   console.log(ceilingTable(ceiling, bestClean));

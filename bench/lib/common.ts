@@ -258,12 +258,17 @@ export async function measureStep(
   return analyze(rx.hits, ids, fromMs, toMs, { rate: s.rate, tasks: ids.length, seconds: s.seconds, mode: s.mode, cpu, etcd });
 }
 
-/** The CPU each metered process used over each step's window, as a markdown table. */
-export function cpuTable(results: StepResult[]): string {
-  const keys = [...new Set(results.flatMap((r) => Object.keys(r.cpu ?? {})))];
+/** A markdown table with a row per rate and a column per key of what `cells` picks from each row. */
+export function rateTable<T extends { rate: number }>(rows: T[], cells: (row: T) => Record<string, number> | undefined): string {
+  const keys = [...new Set(rows.flatMap((r) => Object.keys(cells(r) ?? {})))];
   return [
     `| firings/s | ${keys.join(' | ')} |`,
     `|---:|${keys.map(() => '---:').join('|')}|`,
-    ...results.map((r) => `| ${r.rate} | ${keys.map((k) => r.cpu?.[k] ?? '-').join(' | ')} |`),
+    ...rows.map((r) => `| ${r.rate} | ${keys.map((k) => cells(r)?.[k] ?? '-').join(' | ')} |`),
   ].join('\n');
+}
+
+/** The CPU each metered process used over each step's window, as a markdown table. */
+export function cpuTable(results: StepResult[]): string {
+  return rateTable(results, (r) => r.cpu);
 }

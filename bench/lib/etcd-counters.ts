@@ -21,13 +21,3 @@ export async function etcdCounters(endpoint: string): Promise<Record<string, num
 export function perFiring(before: Record<string, number>, after: Record<string, number>, firings: number): Record<string, number> {
   return Object.fromEntries(Object.keys(before).map((k) => [k, Math.round((100 * (after[k]! - before[k]!)) / firings) / 100]));
 }
-
-/** Rows of per-firing counters by rate, as a markdown table. */
-export function etcdTable(rows: { rate: number; etcd?: Record<string, number> }[]): string {
-  const keys = [...new Set(rows.flatMap((r) => Object.keys(r.etcd ?? {})))];
-  return [
-    `| firings/s | ${keys.join(' | ')} |`,
-    `|---:|${keys.map(() => '---:').join('|')}|`,
-    ...rows.map((r) => `| ${r.rate} | ${keys.map((k) => r.etcd?.[k] ?? '-').join(' | ')} |`),
-  ].join('\n');
-}
