@@ -16,9 +16,10 @@ const DRAIN_MS = 1_000;
  * the deadline passes (the node is frozen, dead or partitioned and the leader may start this
  * work elsewhere), it stops its whole process group: SIGTERM, then SIGKILL half a second later,
  * all before etcd expires the lease (the deadline is a margin ahead of that). A deadline file
- * that is gone counts as passed: the node writes it before any guard starts and replaces it
- * atomically, so only a removed data directory makes it vanish, and a dead node's processes
- * then lived on for good (a cluster test's leftovers did). It ignores SIGPIPE:
+ * that is gone or cannot be read counts as passed: the node writes it before any guard starts,
+ * readable by every run-as user (agent.ts deadlineDir), and replaces it atomically, so only a
+ * removed directory makes it vanish, and a dead node's processes then lived on for good (a
+ * cluster test's leftovers did). It ignores SIGPIPE:
  * when the node died, nobody reads the output pipe any more. It tells the runner the command's
  * own pid on fd 3 (the pid a process manager shows), then closes it.
  */

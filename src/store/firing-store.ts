@@ -167,8 +167,7 @@ export class FiringStore {
       return out;
     }
     const { ns } = this.h;
-    const chunks: string[][] = [];
-    for (let i = 0; i < ids.length; i += this.h.maxTxnOps) chunks.push(ids.slice(i, i + this.h.maxTxnOps));
+    const chunks = packWithin(ids, () => [1], [this.h.maxTxnOps]);
     await Promise.all(
       chunks.map(async (chunk) => {
         const r = await ns.if(K.cursors, 'Version', '>', -1).then(...chunk.map((id) => ns.get(K.cursor(id)) as unknown as Op)).commit();

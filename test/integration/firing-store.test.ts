@@ -19,6 +19,9 @@ import { connectEtcd, probeTxnLimit } from '../../src/store/etcd.js';
  */
 describe('firing store batches (integration, real etcd)', function () {
   this.timeout(20_000);
+  /** Task `id`'s firing at `ms`, running on n1, and the succeeded run its outcome records. */
+  const running = (id: string, ms: number): Firing => ({ taskId: id, tenant: 'default', scheduledMs: ms, attempt: 1, trigger: 'schedule', state: 'running', dueMs: ms, node: 'n1', lease: 'L', startedMs: ms });
+  const succeeded = (id: string, ms: number, extra: Partial<Run> = {}): Run => ({ id: `${id}-${ms}-1`, taskId: id, tenant: 'default', scheduledMs: ms, attempt: 1, trigger: 'schedule', state: 'succeeded', node: 'n1', startedMs: ms, endedMs: ms + 1, ...extra }) as Run;
 
   it('claims: a stale firing in the batch gets null, the rest are claimed in one transaction; another lease claims nothing', async () => {
     const { handle: h } = await freshEtcd();
@@ -54,11 +57,11 @@ describe('firing store batches (integration, real etcd)', function () {
     const { handle: h } = await freshEtcd();
     try {
       const store = new FiringStore(h);
-      const f = (ms: number): Firing => ({ taskId: '8', tenant: 'default', scheduledMs: ms, attempt: 1, trigger: 'schedule', state: 'running', dueMs: ms, node: 'n1', lease: 'L', startedMs: ms });
+      const f = (ms: number) => running('8', ms);
       const revs: number[] = [];
       for (const ms of [1000, 2000, 3000]) revs.push(Number((await h.ns.put(K.firing('8', ms)).value(JSON.stringify(f(ms))).exec()).header.revision));
       await h.ns.put(K.firing('8', 3000)).value(JSON.stringify({ ...f(3000), node: 'n2' }));
-      const run = (ms: number): Run => ({ id: `8-${ms}-1`, taskId: '8', tenant: 'default', scheduledMs: ms, attempt: 1, trigger: 'schedule', state: 'succeeded', node: 'n1', startedMs: ms, endedMs: ms + 1 }) as Run;
+      const run = (ms: number) => succeeded('8', ms);
       const ok = await Promise.all([1000, 2000, 3000].map((ms, i) => store.complete('n1', revs[i]!, f(ms), run(ms), null)));
       expect(ok).to.deep.equal([true, true, false]);
       expect(await store.getFiring('8', 1000)).to.equal(null);
@@ -142,8 +145,8 @@ describe('firing store batches (integration, real etcd)', function () {
       for (const [handle, limit, txns] of [[h, 1024, 1], [h128, 128, 5]] as const) {
         handle.maxTxnOps = limit;
         const store = new FiringStore(handle);
-        const f = (ms: number): Firing => ({ taskId: '9', tenant: 'default', scheduledMs: ms, attempt: 1, trigger: 'schedule', state: 'running', dueMs: ms, node: 'n1', lease: 'L', startedMs: ms });
-        const run = (ms: number): Run => ({ id: `9-${ms}-1`, taskId: '9', tenant: 'default', scheduledMs: ms, attempt: 1, trigger: 'schedule', state: 'succeeded', node: 'n1', startedMs: ms, endedMs: ms + 1 }) as Run;
+        const f = (ms: number) => running('9', ms);
+        const run = (ms: number) => succeeded('9', ms);
         const ms = Array.from({ length: 200 }, (_, i) => (i + 1) * 1000);
         const revs = await Promise.all(ms.map(async (m) => Number((await handle.ns.put(K.firing('9', m)).value(JSON.stringify(f(m))).exec()).header.revision)));
         let commits = 0;
@@ -167,10 +170,10 @@ describe('firing store batches (integration, real etcd)', function () {
     try {
       h.maxTxnOps = await probeTxnLimit(h);
       const store = new FiringStore(h);
-      const f = (ms: number): Firing => ({ taskId: '10', tenant: 'default', scheduledMs: ms, attempt: 1, trigger: 'schedule', state: 'running', dueMs: ms, node: 'n1', lease: 'L', startedMs: ms });
+      const f = (ms: number) => running('10', ms);
       // Eight records of 300 KB: 2.4 MB together, over etcd's 1.5 MiB request limit.
       const tail = 'x'.repeat(300_000);
-      const run = (ms: number): Run => ({ id: `10-${ms}-1`, taskId: '10', tenant: 'default', scheduledMs: ms, attempt: 1, trigger: 'schedule', state: 'succeeded', node: 'n1', startedMs: ms, endedMs: ms + 1, outputTail: tail }) as Run;
+      const run = (ms: number) => succeeded('10', ms, { outputTail: tail });
       const ms = Array.from({ length: 8 }, (_, i) => (i + 1) * 1000);
       const revs = await Promise.all(ms.map(async (m) => Number((await h.ns.put(K.firing('10', m)).value(JSON.stringify(f(m))).exec()).header.revision)));
       const ok = await Promise.all(ms.map((m, i) => store.complete('n1', revs[i]!, f(m), run(m), null)));
