@@ -43,8 +43,13 @@ export interface Config {
   events: { keep: number; maxAgeMs: number };
   process: { killGraceMs: number };
   shutdown: { graceMs: number };
-  /** Firings of tasks with overlap `allow` and no deps are written this far ahead of their instant. */
-  scheduler: { writeAheadMs: number };
+  /**
+   * Firing protocol v2 (`candidates`, docs/architecture.md): firings of tasks with overlap
+   * `allow`, no deps and no daemon are planned `horizonMs` ahead (again every `strideMs`) with
+   * candidate nodes that claim at the instant, each `claimStepMs` after the one before. Off: the
+   * leader assigns every firing, `writeAheadMs` ahead of its instant (protocol 1).
+   */
+  scheduler: { writeAheadMs: number; candidates: boolean; horizonMs: number; strideMs: number; claimStepMs: number };
   api: { maxBodyBytes: number; maxReplicas: number };
   /** Failure alerts (policies.alertAfterFailures): where they are POSTed besides the audit log. */
   alerts: { webhookUrl?: string };
@@ -65,7 +70,7 @@ export const DEFAULTS: Config = {
   events: { keep: 10_000, maxAgeMs: 30 * 24 * 3600_000 },
   process: { killGraceMs: 5_000 },
   shutdown: { graceMs: 30_000 },
-  scheduler: { writeAheadMs: 1500 },
+  scheduler: { writeAheadMs: 1500, candidates: true, horizonMs: 20_000, strideMs: 5_000, claimStepMs: 250 },
   api: { maxBodyBytes: 1024 * 1024, maxReplicas: 1000 },
   alerts: {},
   juice: { expireAfterMs: 10 * 60_000 },
@@ -119,7 +124,11 @@ const schema = {
     events: { type: 'object', additionalProperties: false, properties: { keep: int(1), maxAgeMs: int(1000) } },
     process: { type: 'object', additionalProperties: false, properties: { killGraceMs: int(0) } },
     shutdown: { type: 'object', additionalProperties: false, properties: { graceMs: int(0) } },
-    scheduler: { type: 'object', additionalProperties: false, properties: { writeAheadMs: int(30, 60_000) } },
+    scheduler: {
+      type: 'object',
+      additionalProperties: false,
+      properties: { writeAheadMs: int(30, 60_000), candidates: { type: 'boolean' }, horizonMs: int(2_000, 600_000), strideMs: int(200, 60_000), claimStepMs: int(20, 10_000) },
+    },
     api: { type: 'object', additionalProperties: false, properties: { maxBodyBytes: int(1024), maxReplicas: int(1) } },
     alerts: { type: 'object', additionalProperties: false, properties: { webhookUrl: { type: 'string', pattern: '^https?://' } } },
     juice: { type: 'object', additionalProperties: false, properties: { expireAfterMs: int(1000) } },

@@ -33,6 +33,8 @@ export class Metrics {
   private readonly txn = new Histogram({ name: 'rota_etcd_txn_seconds', help: 'Duration of the leader\'s firing transactions', buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5], registers: [this.registry] });
   private readonly silentNodes = new Counter({ name: 'rota_nodes_silent_total', help: 'Times the leader found a node that had claimed nothing within the claim deadline, 1-4 s (no new work for it, its unclaimed firings moved)', registers: [this.registry] });
   private readonly alerts = new Counter({ name: 'rota_alerts_total', help: 'Failure alerts raised (a task failed policies.alertAfterFailures times in a row), by this node', registers: [this.registry] });
+  private readonly candidateClaims = new Counter({ name: 'rota_candidate_claims_total', help: 'Planned firings this node claimed as a candidate, by its rank (0: the first candidate; higher: it took over from the ones before it)', labelNames: ['rank'], registers: [this.registry] });
+  private readonly backstops = new Counter({ name: 'rota_planned_backstops_total', help: 'Planned firings no candidate claimed in its turn, looked at by the leader: placed (written for the leader to place), ran (claimed after all), dropped (its task changed, was paused or deleted)', labelNames: ['outcome'], registers: [this.registry] });
   private readonly etcdErrors = new Counter({ name: 'rota_etcd_errors_total', help: 'etcd requests that failed, by part', labelNames: ['part'], registers: [this.registry] });
   private sources: MetricSources | null = null;
   /** Recent lateness samples, for /api/v1/cluster and the benchmarks. */
@@ -72,7 +74,13 @@ export class Metrics {
     this.sources = sources;
   }
 
-  planned(firings: Firing[], skipped: Run[]): void {
+  candidateClaim(rank: number): void {
+    this.candidateClaims.inc({ rank: String(rank) });
+  }
+  backstop(outcome: 'placed' | 'ran' | 'dropped', n = 1): void {
+    if (n > 0) this.backstops.inc({ outcome }, n);
+  }
+  planned(firings: Pick<Firing, 'trigger'>[], skipped: Run[]): void {
     for (const f of firings) this.firings.inc({ trigger: f.trigger });
     for (const r of skipped) this.skipped.inc({ reason: /overlap/.test(r.message ?? '') ? 'overlap' : 'misfire' });
   }

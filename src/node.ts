@@ -168,6 +168,7 @@ export class RotaNode {
       runtimes: this.runtimes.map((r) => r.name),
       state: this.drained || this.stopping ? 'draining' : 'active',
       version: VERSION,
+      ...(this.cfg.scheduler.candidates ? { protocol: 2 } : {}),
       startedMs: this.clock.now(),
     };
     await this.session.start(record);
@@ -185,6 +186,7 @@ export class RotaNode {
         this.callbacks.runEnded(task, run, retrying);
       },
       runStarted: (task, run) => this.callbacks.runStarted(task, run),
+      ...(this.cfg.scheduler.candidates ? { candidates: { stepMs: this.cfg.scheduler.claimStepMs, capacity: this.cfg.node.capacity } } : {}),
       ...(this.runtimes[0] ? { containerRuntime: this.runtimes[0].file } : {}),
     });
     this.agent.drain(this.drained || this.stopping);
@@ -261,6 +263,7 @@ export class RotaNode {
         try {
           this.leader = new Leader(this.h, this.session, l, this.clock, this.log, this.metrics, {
             writeAheadMs: this.cfg.scheduler.writeAheadMs,
+            candidates: { enabled: this.cfg.scheduler.candidates, horizonMs: this.cfg.scheduler.horizonMs, strideMs: this.cfg.scheduler.strideMs, stepMs: this.cfg.scheduler.claimStepMs },
             runEnded: (run, retrying) => {
               this.alerts.runEnded(run);
               this.callbacks.runEnded(null, run, retrying);

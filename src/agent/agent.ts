@@ -14,7 +14,9 @@ import type { Clock } from '../domain/clock.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import { pruneRunLogs } from './log-janitor.js';
-import { runSlot, type AbortReason, type SlotOptions, type SlotStatus } from './run-slot.js';
+import { runFiring, runSlot, type AbortReason, type Claimed, type SlotDeps, type SlotOptions, type SlotStatus } from './run-slot.js';
+import { PlanStore } from '../store/plan-store.js';
+import { Candidacy } from './candidacy.js';
 
 export interface AgentOptions extends Omit<SlotOptions, 'deadlineFile'> {
   runsKeep: number;
@@ -23,6 +25,8 @@ export interface AgentOptions extends Omit<SlotOptions, 'deadlineFile'> {
   runEnded?: (task: Task | null, run: Run, retrying: boolean) => void;
   /** Told of each attempt that starts running on this node (start callbacks). */
   runStarted?: (task: Task, run: Run) => void;
+  /** Protocol v2: claim planned firings as a candidate (stepMs: the wait for each candidate before). */
+  candidates?: { stepMs: number; capacity: number };
 }
 
 export type InflightRun = SlotStatus;
@@ -43,6 +47,7 @@ const slotKey = (taskId: string, ms: number, replica: number | undefined) => `${
  */
 export class Agent {
   private watch: PrefixWatch | null = null;
+  private candidacy: Candidacy | null = null;
   private readonly slots = new Map<string, Slot>();
   private readonly seen = new Set<string>();
   private readonly store: FiringStore;
@@ -85,6 +90,24 @@ export class Agent {
     this.watchdog = setInterval(() => this.tick(), 200);
     this.logJanitor = setInterval(() => void this.pruneLogs(), 10 * 60_000);
     this.logJanitor.unref();
+    const c = this.opts.candidates;
+    if (c) {
+      this.candidacy = new Candidacy({
+        h: this.h,
+        plans: new PlanStore(this.h),
+        firings: this.store,
+        session: this.session,
+        clock: this.clock,
+        log: this.log,
+        metrics: this.metrics,
+        stepMs: c.stepMs,
+        capacity: c.capacity,
+        draining: () => this.draining,
+        inflight: () => this.slots.size,
+        take: (running, claim) => void this.occupy(running, claim),
+      });
+      await this.candidacy.start();
+    }
     const inbox = K.inbox(this.nodeId);
     this.watch = await watchPrefix(
       this.h,
@@ -151,7 +174,7 @@ export class Agent {
   /** Waits for in-flight runs up to graceMs, then kills the rest (the leader retries them as lost). */
   async stop(graceMs: number): Promise<void> {
     this.drain(true);
-    await this.watch?.close();
+    await Promise.all([this.watch?.close(), this.candidacy?.close()]);
     const all = Promise.all([...this.slots.values()].map((s) => s.done));
     const timedOut = await Promise.race([all.then(() => false), this.clock.sleep(graceMs).then(() => true)]);
     if (timedOut) {
@@ -206,33 +229,39 @@ export class Agent {
 
   private async handle(assigned: Firing, assignmentRev: number): Promise<void> {
     if (this.draining || !this.session.alive()) return; // not claimed: the leader reassigns it
-    const key = slotKey(assigned.taskId, assigned.scheduledMs, assigned.replica);
+    await this.occupy(assigned, null, assignmentRev);
+  }
+
+  /**
+   * One slot per firing on this node, from its claim to its outcome: an assignment (claimed
+   * here, run at its instant: runSlot) or a planned firing this node claims as a candidate
+   * (`claim` given: runFiring).
+   */
+  private async occupy(firing: Firing, claim: (() => Promise<Claimed>) | null, assignmentRev = 0): Promise<void> {
+    const key = slotKey(firing.taskId, firing.scheduledMs, firing.replica);
     if (this.slots.has(key)) return;
     const abort = new AbortController();
     let resolveDone!: () => void;
     const slot: Slot = { status: null, abort, done: new Promise<void>((r) => (resolveDone = r)) };
     this.slots.set(key, slot);
+    const deps: SlotDeps = {
+      store: this.store,
+      session: this.session,
+      nodeId: this.nodeId,
+      clock: this.clock,
+      log: this.log,
+      metrics: this.metrics,
+      opts: { ...this.opts, deadlineFile: this.deadlineFile },
+      accepting: () => !this.draining,
+      ended: (task, run, retrying) => this.ended(task, run, retrying),
+      started: (task, run) => this.opts.runStarted?.(task, run),
+    };
+    const status = (s: SlotStatus | null) => {
+      slot.status = s;
+    };
     try {
-      await runSlot(
-        {
-          store: this.store,
-          session: this.session,
-          nodeId: this.nodeId,
-          clock: this.clock,
-          log: this.log,
-          metrics: this.metrics,
-          opts: { ...this.opts, deadlineFile: this.deadlineFile },
-          accepting: () => !this.draining,
-          ended: (task, run, retrying) => this.ended(task, run, retrying),
-          started: (task, run) => this.opts.runStarted?.(task, run),
-        },
-        assigned,
-        assignmentRev,
-        abort,
-        (s) => {
-          slot.status = s;
-        },
-      );
+      if (claim) await runFiring(deps, firing, claim, abort, status);
+      else await runSlot(deps, firing, assignmentRev, abort, status);
     } catch (err) {
       this.log.error({ err, firing: key }, 'run slot failed');
     } finally {

@@ -88,11 +88,25 @@ export async function runSlot(d: SlotDeps, assigned: Firing, assignmentRev: numb
   // Claimed as soon as it arrives (the leader writes firings ahead of their instant), so the
   // claim's round trip is not on the way to the start; it starts at its due time.
   const startAt = Math.max(d.clock.now(), assigned.dueMs);
-  let firing: Firing = { ...assigned, state: 'running', startedMs: startAt, pid: undefined };
+  const running: Firing = { ...assigned, state: 'running', startedMs: startAt, pid: undefined };
+  return runFiring(d, running, () => claimSure(d, assignmentRev, running), abort, status);
+}
+
+/** What a claim gives the slot: the firing's revision after it, and the task read with it. */
+export type Claimed = { revision: number; task: Task | null } | null;
+
+/**
+ * A firing from its claim (`claim` writes `running`, which says where and from when it runs:
+ * an assignment's claim ahead of its instant, or a candidate's claim at it) to its committed
+ * outcome.
+ */
+export async function runFiring(d: SlotDeps, running: Firing, claim: () => Promise<Claimed>, abort: AbortController, status: (s: SlotStatus | null) => void): Promise<void> {
+  const startAt = running.startedMs ?? d.clock.now();
+  let firing: Firing = running;
   let run = startedRun(firing, d.nodeId, startAt);
-  const claimed = await claimSure(d, assignmentRev, firing);
+  const claimed = await claim();
   if (!claimed) {
-    d.log.debug({ runId: run.id, assignmentRev }, 'claim lost: the firing is no longer ours');
+    d.log.debug({ runId: run.id }, 'claim lost: the firing is no longer ours');
     return;
   }
   let rev = claimed.revision;
@@ -105,7 +119,7 @@ export async function runSlot(d: SlotDeps, assigned: Firing, assignmentRev: numb
   if (abort.signal.aborted || !d.session.alive()) return notStarted(d, rev, firing, run, task, abort.signal.reason as AbortReason | undefined);
   const now = d.clock.now();
   run = { ...run, startedMs: now };
-  d.metrics.started(now - assigned.scheduledMs);
+  d.metrics.started(now - firing.scheduledMs);
   d.started?.(task, run);
   let quickExits = 0;
   for (;;) {

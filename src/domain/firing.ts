@@ -22,6 +22,11 @@ export interface Firing {
   /** Node id and lease (the incarnation) it is assigned to or running on. */
   node?: string;
   lease?: string;
+  /**
+   * 'candidate': created by a candidate's claim at its instant (domain/candidates.ts), so no
+   * node's inbox holds an assignment of it; absent: assigned by the leader through an inbox.
+   */
+  via?: 'candidate';
   /** Not to be started before this instant (retries wait here). */
   dueMs: number;
   startedMs?: number;

@@ -1,4 +1,7 @@
 import { FiringStore } from '../store/firing-store.js';
+import { PlanStore } from '../store/plan-store.js';
+import type { PlannedFiring } from '../domain/candidates.js';
+import type { NodeInfo } from '../domain/placement.js';
 import { NodeStore } from '../store/node-store.js';
 import type { EtcdHandle } from '../store/etcd.js';
 import type { Leadership } from '../store/election.js';
@@ -19,8 +22,20 @@ export interface LeaderOptions {
   random?: () => number;
   /** How far ahead of their instant plain firings are written (WRITE_AHEAD_MS). */
   writeAheadMs?: number;
+  /** Protocol v2 (domain/candidates.ts): firings planned this far ahead with candidates that claim at the instant. */
+  candidates?: CandidateOptions;
   /** Told of each run record the leader ends (lost runs): failure alerts, callbacks; `retrying`: another attempt follows. */
   runEnded?: (run: Run, retrying: boolean) => void;
+}
+
+export interface CandidateOptions {
+  enabled: boolean;
+  /** Firings are planned at least this far ahead (longer than a failover: TTL + election + a new leader's catch-up). */
+  horizonMs: number;
+  /** ...and a task is planned again once its plans reach less than the horizon ahead: this much at a time. */
+  strideMs: number;
+  /** How long each candidate waits for the one before it. */
+  stepMs: number;
 }
 
 /**
@@ -32,6 +47,10 @@ export class LeaderState {
   readonly view: ClusterView;
   readonly work = new LeaderWork();
   readonly store: FiringStore;
+  readonly plans: PlanStore;
+  /** Planned firings (v2) not seen claimed yet, by firing key: the backstop looks at them after their candidates' turns. */
+  readonly planned = new Map<string, PlannedFiring>();
+  readonly candidates: CandidateOptions | null;
   readonly nodes: NodeStore;
   readonly random: () => number;
   readonly runEnded: (run: Run, retrying: boolean) => void;
@@ -49,6 +68,8 @@ export class LeaderState {
   ) {
     this.view = new ClusterView(() => clock.now());
     this.store = new FiringStore(h);
+    this.plans = new PlanStore(h);
+    this.candidates = opts.candidates?.enabled ? opts.candidates : null;
     this.nodes = new NodeStore(h);
     this.random = opts.random ?? Math.random;
     this.runEnded = opts.runEnded ?? (() => undefined);
@@ -92,6 +113,11 @@ export class LeaderState {
     const silent = this.silent();
     const nodes = this.view.nodeInfos();
     return { nowMs: this.clock.now(), nodes: silent.size ? nodes.filter((n) => !silent.has(n.lease)) : nodes, turn: this.turn, random: this.random, blocked: (t) => this.depsBlocked(t) };
+  }
+
+  /** The nodes that claim planned firings (protocol 2; a node of an older version only takes assignments). */
+  candidateNodes(nodes: NodeInfo[]): NodeInfo[] {
+    return nodes.filter((n) => (this.view.nodes.get(n.id)?.value.protocol ?? 1) >= 2);
   }
 
   /** Deps by name or id within the tenant; busy = the dep has any firing (pending or live). */

@@ -13,6 +13,7 @@ import { LeaderState, type LeaderOptions } from './leader-state.js';
 import { TaskPlanning, WRITE_AHEAD_MS } from './task-planning.js';
 import { ReplicaKeeper } from './replica-keeper.js';
 import { FiringRepairs } from './firing-repairs.js';
+import { Backstop } from './backstop.js';
 
 type Source = keyof typeof ClusterView.sources;
 
@@ -34,6 +35,7 @@ export class Leader {
   private readonly planning: TaskPlanning;
   private readonly replicas: ReplicaKeeper;
   private readonly repairs: FiringRepairs;
+  private readonly backstop: Backstop;
   private readonly box: Mailbox;
   private cancelTimer: (() => void) | null = null;
   private timerAt = 0;
@@ -53,6 +55,7 @@ export class Leader {
     this.planning = new TaskPlanning(this.s, opts.writeAheadMs ?? WRITE_AHEAD_MS);
     this.replicas = new ReplicaKeeper(this.s);
     this.repairs = new FiringRepairs(this.s);
+    this.backstop = new Backstop(this.s);
     this.box = new Mailbox(log, 'leader', () => metrics.etcdError('leader'));
   }
 
@@ -77,12 +80,15 @@ export class Leader {
           ),
         );
       }
-      this.box.post(() => {
+      this.box.post(async () => {
         this.synced = true;
         for (const id of view.tasks.keys()) work.tasks.add(id);
         for (const k of view.firings.keys()) work.firings.add(k);
         for (const k of view.triggers.keys()) work.triggers.add(k);
         this.log.info({ tasks: view.tasks.size, firings: view.firings.size }, 'leader view synced; scheduling');
+        // The firings planned ahead by a predecessor: claimed by their candidates with or without
+        // this leader, which only steps in for those nobody claims.
+        await this.backstop.load((p) => this.planning.expect(p)).catch((err: Error) => this.log.warn({ err: err.message }, 'reading the planned firings failed'));
       });
       this.requestStep();
       await new Promise<void>((resolve) => {
@@ -107,6 +113,7 @@ export class Leader {
     view.reset(s, kvs);
     if (s === 'tasks') for (const id of view.tasks.keys()) work.cursors.add(id);
     if (s === 'firings' || s === 'nodes') for (const k of view.firings.keys()) work.firings.add(k);
+    if (s === 'firings') for (const k of view.firings.keys()) this.backstop.claimed(k);
     if (s === 'triggers') for (const k of view.triggers.keys()) work.triggers.add(k);
     this.requestStep();
   }
@@ -121,6 +128,7 @@ export class Leader {
     }
     if (s === 'firings') {
       work.firings.add(id);
+      if (ev.type === 'put') this.backstop.claimed(id);
       if (ev.type === 'delete') for (const k of view.unassigned) work.firings.add(k); // deps may be free now
       const p = parseFiringKey(id);
       const task = p && view.tasks.get(p.taskId)?.value;
@@ -163,6 +171,7 @@ export class Leader {
       this.log.debug({ due: due.length, next: work.nextDue() }, 'leader step');
       if (due.length > 0) await this.planning.fire(due);
       if (work.triggers.size > 0) await this.repairs.triggers();
+      if (work.backstops.size > 0) await this.backstop.run();
       if (work.takeClaimCheck() || work.firings.size > 0) await this.repairs.repair();
     } finally {
       // Whatever failed (an etcd timeout), the timer stays armed for what is left.

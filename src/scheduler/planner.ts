@@ -4,6 +4,8 @@ import { charge, chooseNode, type NodeInfo } from '../domain/placement.js';
 import { firingRunId, replicaFirings, skippedRun, isActive, type Firing } from '../domain/firing.js';
 import type { Task, Trigger } from '../domain/task.js';
 import type { FiringPlan } from '../store/firing-store.js';
+import type { CandidatePlan } from '../store/plan-store.js';
+import { lateUntilMs, rankCandidates } from '../domain/candidates.js';
 import type { Versioned } from '../store/keys.js';
 
 /** At most this many firings of one task are planned in one step (catch-up is bounded). */
@@ -39,7 +41,7 @@ export function place(f: Firing, task: Task, ctx: PlanContext): Firing {
   const n = ctx.blocked?.(task) ? null : chooseNode(ctx.nodes, task.placement, ctx.turn.n++, ctx.random, { container: 'container' in task.action });
   if (!n) return { ...f, state: 'unassigned', node: undefined, lease: undefined };
   charge(n, requests);
-  const { requests: _was, ...rest } = f;
+  const { requests: _was, via: _via, ...rest } = f;
   return { ...rest, state: 'assigned', node: n.id, lease: n.lease, ...(requests && (requests.cpu || requests.memMb) ? { requests } : {}) };
 }
 
@@ -83,4 +85,31 @@ export function planTask(task: Task, cursor: Versioned<number> | undefined, acti
     activeCount++;
   }
   return plan;
+}
+
+/**
+ * A plan's firings as planned firings with candidates (protocol v2): each placed firing's node
+ * is its first candidate, the other eligible nodes follow. null when the plan needs the leader at
+ * the instant after all: a firing no node takes now (it waits unassigned) or a catch-up (the
+ * misfire policy ran it late on purpose, which the candidates' lateness limit would refuse).
+ */
+export function withCandidates(plan: FiringPlan, task: Task, taskRev: number, ctx: PlanContext): CandidatePlan | null {
+  if (plan.kills.length > 0) return null;
+  const planned: CandidatePlan['planned'] = [];
+  for (const f of plan.firings) {
+    const first = f.state === 'assigned' ? ctx.nodes.find((n) => n.id === f.node) : undefined;
+    if (!first || f.trigger !== 'schedule') return null;
+    planned.push({
+      taskId: f.taskId,
+      tenant: f.tenant,
+      scheduledMs: f.scheduledMs,
+      replica: f.replica ?? 0,
+      trigger: 'schedule',
+      taskRev,
+      candidates: rankCandidates(first, ctx.nodes, task, ctx.turn.n++),
+      lateUntilMs: lateUntilMs(task.policies.misfire, f.scheduledMs),
+      ...(f.requests ? { requests: f.requests } : {}),
+    });
+  }
+  return { taskId: plan.taskId, cursor: plan.cursor, planned, skipped: plan.skipped };
 }

@@ -1,6 +1,9 @@
 import type { FiringPlan } from '../store/firing-store.js';
+import type { CandidatePlan } from '../store/plan-store.js';
+import { K } from '../store/keys.js';
 import type { Task } from '../domain/task.js';
-import { nextDueMs, planTask } from './planner.js';
+import { backstopAtMs, usesCandidates } from '../domain/candidates.js';
+import { nextDueMs, planTask, withCandidates } from './planner.js';
 import { RETRY_MS, type LeaderState } from './leader-state.js';
 
 /** Due tasks planned per turn of the event loop. */
@@ -44,16 +47,19 @@ export class TaskPlanning {
   /** Changed tasks get their next planning time (their next instant minus the write-ahead). */
   reschedule(): void {
     const { work, view } = this.s;
+    if (work.tasks.size === 0) return;
+    const v2 = !!this.s.candidates && this.s.candidateNodes(view.nodeInfos()).length > 0;
     for (const id of work.tasks) {
       const t = view.tasks.get(id)?.value;
       const due = t ? nextDueMs(t, view.cursors.get(id)?.value ?? t.createdMs) : null;
-      work.planAt(id, due === null || !t ? null : due - this.aheadMs(t));
+      work.planAt(id, due === null || !t ? null : due - this.aheadMs(t, v2));
     }
     work.tasks.clear();
   }
 
-  /** How long before its instant a task's firing is written. */
-  private aheadMs(task: Task): number {
+  /** How long before its instant a task's firing is written (`v2`: some node claims planned firings). */
+  private aheadMs(task: Task, v2: boolean): number {
+    if (v2 && this.s.candidates && usesCandidates(task)) return this.s.candidates.horizonMs;
     // onLost discard: a node dying between the claim and the instant would drop the firing.
     return task.policies.overlap === 'allow' && !task.deps?.length && task.policies.onLost === 'retry' ? this.writeAheadMs : PLAN_AHEAD_MS;
   }
@@ -66,11 +72,13 @@ export class TaskPlanning {
   async fire(ids: string[]): Promise<void> {
     const { work, view } = this.s;
     const ctx = this.s.planContext();
+    const v2 = { ...ctx, nodes: this.s.candidates ? this.s.candidateNodes(ctx.nodes) : [] };
     const writes: Promise<boolean>[] = [];
     for (let i = 0; i < ids.length; i += PLAN_CHUNK) {
       if (i > 0) await new Promise<void>((r) => setImmediate(r));
       if (!this.s.canWrite()) break;
       const plans: FiringPlan[] = [];
+      const candidatePlans: CandidatePlan[] = [];
       for (const id of ids.slice(i, i + PLAN_CHUNK)) {
         const t = view.tasks.get(id);
         if (!t) continue;
@@ -80,10 +88,30 @@ export class TaskPlanning {
           work.planAt(id, ctx.nowMs + RETRY_MS);
           continue;
         }
-        const plan = planTask(t.value, view.cursors.get(id), view.firingsOf(id), { ...ctx, horizonMs: ctx.nowMs + this.aheadMs(t.value) });
+        if (this.s.candidates && usesCandidates(t.value) && v2.nodes.length > 0) {
+          // Protocol v2: planned a stride past the horizon, so each task's cursor moves once a stride.
+          const plan = planTask(t.value, view.cursors.get(id), view.firingsOf(id), { ...v2, horizonMs: ctx.nowMs + this.s.candidates.horizonMs + this.s.candidates.strideMs });
+          const withC = plan && withCandidates(plan, t.value, t.modRevision, v2);
+          // A plan that needs the leader at the instant after all (no node takes a firing now, a
+          // catch-up) is written as assignments, for the same instants.
+          if (withC) candidatePlans.push(withC);
+          else if (plan) plans.push(plan);
+          else work.tasks.add(id);
+          continue;
+        }
+        const plan = planTask(t.value, view.cursors.get(id), view.firingsOf(id), { ...ctx, horizonMs: ctx.nowMs + this.aheadMs(t.value, false) });
         if (plan) plans.push(plan);
         else work.tasks.add(id);
       }
+      if (candidatePlans.length > 0)
+        writes.push(
+          this.writeCandidates(candidatePlans).catch((err: Error) => {
+            this.s.log.warn({ err: err.message, tasks: candidatePlans.length }, 'writing plans failed; retrying');
+            this.s.metrics.etcdError('leader');
+            for (const p of candidatePlans) work.planAt(p.taskId, this.s.clock.now() + RETRY_MS);
+            return true;
+          }),
+        );
       if (plans.length > 0)
         writes.push(
           this.write(plans).catch((err: Error) => {
@@ -100,6 +128,39 @@ export class TaskPlanning {
     // Cursors changed: recompute due times now.
     this.reschedule();
     if (ok.includes(false)) this.s.fenced();
+  }
+
+  /**
+   * Writes candidate plans (protocol v2) and records the outcome: the cursors they moved, and
+   * each planned firing for the backstop; false when fenced.
+   */
+  private async writeCandidates(plans: CandidatePlan[]): Promise<boolean> {
+    const { work, view, metrics } = this.s;
+    const t0 = this.s.clock.now();
+    const results = await this.s.plans.writePlans(this.s.fence, plans);
+    metrics.etcdTxn(this.s.clock.now() - t0);
+    if (!results) return false;
+    for (const r of results) {
+      const id = r.plan.taskId;
+      if (r.ok) {
+        view.cursors.set(id, { value: r.plan.cursor.toMs, modRevision: r.revision });
+        metrics.planned(r.plan.planned, r.plan.skipped);
+        for (const p of r.plan.planned) this.expect(p);
+      } else {
+        metrics.planConflict(r.plan.planned.length);
+        view.cursors.delete(id);
+        work.cursors.add(id);
+      }
+      work.tasks.add(id);
+    }
+    return true;
+  }
+
+  /** A planned firing the backstop looks at once its candidates' turns have passed, unless a claim shows first. */
+  expect(p: CandidatePlan['planned'][number]): void {
+    const key = K.firingId(p.taskId, p.scheduledMs, p.replica);
+    this.s.planned.set(key, p);
+    this.s.work.backstopAt(key, backstopAtMs(p, this.s.candidates?.stepMs ?? 0));
   }
 
   /** Writes plans and records the outcome in the view; false when fenced. */

@@ -14,6 +14,8 @@ export class LeaderWork {
   readonly firings = new Set<string>();
   /** Manual trigger requests to consume. */
   readonly triggers = new Set<string>();
+  /** Planned firings (v2) whose candidates' turns have all passed: claimed, or the leader steps in. */
+  readonly backstops = new Set<string>();
   /** Decisions already written, per firing key and the revision they were made for. */
   readonly repaired = new Map<string, number>();
   readonly killed = new Map<string, number>();
@@ -29,6 +31,11 @@ export class LeaderWork {
   /** When the firing needs looking at again (a retry due, an expiry). */
   repairAt(firingKey: string, ms: number): void {
     this.due.set('repair ' + firingKey, ms);
+  }
+
+  /** When a planned firing is looked at if no candidate has claimed it (domain/candidates.ts backstopAtMs). */
+  backstopAt(firingKey: string, ms: number | null): void {
+    this.due.set('backstop ' + firingKey, ms);
   }
 
   /** When the nodes' claims need looking at (an assignment's claim deadline: domain/claims.ts). */
@@ -54,6 +61,7 @@ export class LeaderWork {
     for (const k of this.due.takeDue(nowMs)) {
       if (k.startsWith('plan ')) plan.push(k.slice(5));
       else if (k === 'claims') this.claimCheck = true;
+      else if (k.startsWith('backstop ')) this.backstops.add(k.slice(9));
       else this.firings.add(k.slice(7));
     }
     return plan;

@@ -148,7 +148,10 @@ export class TaskService {
     const now = this.clock.now();
     const next: Task = { ...fields, id, tenant: c.tenant, createdMs: prev.value.createdMs, updatedMs: now };
     const scheduleChanged = JSON.stringify(prev.value.schedule) !== JSON.stringify(next.schedule);
-    const task = await this.tasks.replace(prev, next, scheduleChanged ? now : undefined);
+    // The cursor goes to now, even when it was ahead: firings planned ahead from the old
+    // definition never fire (a candidate's claim compares the task's revision), so their
+    // instants after now are planned again from this one.
+    const task = await this.tasks.replace(prev, next, now, 'set');
     await this.audit(c, 'update', task, scheduleChanged ? { scheduleChanged: true } : undefined);
     return task;
   }
@@ -168,7 +171,7 @@ export class TaskService {
   async touch(c: Caller, id: string, why: 'restart'): Promise<Task> {
     const prev = await this.load(c, id);
     const now = Math.max(this.clock.now(), prev.value.updatedMs + 1);
-    const task = await this.tasks.replace(prev, { ...prev.value, updatedMs: now });
+    const task = await this.tasks.replace(prev, { ...prev.value, updatedMs: now }, this.clock.now(), 'set');
     await this.audit(c, 'update', task, { [why]: true });
     return task;
   }

@@ -5,6 +5,7 @@ import type { Firing } from '../domain/firing.js';
 import type { Run, Task } from '../domain/task.js';
 import { Batcher } from '../lib/batcher.js';
 import { listPrefix } from './watch.js';
+import { Txns, packWithin, readOp, type Compare, type Guarded, type Op } from './txn.js';
 
 interface ClaimItem {
   nodeId: string;
@@ -40,29 +41,17 @@ export interface PlanResult {
   revision: number;
 }
 
-type Op = ReturnType<EtcdHandle['ns']['put']> | ReturnType<ReturnType<EtcdHandle['ns']['delete']>['key']>;
-
-/** A transaction compare: the key, what of it is compared, the value it must equal. */
-type Compare = [key: string, on: 'Mod' | 'Create' | 'Lease', value: number | string];
-
-type TxnResponses = Awaited<ReturnType<ReturnType<ReturnType<EtcdHandle['ns']['if']>['then']>['commit']>>['responses'];
-
-/** The compare every leader write carries: its election key still has the create revision it won with. */
-const fenceCompare = (fence: Fence): Compare => [fence.key, 'Create', fence.createRevision];
-
-/** What a compare finds in a key as read (absent: revisions and lease 0). */
-function found(kv: { mod_revision: string | number; create_revision: string | number; lease: string | number } | undefined, on: Compare[1]): string {
-  if (!kv) return '0';
-  return String(on === 'Mod' ? kv.mod_revision : on === 'Create' ? kv.create_revision : kv.lease);
-}
-
 /**
  * The leader's writes and the node's claims. Every leader write compares the fence (its
  * election key's create revision); every firing is created only if absent, in the same
  * transaction that moves the task's cursor forward from the revision the planner read.
  */
 export class FiringStore {
-  constructor(private readonly h: EtcdHandle) {}
+  private readonly tx: Txns;
+
+  constructor(private readonly h: EtcdHandle) {
+    this.tx = new Txns(h);
+  }
 
   private planOps(p: FiringPlan): { compares: Compare[]; ops: Op[] } {
     const { ns } = this.h;
@@ -92,67 +81,12 @@ export class FiringStore {
     const max = this.h.maxTxnOps;
     const batches = packWithin(plans.map((plan): Item => ({ plan, ...this.planOps(plan) })), (b) => [b.compares.length, b.ops.length], [max - 1, max]);
     const flush = async (cur: Item[]): Promise<PlanResult[] | null> => {
-      const r = await this.batchCommit(fence, cur, null as PlanResult | null, (b) => b, (b, at) => ({ plan: b.plan, ok: true, revision: at.revision }));
+      const r = await this.tx.batchCommit(fence, cur, null as PlanResult | null, (b) => b, (b, at) => ({ plan: b.plan, ok: true, revision: at.revision }));
       return r === 'fenced' ? null : r.map((x, i) => x ?? { plan: cur[i]!.plan, ok: false, revision: 0 });
     };
     const all = await Promise.all(batches.map(flush));
     if (all.some((x) => x === null)) return null;
     return all.flatMap((x) => x!);
-  }
-
-  /** One fenced transaction: ok, stale (a compare of the caller's failed) or fenced (the fence did). */
-  private async commit(fence: Fence, compares: Compare[], ops: Op[]): Promise<'ok' | 'stale' | 'fenced'> {
-    const r = await this.checked([fenceCompare(fence), ...compares], ops);
-    return r.ok ? 'ok' : r.holds[0] ? 'stale' : 'fenced';
-  }
-
-  /**
-   * One transaction: `ops` when every compare holds. When one does not, the else branch reads
-   * each compare's key in the same transaction, and `holds` says which compares held.
-   */
-  private async checked(compares: Compare[], ops: Op[]): Promise<{ ok: true; revision: number; responses: TxnResponses } | { ok: false; holds: boolean[] }> {
-    const { ns } = this.h;
-    const [first, ...rest] = compares;
-    let txn = ns.if(first![0], first![1], '==', first![2]);
-    for (const [key, on, value] of rest) txn = txn.and(key, on, '==', value);
-    const r = await txn.then(...ops).else(...compares.map(([key]) => ns.get(key) as unknown as Op)).commit();
-    if (r.succeeded) return { ok: true, revision: Number(r.header.revision), responses: r.responses };
-    return { ok: false, holds: compares.map(([, on, value], i) => found(r.responses[i]?.response_range?.kvs[0], on) === String(value)) };
-  }
-
-  /**
-   * Items committed together, in one transaction, fenced when `fence` is given. When a compare
-   * fails, the stale items (one of their own compares failed) get `stale` and the others go
-   * again together: a few rounds, then one by one (together()). So a firing the leader took
-   * back, or one stale cursor, costs its batch one more transaction, not one per item. Claims,
-   * outcomes, the leader's plans and its repair moves all commit this way. 'fenced' when the
-   * fence failed (this node no longer leads).
-   */
-  private async batchCommit<T, R>(
-    fence: Fence | null,
-    items: T[],
-    stale: R,
-    parts: (item: T) => { compares: Compare[]; ops: Op[] },
-    done: (item: T, at: { revision: number; responses: TxnResponses; opsAt: number }) => R,
-  ): Promise<R[] | 'fenced'> {
-    const lead: Compare[] = fence ? [fenceCompare(fence)] : [];
-    const fencedOut = new Error('fenced');
-    try {
-      return await together(items, stale, async (batch) => {
-        const each = batch.map(parts);
-        const r = await this.checked([...lead, ...each.flatMap((e) => e.compares)], each.flatMap((e) => e.ops));
-        if (r.ok) {
-          const opsAt = each.map((_, i) => each.slice(0, i).reduce((n, e) => n + e.ops.length, 0));
-          return { ok: true, results: batch.map((item, i) => done(item, { revision: r.revision, responses: r.responses, opsAt: opsAt[i]! })) };
-        }
-        if (lead.length > 0 && !r.holds[0]) throw fencedOut;
-        let at = lead.length;
-        return { ok: false, fresh: each.map((e) => r.holds.slice(at, (at += e.compares.length)).every(Boolean)) };
-      });
-    } catch (err) {
-      if (err === fencedOut) return 'fenced';
-      throw err;
-    }
   }
 
   /**
@@ -170,7 +104,7 @@ export class FiringStore {
     const chunks = packWithin(ids, () => [1], [this.h.maxTxnOps]);
     await Promise.all(
       chunks.map(async (chunk) => {
-        const r = await ns.if(K.cursors, 'Version', '>', -1).then(...chunk.map((id) => ns.get(K.cursor(id)) as unknown as Op)).commit();
+        const r = await ns.if(K.cursors, 'Version', '>', -1).then(...chunk.map((id) => readOp(this.h, K.cursor(id)))).commit();
         chunk.forEach((id, i) => {
           const kv = r.responses[i]?.response_range?.kvs[0];
           if (kv) out.set(id, { value: Number(kv.value.toString()), modRevision: Number(kv.mod_revision) });
@@ -202,7 +136,7 @@ export class FiringStore {
    * Leader: moves an existing firing to a new state (assign, reassign, mark lost) if it has
    * not changed since `expectRev`. `next` null deletes it. `runs` are written alongside.
    */
-  async transition(fence: Fence, prev: { firing: Firing; modRevision: number }, next: Firing | null, runs: Run[] = []): Promise<'ok' | 'stale' | 'fenced'> {
+  async transition(fence: Fence, prev: { firing: Firing; modRevision: number }, next: Firing | null, runs: Run[] = []): Promise<Guarded> {
     return (await this.transitionMany(fence, [{ prev, next, runs }]))[0]!;
   }
 
@@ -211,11 +145,11 @@ export class FiringStore {
    * 30, committed concurrently; in a pack whose compares fail, the stale ones are left out and
    * the others go again together.
    */
-  async transitionMany(fence: Fence, items: { prev: { firing: Firing; modRevision: number }; next: Firing | null; runs: Run[] }[]): Promise<('ok' | 'stale' | 'fenced')[]> {
+  async transitionMany(fence: Fence, items: { prev: { firing: Firing; modRevision: number }; next: Firing | null; runs: Run[] }[]): Promise<Guarded[]> {
     const packs: (typeof items)[] = [];
     for (let i = 0; i < items.length; i += 30) packs.push(items.slice(i, i + 30));
-    const commitPack = async (pack: typeof items): Promise<('ok' | 'stale' | 'fenced')[]> => {
-      const r = await this.batchCommit(
+    const commitPack = async (pack: typeof items): Promise<Guarded[]> => {
+      const r = await this.tx.batchCommit(
         fence,
         pack,
         'stale' as 'ok' | 'stale',
@@ -246,7 +180,7 @@ export class FiringStore {
    */
   private async claimMany(items: ClaimItem[]): Promise<({ revision: number; task: Task | null } | null)[]> {
     const { ns } = this.h;
-    const r = await this.batchCommit(
+    const r = await this.tx.batchCommit(
       null,
       items,
       null,
@@ -254,7 +188,7 @@ export class FiringStore {
         const key = K.firing(c.running.taskId, c.running.scheduledMs, c.running.replica);
         return {
           compares: [[K.node(c.nodeId), 'Lease', c.leaseNumeric], [key, 'Mod', c.assignmentRev]],
-          ops: [ns.put(key).value(JSON.stringify(c.running)), ns.get(K.task(c.running.taskId)) as unknown as Op],
+          ops: [ns.put(key).value(JSON.stringify(c.running)), readOp(this.h, K.task(c.running.taskId))],
         };
       },
       (_, done) => {
@@ -284,7 +218,7 @@ export class FiringStore {
     const packs = packWithin(sized, (s) => [s.run.length + (s.next?.length ?? 0) + 256], [MAX_TXN_BYTES]);
     const done = await Promise.all(
       packs.map(async (pack) => {
-        const r = await this.batchCommit(
+        const r = await this.tx.batchCommit(
           null,
           pack,
           false,
@@ -294,7 +228,8 @@ export class FiringStore {
               compares: [[key, 'Mod', o.claimRev]],
               ops: [
                 ns.put(K.run(o.run.taskId, o.run.scheduledMs, o.run.attempt, o.run.replica)).value(run),
-                ns.delete().key(K.assignment(o.nodeId, o.firing.taskId, o.firing.scheduledMs, o.firing.replica)),
+                // A candidate's claim (protocol v2) had no assignment to delete.
+                ...(o.firing.via === 'candidate' ? [] : [ns.delete().key(K.assignment(o.nodeId, o.firing.taskId, o.firing.scheduledMs, o.firing.replica))]),
                 next ? ns.put(key).value(next) : ns.delete().key(key),
               ],
             };
@@ -317,13 +252,13 @@ export class FiringStore {
     const key = K.firing(firing.taskId, firing.scheduledMs, firing.replica);
     const ops: Op[] = [ns.put(key).value(JSON.stringify(firing))];
     for (const r of runs) ops.push(ns.put(K.run(r.taskId, r.scheduledMs, r.attempt, r.replica)).value(JSON.stringify(r)));
-    if (release) ops.push(ns.delete().key(K.assignment(nodeId, firing.taskId, firing.scheduledMs, firing.replica)));
+    if (release && firing.via !== 'candidate') ops.push(ns.delete().key(K.assignment(nodeId, firing.taskId, firing.scheduledMs, firing.replica)));
     const r = await ns.if(key, 'Mod', '==', expectRev).then(...ops).commit();
     return r.succeeded ? Number(r.header.revision) : 0;
   }
 
   /** Leader: creates firings that must not exist yet (daemon replicas), fenced. */
-  async createFirings(fence: Fence, firings: Firing[]): Promise<'ok' | 'stale' | 'fenced'> {
+  async createFirings(fence: Fence, firings: Firing[]): Promise<Guarded> {
     const { ns } = this.h;
     for (let i = 0; i < firings.length; i += 40) {
       const chunk = firings.slice(i, i + 40);
@@ -333,14 +268,14 @@ export class FiringStore {
         ops.push(ns.put(K.firing(f.taskId, f.scheduledMs, f.replica)).value(JSON.stringify(f)));
         if (f.state === 'assigned' && f.node) ops.push(ns.put(K.assignment(f.node, f.taskId, f.scheduledMs, f.replica)).value(JSON.stringify(f)));
       }
-      const r = await this.commit(fence, compares, ops);
+      const r = await this.tx.commit(fence, compares, ops);
       if (r !== 'ok') return r;
     }
     return 'ok';
   }
 
   /** Leader: turns a manual trigger request into a firing (or a skipped run), fenced. */
-  async consumeTrigger(fence: Fence, triggerKey: string, triggerRev: number, firings: Firing[], skipped: Run | null, kills: { node: string; runId: string }[]): Promise<'ok' | 'stale' | 'fenced'> {
+  async consumeTrigger(fence: Fence, triggerKey: string, triggerRev: number, firings: Firing[], skipped: Run | null, kills: { node: string; runId: string }[]): Promise<Guarded> {
     const { ns } = this.h;
     const compares: Compare[] = [[triggerKey, 'Mod', triggerRev]];
     const ops: Op[] = [ns.delete().key(triggerKey)];
@@ -351,7 +286,7 @@ export class FiringStore {
     }
     if (skipped) ops.push(ns.put(K.run(skipped.taskId, skipped.scheduledMs, skipped.attempt, skipped.replica)).value(JSON.stringify(skipped)));
     for (const k of kills) ops.push(ns.put(K.killRequest(k.node, k.runId)).value('replace'));
-    return this.commit(fence, compares, ops);
+    return this.tx.commit(fence, compares, ops);
   }
 
   /** Any node: asks the node running a run to kill it (reason: operator, stop, replace). */
@@ -393,55 +328,4 @@ export class FiringStore {
     const r = await this.h.ns.get(K.trigger(taskId, ms)).exec();
     return r.kvs.length > 0;
   }
-}
-
-type Tried<R> = { ok: true; results: R[] } | { ok: false; fresh: boolean[] };
-
-/**
- * The retry rule of batchCommit, apart from etcd: `attempt` commits a batch or says which of
- * its items are still fresh; the stale ones get `stale`, the fresh ones go again together, and
- * after three rounds still contended each goes alone.
- */
-async function together<T, R>(items: T[], stale: R, attempt: (batch: T[]) => Promise<Tried<R>>): Promise<R[]> {
-  const out: R[] = items.map(() => stale);
-  let pending = items.map((_, i) => i);
-  for (let round = 0; pending.length > 0; round++) {
-    if (round === 3 && pending.length > 1) {
-      // Still contended: each alone, its own outcome.
-      await Promise.all(pending.map(async (i) => {
-        const r = await attempt([items[i]!]);
-        if (r.ok) out[i] = r.results[0]!;
-      }));
-      return out;
-    }
-    const r = await attempt(pending.map((i) => items[i]!));
-    if (r.ok) {
-      pending.forEach((i, j) => (out[i] = r.results[j]!));
-      return out;
-    }
-    pending = pending.filter((_, j) => r.fresh[j]);
-  }
-  return out;
-}
-
-/**
- * Items in order, cut into packs whose sizes (one number per limit: operations, compares,
- * bytes) add up to at most the limits; an item over a limit on its own goes alone.
- */
-function packWithin<T>(items: T[], size: (item: T) => number[], limits: number[]): T[][] {
-  const packs: T[][] = [];
-  let pack: T[] = [];
-  let used = limits.map(() => 0);
-  for (const item of items) {
-    const n = size(item);
-    if (pack.length > 0 && n.some((x, i) => used[i]! + x > limits[i]!)) {
-      packs.push(pack);
-      pack = [];
-      used = limits.map(() => 0);
-    }
-    pack.push(item);
-    used = used.map((u, i) => u + n[i]!);
-  }
-  if (pack.length > 0) packs.push(pack);
-  return packs;
 }

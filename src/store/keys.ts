@@ -7,6 +7,7 @@
  *   names/{tenant}/{name}            -> task id (unique name per tenant)
  *   cursors/{id}                     schedule cursor: last scheduled ms (only moves forward)
  *   firings/{id}/{ms}[.r]            one firing: identity (task, scheduled ms, replica); deleted when done
+ *   plans/{ms}-{tag}                 firings planned ahead with their candidates (v2), packed; {ms}: the newest in it
  *   inbox/{node}/f/{id}/{ms}[.r]     assignment of a firing to a node incarnation
  *   inbox/{node}/k/{runId}           kill request for a run on that node
  *   triggers/{id}/{ms}               manual trigger request, turned into a firing by the leader
@@ -41,6 +42,9 @@ export const K = {
   firing: (id: string, ms: number, replica = 0) => `firings/${id}/${pad(ms)}${rep(replica)}`,
   /** A firing's key below `firings/` ("{task}/{ms}[.r]"): how the leader's view names it. */
   firingId: (id: string, ms: number, replica = 0) => `${id}/${pad(ms)}${rep(replica)}`,
+  plans: 'plans/',
+  /** A chunk of planned firings; named by its newest instant, so old chunks go in one range delete. */
+  planChunk: (newestMs: number, tag: string) => `plans/${pad(newestMs)}-${tag}`,
   inbox: (node: string) => `inbox/${node}/`,
   assignment: (node: string, id: string, ms: number, replica = 0) => `inbox/${node}/f/${id}/${pad(ms)}${rep(replica)}`,
   killRequest: (node: string, runId: string) => `inbox/${node}/k/${runId}`,

@@ -18,6 +18,8 @@ export interface NodeRecord {
   runtimes?: string[];
   state: 'active' | 'draining';
   version: string;
+  /** Firing protocol it speaks: 2 claims planned firings as a candidate (domain/candidates.ts); absent: 1, assignments only. */
+  protocol?: number;
   startedMs: number;
   lease: string;
 }

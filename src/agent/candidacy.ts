@@ -1,0 +1,175 @@
+import type { EtcdHandle } from '../store/etcd.js';
+import { watchPrefix, type Kv, type PrefixWatch } from '../store/watch.js';
+import { decodeChunk, type PlanStore } from '../store/plan-store.js';
+import type { FiringStore } from '../store/firing-store.js';
+import { K } from '../store/keys.js';
+import type { NodeSession } from '../store/session.js';
+import { claimAtMs, claimDecision, claimedFiring, type PlannedFiring } from '../domain/candidates.js';
+import { sameFiring } from '../domain/firing-transitions.js';
+import type { Firing } from '../domain/firing.js';
+import type { Clock } from '../domain/clock.js';
+import { TimerHeap } from '../lib/timer-heap.js';
+import type { Logger } from '../log.js';
+import type { Metrics } from '../metrics.js';
+import type { Claimed } from './run-slot.js';
+
+export interface CandidacyDeps {
+  h: EtcdHandle;
+  plans: PlanStore;
+  firings: FiringStore;
+  session: NodeSession;
+  clock: Clock;
+  log: Logger;
+  metrics: Metrics;
+  /** How long each candidate waits for the one before it. */
+  stepMs: number;
+  capacity: number;
+  /** The agent's state at the moment of a claim. */
+  draining(): boolean;
+  inflight(): number;
+  /** Runs a planned firing this node is to claim now (the agent's slot: claim, run, outcome). */
+  take(running: Firing, claim: () => Promise<Claimed>): void;
+}
+
+/**
+ * The node's side of protocol v2 (domain/candidates.ts): it watches the leader's plans, keeps
+ * the planned firings it is a candidate for in a timer heap, and at its turn (the instant for
+ * the first candidate, a claim step later for each next one) claims the firing if nobody has,
+ * unless it cannot take work now (lease deadline passed, draining, full). It needs no leader at
+ * the instant: a plan written before the leader died is claimed all the same.
+ */
+export class Candidacy {
+  private watch: PrefixWatch | null = null;
+  private readonly heap = new TimerHeap();
+  private readonly waiting = new Map<string, PlannedFiring>();
+  private cancelTimer: (() => void) | null = null;
+  private timerAt = 0;
+  private closed = false;
+
+  constructor(private readonly d: CandidacyDeps) {}
+
+  get nodeId(): string {
+    return this.d.session.node.id;
+  }
+
+  async start(): Promise<void> {
+    this.watch = await watchPrefix(
+      this.d.h,
+      K.plans,
+      {
+        reset: (kvs: Kv[]) => {
+          this.heap.clear();
+          this.waiting.clear();
+          for (const kv of kvs) this.addChunk(kv.value);
+          this.arm();
+        },
+        event: (ev) => {
+          if (ev.type === 'put') this.addChunk(ev.value);
+          this.arm();
+        },
+      },
+      this.d.log,
+      { ignoreDeletes: true }, // the leader deletes chunks long after their instants
+    );
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    this.cancelTimer?.();
+    await this.watch?.close();
+  }
+
+  /** Planned firings waiting for this node's turn (for tests and /metrics). */
+  get size(): number {
+    return this.waiting.size;
+  }
+
+  private addChunk(value: string): void {
+    let planned: PlannedFiring[];
+    try {
+      planned = decodeChunk(value);
+    } catch (err) {
+      this.d.log.warn({ err: (err as Error).message }, 'unreadable plan chunk');
+      return;
+    }
+    const now = this.d.clock.now();
+    for (const p of planned) {
+      const at = claimAtMs(p, this.nodeId, this.d.stepMs);
+      if (at === null || p.lateUntilMs < now) continue;
+      const key = `${K.firingId(p.taskId, p.scheduledMs, p.replica)}@${p.taskRev}`;
+      this.waiting.set(key, p);
+      this.heap.set(key, at);
+    }
+  }
+
+  private arm(): void {
+    if (this.closed) return;
+    const next = this.heap.peek();
+    if (next === null) return;
+    if (this.cancelTimer && this.timerAt === next) return;
+    this.cancelTimer?.();
+    this.timerAt = next;
+    this.cancelTimer = this.d.clock.timeout(Math.max(0, next - this.d.clock.now()), () => {
+      this.cancelTimer = null;
+      this.turn();
+    });
+  }
+
+  /** Every planned firing whose turn has come for this node. */
+  private turn(): void {
+    const now = this.d.clock.now();
+    for (const key of this.heap.takeDue(now)) {
+      const p = this.waiting.get(key);
+      this.waiting.delete(key);
+      if (!p) continue;
+      const decision = claimDecision(p, { nodeId: this.nodeId, alive: this.d.session.alive(), draining: this.d.draining(), inflight: this.d.inflight(), capacity: this.d.capacity }, now);
+      if (decision === 'claim') void this.claim(p);
+    }
+    this.arm();
+  }
+
+  private async claim(p: PlannedFiring): Promise<void> {
+    const rank = p.candidates.indexOf(this.nodeId);
+    try {
+      // A later turn first looks (read only): most find the firing claimed already.
+      if (rank > 0 && !(await this.d.plans.open(p))) return;
+    } catch (err) {
+      this.d.metrics.etcdError('agent');
+      this.d.log.warn({ err: (err as Error).message, taskId: p.taskId, scheduledMs: p.scheduledMs }, 'reading a planned firing failed; claiming it');
+    }
+    const running = claimedFiring(p, this.nodeId, this.d.session.node.lease, this.d.clock.now());
+    this.d.take(running, async () => {
+      const won = await this.claimSure(p, running);
+      if (won) this.d.metrics.candidateClaim(rank);
+      return won;
+    });
+  }
+
+  /**
+   * The claim, sure of its outcome: after an etcd error the firing is read back; written as this
+   * claim wrote it -> ours (the task read again); absent -> claimed again while the firing may
+   * still start; anything else -> not ours.
+   */
+  private async claimSure(p: PlannedFiring, running: Firing): Promise<Claimed> {
+    const { plans, firings, session, clock, log, metrics } = this.d;
+    for (let i = 0; ; i++) {
+      try {
+        return await plans.claim(this.nodeId, session.leaseNumeric, p, running);
+      } catch (err) {
+        metrics.etcdError('agent');
+        log.warn({ err: (err as Error).message, taskId: p.taskId, scheduledMs: p.scheduledMs }, 'claim failed; reading the firing back');
+      }
+      for (;;) {
+        if (!session.alive() || clock.now() > p.lateUntilMs) return null;
+        await clock.sleep(Math.min(100 * 2 ** Math.min(i, 4), 1_000));
+        const now = await firings.getFiring(p.taskId, p.scheduledMs, p.replica).catch(() => undefined);
+        if (now === undefined) continue; // still unreachable
+        if (now === null) break; // not applied (or applied, run and ended: the claim's compares tell)
+        if (!sameFiring(now.firing, running)) return null;
+        const task = await firings.readTask(p.taskId).catch(() => undefined);
+        if (task === undefined) continue;
+        return { revision: now.modRevision, task };
+      }
+    }
+  }
+}

@@ -1,0 +1,94 @@
+import { K } from '../store/keys.js';
+import { newFiring } from '../domain/firing.js';
+import type { PlannedFiring } from '../domain/candidates.js';
+import { RETRY_MS, type LeaderState } from './leader-state.js';
+
+/** Planned firings older than this are forgotten by the leader and their chunks deleted. */
+export const PLAN_KEEP_MS = 60_000;
+
+/** A new leader looks after the planned firings of this last while (its predecessor did the older ones). */
+export const PLAN_LOOKBACK_MS = 15_000;
+
+/** How often the leader drops chunks past PLAN_KEEP_MS (one range delete). */
+const PRUNE_EVERY_MS = 10_000;
+
+/**
+ * The leader's net under protocol v2 (domain/candidates.ts): a planned firing that none of its
+ * candidates claimed in its turn (all dead, draining or full, or the plan reached them late)
+ * is written as an unassigned firing, which the repairs then place on a live node or record as
+ * missed by its misfire policy, as any other. The write compares that neither the firing nor
+ * its first run exists and that the task is unchanged, so a claim the watch has not shown yet,
+ * a run that already ended, or a task changed since, all leave it alone.
+ */
+export class Backstop {
+  private prunedMs = 0;
+
+  constructor(private readonly s: LeaderState) {}
+
+  /** The planned firings of the last while, as a new leader finds them: each looked after at its time. */
+  async load(expect: (p: PlannedFiring) => void): Promise<void> {
+    if (!this.s.candidates) return;
+    const { planned } = await this.s.plans.list();
+    const from = this.s.clock.now() - PLAN_LOOKBACK_MS;
+    for (const p of planned) if (p.scheduledMs >= from && !this.s.view.firings.has(K.firingId(p.taskId, p.scheduledMs, p.replica))) expect(p);
+  }
+
+  /** A firing of a planned instant showed up (a claim): nothing to look after. */
+  claimed(key: string): void {
+    if (this.s.planned.delete(key)) this.s.work.backstopAt(key, null);
+  }
+
+  /** The planned firings whose candidates' turns have passed. */
+  async run(): Promise<void> {
+    const { work, view, planned, metrics } = this.s;
+    const keys = [...work.backstops];
+    work.backstops.clear();
+    const items: { p: PlannedFiring; firing: ReturnType<typeof newFiring>; taskRev: number }[] = [];
+    const now = this.s.clock.now();
+    for (const key of keys) {
+      const p = planned.get(key);
+      if (!p) continue;
+      planned.delete(key);
+      if (view.firings.has(key)) {
+        metrics.backstop('ran');
+        continue;
+      }
+      const t = view.tasks.get(p.taskId);
+      if (!t || !t.value.enabled || t.modRevision !== p.taskRev) {
+        metrics.backstop('dropped'); // a changed task's instants were planned again from its new definition
+        continue;
+      }
+      items.push({ p, firing: newFiring(t.value, p.scheduledMs, p.trigger, now, undefined, p.replica), taskRev: p.taskRev });
+    }
+    if (items.length > 0) {
+      try {
+        const r = await this.s.plans.backstop(this.s.fence, items);
+        if (r.includes('fenced')) return this.s.fenced();
+        metrics.backstop('placed', r.filter((x) => x === 'ok').length);
+        metrics.backstop('ran', r.filter((x) => x === 'stale').length);
+        this.s.log.info({ placed: r.filter((x) => x === 'ok').length, of: items.length }, 'planned firings no candidate claimed: placed by the leader');
+      } catch (err) {
+        this.s.log.warn({ err: (err as Error).message, firings: items.length }, 'backstop write failed; retrying');
+        metrics.etcdError('leader');
+        for (const { p } of items) {
+          const key = K.firingId(p.taskId, p.scheduledMs, p.replica);
+          planned.set(key, p);
+          work.backstopAt(key, now + RETRY_MS);
+        }
+      }
+    }
+    await this.prune(now);
+  }
+
+  /** Chunks whose firings are all past PLAN_KEEP_MS go, every PRUNE_EVERY_MS at most. */
+  async prune(now: number): Promise<void> {
+    if (!this.s.candidates || now - this.prunedMs < PRUNE_EVERY_MS) return;
+    this.prunedMs = now;
+    try {
+      await this.s.plans.deleteThrough(now - PLAN_KEEP_MS);
+    } catch (err) {
+      this.s.log.warn({ err: (err as Error).message }, 'deleting old plans failed');
+      this.s.metrics.etcdError('leader');
+    }
+  }
+}
