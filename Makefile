@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 NODE_MODULES := node_modules/.installed
 
-.PHONY: run test build deps etcd-bin haproxy-bin curl-bin chromium-bin redis-bin unit integration ui cluster bench clean lint
+.PHONY: run test build deps etcd-bin promtool-bin haproxy-bin curl-bin chromium-bin redis-bin unit integration ui cluster bench clean lint
 
 deps: $(NODE_MODULES)
 
@@ -17,6 +17,15 @@ etcd-bin:
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq etcd-server etcd-client >/dev/null; \
 	  $$SUDO systemctl disable --now etcd >/dev/null 2>&1 || true; }
+
+# promtool (Debian's prometheus package) for the alert rules' checks in test/unit/monitoring.test.ts;
+# the package's own Prometheus server is not wanted running here, nor its recommended node exporter.
+promtool-bin:
+	@command -v promtool >/dev/null 2>&1 || { \
+	  echo "installing prometheus (for promtool) from Debian"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends prometheus >/dev/null; \
+	  $$SUDO systemctl disable --now prometheus >/dev/null 2>&1 || true; }
 
 haproxy-bin:
 	@command -v haproxy >/dev/null 2>&1 || { \
@@ -48,7 +57,7 @@ run: etcd-bin build
 # each, faults injected) one file at a time, so two clusters do not fight over 2 cores; the
 # dashboard in headless Chromium (test/ui, ~25 s) in that serial step too.
 # test/run runs both suites and closes with the totals ("N passed, N failed") that CI reads.
-test: etcd-bin chromium-bin build
+test: etcd-bin promtool-bin chromium-bin build
 	test/run
 
 # The dashboard's browser test alone; it rewrites the screenshots in docs/ui/ (make test writes
@@ -56,7 +65,7 @@ test: etcd-bin chromium-bin build
 ui: etcd-bin chromium-bin build
 	ROTA_UI_SCREENSHOTS=docs npx mocha --no-config --timeout 120000 --exit 'dist/test/ui/**/*.test.js'
 
-unit: build
+unit: promtool-bin build
 	npx mocha --no-config --exit 'dist/test/unit/**/*.test.js'
 
 integration: etcd-bin build
