@@ -16,6 +16,8 @@ export interface Config {
     resources: { cpu: number; memMb: number };
     /** Container runtimes to advertise (docker, podman); default: those that answer `info`. */
     runtimes?: string[];
+    /** `ip:port` addresses the clients of qschedule know this node's workers by (the workers it replaces). */
+    workerAddresses?: string[];
   };
   etcd: {
     /** Existing cluster; empty = spawn the embedded member under dataDir. */
@@ -95,6 +97,7 @@ const schema = {
         capacity: int(1),
         resources: { type: 'object', additionalProperties: false, properties: { cpu: { type: 'number', minimum: 0 }, memMb: int(0) } },
         runtimes: { type: 'array', items: { enum: ['docker', 'podman'] } },
+        workerAddresses: { type: 'array', maxItems: 100, items: { type: 'string', pattern: '^[A-Za-z0-9._-]{1,253}:[0-9]{1,5}$' } },
       },
     },
     etcd: {

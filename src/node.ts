@@ -166,6 +166,7 @@ export class RotaNode {
       capacity: this.cfg.node.capacity,
       resources: this.cfg.node.resources,
       runtimes: this.runtimes.map((r) => r.name),
+      ...(this.cfg.node.workerAddresses?.length ? { workerAddresses: this.cfg.node.workerAddresses } : {}),
       state: this.drained || this.stopping ? 'draining' : 'active',
       version: VERSION,
       ...(this.cfg.scheduler.candidates ? { protocol: 2 } : {}),

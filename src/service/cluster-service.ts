@@ -65,10 +65,11 @@ export class ClusterService {
       .sort((a, b) => a.scheduledMs - b.scheduledMs);
   }
 
-  /** The node ids living on a host (by IP or hostname; the API address's host counts too). */
+  /** The node ids living on a host (by IP or hostname; the hosts of its API address and its qschedule worker addresses count too). */
   async nodesOnHost(host: string): Promise<string[]> {
+    const hostOf = (a: string) => (a.includes(':') ? a.slice(0, a.lastIndexOf(':')) : a);
     return (await this.nodes.list())
-      .filter((n) => n.ip === host || n.hostname === host || n.address.split(':')[0] === host || n.address === host)
+      .filter((n) => n.ip === host || n.hostname === host || hostOf(n.address) === host || n.address === host || (n.workerAddresses ?? []).some((w) => w === host || hostOf(w) === host))
       .map((n) => n.id);
   }
 

@@ -16,6 +16,8 @@ export interface NodeRecord {
   resources?: { cpu: number; memMb: number };
   /** Container runtimes that work on it (docker, podman). */
   runtimes?: string[];
+  /** `ip:port` addresses qschedule's clients know this node's workers by (config node.workerAddresses). */
+  workerAddresses?: string[];
   state: 'active' | 'draining';
   version: string;
   /** Firing protocol it speaks: 2 claims planned firings as a candidate (domain/candidates.ts); absent: 1, assignments only. */

@@ -194,6 +194,35 @@ describe('crontab dialect /crontab/* (integration, real etcd, real callbacks)', 
       expect(f!.headers['content-type']).to.equal('application/x-www-form-urlencoded');
     });
 
+    it('body_type 2 with a JSON object body sends its fields as a form, as the original did; a string form goes as it is', async () => {
+      const before = urls.hits.length;
+      const cb = (path: string) => `http://127.0.0.1:${urls.port}${path}`;
+      // body as the document has it (a string holding JSON), and as a JSON object.
+      const text = await addOne(item({ url: cb('/form/text'), body: '{"x":"1","y":"2"}', body_type: 2 }));
+      await addOne(item({ url: cb('/form/object'), body: { x: '1', y: 2, ok: true, none: null, nested: { a: 'b c' }, 'k&=': 'v&=' }, body_type: '2' }));
+      await addOne(item({ url: cb('/form/plain'), body: 'a=1&b=2', body_type: 2 }));
+      await addOne(item({ method: 'get', url: cb('/form/get?k=v'), body: '{"x":"1","y":"2"}', body_type: 2 }));
+      const hit = (path: string) => urls.hits.find((h) => h.url === path || h.url.startsWith(`${path}?`));
+      await waitFor(() => urls.hits.length >= before + 4 && ['/form/text', '/form/object', '/form/plain', '/form/get'].every((p) => hit(p)), 'the four callbacks');
+      expect(hit('/form/text')).to.include({ method: 'POST', contentType: 'application/x-www-form-urlencoded', body: 'x=1&y=2' });
+      expect(hit('/form/object')).to.include({
+        method: 'POST',
+        contentType: 'application/x-www-form-urlencoded',
+        body: 'x=1&y=2&ok=true&none=&nested=%7B%22a%22%3A%22b+c%22%7D&k%26%3D=v%26%3D',
+      });
+      expect(hit('/form/plain')).to.include({ method: 'POST', contentType: 'application/x-www-form-urlencoded', body: 'a=1&b=2' });
+      expect(hit('/form/get')).to.include({ method: 'GET', url: '/form/get?k=v&x=1&y=2', body: '' });
+      // The task holds a form body; query_task_status shows the body as it was given.
+      expect((await nativeTask(text)).action.http.body).to.deep.equal({ form: { x: '1', y: '2' } });
+      const [l] = await waitFor(async () => ((await logsOf(text)).some((x: Json) => x.status > 1) ? logsOf(text) : null), 'the form run ended');
+      expect(l).to.include({ body: '{"x":"1","y":"2"}' });
+      // update_task to body_type 2 turns a stored JSON object body into a form.
+      const json = await addOne(item({ type: 6, start_time: '@yearly', body: '{"p":"q"}' }));
+      expect((await nativeTask(json)).action.http.body).to.deep.equal({ raw: '{"p":"q"}', contentType: 'application/json' });
+      await post(node, '/crontab/update_task', { task_list: [{ task_id: json, body_type: 2 }] });
+      expect((await nativeTask(json)).action.http.body).to.deep.equal({ form: { p: 'q' } });
+    });
+
     it('get puts a form body in the query string and sends a JSON body as the body', async () => {
       const before = urls.hits.length;
       await addOne(item({ method: 'get', url: `http://127.0.0.1:${urls.port}/get/form?k=v`, body: 'a=1&b=2', body_type: 2 }));
@@ -335,6 +364,20 @@ describe('crontab dialect /crontab/* (integration, real etcd, real callbacks)', 
       expect(res[2]!.err).to.equal('');
       const again = await add([item({ name, type: 6, start_time: '@yearly' })]);
       expect(again[0]!.err).to.match(/already exists/);
+    });
+
+    it('without module a task is made (no crontab.module label); without method the item is refused', async () => {
+      const { module: _m, ...noModule } = item({});
+      const id = await addOne(noModule);
+      expect((await nativeTask(id)).labels).to.not.have.property('crontab.module');
+      await waitFor(async () => (await logsOf(id)).some((l: Json) => l.status === 2), 'the task without module ran');
+      const { method: _x, ...noMethod } = item({});
+      const res = await add([noMethod, item({ method: '' }), item({ method: null })]);
+      expect(res.map((r) => [r.task_id, r.err])).to.deep.equal([['', 'method is required'], ['', 'method is required'], ['', 'method is required']]);
+      // update_task needs neither: the stored method stays.
+      const u = await post(node, '/crontab/update_task', { task_list: [{ task_id: id, url: `${ok.url}/moved` }] });
+      expect(u.body.data.task_result[0].err).to.equal('');
+      expect((await nativeTask(id)).action.http).to.include({ method: 'POST', url: `${ok.url}/moved` });
     });
 
     it('unknown type, bad enable, bad method, bad url, missing fields: item errs with state 0', async () => {

@@ -5,6 +5,7 @@ import { freshEtcd, waitFor } from '../support/etcd.js';
 import { startNode } from '../support/node.js';
 import { Receiver } from '../support/receiver.js';
 import type { RotaNode } from '../../src/node.js';
+import { DEFAULTS } from '../../src/config.js';
 
 const run = promisify(execFile);
 
@@ -25,8 +26,8 @@ describe('qschedule dialect /api2/* and /api/check (integration, real etcd)', fu
   let prefix = '';
   let rx: Receiver;
 
-  async function node(id = 'n1'): Promise<RotaNode> {
-    const n = await startNode(endpoint, prefix, { auth: { tokens: TOKENS, required: 'auto', operators: ['default'] } }, id);
+  async function node(id = 'n1', workerAddresses?: string[]): Promise<RotaNode> {
+    const n = await startNode(endpoint, prefix, { auth: { tokens: TOKENS, required: 'auto', operators: ['default'] }, ...(workerAddresses ? { node: { ...DEFAULTS.node, id, workerAddresses } } : {}) }, id);
     nodes.push(n);
     return n;
   }
@@ -185,6 +186,39 @@ describe('qschedule dialect /api2/* and /api/check (integration, real etcd)', fu
     expect((await q(n1, 'POST', '/api2/workers/state.do', { workers: '{}' })).body).to.deep.equal({ ret: false, message: '参数错误' });
     expect((await q(n1, 'GET', '/api2/workers/nope.do')).body).to.deep.equal({ ret: false, message: 'job不存在' });
     await q(n1, 'POST', '/api2/jobs/off.do', { jobs: ['per.second'] });
+  });
+
+  it("workers as qschedule's clients know them: an old worker's ip:port in node.workerAddresses, or any port on a host with one node", async () => {
+    const old = '192.168.1.1:20010';
+    const n1 = await node('n1', [old, '192.168.1.2:20010']);
+    const n2 = await node('n2');
+    const a2 = `127.0.0.1:${n2.port}`;
+    const j = await job(n1, httpJob('by.old.address', { placement: { strategy: 'round-robin' } }));
+    const workers = async () => (await q(n1, 'GET', '/api2/workers/by.old.address.do')).body.data.map((w: { address: string; canSchedule: boolean }) => [w.address, w.canSchedule]);
+    // The list shows the addresses the clients know: each old worker n1 stands for, then n2's API address.
+    expect(await workers()).to.deep.equal([[old, true], ['192.168.1.2:20010', true], [a2, true]]);
+    expect((await q(n2, 'POST', '/api2/workers/state.do', { jobName: 'by.old.address', workers: JSON.stringify({ [old]: false }) })).body).to.deep.equal({ ret: true, message: '操作成功' });
+    expect((await native(n1, `/api/v1/tasks/${j.id}`)).placement.excludeNodes).to.deep.equal(['n1']);
+    expect(await workers()).to.deep.equal([[old, false], ['192.168.1.2:20010', false], [a2, true]]);
+    // Another old worker port on a mapped host names the same node.
+    expect((await q(n2, 'POST', '/api2/workers/state.do', { jobName: 'by.old.address', workers: JSON.stringify({ '192.168.1.2:20011': true }) })).body).to.deep.equal({ ret: true, message: '操作成功' });
+    expect((await native(n1, `/api/v1/tasks/${j.id}`)).placement.excludeNodes).to.equal(undefined);
+    await q(n2, 'POST', '/api2/workers/state.do', { jobName: 'by.old.address', workers: JSON.stringify({ [old]: false }) });
+    // Two nodes on 127.0.0.1: a port neither listens on names neither.
+    const both = await q(n1, 'POST', '/api2/workers/state.do', { jobName: 'by.old.address', workers: JSON.stringify({ '127.0.0.1:20010': true }) });
+    expect(both.body).to.deep.equal({ ret: false, message: '可能存在未操作成功的机器,请调用查看接口验证', data: { unknownWorkers: ['127.0.0.1:20010'] } });
+    // The check before stopping the old worker's machine finds the runs of the node that replaces it.
+    await job(n1, { name: 'long.on.n1', schedule: { manual: true }, action: { process: { command: 'sleep 2' } }, placement: { nodes: ['n1'] } });
+    const t = await q(n1, 'POST', '/api2/tasks.do', { job: 'long.on.n1' });
+    await waitFor(async () => (await q(n1, 'GET', '/api/check/192.168.1.1.do', undefined, null)).body.data.some((d: { name: string }) => d.name === 'long.on.n1'), 'the run listed under the old worker host');
+    expect((await q(n1, 'GET', '/api/check/192.168.1.9.do', undefined, null)).body).to.deep.equal({ data: [], ret: true });
+    await waitFor(async () => (await native(n1, `/api/v1/runs/${t.body.message}`)).state === 'succeeded', 'the long run ended');
+    // With one node left on 127.0.0.1, any port there names it: the old worker's port works.
+    nodes.splice(nodes.indexOf(n2), 1);
+    await n2.stop();
+    await waitFor(async () => (await workers()).length === 2, 'n2 gone from the workers');
+    expect((await q(n1, 'POST', '/api2/workers/state.do', { jobName: 'by.old.address', workers: JSON.stringify({ '127.0.0.1:20010': true }) })).body).to.deep.equal({ ret: true, message: '操作成功' });
+    expect((await native(n1, `/api/v1/tasks/${j.id}`)).placement.excludeNodes).to.equal(undefined);
   });
 
   it('/api/check/$ip.do lists, without a token, the jobs with a run in flight on that host, from start to end', async () => {

@@ -178,6 +178,11 @@ describe('config', () => {
       expectConfigError(() => loadConfig({ flags: { 'node-id': 'bad id!' } }), "'node.id'");
     });
 
+    it("reads node.workerAddresses (qschedule's old workers as ip:port) and refuses one without a port", () => {
+      expect(loadConfig({ file: file('node:\n  workerAddresses: [192.168.1.1:20010, host-a.example:20011]\n') }).node.workerAddresses).to.deep.equal(['192.168.1.1:20010', 'host-a.example:20011']);
+      expectConfigError(() => loadConfig({ file: file('node:\n  workerAddresses: [192.168.1.1]\n') }), "'node.workerAddresses.0' must match pattern");
+    });
+
     it('reports every problem at once', () => {
       const e = expectConfigError(() => loadConfig({ file: file('listen:\n  hots: x\n  port: -1\n') }), "unknown key 'listen.hots'");
       expect(e.message).to.contain("'listen.port' must be >= 0");

@@ -6,7 +6,8 @@
  *                                                     -> schedule {cron, tz: 'UTC'}
  *                    '@every 30s' (Go duration), or a bare number of seconds for type 2
  *                                                     -> schedule {every}
- *   method post/get  -> action.http to url, expectStatus [200], bodyRegex = resp_regexp
+ *   method post/get  -> action.http to url, expectStatus [200], bodyRegex = resp_regexp;
+ *                       body_type 2 with a JSON object body -> body {form: its fields}
  *   method rpc       -> action.jsonrpc: a JSON-RPC 2.0 call to http://addr:port/, method
  *                       Handler.Func (url addr:port/Handler.Func); success = HTTP 2xx with a
  *                       `result` and no `error`, and the body matching resp_regexp when set
@@ -122,6 +123,25 @@ function rpcParams(body: string | undefined): unknown {
   }
 }
 
+/**
+ * A form body (body_type 2) as the original sent it: a body whose text is a JSON object goes as
+ * that object's fields, `{"x":"1","y":2}` -> `x=1&y=2` (strings as they are, numbers and
+ * booleans as their text, null as "", a nested object or array as its JSON text). undefined
+ * for any other body, which is sent as it is (`a=1&b=2` already is a form).
+ */
+export function formFields(body: string): Record<string, string> | undefined {
+  if (!/^\s*\{/.test(body)) return undefined;
+  let v: unknown;
+  try {
+    v = JSON.parse(body);
+  } catch {
+    return undefined;
+  }
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) return undefined;
+  const text = (x: unknown): string => (typeof x === 'string' ? x : x === null ? '' : typeof x === 'object' ? JSON.stringify(x) : String(x));
+  return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, text(x)]));
+}
+
 export interface ActionFields {
   method: CrontabMethod;
   url: string;
@@ -139,14 +159,16 @@ export function toAction(f: ActionFields): Record<string, unknown> {
     return { jsonrpc: { url: endpoint, method, headers: {}, ...(params !== undefined ? { params } : {}), ...(f.respRegexp ? { bodyRegex: f.respRegexp } : {}) } };
   }
   const bodyType = f.bodyType ?? 1;
-  const hasBody = f.body !== undefined && f.body !== '';
-  if (f.method === 'get' && bodyType === 2 && hasBody) {
+  const text = f.body ?? '';
+  const fields = bodyType === 2 && text !== '' ? formFields(text) : undefined;
+  if (f.method === 'get' && bodyType === 2 && text !== '') {
     // A form body on GET goes into the query string.
+    const query = fields ? new URLSearchParams(fields).toString() : text.replace(/^[?&]/, '');
     const u = new URL(httpUrl(f.url));
-    u.search = u.search ? `${u.search}&${f.body!.replace(/^[?&]/, '')}` : `?${f.body!.replace(/^[?&]/, '')}`;
+    if (query) u.search = u.search ? `${u.search}&${query}` : `?${query}`;
     return { http: { url: u.toString(), method: 'GET', headers: {}, ...check } };
   }
-  const body = hasBody ? { body: { raw: f.body, contentType: CONTENT_TYPE[bodyType] } } : {};
+  const body = fields ? { body: { form: fields } } : text !== '' ? { body: { raw: text, contentType: CONTENT_TYPE[bodyType] } } : {};
   return { http: { url: httpUrl(f.url), method: f.method.toUpperCase(), headers: {}, ...body, ...check } };
 }
 
