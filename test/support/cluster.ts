@@ -167,8 +167,12 @@ export class TestCluster {
     readonly nodes: RotaProcess[],
   ) {}
 
-  /** `over` is merged into every node's config; its `node` part into each node's own (id, rack r1..r3). */
-  static async start(over: Record<string, unknown> = {}): Promise<TestCluster> {
+  /**
+   * `over` is merged into every node's config; its `node` part into each node's own (id, rack
+   * r1..r3); `perNode` (by node id) over that, a top-level key at a time (a node of another
+   * version, say).
+   */
+  static async start(over: Record<string, unknown> = {}, perNode: Record<string, Record<string, unknown>> = {}): Promise<TestCluster> {
     const { node: nodeOver, ...rest } = over as { node?: Record<string, unknown> };
     const etcd = await EtcdCluster.start();
     const nodes: RotaProcess[] = [];
@@ -183,6 +187,7 @@ export class TestCluster {
           process: { killGraceMs: 1_000 },
           log: { level: 'info' },
           ...rest,
+          ...perNode[`n${i}`],
         }),
       );
     }
@@ -227,11 +232,11 @@ export class TestCluster {
  * Registers hooks that start a receiver and a cluster before the suite (or each test) and stop
  * them after; the returned object's fields are set once the hook ran.
  */
-export function clusterFixture(each = false, over: Record<string, unknown> = {}): { c: TestCluster; rx: Receiver } {
+export function clusterFixture(each = false, over: Record<string, unknown> = {}, perNode: Record<string, Record<string, unknown>> = {}): { c: TestCluster; rx: Receiver } {
   const f = {} as { c: TestCluster; rx: Receiver };
   (each ? beforeEach : before)(async () => {
     f.rx = await new Receiver().start();
-    f.c = await TestCluster.start(over);
+    f.c = await TestCluster.start(over, perNode);
   });
   (each ? afterEach : after)(async () => {
     await f.c?.stop();

@@ -1,0 +1,122 @@
+import { expect } from 'chai';
+import { PlanStore, decodeChunk, type CandidatePlan } from '../../src/store/plan-store.js';
+import { FiringStore } from '../../src/store/firing-store.js';
+import { NodeSession } from '../../src/store/session.js';
+import { K } from '../../src/store/keys.js';
+import { systemClock } from '../../src/domain/clock.js';
+import { silentLogger } from '../../src/log.js';
+import { claimedFiring, type PlannedFiring } from '../../src/domain/candidates.js';
+import type { EtcdHandle } from '../../src/store/etcd.js';
+import type { Firing } from '../../src/domain/firing.js';
+import { freshEtcd } from '../support/etcd.js';
+import { listPrefix } from '../../src/store/watch.js';
+
+/**
+ * Protocol v2's writes against a real etcd: the leader's plan chunks with the cursors they move,
+ * a candidate's claim at the instant (one winner, a changed task or an ended run claims nothing)
+ * and the leader's backstop for what nobody claimed.
+ */
+describe('protocol v2: plans, candidate claims, backstop (integration, real etcd)', function () {
+  this.timeout(20_000);
+  let h: EtcdHandle;
+  const sessions: NodeSession[] = [];
+
+  async function node(id: string): Promise<NodeSession> {
+    const s = new NodeSession(h, systemClock, 10, silentLogger);
+    await s.start({ id, address: '127.0.0.1:1', ip: '127.0.0.1', hostname: 'h', attributes: {}, capacity: 10, state: 'active', version: 't', startedMs: 0 });
+    sessions.push(s);
+    return s;
+  }
+
+  /** Task `id` stored (any definition: the claim only compares its revision); its revision. */
+  async function task(id: string): Promise<number> {
+    const r = await h.ns.put(K.task(id)).value(JSON.stringify({ id, tenant: 'default', name: `t${id}` })).exec();
+    return Number(r.header.revision);
+  }
+
+  const planned = (taskId: string, ms: number, taskRev: number, candidates = ['n1', 'n2']): PlannedFiring => ({ taskId, tenant: 'default', scheduledMs: ms, replica: 0, trigger: 'schedule', taskRev, candidates, lateUntilMs: ms + 60_000 });
+
+  beforeEach(async () => {
+    h = (await freshEtcd()).handle;
+  });
+  afterEach(async () => {
+    await Promise.all(sessions.splice(0).map((s) => s.close()));
+    h.close();
+  });
+
+  it('two candidates claiming the same firing at once: exactly one wins, the other gets null', async () => {
+    const [a, b] = [await node('n1'), await node('n2')];
+    const rev = await task('5');
+    const p = planned('5', 1000, rev);
+    // Separate stores, as on two nodes; submitted in the same turn of the event loop.
+    const [sa, sb] = [new PlanStore(h), new PlanStore(h)];
+    for (let round = 0; round < 20; round++) {
+      const q = { ...p, scheduledMs: 1000 + round };
+      const got = await Promise.all([sa.claim('n1', a.leaseNumeric, q, claimedFiring(q, 'n1', a.leaseId, 1)), sb.claim('n2', b.leaseNumeric, q, claimedFiring(q, 'n2', b.leaseId, 1))]);
+      expect(got.filter((x) => x !== null), `round ${round}`).to.have.length(1);
+      expect(got.find((x) => x)?.task?.id).to.equal('5');
+    }
+  });
+
+  it('a claim fails when the firing or its first run exists, the task changed, or the lease is not the node\'s', async () => {
+    const s = await node('n1');
+    const store = new PlanStore(h);
+    const rev = await task('6');
+    const claim = (q: PlannedFiring, lease = s.leaseNumeric) => store.claim('n1', lease, q, claimedFiring(q, 'n1', s.leaseId, 1));
+    // The first candidate's run ended and its firing is gone: a later turn must not run it again.
+    await h.ns.put(K.run('6', 2000, 1)).value('{}').exec();
+    expect(await claim(planned('6', 2000, rev))).to.equal(null);
+    expect(await new PlanStore(h).open(planned('6', 2000, rev)), 'open: a run exists').to.equal(false);
+    expect(await new PlanStore(h).open(planned('6', 2500, rev)), 'open: nothing yet').to.equal(true);
+    expect(await claim(planned('6', 3000, rev), '12345')).to.equal(null);
+    const newRev = await task('6'); // updated: plans from the old revision never fire
+    expect(await claim(planned('6', 3000, rev))).to.equal(null);
+    expect(await claim(planned('6', 3000, newRev))).to.not.equal(null);
+    expect(await claim(planned('6', 3000, newRev)), 'claimed already').to.equal(null);
+    await h.ns.delete().key(K.task('6'));
+    expect(await claim(planned('6', 4000, newRev)), 'deleted task').to.equal(null);
+  });
+
+  it('plans: each transaction moves its cursors and puts one chunk; a stale cursor fails alone; old chunks go in one range delete', async () => {
+    const fence = { key: 'election/t', createRevision: Number((await h.ns.put('election/t').value('n1').exec()).header.revision) };
+    const store = new PlanStore(h);
+    const revs = [await task('1'), await task('2'), await task('3')];
+    const cur = async (id: string) => Number((await h.ns.put(K.cursor(id)).value('0').exec()).header.revision);
+    const c = [await cur('1'), await cur('2'), await cur('3')];
+    await h.ns.put(K.cursor('2')).value('5'); // moved by someone else since the planner read it
+    const plan = (i: number, ms: number): CandidatePlan => ({ taskId: String(i + 1), cursor: { expectRev: c[i]!, toMs: ms }, planned: [planned(String(i + 1), ms, revs[i]!, ['n1', 'n2', 'n3'])], skipped: [] });
+    const res = await store.writePlans(fence, [plan(0, 10_000), plan(1, 20_000), plan(2, 30_000)]);
+    expect(res!.map((r) => r.ok)).to.deep.equal([true, false, true]);
+    expect(await h.ns.get(K.cursor('1')).string()).to.equal('10000');
+    expect(await h.ns.get(K.cursor('2')).string()).to.equal('5');
+    const { kvs } = await listPrefix(h, K.plans);
+    expect(kvs, 'one chunk for the batch that committed').to.have.length(1);
+    const back = decodeChunk(kvs[0]!.value);
+    expect(back.map((p) => [p.taskId, p.scheduledMs, p.candidates])).to.deep.equal([['1', 10_000, ['n1', 'n2', 'n3']], ['3', 30_000, ['n1', 'n2', 'n3']]]);
+    expect(back[0]).to.deep.equal(planned('1', 10_000, revs[0]!, ['n1', 'n2', 'n3']));
+    // A second chunk, newer; deleting through 30 s drops the first only.
+    await store.writePlans(fence, [{ ...plan(0, 40_000), cursor: { expectRev: Number((await h.ns.get(K.cursor('1')).exec()).kvs[0]!.mod_revision), toMs: 40_000 } }]);
+    expect(await store.deleteThrough(30_000)).to.equal(1);
+    expect((await store.list()).planned.map((p) => p.scheduledMs)).to.deep.equal([40_000]);
+    // Another leader's key: fenced.
+    await h.ns.delete().key('election/t');
+    await h.ns.put('election/t').value('n2');
+    expect(await store.writePlans(fence, [plan(2, 50_000)])).to.equal(null);
+  });
+
+  it('backstop: writes the firing only when nobody claimed it, no run exists and the task is unchanged', async () => {
+    const fence = { key: 'election/t', createRevision: Number((await h.ns.put('election/t').value('n1').exec()).header.revision) };
+    const s = await node('n1');
+    const store = new PlanStore(h);
+    const rev = await task('9');
+    const unassigned = (ms: number): Firing => ({ taskId: '9', tenant: 'default', scheduledMs: ms, attempt: 1, trigger: 'schedule', state: 'unassigned', dueMs: ms });
+    const q = planned('9', 1000, rev);
+    expect(await store.claim('n1', s.leaseNumeric, q, claimedFiring(q, 'n1', s.leaseId, 1))).to.not.equal(null); // claimed
+    await h.ns.put(K.run('9', 2000, 1)).value('{}').exec(); // ran and ended
+    const res = await store.backstop(fence, [1000, 2000, 3000].map((ms) => ({ firing: unassigned(ms), taskRev: rev })));
+    expect(res).to.deep.equal(['stale', 'stale', 'ok']);
+    expect((await new FiringStore(h).getFiring('9', 3000))?.firing.state).to.equal('unassigned');
+    await task('9');
+    expect(await store.backstop(fence, [{ firing: unassigned(4000), taskRev: rev }]), 'task changed').to.deep.equal(['stale']);
+  });
+});
