@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 NODE_MODULES := node_modules/.installed
 
-.PHONY: run test build deps etcd-bin haproxy-bin curl-bin chromium-bin redis-bin unit integration ui cluster bench clean lint
+.PHONY: run test build deps etcd-bin haproxy-bin curl-bin chromium-bin redis-bin unit integration ui cluster bench bench-cron clean lint
 
 deps: $(NODE_MODULES)
 
@@ -120,6 +120,11 @@ SHARD_ARGS ?=
 bench-shards: etcd-bin build
 	@mkdir -p $(BENCH_OUT)
 	node dist/bench/shards.js $(SHARD_ARGS) --json $(BENCH_OUT)/shards.json
+
+# The schedule math per call (nextCronFire, missedFirings): CPU only, ~7 s; CRON_ARGS="--ms 2000".
+CRON_ARGS ?=
+bench-cron: build
+	node dist/bench/cron-speed.js $(CRON_ARGS)
 
 clean:
 	rm -rf dist
