@@ -2,7 +2,11 @@
 SHELL := /bin/bash
 NODE_MODULES := node_modules/.installed
 
+<<<<<<< HEAD
 .PHONY: run test build deps etcd-bin promtool-bin haproxy-bin curl-bin chromium-bin redis-bin unit integration ui cluster bench clean lint
+=======
+.PHONY: run test build deps etcd-bin haproxy-bin curl-bin chromium-bin redis-bin test-tools unit integration ui cluster bench bench-cron clean lint
+>>>>>>> helper-testhyg
 
 deps: $(NODE_MODULES)
 
@@ -10,13 +14,20 @@ $(NODE_MODULES): package.json package-lock.json
 	npm ci --no-audit --no-fund
 	@touch $@
 
-# Debian's etcd-server (etcd 3.4) when no etcd binary is on PATH.
+# $(call apt-need,COMMAND,PACKAGE[,THEN]): Debian's PACKAGE when COMMAND is neither on PATH nor
+# in /usr/sbin (ip, haproxy: not on a user's PATH), with sudo unless root; then THEN as root if
+# given (to keep a service the package starts off).
+apt-need = { command -v $(1) || [ -x /usr/sbin/$(1) ]; } >/dev/null 2>&1 || { \
+  echo "installing $(2) from Debian (no $(1) on PATH)"; \
+  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $(2) >/dev/null \
+  $(if $(3),&& { $$SUDO $(3) >/dev/null 2>&1 || true; }); }
+
+# Debian's etcd-server (etcd 3.4) when no etcd binary is on PATH, its service kept off; etcdctl
+# (etcd-client): test/integration/security-etcd.test.ts checks etcd's own auth with it.
 etcd-bin:
-	@command -v etcd >/dev/null 2>&1 || { \
-	  echo "installing etcd-server from Debian"; \
-	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq etcd-server etcd-client >/dev/null; \
-	  $$SUDO systemctl disable --now etcd >/dev/null 2>&1 || true; }
+	@$(call apt-need,etcd,etcd-server,systemctl disable --now etcd)
+	@$(call apt-need,etcdctl,etcd-client)
 
 # promtool (Debian's prometheus package) for the alert rules' checks in test/unit/monitoring.test.ts;
 # the package's own Prometheus server is not wanted running here, nor its recommended node exporter.
@@ -28,23 +39,28 @@ promtool-bin:
 	  $$SUDO systemctl disable --now prometheus >/dev/null 2>&1 || true; }
 
 haproxy-bin:
-	@command -v haproxy >/dev/null 2>&1 || { \
-	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq haproxy >/dev/null; }
+	@$(call apt-need,haproxy,haproxy)
 
-# curl: cluster/ctl polls /readyz and etcd's /health with it.
+# curl: cluster/ctl polls /readyz and etcd's /health with it; the dialect tests send the
+# documents' curl examples as given.
 curl-bin:
-	@command -v curl >/dev/null 2>&1 || { \
-	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq curl >/dev/null; }
+	@$(call apt-need,curl,curl)
+
+# What the unit, integration and cluster tests call besides node: etcd and etcdctl, curl,
+# openssl (test/support/security.ts makes a throwaway CA and certificates), ip from iproute2
+# (test/support/netns.ts: the partition test's network namespaces, when root) and flock from
+# util-linux (test/cluster/daemon.test.ts proves "never two copies" with a lock per replica;
+# util-linux is essential on Debian, so this only guards a trimmed image). The browser test adds
+# chromium; no test calls haproxy (make cluster and the benchmarks do).
+test-tools: etcd-bin curl-bin
+	@$(call apt-need,openssl,openssl)
+	@$(call apt-need,ip,iproute2)
+	@$(call apt-need,flock,util-linux)
 
 # Debian's chromium for the dashboard's browser test (test/ui), driven by playwright-core; never
 # a browser downloaded by a test tool.
 chromium-bin:
-	@command -v chromium >/dev/null 2>&1 || { \
-	  echo "installing chromium from Debian"; \
-	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
+	@$(call apt-need,chromium,chromium)
 
 build: deps
 	npx tsc -p tsconfig.json
@@ -57,7 +73,11 @@ run: etcd-bin build
 # each, faults injected) one file at a time, so two clusters do not fight over 2 cores; the
 # dashboard in headless Chromium (test/ui, ~25 s) in that serial step too.
 # test/run runs both suites and closes with the totals ("N passed, N failed") that CI reads.
+<<<<<<< HEAD
 test: etcd-bin promtool-bin chromium-bin build
+=======
+test: test-tools chromium-bin build
+>>>>>>> helper-testhyg
 	test/run
 
 # The dashboard's browser test alone; it rewrites the screenshots in docs/ui/ (make test writes
@@ -68,7 +88,7 @@ ui: etcd-bin chromium-bin build
 unit: promtool-bin build
 	npx mocha --no-config --exit 'dist/test/unit/**/*.test.js'
 
-integration: etcd-bin build
+integration: test-tools build
 	npx mocha --no-config --timeout 60000 --exit 'dist/test/integration/**/*.test.js'
 
 # Three etcd members, three nodes and HAProxy on 127.0.0.1 (API on :7410): cluster/README.md.
@@ -78,11 +98,7 @@ cluster: etcd-bin haproxy-bin curl-bin build
 
 # redis-server for the BullMQ peer in `make bench` (the bench starts and stops its own instance).
 redis-bin:
-	@command -v redis-server >/dev/null 2>&1 || { \
-	  echo "installing redis-server from Debian"; \
-	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq redis-server >/dev/null; \
-	  $$SUDO systemctl disable --now redis-server >/dev/null 2>&1 || true; }
+	@$(call apt-need,redis-server,redis-server,systemctl disable --now redis-server)
 
 # Benchmarks (docs/benchmarks.md). Quick by default: 100 and 500 firings/s for 15 s each on a
 # local 3-node cluster, etcd's ceiling on the same etcd, then BullMQ on the same workload.
@@ -129,6 +145,11 @@ SHARD_ARGS ?=
 bench-shards: etcd-bin build
 	@mkdir -p $(BENCH_OUT)
 	node dist/bench/shards.js $(SHARD_ARGS) --json $(BENCH_OUT)/shards.json
+
+# The schedule math per call (nextCronFire, missedFirings): CPU only, ~7 s; CRON_ARGS="--ms 2000".
+CRON_ARGS ?=
+bench-cron: build
+	node dist/bench/cron-speed.js $(CRON_ARGS)
 
 clean:
 	rm -rf dist

@@ -23,7 +23,7 @@ export interface MissedFirings {
 
 const MIN_EVERY_MS = 1_000;
 /** Cron firings counted one by one before missedFirings settles for a lower bound. */
-const CRON_COUNT_CAP = 10_000;
+export const CRON_COUNT_CAP = 10_000;
 
 function invalid(msg: string): never {
   throw new RotaError('INVALID_SCHEDULE', msg);

@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { randomInt } from 'node:crypto';
 import { TestCluster } from '../support/cluster.js';
 import { waitFor } from '../support/etcd.js';
-import { MaxSampler, processesWithArgv } from '../support/procs.js';
+import { MaxSampler, ReplicaLocks, processesWithArgv } from '../support/procs.js';
 
 interface Replica {
   replica: number;
@@ -11,7 +11,13 @@ interface Replica {
   pid?: number;
 }
 
-/** Promise 6 and the process manager's "never two copies of a replica". */
+/**
+ * Promise 6 and the process manager's "never two copies of a replica". The proof is a lock per
+ * replica (ReplicaLocks in test/support/procs.ts): every copy holds an exclusive flock for its
+ * whole life, and a copy that starts while another copy of its replica is still alive finds the
+ * lock taken and records it; each test asserts no such record. Sampling the process table
+ * (MaxSampler, every 50 ms) stays as a cheap second look.
+ */
 describe('cluster: daemon replicas (3 nodes, 3 etcd members)', function () {
   this.timeout(180_000);
   let c: TestCluster;
@@ -22,12 +28,13 @@ describe('cluster: daemon replicas (3 nodes, 3 etcd members)', function () {
     await c.stop();
   });
 
-  async function daemon(name: string): Promise<{ id: string; argv: string[] }> {
+  async function daemon(name: string): Promise<{ id: string; argv: string[]; locks: ReplicaLocks }> {
     // A unique sleep duration marks this task's processes in the real process table.
     const argv = ['sleep', `1000.${randomInt(1e9)}`];
-    const r = await c.api('POST', '/api/v1/tasks', { name, schedule: { daemon: true }, replicas: 2, action: { process: { command: argv.join(' ') } }, policies: { restart: { delayMs: 200 } } });
+    const locks = new ReplicaLocks();
+    const r = await c.api('POST', '/api/v1/tasks', { name, schedule: { daemon: true }, replicas: 2, action: { process: { command: locks.command(argv) } }, policies: { restart: { delayMs: 200 } } });
     expect(r.status, JSON.stringify(r.body)).to.equal(201);
-    return { id: r.body.id, argv };
+    return { id: r.body.id, argv, locks };
   }
 
   async function replicas(id: string): Promise<Replica[]> {
@@ -43,7 +50,7 @@ describe('cluster: daemon replicas (3 nodes, 3 etcd members)', function () {
   }
 
   it('spreads replicas, moves the replica of a SIGKILLed node elsewhere, and never runs two copies', async () => {
-    const { id, argv } = await daemon('spread');
+    const { id, argv, locks } = await daemon('spread');
     const before = await settled(id, argv, () => true);
     expect(new Set(before.map((r) => r.node)).size).to.equal(2); // spread across nodes
     const leader = await c.leader();
@@ -54,12 +61,13 @@ describe('cluster: daemon replicas (3 nodes, 3 etcd members)', function () {
     const killedAt = Date.now();
     const after = await settled(id, argv, (n) => n !== victimId);
     console.log(`      replica moved from ${victimId} to ${after.find((r) => !before.some((b) => b.node === r.node && b.replica === r.replica))?.node} in ${Date.now() - killedAt} ms`);
+    expect(locks.conflicts(), 'copies that started while another copy of their replica lived').to.deep.equal([]);
     expect(sampler.stop()).to.be.at.most(2);
     await victim.start();
   });
 
   it('a frozen node (SIGSTOP) stops its replica before the lease expires; the leader starts it elsewhere; never two copies', async () => {
-    const { id, argv } = await daemon('frozen');
+    const { id, argv, locks } = await daemon('frozen');
     const before = await settled(id, argv, () => true);
     const leader = await c.leader();
     const victimId = before.map((r) => r.node!).find((n) => n !== leader.id) ?? before[0]!.node!;
@@ -74,13 +82,14 @@ describe('cluster: daemon replicas (3 nodes, 3 etcd members)', function () {
     // Back from the freeze: it rejoins with a new lease and does not start a second copy.
     await waitFor(async () => (await victim.api('GET', '/readyz')).status === 200, 'frozen node ready again', 30_000, 200);
     await settled(id, argv, () => true);
+    expect(locks.conflicts(), 'copies that started while another copy of their replica lived').to.deep.equal([]);
     expect(sampler.stop()).to.be.at.most(2);
   });
 
   it('drain moves a daemon replica off the node; its output is readable through any node', async () => {
-    const argv = ['sh', '-c', `echo hello from $ROTA_RUN_ID; exec sleep 1000.${randomInt(1e9)}`];
-    const r = await c.api('POST', '/api/v1/tasks', { name: 'chatty', schedule: { daemon: true }, replicas: 1, action: { process: { command: argv[2] } } });
-    const sleepArgv = ['sleep', argv[2]!.split('exec sleep ')[1]!];
+    const sleepArgv = ['sleep', `1000.${randomInt(1e9)}`];
+    const locks = new ReplicaLocks();
+    const r = await c.api('POST', '/api/v1/tasks', { name: 'chatty', schedule: { daemon: true }, replicas: 1, action: { process: { command: `echo hello from $ROTA_RUN_ID; ${locks.command(sleepArgv)}` } } });
     const [first] = await waitFor(async () => {
       const rs = await replicas(r.body.id);
       return rs[0]?.state === 'running' && rs[0].pid && processesWithArgv(sleepArgv).length === 1 ? rs : null;
@@ -100,6 +109,7 @@ describe('cluster: daemon replicas (3 nodes, 3 etcd members)', function () {
       return rs[0]?.state === 'running' && rs[0].node !== first!.node && rs[0].pid && processesWithArgv(sleepArgv).length === 1 ? rs[0] : null;
     }, 'replica moved off the drained node', 30_000, 100);
     expect(moved.node).to.not.equal(first!.node);
+    expect(locks.conflicts(), 'a copy that started while the drained one lived').to.deep.equal([]);
     expect(sampler.stop()).to.be.at.most(1);
     const runs = await c.api('GET', `/api/v1/tasks/${r.body.id}/runs`);
     expect(runs.body.items.some((x: { message?: string }) => /draining; moved elsewhere/.test(x.message ?? ''))).to.equal(true);

@@ -226,13 +226,16 @@ describe('rota CLI (built, against a real node)', function () {
     });
 
     it('runs --follow streams a live run\'s output and exits when the run ends', async () => {
-      await ok(node, ['task', 'add', '--name', 'slow', '--manual', '--command', 'for i in 1 2 3 4 5; do echo line$i; sleep 0.5; done']);
+      // The run prints line1, then waits for the test before the rest: it is surely still going when line1 is seen.
+      const gate = join(tempDir('rota-cli-'), 'may-go-on');
+      await ok(node, ['task', 'add', '--name', 'slow', '--manual', '--command', `echo line1; while [ ! -e '${gate}' ]; do sleep 0.05; done; for i in 2 3 4 5; do echo line$i; done`]);
       const { runId } = await okJson(node, ['task', 'run', 'slow']);
       await waitFor(async () => (await apiGet(node, `/api/v1/runs/${runId}`)).state === 'running', 'the run to start');
       const follow = start(node, ['runs', 'slow', '--follow']);
       await waitFor(() => follow.out().includes('line1'), 'the first line');
       // The output arrived while the run was still going.
       expect((await apiGet(node, `/api/v1/runs/${runId}`)).state).to.equal('running');
+      writeFileSync(gate, '');
       const r = await follow.done;
       expect(r.code, r.stderr).to.equal(0);
       expect(r.stdout).to.equal('line1\nline2\nline3\nline4\nline5\n');

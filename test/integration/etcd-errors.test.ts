@@ -31,6 +31,7 @@ describe('etcd errors in the node (integration, link cut through a TCP proxy)', 
     const restarts = async () => (await node.service.firings.getFiring(t.id, t.updatedMs))?.firing.restarts ?? 0;
     await waitFor(async () => (await restarts()) >= 2, 'the replica restarting');
     // Cut for 2 s (the lease is 5 s): the replica exits and restarts meanwhile, its writes fail.
+    // The sleep is the fault's length, not a wait for an outcome: what follows polls.
     proxy.cut();
     await new Promise((r) => setTimeout(r, 2_000));
     proxy.heal();

@@ -1,11 +1,14 @@
 import { expect } from 'chai';
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { freshEtcd, waitFor } from '../support/etcd.js';
 import { startNode } from '../support/node.js';
 import { scripted } from '../support/scripted.js';
 import { markedPids } from '../support/procs.js';
+import { tempDir } from '../support/tmp.js';
 import type { RotaNode } from '../../src/node.js';
 import type { Config } from '../../src/config.js';
 import { DEFAULTS } from '../../src/config.js';
@@ -113,23 +116,42 @@ describe('Juice dialect /v1/tasks (integration, real etcd, real processes)', fun
     expect((await j(n, 'POST', `/v1/tasks/kill?taskId=${finished}`)).body.data).to.deep.include({ submitKill: false, currentStatus: 2 });
   });
 
-  it('places by resources: waits NOT_START while cpu is taken, runs when it frees; one that never fits EXPIREs', async () => {
-    const n = await node({ juice: { expireAfterMs: 4_000 } });
-    const hog = await submit(n, { taskName: 'hog', commands: 'sleep 1.5', resources: { cpu: 1.5, mem: 256 } });
+  it('places by resources: waits NOT_START while cpu is taken, runs when it frees', async () => {
+    const n = await node();
+    // The hog holds its cpu until the test lets it end, so `next` is seen waiting for sure.
+    const gate = join(tempDir('rota-juice-'), 'hog-may-end');
+    const hog = await submit(n, { taskName: 'hog', commands: `while [ ! -e '${gate}' ]; do sleep 0.05; done`, resources: { cpu: 1.5, mem: 256 } });
     await until(n, hog, 1, 'the hog RUNNING');
     const next = await submit(n, { taskName: 'next', commands: 'true', resources: { cpu: 1, mem: 128 } });
     expect(await statusOf(n, next)).to.equal(-1); // 1.5 + 1 > 2 cpus
     expect((await row(n, next)).message).to.match(/waiting for a node that can take it \(cpu 1, mem 128 MB\)/);
+    expect(await statusOf(n, hog)).to.equal(1);
+    writeFileSync(gate, '');
     await until(n, next, 2, 'next FINISHED once the hog is done');
     const hogRun = (await n.service.listRuns({ tenant: '10002' }, String(hog), 1)).items[0]!;
     const nextRun = (await n.service.listRuns({ tenant: '10002' }, String(next), 1)).items[0]!;
+    expect(hogRun.state).to.equal('succeeded');
     expect(nextRun.startedMs!).to.be.at.least(hogRun.endedMs!);
+    // The defaults (1 cpu, 512 MB) fit.
+    await until(n, await submit(n, { taskName: 'plain', commands: 'true' }), 2, 'plain FINISHED');
+  });
+
+  it('one that never fits waits NOT_START, then EXPIREs after the configured wait', async () => {
+    const n = await node({ juice: { expireAfterMs: 4_000 } });
     const huge = await submit(n, { taskName: 'huge', commands: 'true', resources: { mem: 4096 } });
     expect(await statusOf(n, huge)).to.equal(-1);
     const expired = await until(n, huge, 12, 'EXPIRED');
     expect(expired.message).to.match(/expired: no node could take it within 4 s/);
-    // The defaults (1 cpu, 512 MB) fit.
-    await until(n, await submit(n, { taskName: 'plain', commands: 'true' }), 2, 'plain FINISHED');
+  });
+
+  it('a task killed while it waits for a node is KILLED and never runs', async () => {
+    const n = await node(); // expires after 60 s: it is still waiting when the kill comes
+    const waiting = await submit(n, { taskName: 'waiting', commands: 'true', constraints: [{ field: 'rack_id', values: ['r9'] }] });
+    expect(await statusOf(n, waiting)).to.equal(-1);
+    expect((await j(n, 'POST', `/v1/tasks/kill?taskId=${waiting}`)).body.data).to.deep.equal({ submitKill: true, resultMessage: 'task is killed', currentStatus: 6 });
+    await until(n, waiting, 6, 'KILLED before it started');
+    const runs = await n.service.listRuns({ tenant: '10002' }, String(waiting), 10);
+    expect(runs.items.filter((r) => r.startedMs !== undefined), JSON.stringify(runs.items)).to.deep.equal([]);
   });
 
   it('constraints pick nodes by hostname and rack; a container with no runtime in the cluster is ERROR', async () => {
@@ -139,11 +161,6 @@ describe('Juice dialect /v1/tasks (integration, real etcd, real processes)', fun
     await until(n, await submit(n, { taskName: 'here', commands: 'true', constraints: { field: 'hostname', values: [hostname, 'other'] } }), 2, 'FINISHED on a matching host');
     const elsewhere = await submit(n, { taskName: 'elsewhere', commands: 'true', constraints: [{ field: 'rack_id', values: ['r9'] }] });
     await until(n, elsewhere, 12, 'EXPIRED: no node in rack r9');
-    // Killed while it waits for a node: it never runs.
-    const waiting = await submit(n, { taskName: 'waiting', commands: 'true', constraints: [{ field: 'rack_id', values: ['r9'] }] });
-    expect(await statusOf(n, waiting)).to.equal(-1);
-    expect((await j(n, 'POST', `/v1/tasks/kill?taskId=${waiting}`)).body.data).to.deep.equal({ submitKill: true, resultMessage: 'task is killed', currentStatus: 6 });
-    await until(n, waiting, 6, 'KILLED before it started');
     // The document's container example: no node has a runtime here.
     const ctr = await submit(n, { taskName: 'demo-container', env: { name: 'environment', value: 'dev' }, args: ['this is a test'], container: { docker: { image: 'dockerhub.XXXX.com/demo-slice' }, type: 'DOCKER' } });
     const err = await until(n, ctr, 5, 'ERROR');

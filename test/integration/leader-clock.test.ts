@@ -20,6 +20,27 @@ import { freshEtcd, waitFor } from '../support/etcd.js';
 describe('leader on a fake clock (integration, real etcd)', function () {
   this.timeout(30_000);
 
+  /**
+   * Makes the leader take a step at the fake clock's current instant, and waits for it, instead
+   * of sleeping "long enough" before asserting that nothing happened: a task created now with a
+   * `now` schedule is due at once, so the step that writes its firing also does everything else
+   * due at this instant. The task is then deleted and its firing dropped, leaving nothing behind.
+   */
+  async function stepNow(tasks: TaskStore, firings: FiringStore, clock: FakeClock): Promise<void> {
+    const now = clock.now();
+    const w = await tasks.create(
+      {
+        tenant: 'witness', name: `step-${now}`, enabled: true, schedule: { now: true },
+        action: { http: { url: 'http://127.0.0.1:9/', method: 'POST' } } as Task['action'], replicas: 1,
+        placement: DEFAULT_PLACEMENT, policies: DEFAULT_POLICIES, createdMs: now, updatedMs: now,
+      },
+      now - 1,
+    );
+    await waitFor(async () => (await firings.firingsOf(w.id)).length === 1, 'the leader to take a step at this instant');
+    await tasks.delete((await tasks.get(w.id))!);
+    await waitFor(async () => (await firings.firingsOf(w.id)).length === 0, "the step task's firing dropped");
+  }
+
   it('writes each firing at its write-ahead time, not before, and drops them when the task is paused', async () => {
     const { handle: h } = await freshEtcd();
     const t0 = Date.UTC(2031, 0, 1, 0, 0, 1); // 00:00:01; the task fires at :10, :20, ...
@@ -74,7 +95,7 @@ describe('leader on a fake clock (integration, real etcd)', function () {
         [at10 + 10_000, 'skipped'],
       ]);
       await clock.advance(60_000);
-      await new Promise((r) => setTimeout(r, 200));
+      await stepNow(tasks, firings, clock);
       expect(await firings.firingsOf(task.id), 'a paused task is not planned').to.deep.equal([]);
     } finally {
       lost.abort();
@@ -138,7 +159,8 @@ describe('leader on a fake clock (integration, real etcd)', function () {
       expect((await all()).filter((f) => f.node === 'n1').every((f) => f.state === 'assigned'), 'n1 claims nothing').to.equal(true);
 
       await clock.advance(999); // the claim deadline not reached: nothing moves
-      await new Promise((r) => setTimeout(r, 200));
+      await stepNow(tasks, firings, clock);
+      expect(clock.nextTimer(), 'the leader wakes at the claim deadline').to.equal(at10 - 500);
       expect((await all()).filter((f) => f.node === 'n1')).to.have.length(first.filter((f) => f.node === 'n1').length);
       await clock.advance(1); // a second without a claim from n1
       await waitFor(async () => (await all()).every((f) => f.node === 'n2' && f.state === 'running'), "n1's firings moved to n2 and claimed there, before their instant");

@@ -1,12 +1,14 @@
 import { expect } from 'chai';
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { freshEtcd, waitFor } from '../support/etcd.js';
 import { api, startNode } from '../support/node.js';
 import { markedPids } from '../support/procs.js';
+import { tempDir } from '../support/tmp.js';
 import type { RotaNode } from '../../src/node.js';
 import type { Config } from '../../src/config.js';
 
@@ -153,13 +155,16 @@ describe('Meproc dialect /proc (integration, real etcd, real processes)', functi
   it('once with replica 2 runs each replica once, stays registered, PUT runs it again, output shows what it printed', async () => {
     const n = await node();
     const { mark: m, env } = mark();
-    await start(n, { name: 'twice', cmd: `${env} echo "run $ROTA_RUN_ID"; sleep 2`, type: 'once', replica: 2 });
+    // Each replica runs until the test lets it end, so both are seen running however slow the machine.
+    const gate = join(tempDir('rota-proc-'), 'may-end');
+    await start(n, { name: 'twice', cmd: `${env} echo "run $ROTA_RUN_ID"; while [ ! -e '${gate}' ]; do sleep 0.05; done`, type: 'once', replica: 2 });
     const seen = await waitFor(async () => {
       const d = await list(n);
       return d.running.length === 2 ? d.running : null;
     }, 'both replicas running');
     expect(seen.map((r: { alias: string }) => r.alias).sort()).to.deep.equal(['twice:0', 'twice:1']);
     expect(markedPids(m).length).to.be.greaterThan(0);
+    writeFileSync(gate, '');
     await waitFor(async () => (await runsOf(n, 'twice')).filter((r) => r.state === 'succeeded').length === 2, 'two runs done');
     const done = await waitFor(async () => {
       const d = await list(n);

@@ -6,6 +6,7 @@ import { startNode } from '../support/node.js';
 import { Receiver } from '../support/receiver.js';
 import type { RotaNode } from '../../src/node.js';
 import { DEFAULTS } from '../../src/config.js';
+import type { EtcdHandle } from '../../src/store/etcd.js';
 
 const run = promisify(execFile);
 
@@ -24,6 +25,7 @@ describe('qschedule dialect /api2/* and /api/check (integration, real etcd)', fu
   const nodes: RotaNode[] = [];
   let endpoint = '';
   let prefix = '';
+  let h: EtcdHandle;
   let rx: Receiver;
 
   async function node(id = 'n1', workerAddresses?: string[]): Promise<RotaNode> {
@@ -55,12 +57,13 @@ describe('qschedule dialect /api2/* and /api/check (integration, real etcd)', fu
   const httpJob = (name: string, extra: Record<string, unknown> = {}) => ({ name, schedule: { manual: true }, action: { http: { url: `${rx.url}/${name}` } }, ...extra });
 
   beforeEach(async () => {
-    ({ endpoint, prefix } = await freshEtcd());
+    ({ endpoint, prefix, handle: h } = await freshEtcd());
     rx = await new Receiver().start();
   });
   afterEach(async () => {
     for (const n of nodes.splice(0)) await n.stop().catch(() => undefined);
     await rx.stop();
+    h.close();
   });
 
   it('authorises by Q-Server-Token (or a bearer token): an app sees only its own jobs', async () => {
@@ -170,7 +173,9 @@ describe('qschedule dialect /api2/* and /api/check (integration, real etcd)', fu
 
     expect((await q(n1, 'POST', '/api2/workers/state.do', { jobName: 'per.second', workers: JSON.stringify({ [a1]: false }) })).body).to.deep.equal({ ret: true, message: '操作成功' });
     expect((await q(n2, 'GET', '/api2/workers/per.second.do')).body.data.map((w: { canSchedule: boolean }) => w.canSchedule)).to.deep.equal([false, true]);
-    const since = Date.now() + 2000; // firings written before the switch (up to 1.5 s ahead) may still run on n1
+    // The switch changes the task, and a change reaches every firing planned before it (a
+    // candidate's claim compares the task's revision): every instant after it runs on n2.
+    const since = (await native(n1, `/api/v1/tasks/${j.id}`)).updatedMs as number;
     await waitFor(async () => (await native(n1, `/api/v1/tasks/${j.id}/runs?limit=50`)).items.filter((r: { scheduledMs: number; state: string }) => r.scheduledMs > since && r.state === 'succeeded').length >= 3, 'three firings after the switch');
     const after = (await native(n1, `/api/v1/tasks/${j.id}/runs?limit=50`)).items.filter((r: { scheduledMs: number }) => r.scheduledMs > since);
     expect(after.every((r: { node: string }) => r.node === 'n2'), JSON.stringify(after.map((r: { node: string }) => r.node))).to.equal(true);

@@ -4,8 +4,10 @@ import { promisify } from 'node:util';
 import { freshEtcd, waitFor } from '../support/etcd.js';
 import { api, startNode } from '../support/node.js';
 import { Receiver } from '../support/receiver.js';
+import { leaderCaughtUp, noFiringsLeft } from '../support/witness.js';
 import type { RotaNode } from '../../src/node.js';
 import type { Config } from '../../src/config.js';
+import type { EtcdHandle } from '../../src/store/etcd.js';
 
 const run = promisify(execFile);
 
@@ -55,6 +57,7 @@ describe('schedule-api dialect (integration, real etcd, real HTTP firings)', fun
   const nodes: RotaNode[] = [];
   let endpoint = '';
   let prefix = '';
+  let h: EtcdHandle;
   let rx: Receiver;
 
   async function node(over: Partial<Config> = {}, id = 'n1'): Promise<RotaNode> {
@@ -85,23 +88,27 @@ describe('schedule-api dialect (integration, real etcd, real HTTP firings)', fun
   const tasksOf = async (n: RotaNode, group: string) =>
     ((await api(n, 'GET', '/api/v1/tasks?limit=500')).body.items as { id: string; name: string; group?: string; enabled: boolean }[]).filter((t) => t.group === group);
   const pathOf = (h: { headers: Record<string, unknown> }) => String(h.headers['x-test-path'] ?? '');
-  /** Waits until `path` got no hit for over a second (a firing in flight when it was stopped has landed); returns its count. */
-  const quiet = async (path: string): Promise<number> => {
-    await waitFor(() => {
-      const last = rx.hits.filter((h) => pathOf(h) === path).at(-1);
-      return !last || Date.now() - last.receivedMs > 1_200;
-    }, `no more hits on ${path}`);
-    return rx.hits.filter((h) => pathOf(h) === path).length;
+  /**
+   * After a stop (/running false, /delete) of the tasks behind `path`: waits until nothing of
+   * theirs can land any more, i.e. the leader has seen the stop and no firing of theirs is left
+   * in etcd (a firing in flight has run to its outcome, its hit landed). Returns the hits on
+   * `path` by then.
+   */
+  const quiet = async (n: RotaNode, path: string, taskIds: string[]): Promise<number> => {
+    await leaderCaughtUp(n, h);
+    await noFiringsLeft(h, taskIds, `no firing left behind ${path}`);
+    return rx.hits.filter((x) => pathOf(x) === path).length;
   };
 
   beforeEach(async () => {
-    ({ endpoint, prefix } = await freshEtcd());
+    ({ endpoint, prefix, handle: h } = await freshEtcd());
     rx = await new Receiver().start();
   });
 
   afterEach(async () => {
     for (const n of nodes.splice(0)) await n.stop().catch(() => undefined);
     await rx.stop();
+    h.close();
   });
 
   it("accepts the document's example requests as given (its URLs are never called)", async () => {
@@ -216,7 +223,7 @@ describe('schedule-api dialect (integration, real etcd, real HTTP firings)', fun
     expect((await get(n, 'run')).start).to.equal(false);
     expect((await get(n, 'run')).entries.e.next_date).to.equal('0001-01-01T00:00:00Z');
     // A run in flight may still land; after that, nothing while the marker fires three times.
-    const stoppedAt = await quiet('/r');
+    const stoppedAt = await quiet(n, '/r', (await tasksOf(n, 'run')).map((t) => t.id));
     await expectOk(n, '/put', { identity: 'marker', time_zone: 'UTC', start: true, entries: { m: { cron_time: '* * * * * *', url: `${rx.url}/m`, headers: { 'x-test-path': '/m' } } } });
     await waitFor(() => rx.hits.filter((h) => pathOf(h) === '/m').length >= 3, 'the marker fires three times');
     expect(rx.hits.filter((h) => pathOf(h) === '/r').length).to.equal(stoppedAt);
@@ -242,7 +249,7 @@ describe('schedule-api dialect (integration, real etcd, real HTTP firings)', fun
     rx.status = 500;
     await waitFor(async () => (await search(n, { identity: 'logs', limit: 1, type: 'error' })).hits.total.value >= 1, 'an error log');
     await expectOk(n, '/running', { identity: 'logs', running: false });
-    await quiet('/hook'); // a firing in flight has landed: the running log stays the newest
+    await quiet(n, '/hook', (await tasksOf(n, 'logs')).map((t) => t.id)); // a firing in flight has landed: the running log stays the newest
 
     const ok = await search(n, { identity: 'logs', limit: 100, type: 'success' });
     expect(ok).to.have.keys(['took', 'timed_out', '_shards', 'hits']);
@@ -298,6 +305,7 @@ describe('schedule-api dialect (integration, real etcd, real HTTP firings)', fun
     const n = await node();
     await expectOk(n, '/put', { identity: 'gone', time_zone: 'UTC', start: true, entries: { a: { cron_time: '* * * * * *', url: `${rx.url}/gone`, headers: { 'x-test-path': '/gone' } } } });
     await waitFor(() => rx.hits.some((h) => pathOf(h) === '/gone'), 'a firing');
+    const goneIds = (await tasksOf(n, 'gone')).map((t) => t.id);
     await expectOk(n, '/delete', { identity: 'gone' });
     expect(await tasksOf(n, 'gone')).to.have.length(0);
     expect((await post(n, '/get', { identity: 'gone' })).body).to.deep.equal({ error: 0, data: null });
@@ -305,7 +313,7 @@ describe('schedule-api dialect (integration, real etcd, real HTTP firings)', fun
     const logs = await search(n, { identity: 'gone', limit: 10, type: 'delete' });
     expect(logs.hits.hits.map((h: { _source: unknown }) => h._source)).to.have.length(1);
     expect(logs.hits.hits[0]._source).to.deep.include({ type: 'delete', identity: 'gone', body: { identity: 'gone' } });
-    const count = await quiet('/gone');
+    const count = await quiet(n, '/gone', goneIds);
     await expectOk(n, '/put', { identity: 'marker', time_zone: 'UTC', start: true, entries: { m: { cron_time: '* * * * * *', url: `${rx.url}/m`, headers: { 'x-test-path': '/m' } } } });
     await waitFor(() => rx.hits.filter((h) => pathOf(h) === '/m').length >= 2, 'the marker fires twice');
     expect(rx.hits.filter((h) => pathOf(h) === '/gone').length).to.equal(count);

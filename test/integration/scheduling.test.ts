@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import { freshEtcd, waitFor } from '../support/etcd.js';
 import { Receiver } from '../support/receiver.js';
 import { startNode, api } from '../support/node.js';
+import { cursorOf, firingInstants, leaderCaughtUp } from '../support/witness.js';
 import type { RotaNode } from '../../src/node.js';
 
 /** One node end to end: schedules fire through etcd firings, callbacks carry their identity. */
@@ -48,7 +49,7 @@ describe('scheduling on one node (integration, real etcd)', function () {
   });
 
   it('after a restart, catches up missed firings by misfire run-all and skips them by skip', async () => {
-    const { endpoint, prefix } = await freshEtcd();
+    const { endpoint, prefix, handle: h } = await freshEtcd();
     let node = await startNode(endpoint, prefix);
     const all = await api(node, 'POST', '/api/v1/tasks', {
       name: 'catch-up',
@@ -67,12 +68,20 @@ describe('scheduling on one node (integration, real etcd)', function () {
     await waitFor(() => rx.forTask(aId).length >= 2 && rx.forTask(sId).length >= 2, 'first hits');
     await node.stop();
     const stoppedAt = Date.now();
-    await new Promise((r) => setTimeout(r, 3_000)); // the node is down: firings are missed
+    // The outage itself, not a wait for an outcome: with no node running nothing happens that
+    // could mark its end, and the seconds it lasts are the firings the policies must handle.
+    await new Promise((r) => setTimeout(r, 3_000));
     node = await startNode(endpoint, prefix);
     nodes.push(node);
     const restartedAt = Date.now();
     await waitFor(() => rx.forTask(aId).some((h) => h.scheduledMs > restartedAt + 1000), 'firings after restart');
     await waitFor(() => rx.forTask(sId).some((h) => h.scheduledMs > restartedAt + 1000), 'skip task fires again');
+    // The catch-up firings were planned at the restart, before those: once none at or before the
+    // newest hit is left in etcd, each has its outcome and its hit has landed.
+    for (const id of [aId, sId]) {
+      const newest = Math.max(...rx.forTask(id).map((x) => x.scheduledMs));
+      await waitFor(async () => (await firingInstants(h, id)).every((ms) => ms > newest), `every firing of ${id} up to the newest hit ended`);
+    }
 
     // run-all: every second from the first hit on is there exactly once.
     const a = rx.forTask(aId).map((h) => h.scheduledMs).sort((x, y) => x - y);
@@ -145,7 +154,7 @@ describe('scheduling on one node (integration, real etcd)', function () {
   });
 
   it('keeps running what it had across pause/resume and fires a one-shot at its time once', async () => {
-    const { endpoint, prefix } = await freshEtcd();
+    const { endpoint, prefix, handle: h } = await freshEtcd();
     const node = await startNode(endpoint, prefix);
     nodes.push(node);
     const at = Date.now() + 1500;
@@ -154,15 +163,21 @@ describe('scheduling on one node (integration, real etcd)', function () {
     await waitFor(() => rx.forTask(once.body.id).length === 1 && rx.forTask(now.body.id).length === 1, 'one-shots');
     expect(rx.forTask(once.body.id)[0]!.scheduledMs).to.equal(at);
     const p = await api(node, 'POST', '/api/v1/tasks', { name: 'tick', schedule: { every: '1s' }, action: { http: { url: rx.url } } });
+    // Fires on while tick is paused: its hits show how far the scheduler got meanwhile.
+    const beat = await api(node, 'POST', '/api/v1/tasks', { name: 'beat', schedule: { every: '1s' }, action: { http: { url: rx.url } } });
     await waitFor(() => rx.forTask(p.body.id).length >= 1, 'tick fires');
-    expect((await api(node, 'POST', `/api/v1/tasks/${p.body.id}/pause`)).body.enabled).to.equal(false);
-    const pausedAt = Date.now();
-    await new Promise((r) => setTimeout(r, 2500)); // stay paused across two intervals
+    const paused = (await api(node, 'POST', `/api/v1/tasks/${p.body.id}/pause`)).body;
+    expect(paused.enabled).to.equal(false);
+    // Firings planned before the pause never fire after it (a candidate's claim compares the
+    // task's revision): nothing of tick's after the pause may run. Stay paused until the beat
+    // has fired at or after tick's second instant past it: two of tick's instants came and went.
+    const plannedUpTo = paused.updatedMs as number;
+    await waitFor(() => rx.forTask(beat.body.id).some((x) => x.scheduledMs >= plannedUpTo + 2000), 'the beat past two instants of the paused tick');
     const resumedAt = Date.now();
     await api(node, 'POST', `/api/v1/tasks/${p.body.id}/resume`);
     await waitFor(() => rx.forTask(p.body.id).some((h) => h.scheduledMs > resumedAt), 'fires after resume');
-    // Nothing was scheduled while paused, and resume does not catch the pause up.
-    expect(rx.forTask(p.body.id).filter((h) => h.scheduledMs > pausedAt + 50 && h.scheduledMs <= resumedAt)).to.deep.equal([]);
+    // Nothing planned after the pause ran while paused, and resume does not catch the pause up.
+    expect(rx.forTask(p.body.id).filter((h) => h.scheduledMs > plannedUpTo && h.scheduledMs <= resumedAt)).to.deep.equal([]);
     expect(rx.forTask(once.body.id).length).to.equal(1);
     expect(rx.duplicates()).to.deep.equal([]);
   });
@@ -180,6 +195,7 @@ describe('scheduling on one node (integration, real etcd)', function () {
     const rounds = Number(process.env.ROTA_PAUSE_ROUNDS ?? 3);
     for (let round = 0; round < rounds; round++) {
       const offset = (round * 330 + 100) % 1000;
+      // Not a wait for an outcome: it picks the point of the second the pause is sent at.
       await new Promise((r) => setTimeout(r, (offset - (Date.now() % 1000) + 1000) % 1000));
       await api(node, 'POST', `/api/v1/tasks/${t.body.id}/pause`);
       const resumedAt = Date.now();

@@ -97,7 +97,7 @@ describe('store: prefix watch (integration, real etcd)', () => {
         for (let i = 0; i < 40; i++, n++) await direct.ns.put(`r/${String(n + 1).padStart(4, '0')}`).value('x'.repeat(200)).exec();
         proxy.heal();
         await waitFor(() => w.reconnects > round, 'a reconnect', 20_000, 5);
-        await new Promise((r) => setTimeout(r, 40 + round * 15));
+        await new Promise((r) => setTimeout(r, 40 + round * 15)); // varies when the next cut lands; asserts nothing
       }
       await waitFor(() => seen.size === n + 1, `all ${n + 1} keys after the reconnects`, 40_000, 100);
       expect(w.reconnects).to.be.greaterThan(0);

@@ -1,4 +1,6 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { tempDir } from './tmp.js';
 
 /** Live (non-zombie) processes whose argv is exactly `argv`, from the real process table. */
 export function processesWithArgv(argv: string[]): number[] {
@@ -17,6 +19,38 @@ export function processesWithArgv(argv: string[]): number[] {
     }
   }
   return out;
+}
+
+/**
+ * "Never two copies of a replica", exactly: the command of every copy takes an exclusive flock
+ * on its replica's lock file and then execs the real program, which inherits the locked file
+ * descriptor and so holds the lock for its whole life (released by the kernel when it exits, however
+ * it exits). A copy that finds the lock held by another live copy appends a line to the
+ * conflicts file and exits 42 without running the program. Unlike sampling the process table,
+ * no overlap can slip between two looks, however short. flock(1) is util-linux's.
+ */
+export class ReplicaLocks {
+  readonly dir = tempDir('rota-replica-locks-');
+
+  /**
+   * The shell command for a daemon task whose copies run `argv` (words without quotes or
+   * spaces, e.g. `sleep 1000.123`); the process table still shows exactly `argv`. The replica
+   * index comes from ROTA_RUN_ID ("{task}-{ms}-{attempt}" plus "-r{replica}" past replica 0).
+   */
+  command(argv: string[]): string {
+    return [
+      'r=${ROTA_RUN_ID##*-r}; [ "$r" = "$ROTA_RUN_ID" ] && r=0',
+      `exec 9>>'${this.dir}/replica-'"$r"'.lock'`,
+      `flock -n 9 || { echo "$ROTA_RUN_ID $(hostname) replica $r: lock held by another copy" >>'${this.dir}/conflicts'; exit 42; }`,
+      `exec ${argv.join(' ')}`,
+    ].join('; ');
+  }
+
+  /** One line per copy that started while another copy of its replica was alive. */
+  conflicts(): string[] {
+    const f = join(this.dir, 'conflicts');
+    return existsSync(f) ? readFileSync(f, 'utf8').split('\n').filter(Boolean) : [];
+  }
 }
 
 /** Samples a count every `everyMs` and remembers the highest value seen. */

@@ -97,10 +97,10 @@ describe('runner: process', () => {
 
   it('on timeout, terminates the whole process group', async () => {
     let pgid = 0;
-    const started = Date.now();
+    // No bound on how long it took: had the timeout not cut the 300 s sleeps short, mocha's own
+    // timeout would fail the test.
     const out = await execute(proc(`sh -c 'sleep 300 & sleep 300 & wait'`), ctx({ timeoutMs: 300, onStart: (i) => (pgid = i.pid ?? 0) }));
     expect(out).to.include({ state: 'failed', timedOut: true, message: 'timed out after 0.3s' });
-    expect(Date.now() - started).to.be.lessThan(10_000);
     expect(pgid).to.be.greaterThan(0);
     expect(groupSize(pgid)).to.equal(0);
   });
