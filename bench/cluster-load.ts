@@ -27,6 +27,10 @@ const { values } = parseArgs({
   options: {
     ...LOAD_OPTIONS,
     'create-concurrency': { type: 'string', default: '32' },
+    /** The firing protocol the nodes speak: 2 (candidates claim at the instant, the default) or 1 (the leader assigns). */
+    protocol: { type: 'string', default: '2' },
+    /** scheduler.claimLeadMs on every node (protocol 2): how long before the instant the first candidate claims. */
+    'claim-lead-ms': { type: 'string', default: '0' },
     'no-ceiling': { type: 'boolean', default: false },
     'ceiling-seconds': { type: 'string', default: '5' },
   },
@@ -39,7 +43,7 @@ const log = (...a: unknown[]) => console.error(`[cluster-load ${new Date().toISO
 
 const rx = await new Receiver().start();
 log('starting 3-member etcd + 3 nodes');
-const c = await TestCluster.start();
+const c = await TestCluster.start({ scheduler: values.protocol === '1' ? { candidates: false } : { claimLeadMs: Number(values['claim-lead-ms']) } });
 const results: StepResult[] = [];
 let ceiling: CeilingRow[] = [];
 let leaderId = '';

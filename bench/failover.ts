@@ -53,6 +53,10 @@ const { values } = parseArgs({
     after: { type: 'string', default: '10' },
     settle: { type: 'string', default: '10' },
     'create-concurrency': { type: 'string', default: '32' },
+    /** The firing protocol the nodes speak: 2 (candidates claim at the instant, the default) or 1 (the leader assigns). */
+    protocol: { type: 'string', default: '2' },
+    /** scheduler.claimLeadMs on every node (protocol 2): how long before the instant the first candidate claims. */
+    'claim-lead-ms': { type: 'string', default: '0' },
     peer: { type: 'boolean', default: false },
     json: { type: 'string' },
   },
@@ -83,7 +87,7 @@ interface Row extends Outage {
 
 const rx = await new Receiver().start();
 log('starting 3-member etcd + 3 nodes');
-const c = await TestCluster.start();
+const c = await TestCluster.start({ scheduler: values.protocol === '1' ? { candidates: false } : { claimLeadMs: Number(values['claim-lead-ms']) } });
 let clusterStopped: Promise<void> | null = null;
 /** Once: before the peer runs, and again (a no-op) on the way out. */
 const stopCluster = () => (clusterStopped ??= c.stop());

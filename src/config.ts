@@ -51,7 +51,7 @@ export interface Config {
    * candidate nodes that claim at the instant, each `claimStepMs` after the one before. Off: the
    * leader assigns every firing, `writeAheadMs` ahead of its instant (protocol 1).
    */
-  scheduler: { writeAheadMs: number; candidates: boolean; horizonMs: number; strideMs: number; claimStepMs: number };
+  scheduler: { writeAheadMs: number; candidates: boolean; horizonMs: number; strideMs: number; claimStepMs: number; claimLeadMs: number };
   api: { maxBodyBytes: number; maxReplicas: number };
   /** Failure alerts (policies.alertAfterFailures): where they are POSTed besides the audit log. */
   alerts: { webhookUrl?: string };
@@ -72,7 +72,7 @@ export const DEFAULTS: Config = {
   events: { keep: 10_000, maxAgeMs: 30 * 24 * 3600_000 },
   process: { killGraceMs: 5_000 },
   shutdown: { graceMs: 30_000 },
-  scheduler: { writeAheadMs: 1500, candidates: true, horizonMs: 20_000, strideMs: 5_000, claimStepMs: 250 },
+  scheduler: { writeAheadMs: 1500, candidates: true, horizonMs: 20_000, strideMs: 5_000, claimStepMs: 250, claimLeadMs: 0 },
   api: { maxBodyBytes: 1024 * 1024, maxReplicas: 1000 },
   alerts: {},
   juice: { expireAfterMs: 10 * 60_000 },
@@ -130,7 +130,7 @@ const schema = {
     scheduler: {
       type: 'object',
       additionalProperties: false,
-      properties: { writeAheadMs: int(30, 60_000), candidates: { type: 'boolean' }, horizonMs: int(2_000, 600_000), strideMs: int(200, 60_000), claimStepMs: int(20, 10_000) },
+      properties: { writeAheadMs: int(30, 60_000), candidates: { type: 'boolean' }, horizonMs: int(2_000, 600_000), strideMs: int(200, 60_000), claimStepMs: int(20, 10_000), claimLeadMs: int(0, 5_000) },
     },
     api: { type: 'object', additionalProperties: false, properties: { maxBodyBytes: int(1024), maxReplicas: int(1) } },
     alerts: { type: 'object', additionalProperties: false, properties: { webhookUrl: { type: 'string', pattern: '^https?://' } } },

@@ -187,7 +187,7 @@ export class RotaNode {
         this.callbacks.runEnded(task, run, retrying);
       },
       runStarted: (task, run) => this.callbacks.runStarted(task, run),
-      ...(this.cfg.scheduler.candidates ? { candidates: { stepMs: this.cfg.scheduler.claimStepMs, capacity: this.cfg.node.capacity } } : {}),
+      ...(this.cfg.scheduler.candidates ? { candidates: { stepMs: this.cfg.scheduler.claimStepMs, leadMs: this.cfg.scheduler.claimLeadMs, capacity: this.cfg.node.capacity } } : {}),
       ...(this.runtimes[0] ? { containerRuntime: this.runtimes[0].file } : {}),
     });
     this.agent.drain(this.drained || this.stopping);

@@ -26,7 +26,7 @@ export interface AgentOptions extends Omit<SlotOptions, 'deadlineFile'> {
   /** Told of each attempt that starts running on this node (start callbacks). */
   runStarted?: (task: Task, run: Run) => void;
   /** Protocol v2: claim planned firings as a candidate (stepMs: the wait for each candidate before). */
-  candidates?: { stepMs: number; capacity: number };
+  candidates?: { stepMs: number; leadMs: number; capacity: number };
 }
 
 export type InflightRun = SlotStatus;
@@ -101,6 +101,7 @@ export class Agent {
         log: this.log,
         metrics: this.metrics,
         stepMs: c.stepMs,
+        leadMs: c.leadMs,
         capacity: c.capacity,
         draining: () => this.draining,
         inflight: () => this.slots.size,

@@ -12,6 +12,10 @@ import { TimerHeap } from '../lib/timer-heap.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import type { Claimed } from './run-slot.js';
+import type { Task } from '../domain/task.js';
+
+/** Task definitions a node keeps to claim without reading them again. */
+const TASK_CACHE = 20_000;
 
 export interface CandidacyDeps {
   h: EtcdHandle;
@@ -23,6 +27,8 @@ export interface CandidacyDeps {
   metrics: Metrics;
   /** How long each candidate waits for the one before it. */
   stepMs: number;
+  /** How long before the instant the first candidate claims (0: at it). */
+  leadMs: number;
   capacity: number;
   /** The agent's state at the moment of a claim. */
   draining(): boolean;
@@ -43,6 +49,8 @@ export class Candidacy {
   private readonly heap = new TimerHeap();
   private readonly waiting = new Map<string, PlannedFiring>();
   private cancelTimer: (() => void) | null = null;
+  /** Task definitions as the last claims read them, by the revision they were read at. */
+  private readonly tasks = new Map<string, { rev: number; task: Task }>();
   private timerAt = 0;
   private closed = false;
 
@@ -57,14 +65,18 @@ export class Candidacy {
       this.d.h,
       K.plans,
       {
+        // A listing (start, or a watch that had to list again) holds turns that passed while this
+        // node was not looking: those are the next candidates' and the leader's now, and thousands
+        // of late claims at once (a node restarted under load) would only be refused. A chunk
+        // written now is claimed whatever its instants: the leader meant it for now.
         reset: (kvs: Kv[]) => {
           this.heap.clear();
           this.waiting.clear();
-          for (const kv of kvs) this.addChunk(kv.value);
+          for (const kv of kvs) this.addChunk(kv.value, this.d.clock.now());
           this.arm();
         },
         event: (ev) => {
-          if (ev.type === 'put') this.addChunk(ev.value);
+          if (ev.type === 'put') this.addChunk(ev.value, -Infinity);
           this.arm();
         },
       },
@@ -84,7 +96,8 @@ export class Candidacy {
     return this.waiting.size;
   }
 
-  private addChunk(value: string): void {
+  /** The planned firings of one chunk this node is a candidate for, but not those whose turn is before `turnsFromMs`. */
+  private addChunk(value: string, turnsFromMs: number): void {
     let planned: PlannedFiring[];
     try {
       planned = decodeChunk(value);
@@ -94,8 +107,8 @@ export class Candidacy {
     }
     const now = this.d.clock.now();
     for (const p of planned) {
-      const at = claimAtMs(p, this.nodeId, this.d.stepMs);
-      if (at === null || p.lateUntilMs < now) continue;
+      const at = claimAtMs(p, this.nodeId, this.d.stepMs, this.d.leadMs);
+      if (at === null || at < turnsFromMs || p.lateUntilMs < now) continue;
       const key = `${K.firingId(p.taskId, p.scheduledMs, p.replica)}@${p.taskRev}`;
       this.waiting.set(key, p);
       this.heap.set(key, at);
@@ -118,11 +131,15 @@ export class Candidacy {
   /** Every planned firing whose turn has come for this node. */
   private turn(): void {
     const now = this.d.clock.now();
+    // What ran here before this turn: the firings of one instant (a burst of hundreds on the
+    // second boundary) do not count against each other, or all but the first `capacity` of them
+    // would wait for the last candidate.
+    const me = { nodeId: this.nodeId, alive: this.d.session.alive(), draining: this.d.draining(), inflight: this.d.inflight(), capacity: this.d.capacity };
     for (const key of this.heap.takeDue(now)) {
       const p = this.waiting.get(key);
       this.waiting.delete(key);
       if (!p) continue;
-      const decision = claimDecision(p, { nodeId: this.nodeId, alive: this.d.session.alive(), draining: this.d.draining(), inflight: this.d.inflight(), capacity: this.d.capacity }, now);
+      const decision = claimDecision(p, me, now);
       if (decision === 'claim') void this.claim(p);
     }
     this.arm();
@@ -130,9 +147,12 @@ export class Candidacy {
 
   private async claim(p: PlannedFiring): Promise<void> {
     const rank = p.candidates.indexOf(this.nodeId);
+    const overdue = this.d.clock.now() - (claimAtMs(p, this.nodeId, this.d.stepMs, this.d.leadMs) ?? 0) > this.d.stepMs;
     try {
-      // A later turn first looks (read only): most find the firing claimed already.
-      if (rank > 0 && !(await this.d.plans.open(p))) return;
+      // A later turn, or one this node comes to late (it was frozen, its event loop busy),
+      // first looks (read only): most find the firing claimed already, and a claim whose
+      // compares fail still costs etcd a raft proposal.
+      if ((rank > 0 || overdue) && !(await this.d.plans.open(p))) return;
     } catch (err) {
       this.d.metrics.etcdError('agent');
       this.d.log.warn({ err: (err as Error).message, taskId: p.taskId, scheduledMs: p.scheduledMs }, 'reading a planned firing failed; claiming it');
@@ -145,6 +165,11 @@ export class Candidacy {
     });
   }
 
+  private remember(taskId: string, rev: number, task: Task): void {
+    if (this.tasks.size >= TASK_CACHE) this.tasks.clear(); // bounded; refilled by the next claims
+    this.tasks.set(taskId, { rev, task });
+  }
+
   /**
    * The claim, sure of its outcome: after an etcd error the firing is read back; written as this
    * claim wrote it -> ours (the task read again); absent -> claimed again while the firing may
@@ -154,7 +179,13 @@ export class Candidacy {
     const { plans, firings, session, clock, log, metrics } = this.d;
     for (let i = 0; ; i++) {
       try {
-        return await plans.claim(this.nodeId, session.leaseNumeric, p, running);
+        // The claim compares the task's revision: a definition of that revision read before is
+        // the current one, and the claim need not read it again.
+        const known = this.tasks.get(p.taskId);
+        const fresh = known?.rev === p.taskRev ? known.task : null;
+        const won = await plans.claim(this.nodeId, session.leaseNumeric, p, running, !fresh);
+        if (won && !fresh && won.task) this.remember(p.taskId, p.taskRev, won.task);
+        return won && fresh ? { ...won, task: fresh } : won;
       } catch (err) {
         metrics.etcdError('agent');
         log.warn({ err: (err as Error).message, taskId: p.taskId, scheduledMs: p.scheduledMs }, 'claim failed; reading the firing back');

@@ -63,10 +63,18 @@ export function rankCandidates(first: NodeInfo, nodes: NodeInfo[], task: Task, t
   return [first.id, ...rotated].slice(0, Math.max(1, max));
 }
 
-/** When `nodeId` claims the firing if no one before it has (null: not a candidate). */
-export function claimAtMs(p: PlannedFiring, nodeId: string, stepMs: number): number | null {
+/**
+ * When `nodeId` claims the firing if no one before it has (null: not a candidate). The first
+ * candidate may claim `leadMs` ahead of the instant (scheduler.claimLeadMs, default 0), taking
+ * the claim's round trip off the way to the start; a first candidate that dies between such a
+ * claim and the instant holds its firing until its lease expires (the leader then places it
+ * again, as a never-started claim), so the lead trades a little of the failover bound for
+ * lateness.
+ */
+export function claimAtMs(p: PlannedFiring, nodeId: string, stepMs: number, leadMs = 0): number | null {
   const rank = p.candidates.indexOf(nodeId);
-  return rank < 0 ? null : p.scheduledMs + rank * stepMs;
+  if (rank < 0) return null;
+  return rank === 0 ? p.scheduledMs - leadMs : p.scheduledMs + rank * stepMs;
 }
 
 /** When the leader looks at a planned firing that no candidate has claimed. */
@@ -96,7 +104,7 @@ export function claimDecision(p: PlannedFiring, me: CandidateState, nowMs: numbe
   return 'claim';
 }
 
-/** The firing a winning claim writes: running on this incarnation from now. */
+/** The firing a winning claim writes: running on this incarnation from now (or from its instant, claimed ahead). */
 export function claimedFiring(p: PlannedFiring, node: string, lease: string, nowMs: number): Firing {
   return {
     taskId: p.taskId,
@@ -109,7 +117,8 @@ export function claimedFiring(p: PlannedFiring, node: string, lease: string, now
     node,
     lease,
     dueMs: p.scheduledMs,
-    startedMs: nowMs,
+    // Claimed ahead (claimLeadMs): it starts at its instant.
+    startedMs: Math.max(nowMs, p.scheduledMs),
     via: 'candidate',
     ...(p.requests ? { requests: p.requests } : {}),
   };

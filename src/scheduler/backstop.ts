@@ -30,7 +30,13 @@ export class Backstop {
     if (!this.s.candidates) return;
     const { planned } = await this.s.plans.list();
     const from = this.s.clock.now() - PLAN_LOOKBACK_MS;
-    for (const p of planned) if (p.scheduledMs >= from && !this.s.view.firings.has(K.firingId(p.taskId, p.scheduledMs, p.replica))) expect(p);
+    let n = 0;
+    for (const p of planned) {
+      if (p.scheduledMs < from || this.s.view.firings.has(K.firingId(p.taskId, p.scheduledMs, p.replica))) continue;
+      expect(p);
+      n++;
+    }
+    this.s.log.info({ planned: planned.length, lookedAfter: n }, 'planned firings read: the backstop looks after those of the last 15 s and ahead');
   }
 
   /** A firing of a planned instant showed up (a claim): nothing to look after. */
@@ -43,7 +49,7 @@ export class Backstop {
     const { work, view, planned, metrics } = this.s;
     const keys = [...work.backstops];
     work.backstops.clear();
-    const items: { p: PlannedFiring; firing: ReturnType<typeof newFiring>; taskRev: number }[] = [];
+    let items: { p: PlannedFiring; firing: ReturnType<typeof newFiring>; taskRev: number }[] = [];
     const now = this.s.clock.now();
     for (const key of keys) {
       const p = planned.get(key);
@@ -62,11 +68,17 @@ export class Backstop {
     }
     if (items.length > 0) {
       try {
+        // A new leader finds many planned firings whose claims it never saw: a read first (not a
+        // raft proposal, unlike a write whose compares fail) leaves out those claimed or run.
+        const open = await Promise.all(items.map((i) => this.s.plans.open(i.p)));
+        metrics.backstop('ran', open.filter((o) => !o).length);
+        items = items.filter((_, i) => open[i]);
         const r = await this.s.plans.backstop(this.s.fence, items);
         if (r.includes('fenced')) return this.s.fenced();
-        metrics.backstop('placed', r.filter((x) => x === 'ok').length);
+        const placed = r.filter((x) => x === 'ok').length;
+        metrics.backstop('placed', placed);
         metrics.backstop('ran', r.filter((x) => x === 'stale').length);
-        this.s.log.info({ placed: r.filter((x) => x === 'ok').length, of: items.length }, 'planned firings no candidate claimed: placed by the leader');
+        if (placed > 0) this.s.log.info({ placed, looked: keys.length }, 'planned firings no candidate claimed in its turn: written for the leader to place');
       } catch (err) {
         this.s.log.warn({ err: (err as Error).message, firings: items.length }, 'backstop write failed; retrying');
         metrics.etcdError('leader');

@@ -6,7 +6,7 @@ import type { PlannedFiring } from '../domain/candidates.js';
 import type { Run, Task } from '../domain/task.js';
 import { Batcher } from '../lib/batcher.js';
 import { listPrefix } from './watch.js';
-import { Txns, keyOnlyOp, packWithin, readOp, type Compare, type Guarded, type Op } from './txn.js';
+import { Txns, fenceCompare, keyOnlyOp, packWithin, readOp, type Compare, type Guarded, type Op } from './txn.js';
 
 /** What the leader writes for one task in one step under protocol v2. */
 export interface CandidatePlan {
@@ -29,6 +29,8 @@ interface ClaimItem {
   leaseNumeric: string;
   planned: PlannedFiring;
   running: Firing;
+  /** false: the caller holds the definition of the planned revision (the compare proves it current). */
+  readTask: boolean;
 }
 
 /** A chunk as stored: a node table, then one row per firing (short, since every node reads every chunk). */
@@ -133,37 +135,51 @@ export class PlanStore {
    * already), the task is still the definition it was planned from, and this node's membership
    * still carries its lease. The same transaction reads the task. null: not ours.
    */
-  async claim(nodeId: string, leaseNumeric: string, planned: PlannedFiring, running: Firing): Promise<{ revision: number; task: Task | null } | null> {
-    return this.claims.submit({ nodeId, leaseNumeric, planned, running });
+  async claim(nodeId: string, leaseNumeric: string, planned: PlannedFiring, running: Firing, readTask = true): Promise<{ revision: number; task: Task | null } | null> {
+    return this.claims.submit({ nodeId, leaseNumeric, planned, running, readTask });
   }
 
-  private readonly claims = new Batcher<ClaimItem, { revision: number; task: Task | null } | null>((items) => this.claimMany(items), () => Math.floor(this.h.maxTxnOps / 4));
+  /** One nested transaction per claim (Txns.each). */
+  private readonly claims = new Batcher<ClaimItem, { revision: number; task: Task | null } | null>((items) => this.claimMany(items), () => this.h.maxTxnOps);
 
   private async claimMany(items: ClaimItem[]): Promise<({ revision: number; task: Task | null } | null)[]> {
     const { ns } = this.h;
-    const r = await this.tx.batchCommit(
-      null,
-      items,
-      null,
-      (c) => {
-        const p = c.planned;
-        const key = K.firing(p.taskId, p.scheduledMs, p.replica);
-        return {
-          compares: [
-            [K.node(c.nodeId), 'Lease', c.leaseNumeric],
-            [key, 'Create', 0],
-            [K.run(p.taskId, p.scheduledMs, 1, p.replica), 'Create', 0],
-            [K.task(p.taskId), 'Mod', p.taskRev],
-          ],
-          ops: [ns.put(key).value(JSON.stringify(c.running)), readOp(this.h, K.task(p.taskId))],
-        };
-      },
-      (_, done) => {
-        const kv = done.responses[done.opsAt + 1]?.response_range?.kvs[0];
-        return { revision: done.revision, task: kv ? (JSON.parse(kv.value.toString()) as Task) : null };
-      },
+    // Each claim on its own compares (Txns.each): one that lost its race fails alone, with no
+    // second round for the others, which would feed the race with the next candidates.
+    const byNode = new Map<string, ClaimItem[]>();
+    for (const c of items) {
+      const k = `${c.nodeId}\0${c.leaseNumeric}`;
+      byNode.set(k, [...(byNode.get(k) ?? []), c]);
+    }
+    const out = new Map<ClaimItem, { revision: number; task: Task | null } | null>();
+    await Promise.all(
+      [...byNode.values()].map(async (group) => {
+        const first = group[0]!;
+        const r = await this.tx.each(
+          [[K.node(first.nodeId), 'Lease', first.leaseNumeric]],
+          group,
+          null,
+          (c) => {
+            const p = c.planned;
+            const key = K.firing(p.taskId, p.scheduledMs, p.replica);
+            return {
+              compares: [
+                [key, 'Create', 0],
+                [K.run(p.taskId, p.scheduledMs, 1, p.replica), 'Create', 0],
+                [K.task(p.taskId), 'Mod', p.taskRev],
+              ],
+              ops: [ns.put(key).value(JSON.stringify(c.running)), ...(c.readTask ? [readOp(this.h, K.task(p.taskId))] : [])],
+            };
+          },
+          (_, done) => {
+            const kv = done.responses[1]?.response_range?.kvs[0];
+            return { revision: done.revision, task: kv ? (JSON.parse(kv.value.toString()) as Task) : null };
+          },
+        );
+        group.forEach((c, i) => out.set(c, r === 'guarded' ? null : r[i]!));
+      }),
     );
-    return r === 'fenced' ? items.map(() => null) : r;
+    return items.map((c) => out.get(c) ?? null);
   }
 
   /**
@@ -193,23 +209,25 @@ export class PlanStore {
   async backstop(fence: Fence, items: { firing: Firing; taskRev: number }[]): Promise<Guarded[]> {
     const { ns } = this.h;
     const max = this.h.maxTxnOps;
-    const out: Guarded[] = [];
-    for (const pack of packWithin(items, () => [3, 1], [max - 1, max])) {
-      const r = await this.tx.batchCommit(
-        fence,
-        pack,
-        'stale' as Guarded,
-        ({ firing: f, taskRev }) => {
-          const key = K.firing(f.taskId, f.scheduledMs, f.replica);
-          return {
-            compares: [[key, 'Create', 0], [K.run(f.taskId, f.scheduledMs, 1, f.replica), 'Create', 0], [K.task(f.taskId), 'Mod', taskRev]],
-            ops: [ns.put(key).value(JSON.stringify(f))],
-          };
-        },
-        () => 'ok' as Guarded,
-      );
-      out.push(...(r === 'fenced' ? pack.map((): Guarded => 'fenced') : r));
-    }
-    return out;
+    // Each on its own compares (Txns.each): the candidates may claim any of them meanwhile.
+    const packs = await Promise.all(
+      packWithin(items, () => [1], [max]).map(async (pack) => {
+        const r = await this.tx.each(
+          [fenceCompare(fence)],
+          pack,
+          'stale' as Guarded,
+          ({ firing: f, taskRev }) => {
+            const key = K.firing(f.taskId, f.scheduledMs, f.replica);
+            return {
+              compares: [[key, 'Create', 0], [K.run(f.taskId, f.scheduledMs, 1, f.replica), 'Create', 0], [K.task(f.taskId), 'Mod', taskRev]],
+              ops: [ns.put(key).value(JSON.stringify(f))],
+            };
+          },
+          () => 'ok' as Guarded,
+        );
+        return r === 'guarded' ? pack.map((): Guarded => 'fenced') : r;
+      }),
+    );
+    return packs.flat();
   }
 }

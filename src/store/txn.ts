@@ -55,12 +55,55 @@ export class Txns {
    */
   async checked(compares: Compare[], ops: Op[]): Promise<{ ok: true; revision: number; responses: TxnResponses } | { ok: false; holds: boolean[] }> {
     const { ns } = this.h;
-    const [first, ...rest] = compares;
+    // The same compare asked by several items (a node's lease, in a batch of its claims) is sent once.
+    const ids = new Map<string, number>();
+    const unique: Compare[] = [];
+    const at = compares.map((c) => {
+      const id = `${c[0]}\0${c[1]}\0${c[2]}`;
+      let i = ids.get(id);
+      if (i === undefined) ids.set(id, (i = unique.push(c) - 1));
+      return i;
+    });
+    const [first, ...rest] = unique;
     let txn = ns.if(first![0], first![1], '==', first![2]);
     for (const [key, on, value] of rest) txn = txn.and(key, on, '==', value);
-    const r = await txn.then(...ops).else(...compares.map(([key]) => readOp(this.h, key))).commit();
+    const r = await txn.then(...ops).else(...unique.map(([key]) => readOp(this.h, key))).commit();
     if (r.succeeded) return { ok: true, revision: Number(r.header.revision), responses: r.responses };
-    return { ok: false, holds: compares.map(([, on, value], i) => found(r.responses[i]?.response_range?.kvs[0], on) === String(value)) };
+    const held = unique.map(([, on, value], i) => found(r.responses[i]?.response_range?.kvs[0], on) === String(value));
+    return { ok: false, holds: at.map((i) => held[i]!) };
+  }
+
+  /**
+   * Items committed in one transaction, each by its own compares (etcd's nested transactions:
+   * one raft proposal for the batch): an item whose compares fail is `stale` alone and costs the
+   * others nothing, no second round. `guard` compares hold for all of them (a node's lease, the
+   * leader's fence): when one fails nothing is written and the answer is 'guarded'. For writes
+   * whose items fail often on their own (a candidate's claim racing the next candidate's), where
+   * batchCommit's rounds would feed the race.
+   */
+  async each<T, R>(
+    guard: Compare[],
+    items: T[],
+    stale: R,
+    parts: (item: T) => { compares: Compare[]; ops: Op[] },
+    done: (item: T, at: { revision: number; responses: TxnResponses }) => R,
+  ): Promise<R[] | 'guarded'> {
+    const nested = await Promise.all(items.map((item) => this.nested(parts(item))));
+    const r = await this.checked(guard, nested as unknown as Op[]);
+    if (!r.ok) return 'guarded';
+    return items.map((item, i) => {
+      const t = r.responses[i]?.response_txn;
+      return t?.succeeded ? done(item, { revision: r.revision, responses: t.responses }) : stale;
+    });
+  }
+
+  /** A transaction as an operation of another (etcd 3.3+), keys namespaced as the builder does. */
+  private async nested({ compares, ops }: { compares: Compare[]; ops: Op[] }): Promise<{ request_txn: unknown }> {
+    const [first, ...rest] = compares;
+    let txn = this.h.ns.if(first![0], first![1], '==', first![2]);
+    for (const [key, on, value] of rest) txn = txn.and(key, on, '==', value);
+    const req = (txn.then(...ops) as unknown as { request: { compare: Promise<unknown>[]; success: Promise<unknown>[] } }).request;
+    return { request_txn: { compare: await Promise.all(req.compare), success: await Promise.all(req.success), failure: [] } };
   }
 
   /**

@@ -8,7 +8,9 @@ import { silentLogger } from '../../src/log.js';
 import { claimedFiring, type PlannedFiring } from '../../src/domain/candidates.js';
 import type { EtcdHandle } from '../../src/store/etcd.js';
 import type { Firing } from '../../src/domain/firing.js';
-import { freshEtcd } from '../support/etcd.js';
+import { freshEtcd, waitFor } from '../support/etcd.js';
+import { Receiver } from '../support/receiver.js';
+import { api, startNode } from '../support/node.js';
 import { listPrefix } from '../../src/store/watch.js';
 
 /**
@@ -118,5 +120,44 @@ describe('protocol v2: plans, candidate claims, backstop (integration, real etcd
     expect((await new FiringStore(h).getFiring('9', 3000))?.firing.state).to.equal('unassigned');
     await task('9');
     expect(await store.backstop(fence, [{ firing: unassigned(4000), taskRev: rev }]), 'task changed').to.deep.equal(['stale']);
+  });
+});
+
+/**
+ * With firings planned 20 s ahead, a change of the task still reaches every one of them: none
+ * fires from a stale definition after an update, and none fires after a delete.
+ */
+describe('protocol v2: changes reach the firings planned ahead (one node, real etcd)', function () {
+  this.timeout(60_000);
+  it('update: every instant after it runs the new definition; delete: nothing after it', async () => {
+    const { endpoint, prefix } = await freshEtcd();
+    const rx = await new Receiver().start();
+    const node = await startNode(endpoint, prefix);
+    try {
+      const body = (v: string) => ({ name: 'tick', schedule: { cron: '* * * * * *' }, action: { http: { url: rx.url, body: { json: { v } } } } });
+      const t = await api(node, 'POST', '/api/v1/tasks', body('old'));
+      const beat = await api(node, 'POST', '/api/v1/tasks', { name: 'beat', schedule: { cron: '* * * * * *' }, action: { http: { url: rx.url } } });
+      await waitFor(() => rx.forTask(t.body.id).length >= 2, 'tick fires');
+      const up = await api(node, 'PUT', `/api/v1/tasks/${t.body.id}`, body('new'));
+      expect(up.status, JSON.stringify(up.body)).to.equal(200);
+      const updatedMs = up.body.updatedMs as number;
+      await waitFor(() => rx.forTask(t.body.id).filter((h) => h.scheduledMs > updatedMs).length >= 3, 'three firings after the update');
+      const after = rx.forTask(t.body.id).filter((h) => h.scheduledMs > updatedMs);
+      expect(after.map((h) => JSON.parse(h.body).v)).to.deep.equal(after.map(() => 'new'));
+      expect(rx.forTask(t.body.id).filter((h) => h.scheduledMs <= updatedMs).every((h) => JSON.parse(h.body).v === 'old')).to.equal(true);
+      const instants = after.map((h) => h.scheduledMs);
+      expect(instants, 'no instant skipped or doubled').to.deep.equal(instants.map((_, i) => instants[0]! + i * 1000));
+
+      const del = await api(node, 'DELETE', `/api/v1/tasks/${t.body.id}`);
+      expect(del.status).to.equal(204);
+      const deletedAt = Date.now();
+      // The beat fired two instants past the delete: the deleted task's planned firings had their turns.
+      await waitFor(() => rx.forTask(beat.body.id).some((h) => h.scheduledMs >= deletedAt + 2000), 'the beat two seconds past the delete');
+      expect(rx.forTask(t.body.id).filter((h) => h.scheduledMs > deletedAt)).to.deep.equal([]);
+      expect(rx.duplicates()).to.deep.equal([]);
+    } finally {
+      await node.stop();
+      await rx.stop();
+    }
   });
 });
