@@ -2,8 +2,7 @@ import { join } from 'node:path';
 import type { FiringStore } from '../store/firing-store.js';
 import type { NodeSession } from '../store/session.js';
 import { firingRunId, isDaemon, startedRun, type Firing } from '../domain/firing.js';
-import { handBack, restarted, restartWait, retryWait, sameFiring } from '../domain/firing-transitions.js';
-import { isQuickExit, restartDelayMs, retryDelayMs } from '../domain/policies.js';
+import { afterRun, handBack, restarted, sameFiring, type AbortReason } from '../domain/firing-transitions.js';
 import type { Run, Task } from '../domain/task.js';
 import type { Clock } from '../domain/clock.js';
 import { execute } from '../runner/index.js';
@@ -55,12 +54,7 @@ export interface SlotStatus {
   daemon: boolean;
 }
 
-/**
- * Abort reasons: 'operator' | 'stop' | 'replace' end the slot with a killed run; 'drain' hands
- * the replica back to the leader to place elsewhere; 'shutdown' and 'lease-lost' commit nothing
- * (the leader marks the run lost once the lease is gone).
- */
-export type AbortReason = 'operator' | 'stop' | 'replace' | 'drain' | 'shutdown' | 'lease-lost';
+export type { AbortReason };
 
 const KILL_MESSAGES: Partial<Record<AbortReason, string>> = {
   stop: 'stopped (task stopped, deleted or restarted)',
@@ -157,32 +151,29 @@ export async function runFiring(d: SlotDeps, running: Firing, claim: () => Promi
     });
     await pidWrite;
     const reason = abort.signal.reason as AbortReason | undefined;
-    if (reason === 'shutdown' || reason === 'lease-lost') {
+    const ended = d.clock.now();
+    const next = afterRun(firing, task, { state: outcome.state, ...(outcome.exitCode !== undefined ? { exitCode: outcome.exitCode } : {}), ...(reason ? { reason } : {}), endedMs: ended, upMs: ended - startedMs, quickExits, accepting: d.accepting(), alive: d.session.alive() });
+    if (next.kind === 'leave') {
       d.log.warn({ runId: run.id, reason }, 'run interrupted; left for the leader to mark lost');
       return;
     }
-    const ended = d.clock.now();
     const final = finalRun(run, outcome, ended);
     if (outcome.state === 'killed' && reason && reason !== 'operator') final.message = KILL_MESSAGES[reason] ?? final.message;
-    if (reason === 'drain') {
-      // Hand the replica back: the leader starts it on another node.
-      const back = handBack(firing, ended, true);
-      const ok = await updateSure(d, rev, back, [{ ...final, message: `stopped: node ${d.nodeId} is draining; moved elsewhere` }], true);
+    if (next.kind === 'hand-back') {
+      // The replica goes back: the leader starts it on another node.
+      const ok = await updateSure(d, rev, next.next, [{ ...final, message: `stopped: node ${d.nodeId} is draining; moved elsewhere` }], true);
       if (!ok) d.log.warn({ runId: run.id }, 'could not hand the replica back (taken over already)');
       d.ended(task, final, true);
       return;
     }
-    const keepAlive = isDaemon(task) && reason === undefined && d.accepting() && d.session.alive();
-    if (!keepAlive) {
-      const delay = outcome.state === 'failed' && !isDaemon(task) ? retryDelayMs(task.policies.retry, firing.attempt) : null;
-      const next = delay === null ? null : retryWait(firing, ended, delay);
-      await commit(d, rev, firing, final, next, task);
+    if (next.kind === 'end') {
+      await commit(d, rev, firing, final, next.next, task);
       return;
     }
     // Daemon: record the exit, back off if it keeps crashing quickly, start it again.
-    quickExits = isQuickExit(task.policies.restart, ended - startedMs) ? quickExits + 1 : 0;
-    const delay = restartDelayMs(task.policies.restart, quickExits);
-    const waiting = restartWait(firing, outcome.exitCode, delay);
+    quickExits = next.quickExits;
+    const delay = next.delayMs;
+    const waiting = next.next;
     rev = await updateSure(d, rev, waiting, [final]);
     d.ended(task, final, true);
     if (!rev) return; // taken back by the leader (stopped, or this node presumed lost)

@@ -10,8 +10,12 @@
  *   placeAgainSame   the leader places a never-started firing again (same attempt)
  *   restartWait      a daemon replica exited and waits for its restart delay (attempt + 1)
  *   restarted        a daemon replica started again
+ *   afterRun         what a node does with a firing whose attempt has just ended (the decision
+ *                    beside the leader's repair, scheduler/repair.ts)
  */
-import { asRetry, type Firing } from './firing.js';
+import { asRetry, isDaemon, type Firing } from './firing.js';
+import { isQuickExit, restartDelayMs, retryDelayMs } from './policies.js';
+import type { RunState, Task } from './task.js';
 import { stableJson } from '../lib/stable-json.js';
 
 /** Node-bound fields a firing sheds when it leaves its node or its process. */
@@ -45,4 +49,49 @@ export function restarted(f: Firing, atMs: number): Firing {
 /** Whether the stored firing is the one a write put there (read back after an uncertain write). */
 export function sameFiring(a: Firing, b: Firing): boolean {
   return stableJson(a) === stableJson(b);
+}
+
+/**
+ * Why a node stopped a run: 'operator' | 'stop' | 'replace' end it as killed; 'drain' hands the
+ * firing back to be placed elsewhere; 'shutdown' and 'lease-lost' commit nothing (the leader
+ * marks the run lost once the lease is gone).
+ */
+export type AbortReason = 'operator' | 'stop' | 'replace' | 'drain' | 'shutdown' | 'lease-lost';
+
+/** How an attempt ended, as its node saw it. */
+export interface AttemptEnd {
+  state: RunState;
+  exitCode?: number;
+  reason?: AbortReason;
+  endedMs: number;
+  /** How long it ran, and the daemon's quick exits in a row before this one. */
+  upMs: number;
+  quickExits: number;
+  /** Whether the node still takes work and holds its lease. */
+  accepting: boolean;
+  alive: boolean;
+}
+
+export type AfterRun =
+  /** Shutdown or lease lost: nothing is written, the leader marks the run lost. */
+  | { kind: 'leave' }
+  /** Drain: the firing goes back to the leader (next attempt), the run ends here. */
+  | { kind: 'hand-back'; next: Firing }
+  /** A daemon replica waits `delayMs` and starts again (next attempt, same firing). */
+  | { kind: 'restart'; next: Firing; delayMs: number; quickExits: number }
+  /** The outcome: the firing ends, or waits for its retry (`next`). */
+  | { kind: 'end'; next: Firing | null };
+
+/** Pure: what becomes of a firing whose attempt has just ended on its node. */
+export function afterRun(f: Firing, task: Task, e: AttemptEnd): AfterRun {
+  if (e.reason === 'shutdown' || e.reason === 'lease-lost') return { kind: 'leave' };
+  if (e.reason === 'drain') return { kind: 'hand-back', next: handBack(f, e.endedMs, true) };
+  const daemon = isDaemon(task);
+  if (daemon && e.reason === undefined && e.accepting && e.alive) {
+    const quickExits = isQuickExit(task.policies.restart, e.upMs) ? e.quickExits + 1 : 0;
+    const delayMs = restartDelayMs(task.policies.restart, quickExits);
+    return { kind: 'restart', next: restartWait(f, e.exitCode, delayMs), delayMs, quickExits };
+  }
+  const delay = e.state === 'failed' && !daemon ? retryDelayMs(task.policies.retry, f.attempt) : null;
+  return { kind: 'end', next: delay === null ? null : retryWait(f, e.endedMs, delay) };
 }

@@ -40,6 +40,9 @@ export const keyOnlyOp = (h: EtcdHandle, key: string): Op => {
   return b as unknown as Op;
 };
 
+/** The most compares or ops a nested transaction of `Txns.each` holds (etcd counts them against the outer limit). */
+const NESTED_OPS = 8;
+
 export class Txns {
   constructor(private readonly h: EtcdHandle) {}
 
@@ -88,13 +91,21 @@ export class Txns {
     parts: (item: T) => { compares: Compare[]; ops: Op[] },
     done: (item: T, at: { revision: number; responses: TxnResponses }) => R,
   ): Promise<R[] | 'guarded'> {
-    const nested = await Promise.all(items.map((item) => this.nested(parts(item))));
-    const r = await this.checked(guard, nested as unknown as Op[]);
-    if (!r.ok) return 'guarded';
-    return items.map((item, i) => {
-      const t = r.responses[i]?.response_txn;
-      return t?.succeeded ? done(item, { revision: r.revision, responses: t.responses }) : stale;
-    });
+    // etcd counts a nested transaction's own compares and ops against what the outer one leaves
+    // of --max-txn-ops: packs of at most the limit less a few.
+    const packs = packWithin(items, () => [1], [Math.max(1, this.h.maxTxnOps - NESTED_OPS)]);
+    const out = await Promise.all(
+      packs.map(async (pack) => {
+        const nested = await Promise.all(pack.map((item) => this.nested(parts(item))));
+        const r = await this.checked(guard, nested as unknown as Op[]);
+        if (!r.ok) return 'guarded' as const;
+        return pack.map((item, i) => {
+          const t = r.responses[i]?.response_txn;
+          return t?.succeeded ? done(item, { revision: r.revision, responses: t.responses }) : stale;
+        });
+      }),
+    );
+    return out.includes('guarded') ? 'guarded' : (out as R[][]).flat();
   }
 
   /** A transaction as an operation of another (etcd 3.3+), keys namespaced as the builder does. */

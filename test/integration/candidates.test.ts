@@ -6,7 +6,7 @@ import { K } from '../../src/store/keys.js';
 import { systemClock } from '../../src/domain/clock.js';
 import { silentLogger } from '../../src/log.js';
 import { claimedFiring, type PlannedFiring } from '../../src/domain/candidates.js';
-import type { EtcdHandle } from '../../src/store/etcd.js';
+import { probeTxnLimit, type EtcdHandle } from '../../src/store/etcd.js';
 import type { Firing } from '../../src/domain/firing.js';
 import { freshEtcd, waitFor } from '../support/etcd.js';
 import { Receiver } from '../support/receiver.js';
@@ -58,6 +58,16 @@ describe('protocol v2: plans, candidate claims, backstop (integration, real etcd
       expect(got.filter((x) => x !== null), `round ${round}`).to.have.length(1);
       expect(got.find((x) => x)?.task?.id).to.equal('5');
     }
+  });
+
+  it("more claims at once than etcd's op limit: each nested transaction counts against it, so they go in packs, all won", async () => {
+    h.maxTxnOps = await probeTxnLimit(h);
+    const s = await node('n1');
+    const rev = await task('11');
+    const store = new PlanStore(h);
+    const n = h.maxTxnOps + 50;
+    const got = await Promise.all(Array.from({ length: n }, (_, i) => planned('11', 10_000 + i, rev)).map((q) => store.claim('n1', s.leaseNumeric, q, claimedFiring(q, 'n1', s.leaseId, 1))));
+    expect(got.filter((g) => g !== null).length).to.equal(n);
   });
 
   it('a claim fails when the firing or its first run exists, the task changed, or the lease is not the node\'s', async () => {
