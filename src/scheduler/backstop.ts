@@ -1,6 +1,6 @@
 import { K } from '../store/keys.js';
 import { newFiring } from '../domain/firing.js';
-import type { PlannedFiring } from '../domain/candidates.js';
+import { backstopAtMs, type PlannedFiring } from '../domain/candidates.js';
 import { RETRY_MS, type LeaderState } from './leader-state.js';
 
 /** Planned firings older than this are forgotten by the leader and their chunks deleted. */
@@ -8,6 +8,9 @@ export const PLAN_KEEP_MS = 60_000;
 
 /** A new leader looks after the planned firings of this last while (its predecessor did the older ones). */
 export const PLAN_LOOKBACK_MS = 15_000;
+
+/** A new leader spreads its look at the planned firings whose turns passed before it over this long. */
+const LOOKBACK_SPREAD_MS = 3_000;
 
 /** How often the leader drops chunks past PLAN_KEEP_MS (one range delete). */
 const PRUNE_EVERY_MS = 10_000;
@@ -31,9 +34,14 @@ export class Backstop {
     const { planned } = await this.s.plans.list();
     const from = this.s.clock.now() - PLAN_LOOKBACK_MS;
     let n = 0;
+    const now = this.s.clock.now();
     for (const p of planned) {
       if (p.scheduledMs < from || this.s.view.firings.has(K.firingId(p.taskId, p.scheduledMs, p.replica))) continue;
       expect(p);
+      // Those whose turns passed while nobody led (most were claimed): looked at over the next
+      // few seconds, not all at once while the cluster is busiest (the candidates' claims, a
+      // restarted node).
+      if (backstopAtMs(p, this.s.candidates.stepMs) < now) this.s.work.backstopAt(K.firingId(p.taskId, p.scheduledMs, p.replica), now + LOOKBACK_SPREAD_MS * ((n % 16) + 1) / 16);
       n++;
     }
     this.s.log.info({ planned: planned.length, lookedAfter: n }, 'planned firings read: the backstop looks after those of the last 15 s and ahead');

@@ -1,7 +1,8 @@
 import type { FiringPlan } from '../store/firing-store.js';
 import type { CandidatePlan } from '../store/plan-store.js';
 import { K } from '../store/keys.js';
-import type { Task } from '../domain/task.js';
+import type { Run, Task } from '../domain/task.js';
+import type { Firing } from '../domain/firing.js';
 import { backstopAtMs, usesCandidates } from '../domain/candidates.js';
 import { nextDueMs, planTask, withCandidates } from './planner.js';
 import { RETRY_MS, type LeaderState } from './leader-state.js';
@@ -130,32 +131,6 @@ export class TaskPlanning {
     if (ok.includes(false)) this.s.fenced();
   }
 
-  /**
-   * Writes candidate plans (protocol v2) and records the outcome: the cursors they moved, and
-   * each planned firing for the backstop; false when fenced.
-   */
-  private async writeCandidates(plans: CandidatePlan[]): Promise<boolean> {
-    const { work, view, metrics } = this.s;
-    const t0 = this.s.clock.now();
-    const results = await this.s.plans.writePlans(this.s.fence, plans);
-    metrics.etcdTxn(this.s.clock.now() - t0);
-    if (!results) return false;
-    for (const r of results) {
-      const id = r.plan.taskId;
-      if (r.ok) {
-        view.cursors.set(id, { value: r.plan.cursor.toMs, modRevision: r.revision });
-        metrics.planned(r.plan.planned, r.plan.skipped);
-        for (const p of r.plan.planned) this.expect(p);
-      } else {
-        metrics.planConflict(r.plan.planned.length);
-        view.cursors.delete(id);
-        work.cursors.add(id);
-      }
-      work.tasks.add(id);
-    }
-    return true;
-  }
-
   /** A planned firing the backstop looks at once its candidates' turns have passed, unless a claim shows first. */
   expect(p: CandidatePlan['planned'][number]): void {
     const key = K.firingId(p.taskId, p.scheduledMs, p.replica);
@@ -163,24 +138,39 @@ export class TaskPlanning {
     this.s.work.backstopAt(key, backstopAtMs(p, this.s.candidates?.stepMs ?? 0));
   }
 
-  /** Writes plans and records the outcome in the view; false when fenced. */
-  private async write(plans: FiringPlan[]): Promise<boolean> {
+  /** Writes assignments (protocol 1) and records the outcome; false when fenced. */
+  private write(plans: FiringPlan[]): Promise<boolean> {
+    return this.record(() => this.s.store.writePlans(this.s.fence, plans), (p) => p.firings);
+  }
+
+  /** Writes candidate plans (protocol v2) and records the outcome, each planned firing for the backstop too; false when fenced. */
+  private writeCandidates(plans: CandidatePlan[]): Promise<boolean> {
+    return this.record(() => this.s.plans.writePlans(this.s.fence, plans), (p) => p.planned, (p) => p.planned.forEach((x) => this.expect(x)));
+  }
+
+  /** The outcome of a plan write in the view: the cursors it moved, or the tasks to plan again. */
+  private async record<P extends { taskId: string; cursor: { expectRev: number; toMs: number }; skipped: Run[] }>(
+    write: () => Promise<{ plan: P; ok: boolean; revision: number }[] | null>,
+    firings: (p: P) => Pick<Firing, 'trigger' | 'scheduledMs'>[],
+    written: (p: P) => void = () => undefined,
+  ): Promise<boolean> {
     const { work, view, metrics } = this.s;
     const t0 = this.s.clock.now();
-    const results = await this.s.store.writePlans(this.s.fence, plans);
+    const results = await write();
     metrics.etcdTxn(this.s.clock.now() - t0);
     if (!results) return false;
     for (const r of results) {
       const id = r.plan.taskId;
       if (r.ok) {
         view.cursors.set(id, { value: r.plan.cursor.toMs, modRevision: r.revision });
-        metrics.planned(r.plan.firings, r.plan.skipped);
+        metrics.planned(firings(r.plan), r.plan.skipped);
+        written(r.plan);
       } else {
         // Someone moved the cursor (an update, a resume), the firing exists, or the task is gone
         // and the watch has not said so yet: plan it again only once its cursor has been re-read
         // (the same path as a task that changed; a deleted task's cursor is gone with it).
-        metrics.planConflict(r.plan.firings.length);
-        this.s.log.debug({ taskId: id, expectRev: r.plan.cursor.expectRev, firings: r.plan.firings.map((f) => f.scheduledMs) }, 'plan conflict');
+        metrics.planConflict(firings(r.plan).length);
+        this.s.log.debug({ taskId: id, expectRev: r.plan.cursor.expectRev, firings: firings(r.plan).map((f) => f.scheduledMs) }, 'plan conflict');
         view.cursors.delete(id);
         work.cursors.add(id);
       }

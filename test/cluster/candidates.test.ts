@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { clusterFixture, type RotaProcess, type TestCluster } from '../support/cluster.js';
 import { waitFor } from '../support/etcd.js';
 import type { Receiver } from '../support/receiver.js';
-import { checkSeries, expectRetriesExplained, secondTasks, settle } from '../support/load.js';
+import { expectSeriesClean, secondTasks, settle } from '../support/load.js';
 
 /**
  * Protocol v2's promises on a real cluster (docs/architecture.md): firings planned ahead are
@@ -43,10 +43,7 @@ describe('cluster: candidates claim at the instant (3 nodes, 3 etcd members)', f
   async function finish(c: TestCluster, rx: Receiver, ids: string[], from: number): Promise<void> {
     const end = Date.now() + 3000;
     await settle(rx, ids, end);
-    const s = checkSeries(rx, ids, from, end);
-    expect(s.missed).to.deep.equal([]);
-    expect(s.duplicates).to.deep.equal([]);
-    await expectRetriesExplained(c, s.retried);
+    await expectSeriesClean(c, rx, ids, from, end);
   }
 
   it('leader SIGKILL inside the horizon: the firings due while no node leads run from the plans, before a new leader is elected', async () => {
@@ -137,9 +134,6 @@ describe('cluster: a rolling upgrade with a protocol-1 node (3 nodes, 3 etcd mem
     await waitFor(async () => (await c.leader()) !== n3, 'a v2 leader');
     const end = Date.now() + 6000;
     await settle(rx, ids, end);
-    const s = checkSeries(rx, ids, from, end);
-    expect(s.missed).to.deep.equal([]);
-    expect(s.duplicates).to.deep.equal([]);
-    await expectRetriesExplained(c, s.retried);
+    await expectSeriesClean(c, rx, ids, from, end);
   });
 });

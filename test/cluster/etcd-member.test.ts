@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { clusterFixture } from '../support/cluster.js';
 import { waitFor } from '../support/etcd.js';
-import { checkSeries, expectRetriesExplained, secondTasks, settle } from '../support/load.js';
+import { expectSeriesClean, secondTasks, settle } from '../support/load.js';
 
 /** The store losing a member (possibly its raft leader) and getting it back. */
 describe('cluster: etcd member failure (3 nodes, 3 etcd members)', function () {
@@ -22,9 +22,6 @@ describe('cluster: etcd member failure (3 nodes, 3 etcd members)', function () {
     }
     const end = Date.now() + 2000;
     await settle(rx, ids, end);
-    const s = checkSeries(rx, ids, from, end);
-    expect(s.missed).to.deep.equal([]);
-    expect(s.duplicates).to.deep.equal([]);
-    await expectRetriesExplained(c, s.retried);
+    await expectSeriesClean(c, rx, ids, from, end);
   });
 });

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { clusterFixture } from '../support/cluster.js';
 import { waitFor } from '../support/etcd.js';
-import { checkSeries, expectRetriesExplained, secondTasks, settle } from '../support/load.js';
+import { expectSeriesClean, secondTasks, settle } from '../support/load.js';
 
 /** Promises 1, 2 and 4 under a dying or frozen leader (nodes are separate processes). */
 describe('cluster: leader failure (3 nodes, 3 etcd members)', function () {
@@ -22,10 +22,7 @@ describe('cluster: leader failure (3 nodes, 3 etcd members)', function () {
     await settle(rx, ids, end);
     const resumed = Math.min(...ids.map((id) => Math.min(...rx.forTask(id).filter((h) => h.scheduledMs > killedAt + 500).map((h) => h.receivedMs))));
     console.log(`      leader ${old.id} killed; firings resumed after ${resumed - killedAt} ms under ${next.id}`);
-    const s = checkSeries(rx, ids, from, end);
-    expect(s.missed).to.deep.equal([]);
-    expect(s.duplicates).to.deep.equal([]);
-    await expectRetriesExplained(c, s.retried);
+    await expectSeriesClean(c, rx, ids, from, end);
   });
 
   it('leader frozen (SIGSTOP) past its lease, then resumed: its writes are rejected, nothing runs twice', async () => {
@@ -49,9 +46,6 @@ describe('cluster: leader failure (3 nodes, 3 etcd members)', function () {
     }, 'old leader rejoined as a follower', 30_000, 200);
     const end = Date.now() + 3000;
     await settle(rx, ids, end);
-    const s = checkSeries(rx, ids, from, end);
-    expect(s.missed).to.deep.equal([]);
-    expect(s.duplicates).to.deep.equal([]);
-    await expectRetriesExplained(c, s.retried);
+    await expectSeriesClean(c, rx, ids, from, end);
   });
 });

@@ -52,3 +52,12 @@ export async function expectRetriesExplained(c: TestCluster, retried: string[]):
     expect(r.body.state, `first attempt of ${key}`).to.equal('lost');
   }
 }
+
+/** Every task ran at every second in [fromMs, toMs] exactly once; a retry only of a run recorded lost. */
+export async function expectSeriesClean(c: TestCluster, rx: Receiver, ids: string[], fromMs: number, toMs: number): Promise<SeriesCheck> {
+  const s = checkSeries(rx, ids, fromMs, toMs);
+  expect(s.missed).to.deep.equal([]);
+  expect(s.duplicates).to.deep.equal([]);
+  await expectRetriesExplained(c, s.retried);
+  return s;
+}

@@ -2,23 +2,11 @@ import { expect } from 'chai';
 import { afterRun, type AttemptEnd } from '../../src/domain/firing-transitions.js';
 import type { Firing } from '../../src/domain/firing.js';
 import { DEFAULT_POLICIES, type Task } from '../../src/domain/task.js';
+import { T0, aTask } from '../support/task.js';
 
-const NOW = Date.parse('2026-03-01T12:00:00Z');
-
-const task = (over: Partial<Task> = {}): Task => ({
-  id: 't1',
-  tenant: 'acme',
-  name: 'x',
-  enabled: true,
-  schedule: { cron: '* * * * *', tz: 'UTC' },
-  action: { process: { command: 'true', env: {} } },
-  replicas: 1,
-  placement: { strategy: 'least-loaded' },
-  policies: { ...structuredClone(DEFAULT_POLICIES), retry: { delaysMs: [1000] } },
-  createdMs: NOW,
-  updatedMs: NOW,
-  ...over,
-});
+const NOW = T0;
+const task = (over: Partial<Task> = {}): Task =>
+  aTask({ schedule: { cron: '* * * * *', tz: 'UTC' }, action: { process: { command: 'true', env: {} } }, policies: { ...structuredClone(DEFAULT_POLICIES), retry: { delaysMs: [1000] } }, createdMs: NOW, updatedMs: NOW, ...over });
 const daemon = task({ schedule: { daemon: true } });
 const running: Firing = { taskId: 't1', tenant: 'acme', scheduledMs: NOW, attempt: 1, trigger: 'schedule', state: 'running', node: 'n1', lease: 'L', dueMs: NOW, startedMs: NOW };
 const end = (over: Partial<AttemptEnd>): AttemptEnd => ({ state: 'succeeded', endedMs: NOW + 5000, upMs: 5000, quickExits: 0, accepting: true, alive: true, ...over });

@@ -1,27 +1,12 @@
 import { expect } from 'chai';
 import { backstopAtMs, claimAtMs, claimDecision, claimedFiring, lateUntilMs, rankCandidates, usesCandidates, type CandidateState, type PlannedFiring } from '../../src/domain/candidates.js';
 import type { NodeInfo } from '../../src/domain/placement.js';
-import { DEFAULT_POLICIES, type Task } from '../../src/domain/task.js';
+import { DEFAULT_POLICIES } from '../../src/domain/task.js';
+import { T0, aTask } from '../support/task.js';
 import { planTask, withCandidates, type PlanContext } from '../../src/scheduler/planner.js';
 
-const NOW = Date.parse('2026-03-01T12:00:00Z');
-
-function task(over: Partial<Task> = {}): Task {
-  return {
-    id: 't1',
-    tenant: 'acme',
-    name: 'tick',
-    enabled: true,
-    schedule: { cron: '* * * * * *', tz: 'UTC' },
-    action: { http: { url: 'http://127.0.0.1:9/hook', method: 'POST', headers: {} } },
-    replicas: 1,
-    placement: { strategy: 'least-loaded' },
-    policies: structuredClone(DEFAULT_POLICIES),
-    createdMs: NOW - 3_600_000,
-    updatedMs: NOW - 3_600_000,
-    ...over,
-  };
-}
+const NOW = T0;
+const task = aTask;
 
 const node = (id: string, over: Partial<NodeInfo> = {}): NodeInfo => ({ id, lease: `lease-${id}`, state: 'active', attributes: {}, capacity: 10, load: 0, ...over });
 const planned = (over: Partial<PlannedFiring> = {}): PlannedFiring => ({ taskId: 't1', tenant: 'acme', scheduledMs: NOW, replica: 0, trigger: 'schedule', taskRev: 7, candidates: ['a', 'b', 'c'], lateUntilMs: NOW + 60_000, ...over });

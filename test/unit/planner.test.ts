@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { firingRunId, type Firing } from '../../src/domain/firing.js';
 import type { NodeInfo } from '../../src/domain/placement.js';
+import { aTask } from '../support/task.js';
 import { DEFAULT_POLICIES, type MisfirePolicy, type Policies, type Task } from '../../src/domain/task.js';
 import type { Versioned } from '../../src/store/keys.js';
 import { MAX_FIRINGS_PER_STEP, nextDueMs, place, planTask, type PlanContext } from '../../src/scheduler/planner.js';
@@ -15,22 +16,7 @@ function policies(over: Partial<Policies> = {}, misfire: Partial<MisfirePolicy> 
   return { ...d, ...over, misfire: { ...d.misfire, ...misfire } };
 }
 
-function task(over: Partial<Task> = {}): Task {
-  return {
-    id: 't1',
-    tenant: 'acme',
-    name: 'tick',
-    enabled: true,
-    schedule: EVERY_SECOND,
-    action: { http: { url: 'http://127.0.0.1:9/hook', method: 'POST', headers: {} } },
-    replicas: 1,
-    placement: { strategy: 'least-loaded' },
-    policies: policies(),
-    createdMs: NOW - 3_600_000,
-    updatedMs: NOW - 3_600_000,
-    ...over,
-  };
-}
+const task = (over: Partial<Task> = {}): Task => aTask({ schedule: EVERY_SECOND, ...over });
 
 function node(id: string, over: Partial<NodeInfo> = {}): NodeInfo {
   return { id, lease: `lease-${id}`, state: 'active', attributes: {}, capacity: 10, load: 0, ...over };
