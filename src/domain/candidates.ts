@@ -38,11 +38,13 @@ export const BACKSTOP_SLACK_MS = 500;
 
 /**
  * Tasks whose firings are planned with candidates: their run at the instant depends on nothing
- * but the definition. Overlap forbid/replace and deps depend on what runs at the instant, and
+ * but the definition. Overlap forbid/replace and deps depend on what runs at the instant, cpu and
+ * memory requests on what fits beside it then (the leader counts what each node runs), and
  * daemons on their replicas: those keep the leader's assignment written just before the instant.
  */
 export function usesCandidates(task: Task): boolean {
-  return !isDaemon(task) && task.policies.overlap === 'allow' && !task.deps?.length;
+  const r = task.placement.requests;
+  return !isDaemon(task) && task.policies.overlap === 'allow' && !task.deps?.length && !r?.cpu && !r?.memMb;
 }
 
 /** The last instant a firing scheduled at `ms` may start under its misfire policy. */

@@ -6,9 +6,6 @@ import { RETRY_MS, type LeaderState } from './leader-state.js';
 /** Planned firings older than this are forgotten by the leader and their chunks deleted. */
 export const PLAN_KEEP_MS = 60_000;
 
-/** A new leader looks after the planned firings of this last while (its predecessor did the older ones). */
-export const PLAN_LOOKBACK_MS = 15_000;
-
 /** A new leader spreads its look at the planned firings whose turns passed before it over this long. */
 const LOOKBACK_SPREAD_MS = 3_000;
 
@@ -28,23 +25,29 @@ export class Backstop {
 
   constructor(private readonly s: LeaderState) {}
 
-  /** The planned firings of the last while, as a new leader finds them: each looked after at its time. */
+  /**
+   * Every planned firing still stored, as a new leader finds them: each looked after at its time.
+   * All of them, however old: the chunks are deleted only by a leader, so those still there may
+   * hold firings of an outage (every lease lost, no leader) that nobody claimed and no leader
+   * looked at; the misfire policy decides whether they still run.
+   */
   async load(expect: (p: PlannedFiring) => void): Promise<void> {
     if (!this.s.candidates) return;
     const { planned } = await this.s.plans.list();
-    const from = this.s.clock.now() - PLAN_LOOKBACK_MS;
-    let n = 0;
     const now = this.s.clock.now();
+    // Those whose turns passed while nobody led (most were claimed): looked at over the next few
+    // seconds, not all at once while the cluster is busiest (the candidates' claims, a restarted
+    // node), longer when there are many.
+    const spreadMs = LOOKBACK_SPREAD_MS + planned.length / 20;
+    let n = 0;
     for (const p of planned) {
-      if (p.scheduledMs < from || this.s.view.firings.has(K.firingId(p.taskId, p.scheduledMs, p.replica))) continue;
+      const key = K.firingId(p.taskId, p.scheduledMs, p.replica);
+      if (this.s.view.firings.has(key)) continue;
       expect(p);
-      // Those whose turns passed while nobody led (most were claimed): looked at over the next
-      // few seconds, not all at once while the cluster is busiest (the candidates' claims, a
-      // restarted node).
-      if (backstopAtMs(p, this.s.candidates.stepMs) < now) this.s.work.backstopAt(K.firingId(p.taskId, p.scheduledMs, p.replica), now + LOOKBACK_SPREAD_MS * ((n % 16) + 1) / 16);
+      if (backstopAtMs(p, this.s.candidates.stepMs) < now) this.s.work.backstopAt(key, now + (spreadMs * ((n % 64) + 1)) / 64);
       n++;
     }
-    this.s.log.info({ planned: planned.length, lookedAfter: n }, 'planned firings read: the backstop looks after those of the last 15 s and ahead');
+    this.s.log.info({ planned: planned.length, lookedAfter: n }, 'planned firings read: the backstop looks after each nobody claims');
   }
 
   /** A firing of a planned instant showed up (a claim): nothing to look after. */

@@ -87,8 +87,23 @@ describe('cluster: network partitions (netns; 3 nodes in namespaces, 3 etcd memb
     const leader = await c.leader();
     const victim = c.nodes.find((n) => n !== leader)!;
     const cutAt = Date.now();
-    await partition(victim, 2 * TTL_MS);
-    console.log(`      worker ${victim.id} cut off ${2 * TTL_MS} ms, rejoined ${Date.now() - cutAt - 2 * TTL_MS} ms after heal`);
+    // Protocol v2: the cut-off node is the first candidate of a third of the firings; its turns
+    // pass to the next candidates at once, not when the cluster hears its lease is gone.
+    let goneAt = 0;
+    await partition(victim, 2 * TTL_MS, async () => {
+      await waitFor(async () => {
+        const r = await leader.api('GET', '/api/v1/nodes').catch(() => null);
+        return !!r && !r.body.items.some((n: { id: string }) => n.id === victim.id);
+      }, 'the cut-off node out of the membership', 3 * TTL_MS, 100);
+      goneAt = Date.now();
+    });
+    console.log(`      worker ${victim.id} cut off ${2 * TTL_MS} ms, rejoined ${Date.now() - cutAt - 2 * TTL_MS} ms after heal; its lease gone after ${goneAt - cutAt} ms`);
+    for (const id of ids) {
+      for (let t = Math.ceil((cutAt + 500) / 1000) * 1000; t <= goneAt - 500; t += 1000) {
+        const hit = rx.forTask(id).find((h) => h.scheduledMs === t);
+        expect(hit?.receivedMs, `${id}@${t} ran before the cut-off node's lease was gone`).to.be.below(goneAt);
+      }
+    }
     const end = Date.now() + 3000;
     await settle(rx, ids, end, 60_000);
     const s = checkSeries(rx, ids, from, end);
