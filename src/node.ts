@@ -289,7 +289,7 @@ export class RotaNode {
     const leaderNode = leader ? nodes.find((n) => n.id === leader.nodeId) : undefined;
     return {
       leader: leader ? { id: leader.nodeId, address: leaderNode?.address ?? null, since: leader.createRevision } : null,
-      self: { id: this.cfg.node.id, address: this.address, leader: !!this.leadership, lease: this.session.leaseId },
+      self: { id: this.cfg.node.id, address: this.address, leader: !!this.leadership, lease: this.session?.leaseId ?? null },
       members: nodes,
       etcd: health,
       metrics: await this.metrics.snapshot(),
