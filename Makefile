@@ -2,11 +2,7 @@
 SHELL := /bin/bash
 NODE_MODULES := node_modules/.installed
 
-<<<<<<< HEAD
-.PHONY: run test build deps etcd-bin promtool-bin haproxy-bin curl-bin chromium-bin redis-bin unit integration ui cluster bench clean lint
-=======
-.PHONY: run test build deps etcd-bin haproxy-bin curl-bin chromium-bin redis-bin test-tools unit integration ui cluster bench bench-cron clean lint
->>>>>>> helper-testhyg
+.PHONY: run test build deps etcd-bin promtool-bin haproxy-bin curl-bin chromium-bin redis-bin test-tools unit integration ui cluster bench bench-cron clean lint
 
 deps: $(NODE_MODULES)
 
@@ -73,11 +69,7 @@ run: etcd-bin build
 # each, faults injected) one file at a time, so two clusters do not fight over 2 cores; the
 # dashboard in headless Chromium (test/ui, ~25 s) in that serial step too.
 # test/run runs both suites and closes with the totals ("N passed, N failed") that CI reads.
-<<<<<<< HEAD
-test: etcd-bin promtool-bin chromium-bin build
-=======
-test: test-tools chromium-bin build
->>>>>>> helper-testhyg
+test: test-tools promtool-bin chromium-bin build
 	test/run
 
 # The dashboard's browser test alone; it rewrites the screenshots in docs/ui/ (make test writes
