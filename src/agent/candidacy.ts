@@ -91,11 +91,6 @@ export class Candidacy {
     await this.watch?.close();
   }
 
-  /** Planned firings waiting for this node's turn (for tests and /metrics). */
-  get size(): number {
-    return this.waiting.size;
-  }
-
   /** The planned firings of one chunk this node is a candidate for, but not those whose turn is before `turnsFromMs`. */
   private addChunk(value: string, turnsFromMs: number): void {
     let planned: PlannedFiring[];

@@ -100,10 +100,9 @@ export class Backstop {
         }
       }
     }
-    await this.prune(now);
   }
 
-  /** Chunks whose firings are all past PLAN_KEEP_MS go, every PRUNE_EVERY_MS at most. */
+  /** Chunks whose firings are all past PLAN_KEEP_MS go, every PRUNE_EVERY_MS at most (each leader step asks). */
   async prune(now: number): Promise<void> {
     if (!this.s.candidates || now - this.prunedMs < PRUNE_EVERY_MS) return;
     this.prunedMs = now;

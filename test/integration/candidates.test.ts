@@ -11,7 +11,7 @@ import type { Firing } from '../../src/domain/firing.js';
 import { freshEtcd, waitFor } from '../support/etcd.js';
 import { Receiver } from '../support/receiver.js';
 import { api, startNode } from '../support/node.js';
-import { listPrefix } from '../../src/store/watch.js';
+import { listKeys, listPrefix } from '../../src/store/watch.js';
 
 /**
  * Protocol v2's writes against a real etcd: the leader's plan chunks with the cursors they move,
@@ -168,6 +168,29 @@ describe('protocol v2: changes reach the firings planned ahead (one node, real e
     } finally {
       await node.stop();
       await rx.stop();
+    }
+  });
+});
+
+/**
+ * Plans are kept a minute past their newest instant, then deleted by the leader, also when every
+ * planned firing was claimed and the backstop never had anything to do (it once pruned only then).
+ * Takes about 95 s: the minute, a stride, and the leader's prune period.
+ */
+describe('protocol v2: old plans leave etcd (one node, real etcd)', function () {
+  this.timeout(150_000);
+  it('the first chunk of a task claimed at every instant is deleted once its newest firing is a minute old', async () => {
+    const { endpoint, prefix, handle: h } = await freshEtcd();
+    const node = await startNode(endpoint, prefix);
+    try {
+      await api(node, 'POST', '/api/v1/tasks', { name: 'p', schedule: { cron: '* * * * * *' }, action: { process: { command: 'true' } } });
+      const first = await waitFor(async () => (await listKeys(h, K.plans))[0], 'a plan chunk');
+      const newestMs = Number(first.slice(K.plans.length, K.plans.length + 13));
+      await waitFor(async () => !(await listKeys(h, K.plans)).includes(first), 'the first chunk deleted', 120_000, 1000);
+      expect(Date.now() - newestMs, 'not before its newest firing is a minute old').to.be.at.least(60_000);
+      expect((await listKeys(h, K.plans)).length, 'the newer chunks stay').to.be.greaterThan(0);
+    } finally {
+      await node.stop();
     }
   });
 });
