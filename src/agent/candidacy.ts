@@ -5,7 +5,8 @@ import type { FiringStore } from '../store/firing-store.js';
 import { K } from '../store/keys.js';
 import type { NodeSession } from '../store/session.js';
 import { claimAtMs, claimDecision, claimedFiring, type PlannedFiring } from '../domain/candidates.js';
-import { sameFiring } from '../domain/firing-transitions.js';
+import { handBack, sameFiring } from '../domain/firing-transitions.js';
+import { sureWrite, type ReadBack } from './sure.js';
 import type { Firing } from '../domain/firing.js';
 import type { Clock } from '../domain/clock.js';
 import { TimerHeap } from '../lib/timer-heap.js';
@@ -166,14 +167,24 @@ export class Candidacy {
   }
 
   /**
-   * The claim, sure of its outcome: after an etcd error the firing is read back; written as this
-   * claim wrote it -> ours (the task read again); absent -> claimed again while the firing may
-   * still start; anything else -> not ours.
+   * The claim, sure of its outcome (agent/sure.ts): after an etcd error the firing is read back;
+   * written as this claim wrote it -> ours (the task read again); absent -> claimed again while
+   * the firing may still start; anything else -> not ours. A claim found applied once the firing
+   * may no longer start (past its misfire window) is handed back: left `running` on this live
+   * lease, nothing would run it nor repair it.
    */
   private async claimSure(p: PlannedFiring, running: Firing): Promise<Claimed> {
     const { plans, firings, session, clock, log, metrics } = this.d;
-    for (let i = 0; ; i++) {
-      try {
+    return sureWrite(
+      {
+        clock,
+        alive: () => session.alive(),
+        onError: (err) => {
+          metrics.etcdError('agent');
+          log.warn({ err: err.message, taskId: p.taskId, scheduledMs: p.scheduledMs }, 'claim failed; reading the firing back');
+        },
+      },
+      async () => {
         // The claim compares the task's revision: a definition of that revision read before is
         // the current one, and the claim need not read it again.
         const known = this.tasks.get(p.taskId);
@@ -181,21 +192,20 @@ export class Candidacy {
         const won = await plans.claim(this.nodeId, session.leaseNumeric, p, running, !fresh);
         if (won && !fresh && won.task) this.remember(p.taskId, p.taskRev, won.task);
         return won && fresh ? { ...won, task: fresh } : won;
-      } catch (err) {
-        metrics.etcdError('agent');
-        log.warn({ err: (err as Error).message, taskId: p.taskId, scheduledMs: p.scheduledMs }, 'claim failed; reading the firing back');
-      }
-      for (;;) {
-        if (!session.alive() || clock.now() > p.lateUntilMs) return null;
-        await clock.sleep(Math.min(100 * 2 ** Math.min(i, 4), 1_000));
-        const now = await firings.getFiring(p.taskId, p.scheduledMs, p.replica).catch(() => undefined);
-        if (now === undefined) continue; // still unreachable
-        if (now === null) break; // not applied (or applied, run and ended: the claim's compares tell)
-        if (!sameFiring(now.firing, running)) return null;
-        const task = await firings.readTask(p.taskId).catch(() => undefined);
-        if (task === undefined) continue;
-        return { revision: now.modRevision, task };
-      }
-    }
+      },
+      async (): Promise<ReadBack<NonNullable<Claimed>>> => {
+        const late = clock.now() > p.lateUntilMs;
+        const now = await firings.getFiring(p.taskId, p.scheduledMs, p.replica);
+        // Absent: not applied (or applied, run and ended: the claim's compares tell).
+        if (now === null) return late ? { kind: 'other' } : { kind: 'unapplied' };
+        if (!sameFiring(now.firing, running)) return { kind: 'other' };
+        if (late) {
+          const back = await firings.update(this.nodeId, now.modRevision, handBack(now.firing, p.scheduledMs, false), [], true);
+          log.warn({ taskId: p.taskId, scheduledMs: p.scheduledMs, handedBack: back > 0 }, 'a claim applied after its firing\'s misfire window: handed back to the leader');
+          return { kind: 'other' };
+        }
+        return { kind: 'ours', value: { revision: now.modRevision, task: await firings.readTask(p.taskId) } };
+      },
+    );
   }
 }

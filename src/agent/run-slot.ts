@@ -10,6 +10,7 @@ import { withParams } from '../domain/params.js';
 import type { RunOutcome } from '../runner/types.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
+import { sureWrite, type ReadBack } from './sure.js';
 
 export interface SlotOptions {
   dataDir: string;
@@ -224,59 +225,58 @@ async function notStarted(d: SlotDeps, rev: number, firing: Firing, run: Run, ta
   await commit(d, rev, firing, { ...run, state: 'killed', endedMs: ended, message: `${KILL_MESSAGES[reason] ?? 'killed by request'} before it started` }, null, task);
 }
 
-/**
- * The claim, sure of its outcome: after an etcd error the firing is read back, and a claim that
- * was applied anyway (the firing is the running one this write put there) is ours (with the task
- * read again); one still as assigned is claimed again; anything else is not ours.
- */
-async function claimSure(d: SlotDeps, assignmentRev: number, running: Firing): Promise<{ revision: number; task: Task | null } | null> {
-  for (let i = 0; ; i++) {
-    try {
-      return await d.store.claim(d.nodeId, d.session.leaseNumeric, assignmentRev, running);
-    } catch (err) {
+function sureDeps(d: SlotDeps, what: string, about: Record<string, unknown>) {
+  return {
+    clock: d.clock,
+    alive: () => d.session.alive(),
+    onError: (err: Error) => {
       d.metrics.etcdError('agent');
-      d.log.warn({ err: (err as Error).message, runId: firingRunId(running) }, 'claim failed; reading the firing back');
-    }
-    for (;;) {
-      if (!d.session.alive()) return null;
-      await d.clock.sleep(Math.min(200 * 2 ** Math.min(i, 4), 2_000));
-      const now = await d.store.getFiring(running.taskId, running.scheduledMs, running.replica).catch(() => undefined);
-      if (now === undefined) continue;
-      if (now === null) return null;
-      if (now.modRevision === assignmentRev) break; // not applied: claim again
-      if (!sameFiring(now.firing, running)) return null;
-      const task = await d.store.readTask(running.taskId).catch(() => undefined);
-      if (task === undefined) continue;
-      return { revision: now.modRevision, task };
-    }
-  }
+      d.log.warn({ err: err.message, ...about }, `${what} failed; reading the firing back`);
+    },
+  };
 }
 
 /**
- * A change of a firing this node holds, sure of its outcome: an etcd error (a timeout, a lost
- * connection) does not mean "taken back", so the firing is read back: written as sent (the
- * write applied after all) -> its revision; unchanged -> written again; changed by someone else
- * or gone -> 0 (the leader took it back). Tried while the node's lease holds; once it is gone
- * the leader repairs the firing. Returns the new revision, or 0.
+ * The claim, sure of its outcome (agent/sure.ts): a claim that applied although its reply was
+ * lost (the firing is the running one this write put there) is ours, with the task read again;
+ * one still as assigned is claimed again; anything else is not ours.
+ */
+async function claimSure(d: SlotDeps, assignmentRev: number, running: Firing): Promise<Claimed> {
+  return sureWrite(
+    sureDeps(d, 'claim', { runId: firingRunId(running) }),
+    () => d.store.claim(d.nodeId, d.session.leaseNumeric, assignmentRev, running),
+    async (): Promise<ReadBack<NonNullable<Claimed>>> => {
+      const now = await d.store.getFiring(running.taskId, running.scheduledMs, running.replica);
+      if (now === null) return { kind: 'other' };
+      if (now.modRevision === assignmentRev) return { kind: 'unapplied' };
+      if (!sameFiring(now.firing, running)) return { kind: 'other' };
+      return { kind: 'ours', value: { revision: now.modRevision, task: await d.store.readTask(running.taskId) } };
+    },
+    200,
+    2_000,
+  );
+}
+
+/**
+ * A change of a firing this node holds, sure of its outcome (agent/sure.ts): written as sent
+ * (the write applied after all) -> its revision; unchanged -> written again; changed by someone
+ * else or gone -> 0 (the leader took it back). Tried while the node's lease holds; once it is
+ * gone the leader repairs the firing. Returns the new revision, or 0.
  */
 async function updateSure(d: SlotDeps, rev: number, next: Firing, runs: Run[], release = false): Promise<number> {
-  for (let i = 0; ; i++) {
-    try {
-      return await d.store.update(d.nodeId, rev, next, runs, release);
-    } catch (err) {
-      d.metrics.etcdError('agent');
-      d.log.warn({ err: (err as Error).message, taskId: next.taskId, scheduledMs: next.scheduledMs, attempt: next.attempt }, 'updating a firing failed; reading it back');
-    }
-    for (;;) {
-      if (!d.session.alive()) return 0;
-      await d.clock.sleep(Math.min(200 * 2 ** Math.min(i, 4), 2_000));
-      const now = await d.store.getFiring(next.taskId, next.scheduledMs, next.replica).catch(() => undefined);
-      if (now === undefined) continue; // still unreachable
-      if (now === null) return 0;
-      if (now.modRevision === rev) break; // not applied: write it again
-      return sameFiring(now.firing, next) ? now.modRevision : 0;
-    }
-  }
+  const written = await sureWrite(
+    sureDeps(d, 'updating a firing', { taskId: next.taskId, scheduledMs: next.scheduledMs, attempt: next.attempt }),
+    async () => (await d.store.update(d.nodeId, rev, next, runs, release)) || null,
+    async (): Promise<ReadBack<number>> => {
+      const now = await d.store.getFiring(next.taskId, next.scheduledMs, next.replica);
+      if (now === null) return { kind: 'other' };
+      if (now.modRevision === rev) return { kind: 'unapplied' };
+      return sameFiring(now.firing, next) ? { kind: 'ours', value: now.modRevision } : { kind: 'other' };
+    },
+    200,
+    2_000,
+  );
+  return written ?? 0;
 }
 
 /** Commits an attempt's outcome once; a timed-out commit is read back (it may have applied). */

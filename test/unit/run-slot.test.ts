@@ -13,6 +13,12 @@ import { waitFor } from '../support/etcd.js';
 import { tempDir } from '../support/tmp.js';
 
 /**
+ * How a write fails: before it applied, after it applied, or 'later': the proposal timed out,
+ * the firing read back still unchanged, and then etcd committed it after all.
+ */
+type Failure = 'before' | 'after' | 'later';
+
+/**
  * A firing store in memory whose writes can fail the way etcd's do: an error before the write
  * (not applied) or after it (applied, but the caller never heard).
  */
@@ -21,13 +27,19 @@ class FlakyStore {
   rev = 1;
   runs: Run[] = [];
   /** Failures to inject into the next update() / claim() calls, in order. */
-  failUpdates: ('before' | 'after')[] = [];
-  failClaims: ('before' | 'after')[] = [];
+  failUpdates: Failure[] = [];
+  failClaims: Failure[] = [];
+  /** A write that failed 'later': applied by etcd after the next read of the firing. */
+  private pending: (() => void) | null = null;
   updates = 0;
   constructor(readonly task: Task) {}
 
-  private fail(kind: 'before' | 'after' | undefined, apply: () => void): void {
+  private fail(kind: Failure | undefined, apply: () => void): void {
     if (kind === 'before') throw new Error('deadline exceeded (not applied)');
+    if (kind === 'later') {
+      this.pending = apply;
+      throw new Error('deadline exceeded (committed after the next read)');
+    }
     apply();
     if (kind === 'after') throw new Error('deadline exceeded (applied)');
   }
@@ -61,7 +73,10 @@ class FlakyStore {
   }
 
   async getFiring() {
-    return this.firing ? { firing: this.firing, modRevision: this.rev } : null;
+    const seen = this.firing ? { firing: this.firing, modRevision: this.rev } : null;
+    this.pending?.();
+    this.pending = null;
+    return seen;
   }
 
   async readTask() {
@@ -95,8 +110,9 @@ const assigned = (t: Task): Firing => ({ taskId: t.id, tenant: t.tenant, schedul
 describe('run slot: firing writes that fail like etcd (read back, never given up while the lease holds)', function () {
   this.timeout(20_000);
 
-  for (const kind of ['before', 'after'] as const) {
-    it(`a daemon replica keeps restarting when a restart write fails ${kind === 'before' ? 'before it applied' : 'after it applied'}`, async () => {
+  const how = { before: 'before it applied', after: 'after it applied', later: 'and applies after it was read back unchanged' } as const;
+  for (const kind of ['before', 'after', 'later'] as const) {
+    it(`a daemon replica keeps restarting when a restart write fails ${how[kind]}`, async () => {
       const t = daemon();
       const store = new FlakyStore(t);
       store.firing = assigned(t);
@@ -134,5 +150,18 @@ describe('run slot: firing writes that fail like etcd (read back, never given up
     const ended: Run[] = [];
     await runSlot(deps(store, ended), store.firing, store.rev, new AbortController(), () => undefined);
     expect(ended.map((r) => r.state)).to.deep.equal(['succeeded']);
+  });
+
+  it('a claim that timed out, read back unapplied, then committed after all, is ours: the claim sent again is refused by its own compares and read back', async () => {
+    const t = { ...daemon(), schedule: { manual: true } as const, action: { process: { command: 'echo ran', env: {} } } };
+    const store = new FlakyStore(t);
+    store.firing = assigned(t);
+    store.failClaims = ['later'];
+    const ended: Run[] = [];
+    await runSlot(deps(store, ended), store.firing, store.rev, new AbortController(), () => undefined);
+    // Before agent/sure.ts the second claim's refusal was taken as "not ours": the firing stayed
+    // running on a live lease with nothing running it, and no repair of the leader's took it.
+    expect(ended.map((r) => [r.state, r.outputTail])).to.deep.equal([['succeeded', 'ran\n']]);
+    expect(store.firing).to.equal(null);
   });
 });
