@@ -112,8 +112,25 @@ async function down(n: RotaProcess, how: 'kill' | 'stop'): Promise<Disruption> {
 async function up(n: RotaProcess): Promise<Disruption> {
   const ev: Disruption = { label: `start ${n.id}`, down: false, atMs: Date.now() };
   await n.start();
-  log(`${n.id} ready after ${Date.now() - ev.atMs} ms`);
+  ev.readyMs = Date.now() - ev.atMs;
+  ev.claimingMs = await firstClaim(n, ev.atMs);
+  log(`${n.id} ready after ${ev.readyMs} ms, claiming after ${ev.claimingMs} ms`);
   return ev;
+}
+
+/** Ms from `fromMs` until node n has claimed a firing (its /metrics: candidate claims or finished runs), polled every 50 ms for up to 30 s. */
+async function firstClaim(n: RotaProcess, fromMs: number): Promise<number> {
+  const claimed = (text: string) =>
+    text
+      .split('\n')
+      .filter((l) => l.startsWith('rota_candidate_claims_total') || l.startsWith('rota_runs_finished_total'))
+      .some((l) => Number(l.split(' ').pop()) > 0);
+  while (Date.now() - fromMs < 30_000) {
+    const text = await fetch(`${n.url}/metrics`).then((r) => r.text()).catch(() => '');
+    if (claimed(text)) return Date.now() - fromMs;
+    await sleep(50);
+  }
+  return NaN;
 }
 
 async function disrupt(s: Scenario): Promise<Disruption[]> {
@@ -237,9 +254,11 @@ for (const r of results)
     `| ${r.scenario} | ${r.oldLeader ? `${r.oldLeader} → ${r.newLeader}` : '-'} | ${f(r.leaderKnownMs)} | ${f(r.resumeMs)} | ${r.stalledSeconds} | ${f(r.longestSilenceMs)} | ${r.hits} / ${r.expected} | ${r.missed} | ${r.duplicates} | ${r.deliveredTwice} | ${r.retried} | ${f(r.p99)} / ${f(r.max)} | ${r.lateByTrigger ? tally(r.lateByTrigger) : '-'} |`,
   );
 console.log('\nEvents (times from the scenario\'s first event):\n');
-console.log('| scenario | event | at ms | new leader named after ms | firings resume after ms |');
-console.log('|---|---|---:|---:|---:|');
-for (const r of results) for (const e of r.events) console.log(`| ${r.scenario} | ${e.label}${e.newLeader ? ` → ${e.newLeader}` : ''} | ${e.atMs - r.events[0]!.atMs} | ${f(e.leaderKnownMs ?? NaN)} | ${f(e.resumeMs ?? NaN)} |`);
+console.log('| scenario | event | at ms | new leader named after ms | firings resume after ms | ready after ms | claiming after ms |');
+console.log('|---|---|---:|---:|---:|---:|---:|');
+for (const r of results)
+  for (const e of r.events)
+    console.log(`| ${r.scenario} | ${e.label}${e.newLeader ? ` → ${e.newLeader}` : ''} | ${e.atMs - r.events[0]!.atMs} | ${f(e.leaderKnownMs ?? NaN)} | ${f(e.resumeMs ?? NaN)} | ${f(e.readyMs ?? NaN)} | ${f(e.claimingMs ?? NaN)} |`);
 if (results.some((r) => r.missed > 0)) {
   console.log('\nMissed (task, second) pairs: when (scheduled second relative to the first event) and what the first attempt\'s run record says:\n');
   console.log('| scenario | missed by second | missed by run record |');

@@ -20,6 +20,9 @@ export interface Disruption {
   leaderKnownMs?: number;
   /** Down events: from atMs to the first complete second after the gap; 0 if there was none. */
   resumeMs?: number;
+  /** Start events: from the spawn to /readyz 200, and to the node's first claim (its /metrics). */
+  readyMs?: number;
+  claimingMs?: number;
 }
 
 export interface OutageOptions {
