@@ -8,7 +8,7 @@ import { parseArgs } from 'node:util';
 import { EtcdCluster } from '../test/support/cluster.js';
 import { connectEtcd, probeTxnLimit } from '../src/store/etcd.js';
 import { PlanStore } from '../src/store/plan-store.js';
-import { FiringStore } from '../src/store/firing-store.js';
+import { NodeFirings } from '../src/store/node-firings.js';
 import { NodeSession } from '../src/store/session.js';
 import { K } from '../src/store/keys.js';
 import { systemClock } from '../src/domain/clock.js';
@@ -28,7 +28,7 @@ try {
   const revs: number[] = [];
   for (let i = 0; i < n; i++) revs.push(Number((await h.ns.put(K.task(String(i))).value(JSON.stringify({ id: String(i), tenant: 'default', name: `t${i}`, action: { http: { url: 'http://127.0.0.1:1/x' } } })).exec()).header.revision));
   const plans = new PlanStore(h);
-  const firings = new FiringStore(h);
+  const firings = new NodeFirings(h);
   const v2: number[] = [];
   const v1: number[] = [];
   for (let r = 0; r < rounds; r++) {

@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import type { EtcdHandle } from '../store/etcd.js';
 import { watchPrefix, type KvEvent, type PrefixWatch, type Kv } from '../store/watch.js';
-import { FiringStore } from '../store/firing-store.js';
+import { NodeFirings } from '../store/node-firings.js';
 import { RunStore } from '../store/run-store.js';
 import { K, parseInboxKey, parseRunId } from '../store/keys.js';
 import type { NodeSession } from '../store/session.js';
@@ -50,7 +50,7 @@ export class Agent {
   private candidacy: Candidacy | null = null;
   private readonly slots = new Map<string, Slot>();
   private readonly seen = new Set<string>();
-  private readonly store: FiringStore;
+  private readonly store: NodeFirings;
   private readonly runs: RunStore;
   private draining = false;
   private completions = new Map<string, number>();
@@ -69,7 +69,7 @@ export class Agent {
     private readonly metrics: Metrics,
     private readonly opts: AgentOptions,
   ) {
-    this.store = new FiringStore(h);
+    this.store = new NodeFirings(h);
     this.runs = new RunStore(h);
     mkdirSync(opts.dataDir, { recursive: true });
     this.deadlineFile = join(deadlineDir(opts.dataDir), 'lease-deadline');
@@ -194,7 +194,7 @@ export class Agent {
       this.log.info({ runId, reason }, 'kill requested');
       s.abort.abort(reason);
     }
-    await this.store.deleteKey(K.inbox(this.nodeId) + rel).catch(() => undefined);
+    await this.store.dropInbox(this.nodeId, rel).catch(() => undefined);
   }
 
   /** Output files on this node follow the history bounds. */

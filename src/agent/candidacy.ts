@@ -1,7 +1,7 @@
 import type { EtcdHandle } from '../store/etcd.js';
 import { watchPrefix, type Kv, type PrefixWatch } from '../store/watch.js';
 import { decodeChunk, type PlanStore } from '../store/plan-store.js';
-import type { FiringStore } from '../store/firing-store.js';
+import type { NodeFirings } from '../store/node-firings.js';
 import { K } from '../store/keys.js';
 import type { NodeSession } from '../store/session.js';
 import { claimAtMs, claimDecision, claimedFiring, type PlannedFiring } from '../domain/candidates.js';
@@ -21,7 +21,7 @@ const TASK_CACHE = 20_000;
 export interface CandidacyDeps {
   h: EtcdHandle;
   plans: PlanStore;
-  firings: FiringStore;
+  firings: NodeFirings;
   session: NodeSession;
   clock: Clock;
   log: Logger;

@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import type { FiringStore } from '../store/firing-store.js';
+import type { NodeFirings } from '../store/node-firings.js';
 import type { NodeSession } from '../store/session.js';
 import { firingRunId, isDaemon, startedRun, type Firing } from '../domain/firing.js';
 import { afterRun, handBack, restarted, sameFiring, type AbortReason } from '../domain/firing-transitions.js';
@@ -27,7 +27,7 @@ export interface SlotOptions {
 }
 
 export interface SlotDeps {
-  store: FiringStore;
+  store: NodeFirings;
   session: NodeSession;
   nodeId: string;
   clock: Clock;
@@ -283,7 +283,7 @@ async function updateSure(d: SlotDeps, rev: number, next: Firing, runs: Run[], r
 async function commit(d: SlotDeps, rev: number, firing: Firing, final: Run, next: Firing | null, task: Task | null): Promise<void> {
   for (let i = 0; i < 5; i++) {
     try {
-      if (!(await d.store.complete(d.nodeId, rev, firing, final, next))) {
+      if ((await d.store.complete(d.nodeId, rev, firing, final, next)) !== 'ok') {
         d.log.warn({ runId: final.id }, 'outcome not committed: the firing was taken back (node presumed lost)');
         return;
       }

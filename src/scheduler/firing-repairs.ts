@@ -1,4 +1,4 @@
-import type { FiringStore } from '../store/firing-store.js';
+import type { LeaderFirings } from '../store/leader-firings.js';
 import { K, parseFiringKey } from '../store/keys.js';
 import { isDaemon, type Firing } from '../domain/firing.js';
 import { planTrigger, repairFiring, type RepairContext, type TriggerPlan } from './repair.js';
@@ -25,7 +25,7 @@ export class FiringRepairs {
     for (const lease of ctx.silent ?? []) for (const k of view.claims.waitingOn(lease)) work.firings.add(k);
     const keys = [...work.firings];
     work.firings.clear();
-    const moves: Parameters<FiringStore['transitionMany']>[1] = [];
+    const moves: Parameters<LeaderFirings['transitionMany']>[1] = [];
     const stillThere = new Map<string, Promise<boolean>>(); // per incarnation, asked once
     let committed = false;
     try {
@@ -92,7 +92,7 @@ export class FiringRepairs {
     const p = parseFiringKey(id);
     const key = K.triggers + id;
     if (!p) {
-      await store.deleteKey(key);
+      await this.s.triggers.drop(key);
       return;
     }
     // Tasks and triggers arrive on two watches: a trigger sent right after its task was created

@@ -1,4 +1,5 @@
-import { FiringStore } from '../store/firing-store.js';
+import { LeaderFirings } from '../store/leader-firings.js';
+import { TriggerStore } from '../store/trigger-store.js';
 import { PlanStore } from '../store/plan-store.js';
 import type { PlannedFiring } from '../domain/candidates.js';
 import type { NodeInfo } from '../domain/placement.js';
@@ -46,7 +47,8 @@ export interface CandidateOptions {
 export class LeaderState {
   readonly view: ClusterView;
   readonly work = new LeaderWork();
-  readonly store: FiringStore;
+  readonly store: LeaderFirings;
+  readonly triggers: TriggerStore;
   readonly plans: PlanStore;
   /** Planned firings (v2) not seen claimed yet, by firing key: the backstop looks at them after their candidates' turns. */
   readonly planned = new Map<string, PlannedFiring>();
@@ -67,7 +69,8 @@ export class LeaderState {
     opts: LeaderOptions,
   ) {
     this.view = new ClusterView(() => clock.now());
-    this.store = new FiringStore(h);
+    this.store = new LeaderFirings(h);
+    this.triggers = new TriggerStore(h);
     this.plans = new PlanStore(h);
     this.candidates = opts.candidates?.enabled ? opts.candidates : null;
     this.nodes = new NodeStore(h);

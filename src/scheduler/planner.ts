@@ -3,7 +3,7 @@ import { isLate, overlapDecision, planMisfire } from '../domain/policies.js';
 import { charge, chooseNode, type NodeInfo } from '../domain/placement.js';
 import { firingRunId, replicaFirings, skippedRun, isActive, type Firing } from '../domain/firing.js';
 import type { Task, Trigger } from '../domain/task.js';
-import type { FiringPlan } from '../store/firing-store.js';
+import type { FiringPlan } from '../store/leader-firings.js';
 import type { CandidatePlan } from '../store/plan-store.js';
 import { lateUntilMs, rankCandidates } from '../domain/candidates.js';
 import type { Versioned } from '../store/keys.js';

@@ -27,7 +27,7 @@ export class ReplicaKeeper {
         const key = K.firingId(e.value.taskId, e.value.scheduledMs, e.value.replica);
         if (work.killed.get(key) === e.modRevision || !e.value.node) continue;
         work.killed.set(key, e.modRevision);
-        await store.requestKill(e.value.node, firingRunId(e.value), 'stop');
+        await this.s.triggers.requestKill(e.value.node, firingRunId(e.value), 'stop');
       }
       for (const e of plan.drop) {
         // Recorded, so the attempt does not just vanish from the history (a deleted task's history goes with it).

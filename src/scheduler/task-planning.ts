@@ -1,4 +1,4 @@
-import type { FiringPlan } from '../store/firing-store.js';
+import type { FiringPlan } from '../store/leader-firings.js';
 import type { CandidatePlan } from '../store/plan-store.js';
 import { K } from '../store/keys.js';
 import type { Run, Task } from '../domain/task.js';

@@ -2,7 +2,8 @@ import type { EtcdHandle } from '../store/etcd.js';
 import { TaskStore, type Versioned } from '../store/task-store.js';
 import { RunStore, type Page } from '../store/run-store.js';
 import { EventStore, type AuditAction, type AuditEvent } from '../store/event-store.js';
-import { FiringStore } from '../store/firing-store.js';
+import { FiringReads } from '../store/firing-reads.js';
+import { TriggerStore } from '../store/trigger-store.js';
 import { K, parseRunId } from '../store/keys.js';
 import { RotaError } from '../domain/errors.js';
 import type { Clock } from '../domain/clock.js';
@@ -33,7 +34,8 @@ export class TaskService {
   readonly tasks: TaskStore;
   readonly runs: RunStore;
   readonly events: EventStore;
-  readonly firings: FiringStore;
+  readonly firings: FiringReads;
+  private readonly triggers: TriggerStore;
 
   constructor(
     h: EtcdHandle,
@@ -43,7 +45,8 @@ export class TaskService {
     this.tasks = new TaskStore(h);
     this.runs = new RunStore(h);
     this.events = new EventStore(h);
-    this.firings = new FiringStore(h);
+    this.firings = new FiringReads(h);
+    this.triggers = new TriggerStore(h);
   }
 
   private async audit(c: Caller, action: AuditAction, task: Task, detail?: Record<string, unknown>): Promise<void> {
@@ -202,7 +205,7 @@ export class TaskService {
   async trigger(c: Caller, id: string, params?: Record<string, unknown>, replace = false): Promise<{ runId: string; scheduledMs: number }> {
     const task = await this.get(c, id);
     let ms = this.clock.now();
-    while (!(await this.firings.requestTrigger(task.id, ms, params, replace))) ms++;
+    while (!(await this.triggers.requestTrigger(task.id, ms, params, replace))) ms++;
     await this.audit(c, 'trigger', task, params ? { params } : undefined);
     return { runId: firingRunId({ taskId: task.id, scheduledMs: ms, attempt: 1 }), scheduledMs: ms };
   }
@@ -225,7 +228,7 @@ export class TaskService {
     }
     const task = await this.load(c, p.taskId).catch(() => null);
     const f = task && (await this.firings.getFiring(p.taskId, p.scheduledMs, p.replica));
-    const trig = task && !f && (await this.firings.hasTrigger(p.taskId, p.scheduledMs));
+    const trig = task && !f && (await this.triggers.hasTrigger(p.taskId, p.scheduledMs));
     if (task && ((f && f.firing.attempt === p.attempt) || trig)) {
       return { id: runId, taskId: p.taskId, tenant: c.tenant, scheduledMs: p.scheduledMs, attempt: p.attempt, trigger: f?.firing.trigger ?? 'manual', state: 'pending', ...(f?.firing.node ? { node: f.firing.node } : {}) };
     }
@@ -236,7 +239,7 @@ export class TaskService {
   async kill(c: Caller, runId: string): Promise<Run> {
     const run = await this.getRun(c, runId);
     if (run.state !== 'running' || !run.node) throw new RotaError('INVALID_STATE', `run ${runId} is ${run.state}, not running`);
-    await this.firings.requestKill(run.node, runId);
+    await this.triggers.requestKill(run.node, runId);
     const task = await this.get(c, run.taskId);
     await this.audit(c, 'kill', task, { runId });
     return run;

@@ -2,7 +2,7 @@ import type { EtcdHandle } from './etcd.js';
 import type { Fence } from './election.js';
 
 /**
- * The transaction machinery every guarded write shares (firing-store.ts, plan-store.ts): a
+ * The transaction machinery every guarded write shares (leader-firings.ts, node-firings.ts, plan-store.ts): a
  * checked transaction whose else branch reads what each compare found, batches of items that
  * commit together and leave the stale ones out, and packing within etcd's limits. Every
  * guarded write answers in one vocabulary: `Guarded`.

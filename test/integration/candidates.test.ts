@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { PlanStore, decodeChunk, type CandidatePlan } from '../../src/store/plan-store.js';
-import { FiringStore } from '../../src/store/firing-store.js';
+import { FiringReads } from '../../src/store/firing-reads.js';
 import { NodeSession } from '../../src/store/session.js';
 import { K } from '../../src/store/keys.js';
 import { systemClock } from '../../src/domain/clock.js';
@@ -127,7 +127,7 @@ describe('protocol v2: plans, candidate claims, backstop (integration, real etcd
     await h.ns.put(K.run('9', 2000, 1)).value('{}').exec(); // ran and ended
     const res = await store.backstop(fence, [1000, 2000, 3000].map((ms) => ({ firing: unassigned(ms), taskRev: rev })));
     expect(res).to.deep.equal(['stale', 'stale', 'ok']);
-    expect((await new FiringStore(h).getFiring('9', 3000))?.firing.state).to.equal('unassigned');
+    expect((await new FiringReads(h).getFiring('9', 3000))?.firing.state).to.equal('unassigned');
     await task('9');
     expect(await store.backstop(fence, [{ firing: unassigned(4000), taskRev: rev }]), 'task changed').to.deep.equal(['stale']);
   });

@@ -1,5 +1,6 @@
 import { expect } from 'chai';
-import { FiringStore, type FiringPlan } from '../../src/store/firing-store.js';
+import { LeaderFirings, type FiringPlan } from '../../src/store/leader-firings.js';
+import { NodeFirings } from '../../src/store/node-firings.js';
 import { NodeSession } from '../../src/store/session.js';
 import { K } from '../../src/store/keys.js';
 import { systemClock } from '../../src/domain/clock.js';
@@ -28,7 +29,7 @@ describe('firing store batches (integration, real etcd)', function () {
     const s = new NodeSession(h, systemClock, 10, silentLogger);
     try {
       await s.start({ id: 'n1', address: '127.0.0.1:1', ip: '127.0.0.1', hostname: 'h', attributes: {}, capacity: 10, state: 'active', version: 't', startedMs: 0 });
-      const store = new FiringStore(h);
+      const store = new NodeFirings(h);
       const f = (ms: number): Firing => ({ taskId: '7', tenant: 'default', scheduledMs: ms, attempt: 1, trigger: 'schedule', state: 'assigned', dueMs: ms, node: 'n1', lease: s.leaseId });
       const revs: number[] = [];
       for (const ms of [1000, 2000, 3000]) {
@@ -56,14 +57,14 @@ describe('firing store batches (integration, real etcd)', function () {
   it('outcomes: a firing taken back fails alone; the others are written', async () => {
     const { handle: h } = await freshEtcd();
     try {
-      const store = new FiringStore(h);
+      const store = new NodeFirings(h);
       const f = (ms: number) => running('8', ms);
       const revs: number[] = [];
       for (const ms of [1000, 2000, 3000]) revs.push(Number((await h.ns.put(K.firing('8', ms)).value(JSON.stringify(f(ms))).exec()).header.revision));
       await h.ns.put(K.firing('8', 3000)).value(JSON.stringify({ ...f(3000), node: 'n2' }));
       const run = (ms: number) => succeeded('8', ms);
       const ok = await Promise.all([1000, 2000, 3000].map((ms, i) => store.complete('n1', revs[i]!, f(ms), run(ms), null)));
-      expect(ok).to.deep.equal([true, true, false]);
+      expect(ok).to.deep.equal(['ok', 'ok', 'stale']);
       expect(await store.getFiring('8', 1000)).to.equal(null);
       expect(await store.getFiring('8', 2000)).to.equal(null);
       expect((await store.getFiring('8', 3000))?.firing.node).to.equal('n2');
@@ -77,7 +78,7 @@ describe('firing store batches (integration, real etcd)', function () {
   it('leader transitions: a stale firing in a pack is left out and the rest commit together; a lost fence says fenced', async () => {
     const { handle: h } = await freshEtcd();
     try {
-      const store = new FiringStore(h);
+      const store = new LeaderFirings(h);
       const fenceKey = 'election/test';
       const fence = { key: fenceKey, createRevision: Number((await h.ns.put(fenceKey).value('n1').exec()).header.revision) };
       const f = (ms: number): Firing => ({ taskId: '9', tenant: 'default', scheduledMs: ms, attempt: 1, trigger: 'schedule', state: 'assigned', dueMs: ms, node: 'n1', lease: 'L1' });
@@ -106,7 +107,7 @@ describe('firing store batches (integration, real etcd)', function () {
   it('plans: a stale cursor in a batch fails alone and the other plans commit together; a lost fence says so (null)', async () => {
     const { handle: h } = await freshEtcd();
     try {
-      const store = new FiringStore(h);
+      const store = new LeaderFirings(h);
       const fenceKey = 'election/plans';
       const fence = { key: fenceKey, createRevision: Number((await h.ns.put(fenceKey).value('n1').exec()).header.revision) };
       const firing = (task: string, ms: number): Firing => ({ taskId: task, tenant: 'default', scheduledMs: ms, attempt: 1, trigger: 'schedule', state: 'assigned', dueMs: ms, node: 'n1', lease: 'L1' });
@@ -144,7 +145,7 @@ describe('firing store batches (integration, real etcd)', function () {
       // 200 outcomes at once (3 operations each): one transaction under 1,024, five (of 42) under 128.
       for (const [handle, limit, txns] of [[h, 1024, 1], [h128, 128, 5]] as const) {
         handle.maxTxnOps = limit;
-        const store = new FiringStore(handle);
+        const store = new NodeFirings(handle);
         const f = (ms: number) => running('9', ms);
         const run = (ms: number) => succeeded('9', ms);
         const ms = Array.from({ length: 200 }, (_, i) => (i + 1) * 1000);
@@ -153,7 +154,7 @@ describe('firing store batches (integration, real etcd)', function () {
         const txn = handle.ns.if.bind(handle.ns);
         handle.ns.if = ((...a: Parameters<typeof txn>) => (commits++, txn(...a))) as typeof txn;
         const ok = await Promise.all(ms.map((m, i) => store.complete('n1', revs[i]!, f(m), run(m), null)));
-        expect(ok.every(Boolean)).to.equal(true);
+        expect(ok.every((r) => r === 'ok')).to.equal(true);
         expect(commits, `transactions under ${limit}`).to.equal(txns);
         expect((await handle.ns.getAll().prefix(K.runs).keys()).length).to.equal(200);
       }
@@ -169,7 +170,7 @@ describe('firing store batches (integration, real etcd)', function () {
     const { handle: h } = await freshEtcd();
     try {
       h.maxTxnOps = await probeTxnLimit(h);
-      const store = new FiringStore(h);
+      const store = new NodeFirings(h);
       const f = (ms: number) => running('10', ms);
       // Eight records of 300 KB: 2.4 MB together, over etcd's 1.5 MiB request limit.
       const tail = 'x'.repeat(300_000);
@@ -177,7 +178,7 @@ describe('firing store batches (integration, real etcd)', function () {
       const ms = Array.from({ length: 8 }, (_, i) => (i + 1) * 1000);
       const revs = await Promise.all(ms.map(async (m) => Number((await h.ns.put(K.firing('10', m)).value(JSON.stringify(f(m))).exec()).header.revision)));
       const ok = await Promise.all(ms.map((m, i) => store.complete('n1', revs[i]!, f(m), run(m), null)));
-      expect(ok).to.deep.equal(ms.map(() => true));
+      expect(ok).to.deep.equal(ms.map(() => 'ok'));
       expect((await h.ns.getAll().prefix(K.taskRuns('10')).keys()).length).to.equal(8);
     } finally {
       h.close();

@@ -3,7 +3,7 @@ import { Leader } from '../../src/scheduler/leader.js';
 import { NodeSession } from '../../src/store/session.js';
 import { campaign } from '../../src/store/election.js';
 import { TaskStore } from '../../src/store/task-store.js';
-import { FiringStore } from '../../src/store/firing-store.js';
+import { NodeFirings } from '../../src/store/node-firings.js';
 import { RunStore } from '../../src/store/run-store.js';
 import { systemClock } from '../../src/domain/clock.js';
 import { DEFAULT_PLACEMENT, DEFAULT_POLICIES, type Task } from '../../src/domain/task.js';
@@ -26,7 +26,7 @@ describe('leader on a fake clock (integration, real etcd)', function () {
    * `now` schedule is due at once, so the step that writes its firing also does everything else
    * due at this instant. The task is then deleted and its firing dropped, leaving nothing behind.
    */
-  async function stepNow(tasks: TaskStore, firings: FiringStore, clock: FakeClock): Promise<void> {
+  async function stepNow(tasks: TaskStore, firings: NodeFirings, clock: FakeClock): Promise<void> {
     const now = clock.now();
     const w = await tasks.create(
       {
@@ -53,7 +53,7 @@ describe('leader on a fake clock (integration, real etcd)', function () {
       const leadership = await campaign(h, session, 'n1', lost.signal, silentLogger);
       expect(leadership).to.not.equal(null);
       const tasks = new TaskStore(h);
-      const firings = new FiringStore(h);
+      const firings = new NodeFirings(h);
       const runs = new RunStore(h);
       const draft: Omit<Task, 'id'> = {
         tenant: 'default', name: 'ten', enabled: true, schedule: { cron: '*/10 * * * * *', tz: 'UTC' },
@@ -122,7 +122,7 @@ describe('leader on a fake clock (integration, real etcd)', function () {
       await s2.start(rec('n2'));
       const leadership = await campaign(h, s1, 'n1', lost.signal, silentLogger);
       const tasks = new TaskStore(h);
-      const firings = new FiringStore(h);
+      const firings = new NodeFirings(h);
       const ids: string[] = [];
       for (let i = 0; i < 6; i++) {
         const t = await tasks.create(

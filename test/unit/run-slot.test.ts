@@ -7,7 +7,7 @@ import { DEFAULT_POLICIES, type Run, type Task } from '../../src/domain/task.js'
 import { systemClock } from '../../src/domain/clock.js';
 import { silentLogger } from '../../src/log.js';
 import { Metrics } from '../../src/metrics.js';
-import type { FiringStore } from '../../src/store/firing-store.js';
+import type { NodeFirings } from '../../src/store/node-firings.js';
 import type { NodeSession } from '../../src/store/session.js';
 import { waitFor } from '../support/etcd.js';
 import { tempDir } from '../support/tmp.js';
@@ -65,11 +65,11 @@ class FlakyStore {
   }
 
   async complete(_node: string, claimRev: number, _f: Firing, run: Run, next: Firing | null) {
-    if (this.rev !== claimRev) return false;
+    if (this.rev !== claimRev) return 'stale' as const;
     this.runs.push(run);
     this.firing = next;
     this.rev++;
-    return true;
+    return 'ok' as const;
   }
 
   async getFiring() {
@@ -98,7 +98,7 @@ function deps(store: FlakyStore, ended: Run[]): SlotDeps {
   writeFileSync(deadlineFile, String(Date.now() + 3_600_000));
   const session = { leaseNumeric: '1', alive: () => true } as unknown as NodeSession;
   return {
-    store: store as unknown as FiringStore, session, nodeId: 'n1', clock: systemClock, log: silentLogger, metrics: new Metrics(),
+    store: store as unknown as NodeFirings, session, nodeId: 'n1', clock: systemClock, log: silentLogger, metrics: new Metrics(),
     opts: { dataDir: dir, outputCapBytes: 65_536, tailBytes: 1024, killGraceMs: 500, allowedUsers: [], deadlineFile },
     accepting: () => true,
     ended: (_t, run) => ended.push(run),
