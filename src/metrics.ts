@@ -1,3 +1,4 @@
+import type { EtcdState } from './store/etcd-health.js';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Firing } from './domain/firing.js';
 import type { Run } from './domain/task.js';
@@ -9,6 +10,10 @@ export interface MetricSources {
   nodes(): Promise<{ total: number; draining: number }>;
   replicas(): { desired: number; running: number; backoff: number } | null;
   watchReconnects(): number;
+  /** Outcomes in the node's journal, waiting for etcd to take them. */
+  outcomesPending?(): number;
+  /** etcd as this node last found it (cached ~1 s). */
+  etcd?(): Promise<EtcdState>;
 }
 
 /**
@@ -35,6 +40,8 @@ export class Metrics {
   private readonly alerts = new Counter({ name: 'rota_alerts_total', help: 'Failure alerts raised (a task failed policies.alertAfterFailures times in a row), by this node', registers: [this.registry] });
   private readonly candidateClaims = new Counter({ name: 'rota_candidate_claims_total', help: 'Planned firings this node claimed as a candidate, by its rank (0: the first candidate; higher: it took over from the ones before it)', labelNames: ['rank'], registers: [this.registry] });
   private readonly backstops = new Counter({ name: 'rota_planned_backstops_total', help: 'Planned firings no candidate claimed in its turn, looked at by the leader: placed (written for the leader to place), ran (claimed after all), dropped (its task changed, was paused or deleted)', labelNames: ['outcome'], registers: [this.registry] });
+  private readonly journalled = new Counter({ name: 'rota_outcomes_journalled_total', help: 'Outcomes etcd did not take when the run ended, kept in the node\'s outcome journal and committed when it took writes again', registers: [this.registry] });
+  private readonly survivedErrors = new Counter({ name: 'rota_errors_survived_total', help: 'Failures a node went on after (a clean-up, a best-effort delete, a stop on the way out), each also logged at warn, by where', labelNames: ['where'], registers: [this.registry] });
   private readonly etcdErrors = new Counter({ name: 'rota_etcd_errors_total', help: 'etcd requests that failed, by part', labelNames: ['part'], registers: [this.registry] });
   private sources: MetricSources | null = null;
   /** Recent lateness samples, for /api/v1/cluster and the benchmarks. */
@@ -45,6 +52,27 @@ export class Metrics {
     const m = this;
     new Gauge({ name: 'rota_is_leader', help: '1 while this node leads', registers: [this.registry], collect() { this.set(m.sources?.isLeader() ? 1 : 0); } });
     new Gauge({ name: 'rota_inflight_runs', help: 'Runs in flight on this node', registers: [this.registry], collect() { this.set(m.sources?.inflight() ?? 0); } });
+    new Gauge({
+      name: 'rota_etcd_reachable',
+      help: '1 while etcd answers this node (a quorum included), 0 when it does not',
+      registers: [this.registry],
+      async collect() {
+        const s = await m.sources?.etcd?.();
+        if (s) this.set(s.reachable ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: 'rota_etcd_alarm',
+      help: 'etcd alarms raised (1) as this node last read them: NOSPACE (writes refused until an operator compacts, defragments and disarms), CORRUPT',
+      labelNames: ['alarm'],
+      registers: [this.registry],
+      async collect() {
+        const s = await m.sources?.etcd?.();
+        if (!s) return;
+        for (const a of new Set(['NOSPACE', 'CORRUPT', ...s.alarms])) this.set({ alarm: a }, s.alarms.includes(a) ? 1 : 0);
+      },
+    });
+    new Gauge({ name: 'rota_outcomes_pending', help: 'Outcomes in this node\'s journal that etcd has not taken yet (committed when it takes writes again)', registers: [this.registry], collect() { this.set(m.sources?.outcomesPending?.() ?? 0); } });
     new Gauge({ name: 'rota_watch_reconnects', help: 'Watch streams this node re-established or re-listed', registers: [this.registry], collect() { this.set(m.sources?.watchReconnects() ?? 0); } });
     new Gauge({
       name: 'rota_nodes',
@@ -105,6 +133,13 @@ export class Metrics {
   etcdTxn(ms: number): void {
     this.txn.observe(ms / 1000);
   }
+  outcomesJournalled(): void {
+    this.journalled.inc();
+  }
+  /** A failure survived at `where` (lib/survive.ts). */
+  readonly survived = (where: string): void => {
+    this.survivedErrors.inc({ where });
+  };
   etcdError(part: string): void {
     this.etcdErrors.inc({ part });
   }

@@ -18,6 +18,12 @@ import { AlertService } from './service/alert-service.js';
 import { CallbackService } from './service/callback-service.js';
 import { WebhookSender } from './lib/webhook.js';
 import { detectRuntimes } from './runner/container.js';
+import { OutcomeJournal } from './agent/outcome-journal.js';
+import { EtcdHealth } from './store/etcd-health.js';
+import { FAULT_MESSAGES } from './store/errors.js';
+import { survive } from './lib/survive.js';
+import { NodeFirings } from './store/node-firings.js';
+import type { Run, Task } from './domain/task.js';
 import { effectiveTokens, etcdSecurity, type Config } from './config.js';
 import { systemClock, type Clock } from './domain/clock.js';
 import { Metrics } from './metrics.js';
@@ -45,6 +51,9 @@ export class RotaNode {
   agent!: Agent;
   service!: TaskService;
   private alerts!: AlertService;
+  /** Outcomes etcd did not take yet, across incarnations (agent/outcome-journal.ts). */
+  private journal: OutcomeJournal | null = null;
+  private etcdHealth!: EtcdHealth;
   private webhooks!: WebhookSender;
   private callbacks!: CallbackService;
   clusterService!: ClusterService;
@@ -93,9 +102,12 @@ export class RotaNode {
     if (this.h.maxTxnOps < WANTED_TXN_OPS) this.log.warn({ maxTxnOps: this.h.maxTxnOps }, `etcd takes ${this.h.maxTxnOps} operations per transaction: start its members with --max-txn-ops ${WANTED_TXN_OPS} to batch writes in fewer proposals`);
     this.service = new TaskService(this.h, this.clock, { allowedUsers: this.cfg.runAs.allowed, maxReplicas: this.cfg.api.maxReplicas });
     this.clusterService = new ClusterService(this.h, this.cfg.auth.operators);
+    this.etcdHealth = new EtcdHealth(this.h, () => this.clock.now());
     this.metrics.bind({
       isLeader: () => !!this.leadership,
       inflight: () => this.agent?.inflight().length ?? 0,
+      outcomesPending: () => this.journal?.size ?? 0,
+      etcd: () => this.etcdHealth.check(),
       nodes: async () => {
         const ns = await this.clusterService.nodes.list();
         return { total: ns.length, draining: ns.filter((n) => n.state === 'draining').length };
@@ -117,10 +129,14 @@ export class RotaNode {
       maxBodyBytes: this.cfg.api.maxBodyBytes,
       juice: this.cfg.juice,
       health: async () => ({ ok: true, detail: { node: this.cfg.node.id, version: VERSION } }),
+      // Not ready: no live lease, draining, or etcd not answering (the detail says which). A
+      // NOSPACE alarm is shown but keeps the node in: reads still work, writes answer 503.
       ready: async () => {
         const alive = !!this.session && this.session.alive() && !this.stopping;
         const draining = this.drained || this.stopping;
-        return { ok: alive && !draining, detail: { node: this.cfg.node.id, lease: alive, draining, leader: !!this.leadership } };
+        const etcd = await this.etcdHealth.check();
+        const etcdDetail = { reachable: etcd.reachable, alarms: etcd.alarms, ...(etcd.reachable ? {} : { why: FAULT_MESSAGES[etcd.fault ?? 'unavailable'] }) };
+        return { ok: alive && !draining && etcd.reachable, detail: { node: this.cfg.node.id, lease: alive, draining, leader: !!this.leadership, etcd: etcdDetail } };
       },
       cluster: () => this.clusterInfo(),
       nodes: () => this.nodes(),
@@ -153,6 +169,8 @@ export class RotaNode {
 
   /** A new lease, membership record and agent: the node's next incarnation. */
   private async incarnate(): Promise<void> {
+    // Outcomes that ended while etcd was away go in before this node's old lease can be found gone.
+    await this.outcomeJournal().flushNow();
     const session = new NodeSession(this.hLease, this.clock, this.cfg.leaseTtlSec, this.log);
     this.session = session;
     // Registered before anything can fail or be lost, so no loss goes unnoticed.
@@ -174,6 +192,7 @@ export class RotaNode {
     };
     await this.session.start(record);
     this.agent = new Agent(this.h, this.session, this.clock, this.log, this.metrics, {
+      journal: this.outcomeJournal(),
       dataDir: resolve(this.cfg.dataDir),
       outputCapBytes: this.cfg.runs.outputCapBytes,
       tailBytes: this.cfg.runs.tailBytes,
@@ -182,16 +201,31 @@ export class RotaNode {
       runsKeep: this.cfg.runs.keep,
       runsMaxAgeMs: this.cfg.runs.maxAgeMs,
       httpTimeoutMs: this.cfg.runs.httpTimeoutMs,
-      runEnded: (task, run, retrying) => {
-        this.alerts.runEnded(run);
-        this.callbacks.runEnded(task, run, retrying);
-      },
+      runEnded: (task, run, retrying) => this.runEnded(task, run, retrying),
       runStarted: (task, run) => this.callbacks.runStarted(task, run),
       ...(this.cfg.scheduler.candidates ? { candidates: { stepMs: this.cfg.scheduler.claimStepMs, leadMs: this.cfg.scheduler.claimLeadMs, capacity: this.cfg.node.capacity } } : {}),
       ...(this.runtimes[0] ? { containerRuntime: this.runtimes[0].file } : {}),
     });
     this.agent.drain(this.drained || this.stopping);
     await this.agent.start();
+  }
+
+  /** What follows a committed outcome on this node: failure alerts and the task's callbacks. */
+  private runEnded(task: Task | null, run: Run, retrying: boolean): void {
+    this.alerts.runEnded(run);
+    this.callbacks.runEnded(task, run, retrying);
+  }
+
+  /** The node's one outcome journal, started with its first incarnation (it reads what the last process left). */
+  private outcomeJournal(): OutcomeJournal {
+    if (!this.journal) {
+      this.journal = new OutcomeJournal(resolve(this.cfg.dataDir), new NodeFirings(this.h), this.clock, this.log, this.metrics, (task, run, retrying) => {
+        this.metrics.runEnded(run.state);
+        this.runEnded(task, run, retrying);
+      });
+      this.journal.start();
+    }
+    return this.journal;
   }
 
   /**
@@ -204,12 +238,12 @@ export class RotaNode {
     this.reincarnating = (async () => {
       this.log.warn('lease lost: starting a new incarnation');
       do {
-        await Promise.race([this.agent?.stop(0).catch(() => undefined), this.clock.sleep(10_000)]);
+        await Promise.race([survive(this.agent?.stop(0), this.log, 'node.reincarnate', 'stopping the old incarnation\'s agent failed', this.metrics.survived), this.clock.sleep(10_000)]);
         try {
           await this.incarnate();
         } catch (err) {
           this.log.error({ err: (err as Error).message }, 're-registering failed; retrying');
-          await this.session.close().catch(() => undefined); // half an incarnation is none
+          await survive(this.session.close(), this.log, 'node.reincarnate', 'closing a half-made incarnation failed', this.metrics.survived); // half an incarnation is none
           await this.clock.sleep(1000);
         }
       } while (!this.stopping && !this.session.alive());
@@ -232,7 +266,7 @@ export class RotaNode {
     } catch (err) {
       this.log.warn({ err: (err as Error).message }, 'could not update the membership record');
     }
-    if (on) await this.leadership?.resign().catch(() => undefined);
+    if (on) await survive(this.leadership?.resign(), this.log, 'node.drain', 'resigning leadership on drain failed (the others take over when the lease ends)', this.metrics.survived);
   }
 
   private async leadershipLoop(): Promise<void> {
@@ -242,7 +276,7 @@ export class RotaNode {
           await this.clock.sleep(500, this.campaignAbort.signal);
           continue;
         }
-        const l = await campaign(this.h, this.session, this.cfg.node.id, this.campaignAbort.signal, this.log);
+        const l = await campaign(this.h, this.session, this.cfg.node.id, this.campaignAbort.signal, this.log, this.metrics.survived);
         if (!l) {
           await this.clock.sleep(200, this.campaignAbort.signal);
           continue;
@@ -285,7 +319,7 @@ export class RotaNode {
   }
 
   async clusterInfo(): Promise<Record<string, unknown>> {
-    const [leader, nodes, health] = await Promise.all([currentLeader(this.h), this.nodes(), this.etcdHealth()]);
+    const [leader, nodes, health] = await Promise.all([currentLeader(this.h), this.nodes(), this.etcdStatus()]);
     const leaderNode = leader ? nodes.find((n) => n.id === leader.nodeId) : undefined;
     return {
       leader: leader ? { id: leader.nodeId, address: leaderNode?.address ?? null, since: leader.createRevision } : null,
@@ -301,10 +335,10 @@ export class RotaNode {
     return kvs.map((kv) => JSON.parse(kv.value) as NodeRecord);
   }
 
-  private async etcdHealth(): Promise<Record<string, unknown>> {
+  private async etcdStatus(): Promise<Record<string, unknown>> {
     try {
-      const s = await this.h.client.maintenance.status();
-      return { healthy: true, version: s.version, dbSize: Number(s.dbSize), leader: s.leader, raftIndex: Number(s.raftIndex) };
+      const [s, state] = await Promise.all([this.h.client.maintenance.status(), this.etcdHealth.check()]);
+      return { healthy: true, version: s.version, dbSize: Number(s.dbSize), leader: s.leader, raftIndex: Number(s.raftIndex), alarms: state.alarms };
     } catch (err) {
       return { healthy: false, error: (err as Error).message };
     }
@@ -318,8 +352,9 @@ export class RotaNode {
     this.campaignAbort.abort();
     await this.drainWatch?.close();
     if (this.session && this.agent) await this.applyDrain(true);
-    await this.loop?.catch(() => undefined);
-    await this.agent?.stop(this.cfg.shutdown.graceMs).catch(() => undefined);
+    await survive(this.loop, this.log, 'node.stop', 'the leadership loop ended with an error', this.metrics.survived);
+    await survive(this.agent?.stop(this.cfg.shutdown.graceMs), this.log, 'node.stop', 'stopping the agent failed', this.metrics.survived);
+    this.journal?.stop();
     await this.session?.close();
     await new Promise<void>((r) => (this.server ? this.server.close(() => r()) : r()));
     this.server?.closeAllConnections?.();

@@ -17,8 +17,12 @@ import { pruneRunLogs } from './log-janitor.js';
 import { runFiring, runSlot, type AbortReason, type Claimed, type SlotDeps, type SlotOptions, type SlotStatus } from './run-slot.js';
 import { PlanStore } from '../store/plan-store.js';
 import { Candidacy } from './candidacy.js';
+import type { OutcomeJournal } from './outcome-journal.js';
+import { survive } from '../lib/survive.js';
 
 export interface AgentOptions extends Omit<SlotOptions, 'deadlineFile'> {
+  /** Where outcomes etcd did not take wait to be committed (one per node, across incarnations). */
+  journal: OutcomeJournal;
   runsKeep: number;
   runsMaxAgeMs: number;
   /** Told of each outcome committed on this node (callbacks, failure alerts); `retrying`: another attempt follows. */
@@ -194,7 +198,7 @@ export class Agent {
       this.log.info({ runId, reason }, 'kill requested');
       s.abort.abort(reason);
     }
-    await this.store.dropInbox(this.nodeId, rel).catch(() => undefined);
+    await survive(this.store.dropInbox(this.nodeId, rel), this.log, 'agent.kill-request', 'removing a kill request it acted on failed (it is acted on again, harmlessly, on the next listing)', this.metrics.survived);
   }
 
   /** Output files on this node follow the history bounds. */
@@ -253,6 +257,7 @@ export class Agent {
       log: this.log,
       metrics: this.metrics,
       opts: { ...this.opts, deadlineFile: this.deadlineFile },
+      journal: this.opts.journal,
       accepting: () => !this.draining,
       ended: (task, run, retrying) => this.ended(task, run, retrying),
       started: (task, run) => this.opts.runStarted?.(task, run),

@@ -11,6 +11,7 @@ import type { RunOutcome } from '../runner/types.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import { sureWrite, type ReadBack } from './sure.js';
+import { commitOutcome, type OutcomeJournal } from './outcome-journal.js';
 
 export interface SlotOptions {
   dataDir: string;
@@ -34,6 +35,8 @@ export interface SlotDeps {
   log: Logger;
   metrics: Metrics;
   opts: SlotOptions;
+  /** Outcomes etcd did not take, committed when it does. */
+  journal: Pick<OutcomeJournal, 'keep'>;
   /** Whether the agent takes work (false while draining). */
   accepting(): boolean;
   /** The outcome was committed (history pruning, callbacks, alerts); `retrying`: another attempt follows. */
@@ -279,22 +282,27 @@ async function updateSure(d: SlotDeps, rev: number, next: Firing, runs: Run[], r
   return written ?? 0;
 }
 
-/** Commits an attempt's outcome once; a timed-out commit is read back (it may have applied). */
+/**
+ * Commits an attempt's outcome once (commitOutcome: the firing's transaction, or the run record
+ * alone when the leader took the firing back). One that etcd did not take (unreachable, no
+ * quorum, out of space: the error says nothing of whether it applied, and commitOutcome is
+ * idempotent) goes to the node's outcome journal, which commits it when etcd takes writes again.
+ */
 async function commit(d: SlotDeps, rev: number, firing: Firing, final: Run, next: Firing | null, task: Task | null): Promise<void> {
-  for (let i = 0; i < 5; i++) {
-    try {
-      if ((await d.store.complete(d.nodeId, rev, firing, final, next)) !== 'ok') {
-        d.log.warn({ runId: final.id }, 'outcome not committed: the firing was taken back (node presumed lost)');
-        return;
-      }
-      break;
-    } catch (err) {
-      d.log.warn({ err: (err as Error).message, runId: final.id }, 'committing outcome failed; retrying');
-      await d.clock.sleep(500 * (i + 1));
-      const still = await d.store.getFiring(firing.taskId, firing.scheduledMs, firing.replica).catch(() => undefined);
-      if (still === null || (still && still.modRevision !== rev)) break;
-    }
+  const o = { nodeId: d.nodeId, rev, firing, run: final, next };
+  let r;
+  try {
+    r = await commitOutcome(d.store, o);
+  } catch (err) {
+    d.metrics.etcdError('agent');
+    d.log.warn({ err: (err as Error).message, runId: final.id }, 'committing the outcome failed; journalled, committed when etcd takes writes again');
+    d.journal.keep(o, task);
+    return;
   }
-  d.ended(task, final, next !== null);
+  if (r === 'stale') {
+    d.log.warn({ runId: final.id }, 'outcome not committed: the firing was taken back and its attempt has an outcome already');
+    return;
+  }
+  if (r === 'late') d.log.warn({ runId: final.id }, 'the firing was taken back (node presumed lost): the run record alone says what happened');
+  d.ended(task, final, next !== null && r === 'ok');
 }
-

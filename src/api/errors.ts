@@ -7,6 +7,7 @@ import type { Context, Middleware } from 'koa';
 import { RotaError, type ErrorCode } from '../domain/errors.js';
 import type { Logger } from '../log.js';
 import { requestIdOf } from './request-id.js';
+import { FAULT_MESSAGES, storeFault } from '../store/errors.js';
 
 /** Writes an error response (status, headers, body) in one API's shape. */
 export type ErrorEnvelope = (ctx: Context, err: RotaError) => void;
@@ -28,8 +29,6 @@ const BY_STATUS: Record<number, ErrorCode> = {
   501: 'METHOD_NOT_ALLOWED',
 };
 
-/** etcd client errors meaning "storage unreachable right now", by class name (only src/store imports etcd3). */
-const UNAVAILABLE_CLASSES = /^(GRPCUnavailableError|GRPCDeadlineExceededError|ClientClosedError)$/;
 
 /** Any thrown value as a RotaError; `internal` marks the ones whose details must stay in the log. */
 export function toRotaError(err: unknown): { error: RotaError; internal: boolean } {
@@ -38,9 +37,8 @@ export function toRotaError(err: unknown): { error: RotaError; internal: boolean
   if (e && typeof e.status === 'number' && e.expose === true && BY_STATUS[e.status]) {
     return { error: new RotaError(BY_STATUS[e.status]!, String(e.message)), internal: false };
   }
-  if (e && typeof e === 'object' && UNAVAILABLE_CLASSES.test(e.constructor?.name ?? '')) {
-    return { error: new RotaError('UNAVAILABLE', 'storage is unavailable, try again'), internal: true };
-  }
+  const fault = storeFault(err);
+  if (fault) return { error: new RotaError('UNAVAILABLE', FAULT_MESSAGES[fault], { fault }), internal: false };
   return { error: new RotaError('INTERNAL', 'internal error'), internal: true };
 }
 

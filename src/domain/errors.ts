@@ -36,3 +36,13 @@ export class RotaError extends Error {
 export function isRotaError(e: unknown): e is RotaError {
   return e instanceof RotaError;
 }
+
+/** A lookup whose "no such thing" is an answer (null); any other failure, etcd being away included, still fails. */
+export async function orNullIfNotFound<T>(p: Promise<T>): Promise<T | null> {
+  try {
+    return await p;
+  } catch (err) {
+    if (err instanceof RotaError && err.code === 'NOT_FOUND') return null;
+    throw err;
+  }
+}

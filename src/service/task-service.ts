@@ -5,7 +5,7 @@ import { EventStore, type AuditAction, type AuditEvent } from '../store/event-st
 import { FiringReads } from '../store/firing-reads.js';
 import { TriggerStore } from '../store/trigger-store.js';
 import { K, parseRunId } from '../store/keys.js';
-import { RotaError } from '../domain/errors.js';
+import { RotaError, orNullIfNotFound } from '../domain/errors.js';
 import type { Clock } from '../domain/clock.js';
 import type { Run, Task } from '../domain/task.js';
 import { firingRunId, hasStarted } from '../domain/firing.js';
@@ -226,7 +226,8 @@ export class TaskService {
       if (run.tenant !== c.tenant) throw new RotaError('NOT_FOUND', `no run with id '${runId}'`);
       return run;
     }
-    const task = await this.load(c, p.taskId).catch(() => null);
+    // No such task (or another tenant's): no pending run either. etcd's own errors go up (503), not "no such run".
+    const task = await orNullIfNotFound(this.load(c, p.taskId));
     const f = task && (await this.firings.getFiring(p.taskId, p.scheduledMs, p.replica));
     const trig = task && !f && (await this.triggers.hasTrigger(p.taskId, p.scheduledMs));
     if (task && ((f && f.firing.attempt === p.attempt) || trig)) {

@@ -2,6 +2,7 @@ import type { EtcdHandle } from './etcd.js';
 import { K } from './keys.js';
 import type { NodeSession } from './session.js';
 import type { Logger } from '../log.js';
+import { survive, type SurvivedCounter } from '../lib/survive.js';
 
 /** The fencing token: the leader's election key and the revision that created it. */
 export interface Fence {
@@ -21,7 +22,7 @@ export interface Leadership {
  * lowest create revision leads. Not etcd3's Election: we need the create revision as a fencing
  * token and the node's lease (one incarnation = one lease) rather than a second one.
  */
-export async function campaign(h: EtcdHandle, session: NodeSession, nodeId: string, signal: AbortSignal, log: Logger): Promise<Leadership | null> {
+export async function campaign(h: EtcdHandle, session: NodeSession, nodeId: string, signal: AbortSignal, log: Logger, count?: SurvivedCounter): Promise<Leadership | null> {
   const key = K.election + session.leaseId;
   const res = await h.ns
     .if(key, 'Create', '==', 0)
@@ -46,12 +47,12 @@ export async function campaign(h: EtcdHandle, session: NodeSession, nodeId: stri
     if (mine.kvs.length === 0) return null; // our lease went away
     const prev = ahead.kvs[0];
     if (!prev) break;
-    await waitDeleted(h, prev.key.toString(), Number(ahead.header.revision), signal);
+    await waitDeleted(h, prev.key.toString(), Number(ahead.header.revision), signal, log, count);
   }
 
   if (signal.aborted || !session.alive()) {
     // Stopped while waiting our turn: never take leadership on the way out.
-    await h.ns.delete().key(key).exec().catch(() => undefined);
+    await survive(h.ns.delete().key(key).exec(), log, 'election.withdraw', 'withdrawing from the election failed (the key goes with the lease)', count);
     return null;
   }
   const lostCtl = new AbortController();
@@ -61,7 +62,7 @@ export async function campaign(h: EtcdHandle, session: NodeSession, nodeId: stri
     if (why === 'resigned') log.info({ key }, 'resigned leadership');
     else log.warn({ key, why }, 'leadership lost');
     lostCtl.abort(why);
-    void watcher.cancel().catch(() => undefined);
+    void survive(watcher.cancel(), log, 'election.watch-cancel', 'cancelling the election watch failed', count);
   };
   watcher.on('delete', () => onGone('election key deleted'));
   watcher.on('error', () => onGone('election watch failed'));
@@ -75,12 +76,12 @@ export async function campaign(h: EtcdHandle, session: NodeSession, nodeId: stri
     lost: lostCtl.signal,
     async resign() {
       onGone('resigned');
-      await h.ns.delete().key(key).exec().catch(() => undefined);
+      await survive(h.ns.delete().key(key).exec(), log, 'election.resign', 'deleting the election key on resign failed (the next leader waits for the lease instead)', count);
     },
   };
 }
 
-async function waitDeleted(h: EtcdHandle, key: string, revision: number, signal: AbortSignal): Promise<void> {
+async function waitDeleted(h: EtcdHandle, key: string, revision: number, signal: AbortSignal, log: Logger, count?: SurvivedCounter): Promise<void> {
   const w = await h.ns.watch().key(key).startRevision(String(revision + 1)).create();
   try {
     await new Promise<void>((resolve) => {
@@ -89,7 +90,11 @@ async function waitDeleted(h: EtcdHandle, key: string, revision: number, signal:
       signal.addEventListener('abort', () => resolve(), { once: true });
       // Poll as a backstop against a silently broken stream.
       const t = setInterval(async () => {
-        const r = await h.ns.get(key).exec().catch(() => null);
+        const r = await h.ns.get(key).exec().catch((err: Error) => {
+          log.warn({ err: err.message, key }, 'polling the election key ahead failed');
+          count?.('election.poll');
+          return null;
+        });
         if (r && r.kvs.length === 0) resolve();
       }, 2000);
       w.once('end', () => clearInterval(t));
@@ -99,7 +104,7 @@ async function waitDeleted(h: EtcdHandle, key: string, revision: number, signal:
       w.on('error', done);
     });
   } finally {
-    await w.cancel().catch(() => undefined);
+    await survive(w.cancel(), log, 'election.watch-cancel', 'cancelling the watch of the key ahead failed', count);
   }
 }
 

@@ -131,6 +131,21 @@ export class NodeFirings extends FiringReads {
     return r.succeeded ? Number(r.header.revision) : 0;
   }
 
+  /**
+   * Node: an outcome whose firing was taken back meanwhile (the leader found the lease gone and
+   * wrote the attempt `lost`) still records what really happened: the run record is written if
+   * it is absent or says `lost`, never over another outcome. 'ok' when written, 'stale' when a
+   * real outcome is there already (this one, committed before, or another node's).
+   */
+  async recordLate(run: Run): Promise<Guarded> {
+    const { ns } = this.h;
+    const key = K.run(run.taskId, run.scheduledMs, run.attempt, run.replica);
+    const got = (await ns.get(key).exec()).kvs[0];
+    if (got && (JSON.parse(got.value.toString()) as Run).state !== 'lost') return 'stale';
+    const r = await ns.if(key, 'Mod', '==', got ? Number(got.mod_revision) : 0).then(ns.put(key).value(JSON.stringify(run))).commit();
+    return r.succeeded ? 'ok' : 'stale';
+  }
+
   /** Removes one of this node's inbox keys (a kill request it has acted on). */
   async dropInbox(nodeId: string, rel: string): Promise<void> {
     await this.h.ns.delete().key(K.inbox(nodeId) + rel).exec();

@@ -1,6 +1,7 @@
 import type { IKeyValue, Watcher } from 'etcd3';
 import type { EtcdHandle } from './etcd.js';
 import type { Logger } from '../log.js';
+import { survive } from '../lib/survive.js';
 
 export interface Kv {
   key: string;
@@ -175,7 +176,7 @@ export async function watchPrefix(h: EtcdHandle, prefix: string, handlers: Prefi
       reconnectsTotal++;
       log.warn({ prefix, err: err.message }, 'watch cancelled; re-listing');
       watcher = null;
-      void w.cancel().catch(() => undefined);
+      void survive(w.cancel(), log, 'watch.cancel', 'cancelling a failed watch failed');
       void restart();
     });
   }
@@ -201,7 +202,7 @@ export async function watchPrefix(h: EtcdHandle, prefix: string, handlers: Prefi
       closed = true;
       const w = watcher;
       watcher = null;
-      if (w) await w.cancel().catch(() => undefined);
+      if (w) await survive(w.cancel(), log, 'watch.close', 'cancelling a watch on close failed');
     },
   };
 }

@@ -72,6 +72,10 @@ class FlakyStore {
     return 'ok' as const;
   }
 
+  async recordLate() {
+    return 'stale' as const;
+  }
+
   async getFiring() {
     const seen = this.firing ? { firing: this.firing, modRevision: this.rev } : null;
     this.pending?.();
@@ -100,6 +104,7 @@ function deps(store: FlakyStore, ended: Run[]): SlotDeps {
   return {
     store: store as unknown as NodeFirings, session, nodeId: 'n1', clock: systemClock, log: silentLogger, metrics: new Metrics(),
     opts: { dataDir: dir, outputCapBytes: 65_536, tailBytes: 1024, killGraceMs: 500, allowedUsers: [], deadlineFile },
+    journal: { keep: () => { throw new Error('no outcome should need the journal here'); } },
     accepting: () => true,
     ended: (_t, run) => ended.push(run),
   };

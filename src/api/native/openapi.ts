@@ -134,7 +134,7 @@ function paths(): Obj {
       get: operation({ tag: 'probes', summary: 'Liveness', auth: false, ok: { status: 200, description: 'Alive', schema: ref('Health') }, errors: [], other: { 503: { description: 'Not alive', schema: ref('Health') } } }),
     },
     '/readyz': {
-      get: operation({ tag: 'probes', summary: 'Readiness', auth: false, ok: { status: 200, description: 'Ready', schema: ref('Health') }, errors: [], other: { 503: { description: 'Not ready (e.g. draining or lease lost)', schema: ref('Health') } } }),
+      get: operation({ tag: 'probes', summary: 'Readiness', auth: false, ok: { status: 200, description: 'Ready', schema: ref('Health') }, errors: [], other: { 503: { description: 'Not ready: draining, lease lost, or etcd unreachable (detail.etcd.reachable false, detail.etcd.why says why); detail.etcd.alarms lists raised etcd alarms (NOSPACE keeps a node ready: reads still work)', schema: ref('Health') } } }),
     },
     '/metrics': {
       get: {

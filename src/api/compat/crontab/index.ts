@@ -13,7 +13,7 @@ import type { ApiDeps } from '../../app.js';
 import type { ApiMount } from '../../mount.js';
 import { callerOf, requireCaller } from '../../auth.js';
 import { createBodyReader, expectObject } from '../../body.js';
-import { RotaError } from '../../../domain/errors.js';
+import { RotaError, orNullIfNotFound } from '../../../domain/errors.js';
 import type { Task } from '../../../domain/task.js';
 import { runBatch, type BatchResult, type Describe } from '../../../service/batch.js';
 import { RunLogService } from '../../../service/run-log.js';
@@ -66,12 +66,7 @@ export function crontabMount(deps: ApiDeps): ApiMount {
   /** The task an item means: by task_id, else (or when that id is unknown) by name. */
   async function findTask(c: Caller, ref: { taskId?: string; name?: string }): Promise<Task> {
     if (!ref.taskId && !ref.name) throw new RotaError('INVALID_BODY', 'task_id or name is required');
-    const byId = ref.taskId
-      ? await service.get(c, ref.taskId).catch((err: unknown) => {
-          if (err instanceof RotaError && err.code === 'NOT_FOUND') return null;
-          throw err;
-        })
-      : null;
+    const byId = ref.taskId ? await orNullIfNotFound(service.get(c, ref.taskId)) : null;
     const task = byId ?? (ref.name ? await service.getByName(c, ref.name) : null);
     if (task) return task;
     throw new RotaError('NOT_FOUND', ref.taskId ? `no task with task_id ${ref.taskId}${ref.name ? ` or name '${ref.name}'` : ''}` : `no task named '${ref.name}'`);

@@ -14,7 +14,7 @@ import type { ApiMount } from '../../mount.js';
 import { authenticate } from '../../auth.js';
 import { createBodyReader, expectObject } from '../../body.js';
 import { dropUnknownFields } from '../unknown-fields.js';
-import { RotaError } from '../../../domain/errors.js';
+import { RotaError, orNullIfNotFound } from '../../../domain/errors.js';
 import { JUICE_STATUS } from '../../../domain/juice-status.js';
 import type { Task } from '../../../domain/task.js';
 import type { Caller } from '../../../service/task-service.js';
@@ -69,11 +69,7 @@ export function juiceMount(deps: ApiDeps): ApiMount {
   };
 
   /** The caller's task by Juice id; null when unknown (another tenant's included). */
-  const find = async (c: Caller, id: string): Promise<Task | null> =>
-    service.get(c, id).catch((err: unknown) => {
-      if (err instanceof RotaError && err.code === 'NOT_FOUND') return null;
-      throw err;
-    });
+  const find = async (c: Caller, id: string): Promise<Task | null> => orNullIfNotFound(service.get(c, id));
 
   router.post('/v1/tasks', auth, async (ctx) => {
     const raw = dropUnknownFields(ctx, log, expectObject(await readBody(ctx)), SUBMIT_FIELDS);

@@ -3,7 +3,8 @@
  * document's exact messages. Which message a failure gets depends on what failed and where:
  * bad input is 参数错误, a bad token 授权失败, an unknown job job不存在, a refused worker change
  * 所有机器不能全部下线; anything else is the route's own failure message (启用失败, 查询失败, ...).
- * 404 (a path qschedule has not) and 405 (a wrong method) keep their HTTP status.
+ * 404 (a path qschedule has not) and 405 (a wrong method) keep their HTTP status, and so does
+ * 503 (etcd unreachable or out of space), its message the route's failure and why.
  */
 import type { Context } from 'koa';
 import { RotaError, type ErrorCode } from '../../../domain/errors.js';
@@ -63,10 +64,19 @@ export const qscheduleEnvelope: ErrorEnvelope = (ctx, err) => {
     ctx.body = { ret: false, message: err.message };
     return;
   }
+  const routeFailure = ROUTE_FAILURE.find(([re]) => re.test(ctx.path))?.[1] ?? (ctx.method === 'GET' ? '查询失败' : MSG.internal);
+  if (err.code === 'UNAVAILABLE') {
+    // etcd unreachable or out of space: the route's failure message, why, and HTTP 503 (a
+    // client that reads only `ret` sees the failure it always saw; one that reads the status
+    // knows to try again).
+    ctx.status = 503;
+    ctx.body = { ret: false, message: `${routeFailure}: ${err.message}` };
+    return;
+  }
   let message: string;
   if (details?.verbatim) message = err.message;
   else if (BY_CODE[err.code]) message = BY_CODE[err.code]!;
-  else message = ROUTE_FAILURE.find(([re]) => re.test(ctx.path))?.[1] ?? (ctx.method === 'GET' ? '查询失败' : MSG.internal);
+  else message = routeFailure;
   ctx.status = 200;
   ctx.body = { ret: false, message, ...(details?.data !== undefined ? { data: details.data } : {}) };
 };

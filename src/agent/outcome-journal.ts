@@ -1,0 +1,161 @@
+import { appendFileSync, closeSync, fsyncSync, openSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { NodeFirings } from '../store/node-firings.js';
+import type { Firing } from '../domain/firing.js';
+import type { Run, Task } from '../domain/task.js';
+import type { Clock } from '../domain/clock.js';
+import type { Logger } from '../log.js';
+import type { Metrics } from '../metrics.js';
+
+/** An attempt's outcome as the node commits it: the firing at its claim's revision, the run record, the next firing (a retry) or none. */
+export interface Outcome {
+  nodeId: string;
+  rev: number;
+  firing: Firing;
+  run: Run;
+  next: Firing | null;
+}
+
+export type OutcomeResult = 'ok' | 'stale' | 'late';
+
+/**
+ * Commits one outcome: the firing's own transaction if the firing is still as claimed ('ok');
+ * if the leader took it back meanwhile (its lease was gone: it wrote the attempt `lost`), the
+ * run record alone, when it is absent or says `lost` ('late'; 'stale' when a real outcome is
+ * there, this one committed earlier included). Throws what etcd throws.
+ */
+export async function commitOutcome(store: NodeFirings, o: Outcome): Promise<OutcomeResult> {
+  if ((await store.complete(o.nodeId, o.rev, o.firing, o.run, o.next)) === 'ok') return 'ok';
+  return (await store.recordLate(o.run)) === 'ok' ? 'late' : 'stale';
+}
+
+/**
+ * Outcomes etcd did not take, kept until it does. An outcome whose commit failed (etcd
+ * unreachable, no quorum, out of space) is appended to a small journal under the node's data
+ * dir (fsynced) and committed again every second or so until it is in, however long that
+ * takes; a node restarted meanwhile reads the journal back at start. So a run that ended while
+ * etcd was away is recorded with its real result, once (commitOutcome is idempotent: the
+ * firing's revision and the run record's state guard it).
+ */
+export class OutcomeJournal {
+  private readonly file: string;
+  private readonly pending = new Map<string, { o: Outcome; task: Task | null }>();
+  private timer: (() => void) | null = null;
+  private flushing: Promise<void> | null = null;
+  private closed = false;
+
+  constructor(
+    dataDir: string,
+    private readonly store: NodeFirings,
+    private readonly clock: Clock,
+    private readonly log: Logger,
+    private readonly metrics: Metrics,
+    /** Told of each outcome once it is committed (callbacks, alerts, history pruning). */
+    private readonly ended: (task: Task | null, run: Run, retrying: boolean) => void,
+  ) {
+    this.file = join(dataDir, 'outcomes.journal');
+  }
+
+  get size(): number {
+    return this.pending.size;
+  }
+
+  /** Reads what an earlier process left and starts committing it. */
+  start(): void {
+    let text = '';
+    try {
+      text = readFileSync(this.file, 'utf8');
+    } catch {
+      return; // no journal: nothing was left
+    }
+    for (const line of text.split('\n')) {
+      if (!line.trim()) continue;
+      try {
+        const o = JSON.parse(line) as Outcome;
+        this.pending.set(o.run.id, { o, task: null });
+      } catch {
+        this.log.warn({ file: this.file }, 'unreadable line in the outcome journal: skipped (a write cut short by a crash)');
+      }
+    }
+    if (this.pending.size) this.log.warn({ outcomes: this.pending.size }, 'outcomes left by the last run of this node: committing them');
+    this.arm(0);
+  }
+
+  /** Keeps an outcome etcd did not take (written to disk before this returns). */
+  keep(o: Outcome, task: Task | null): void {
+    this.pending.set(o.run.id, { o, task });
+    const fd = openSync(this.file, 'a', 0o600);
+    try {
+      appendFileSync(fd, JSON.stringify(o) + '\n');
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    this.metrics.outcomesJournalled();
+    this.arm(1_000);
+  }
+
+  /**
+   * One round now (after the round in progress, if any): a node starting a new incarnation
+   * commits what it journalled before the leader can find its old lease gone and take the
+   * firings back as lost.
+   */
+  async flushNow(): Promise<void> {
+    if (this.flushing) await this.flushing;
+    this.timer?.();
+    this.timer = null;
+    await this.flush();
+  }
+
+  stop(): void {
+    this.closed = true;
+    this.timer?.();
+    this.timer = null;
+  }
+
+  private arm(ms: number): void {
+    if (this.closed || this.timer || this.flushing || this.pending.size === 0) return;
+    this.timer = this.clock.timeout(ms, () => {
+      this.timer = null;
+      void this.flush();
+    });
+  }
+
+  private flush(): Promise<void> {
+    if (!this.flushing) this.flushing = this.round().finally(() => {
+      this.flushing = null;
+      this.arm(1_000);
+    });
+    return this.flushing;
+  }
+
+  private async round(): Promise<void> {
+    let done = 0;
+    try {
+      for (const [id, { o, task }] of [...this.pending]) {
+        if (this.closed) break;
+        let r: OutcomeResult;
+        try {
+          r = await commitOutcome(this.store, o);
+        } catch (err) {
+          this.log.debug({ err: (err as Error).message, runId: id }, 'journalled outcome not committed yet');
+          break; // etcd still away: the rest waits for the next round
+        }
+        this.pending.delete(id);
+        done++;
+        this.log.info({ runId: id, state: o.run.state, how: r }, 'journalled outcome committed');
+        if (r !== 'stale') this.ended(task, o.run, o.next !== null && r === 'ok');
+      }
+      if (done) this.rewrite();
+    } catch (err) {
+      this.log.error({ err }, 'outcome journal round failed');
+    }
+  }
+
+  /** The journal holds what is still pending (written whole, then renamed over the old one). */
+  private rewrite(): void {
+    const tmp = `${this.file}.tmp`;
+    writeFileSync(tmp, [...this.pending.values()].map(({ o }) => JSON.stringify(o) + '\n').join(''), { mode: 0o600 });
+    renameSync(tmp, this.file);
+  }
+}

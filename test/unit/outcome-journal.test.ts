@@ -1,0 +1,120 @@
+import { expect } from 'chai';
+import { readFileSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { OutcomeJournal, type Outcome } from '../../src/agent/outcome-journal.js';
+import type { Firing } from '../../src/domain/firing.js';
+import type { Run } from '../../src/domain/task.js';
+import { systemClock } from '../../src/domain/clock.js';
+import { silentLogger } from '../../src/log.js';
+import { Metrics } from '../../src/metrics.js';
+import type { NodeFirings } from '../../src/store/node-firings.js';
+import { waitFor } from '../support/etcd.js';
+import { tempDir } from '../support/tmp.js';
+
+/** etcd as the journal sees it: away (every call throws) until `up`, then firings and run records in memory. */
+class Etcd {
+  up = false;
+  firingRev = new Map<string, number>();
+  records = new Map<string, Run>();
+  writes = 0;
+  private check(): void {
+    if (!this.up) throw new Error('etcdserver: request timed out');
+  }
+  async complete(_node: string, rev: number, f: Firing, run: Run): Promise<'ok' | 'stale'> {
+    this.check();
+    const k = `${f.taskId}/${f.scheduledMs}`;
+    if (this.firingRev.get(k) !== rev) return 'stale';
+    this.firingRev.delete(k);
+    this.records.set(run.id, run);
+    this.writes++;
+    return 'ok';
+  }
+  async recordLate(run: Run): Promise<'ok' | 'stale'> {
+    this.check();
+    const had = this.records.get(run.id);
+    if (had && had.state !== 'lost') return 'stale';
+    this.records.set(run.id, run);
+    this.writes++;
+    return 'ok';
+  }
+}
+
+const outcome = (taskId: string, exitCode: number): Outcome => {
+  const firing: Firing = { taskId, tenant: 'default', scheduledMs: 1000, attempt: 1, trigger: 'schedule', state: 'running', node: 'n1', lease: 'L', dueMs: 1000, startedMs: 1000 };
+  const run: Run = { id: `${taskId}-1000-1`, taskId, tenant: 'default', scheduledMs: 1000, attempt: 1, trigger: 'schedule', state: 'failed', node: 'n1', startedMs: 1000, endedMs: 2000, exitCode };
+  return { nodeId: 'n1', rev: 7, firing, run, next: null };
+};
+
+describe('outcome journal: outcomes etcd did not take are committed when it does, once, across a restart', function () {
+  this.timeout(20_000);
+
+  it('kept on disk while etcd is away; committed with their real results once it is back; the journal empties', async () => {
+    const dir = tempDir('rota-journal-');
+    const etcd = new Etcd();
+    etcd.firingRev.set('a/1000', 7);
+    etcd.firingRev.set('b/1000', 7);
+    const ended: Run[] = [];
+    const j = new OutcomeJournal(dir, etcd as unknown as NodeFirings, systemClock, silentLogger, new Metrics(), (_t, run) => ended.push(run));
+    j.start();
+    j.keep(outcome('a', 3), null);
+    j.keep(outcome('b', 4), null);
+    expect(readFileSync(join(dir, 'outcomes.journal'), 'utf8').trim().split('\n')).to.have.length(2);
+    await new Promise((r) => setTimeout(r, 1_500)); // a round while etcd is still away: nothing lost, nothing written
+    expect(j.size).to.equal(2);
+    etcd.up = true;
+    await waitFor(() => j.size === 0, 'the journal committed', 5_000);
+    expect([...etcd.records.values()].map((r) => [r.taskId, r.exitCode])).to.deep.equal([['a', 3], ['b', 4]]);
+    expect(ended.map((r) => r.exitCode)).to.deep.equal([3, 4]);
+    expect(readFileSync(join(dir, 'outcomes.journal'), 'utf8')).to.equal('');
+    j.stop();
+  });
+
+  it('a node restarted before etcd came back commits what the last process journalled', async () => {
+    const dir = tempDir('rota-journal-');
+    const etcd = new Etcd();
+    etcd.firingRev.set('c/1000', 7);
+    const first = new OutcomeJournal(dir, etcd as unknown as NodeFirings, systemClock, silentLogger, new Metrics(), () => undefined);
+    first.start();
+    first.keep(outcome('c', 9), null);
+    first.stop(); // the process dies
+    etcd.up = true;
+    const second = new OutcomeJournal(dir, etcd as unknown as NodeFirings, systemClock, silentLogger, new Metrics(), () => undefined);
+    second.start();
+    await waitFor(() => second.size === 0, 'the journal read back and committed', 5_000);
+    expect(etcd.records.get('c-1000-1')?.exitCode).to.equal(9);
+    second.stop();
+  });
+
+  it('the leader took the firing back meanwhile (attempt written lost): the run record says what really happened; a real outcome there already is not overwritten', async () => {
+    const dir = tempDir('rota-journal-');
+    const etcd = new Etcd();
+    etcd.up = true;
+    const d = outcome('d', 5);
+    const e = outcome('e', 6);
+    etcd.records.set(d.run.id, { ...d.run, state: 'lost', exitCode: undefined });
+    etcd.records.set(e.run.id, { ...e.run, state: 'succeeded', exitCode: 0 });
+    const j = new OutcomeJournal(dir, etcd as unknown as NodeFirings, systemClock, silentLogger, new Metrics(), () => undefined);
+    j.start();
+    j.keep(d, null);
+    j.keep(e, null);
+    await waitFor(() => j.size === 0, 'both settled', 5_000);
+    expect(etcd.records.get(d.run.id)).to.include({ state: 'failed', exitCode: 5 });
+    expect(etcd.records.get(e.run.id)).to.include({ state: 'succeeded', exitCode: 0 });
+    j.stop();
+  });
+
+  it('a line cut short by a crash is skipped, the others are committed', async () => {
+    const dir = tempDir('rota-journal-');
+    const etcd = new Etcd();
+    etcd.up = true;
+    etcd.firingRev.set('f/1000', 7);
+    const { writeFileSync } = await import('node:fs');
+    writeFileSync(join(dir, 'outcomes.journal'), JSON.stringify(outcome('f', 1)) + '\n{"nodeId":"n1","rev":');
+    const j = new OutcomeJournal(dir, etcd as unknown as NodeFirings, systemClock, silentLogger, new Metrics(), () => undefined);
+    j.start();
+    await waitFor(() => j.size === 0, 'the readable line committed', 5_000);
+    expect(etcd.records.get('f-1000-1')?.exitCode).to.equal(1);
+    expect(existsSync(join(dir, 'outcomes.journal'))).to.equal(true);
+    j.stop();
+  });
+});
