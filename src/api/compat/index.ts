@@ -5,7 +5,7 @@
  * API, in this order: /proc (Meproc, seed 000), /crontab/* (seed 001), schedule-api's /put ... /clear (seed 002),
  * qschedule's /api2/* and /api/check/$ip.do (seed 004), Juice's /v1/tasks (seed 003).
  */
-import type { ApiDeps } from '../app.js';
+import type { ApiDeps } from '../deps.js';
 import type { ApiMount } from '../mount.js';
 import { meprocMount } from './meproc/index.js';
 import { crontabMount } from './crontab/index.js';

@@ -1,6 +1,6 @@
 /** The native API (/api/v1 and the probes) as one mount. */
 import Router from '@koa/router';
-import type { ApiDeps } from '../app.js';
+import type { ApiDeps } from '../deps.js';
 import { requireCaller } from '../auth.js';
 import { createBodyReader } from '../body.js';
 import { nativeEnvelope } from '../errors.js';

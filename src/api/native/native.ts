@@ -1,6 +1,6 @@
 /** What every native route module gets: the dependencies, the auth middleware and the body reader. */
 import type { Context, Middleware } from 'koa';
-import type { ApiDeps } from '../app.js';
+import type { ApiDeps } from '../deps.js';
 import type { BodyReader } from '../body.js';
 import type { Validator } from '../validate.js';
 

@@ -6,7 +6,7 @@ import type { InflightEntry } from '../../service/cluster-service.js';
 import type { ReplicaStatus } from '../../service/replica-service.js';
 import { RotaError } from '../../domain/errors.js';
 import type { Run, Task } from '../../domain/task.js';
-import type { AuditEvent } from '../../store/event-store.js';
+import type { AuditEvent } from '../../domain/audit.js';
 
 /** ISO text for epoch ms; undefined for instants a Date cannot show. */
 export function isoOf(ms: number | undefined): string | undefined {

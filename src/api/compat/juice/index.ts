@@ -9,7 +9,7 @@
  */
 import Router from '@koa/router';
 import type { Context, Middleware } from 'koa';
-import type { ApiDeps } from '../../app.js';
+import type { ApiDeps } from '../../deps.js';
 import type { ApiMount } from '../../mount.js';
 import { authenticate } from '../../auth.js';
 import { createBodyReader, expectObject } from '../../body.js';
