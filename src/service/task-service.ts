@@ -212,9 +212,14 @@ export class TaskService {
 
   async listRuns(c: Caller, taskId: string, limit: number, cursor?: string): Promise<Page<Run>> {
     await this.load(c, taskId);
-    // The cursor is a key; one outside this task's runs would widen the range to other tasks'.
-    if (cursor !== undefined && !cursor.startsWith(K.taskRuns(taskId))) throw new RotaError('INVALID_QUERY', `cursor '${cursor}' is not from this task's runs`);
-    return this.runs.listForTask(taskId, limit, cursor);
+    // Clients see an opaque token (the store's key, base64url): what it holds is the store's
+    // business. One that is not this task's (another task's, made up) would widen the range.
+    const key = cursor === undefined ? undefined : Buffer.from(cursor, 'base64url').toString();
+    if (key !== undefined && (!key.startsWith(K.taskRuns(taskId)) || Buffer.from(key).toString('base64url') !== cursor)) {
+      throw new RotaError('INVALID_QUERY', `cursor '${cursor}' is not one this task's run list gave`);
+    }
+    const page = await this.runs.listForTask(taskId, limit, key);
+    return page.next === undefined ? page : { ...page, next: Buffer.from(page.next).toString('base64url') };
   }
 
   /** A run (its record, or its firing while a node holds it), or a pending one while its firing waits to be claimed. */

@@ -99,9 +99,16 @@ describe('native API: pause, trigger, runs, events', function () {
     }
     expect(seen).to.deep.equal([4, 3, 2, 1, 0].map((i) => base + i * 1000));
 
-    const foreign = await api.call('GET', '/api/v1/tasks/{id}/runs', { params: { id: t.id }, query: { cursor: `runs/${other.id}/9` } });
-    expect(foreign.status).to.equal(400);
-    expect(foreign.body.error.code).to.equal('INVALID_QUERY');
+    // The cursor is opaque: no store key shows through, and neither a raw key nor another task's cursor is taken.
+    const first = await api.call('GET', '/api/v1/tasks/{id}/runs', { params: { id: t.id }, query: { limit: 2 } });
+    expect(first.body.next).to.match(/^[A-Za-z0-9_-]+$/);
+    expect(first.body.next).to.not.include('runs/');
+    const otherPage = await api.call('GET', '/api/v1/tasks/{id}/runs', { params: { id: other.id }, query: { limit: 1 } });
+    for (const bad of [`runs/${other.id}/9`, Buffer.from(`runs/${other.id}/9`).toString('base64url'), otherPage.body.next, '%%%'].filter((x) => x)) {
+      const foreign = await api.call('GET', '/api/v1/tasks/{id}/runs', { params: { id: t.id }, query: { cursor: bad } });
+      expect(foreign.status, bad).to.equal(400);
+      expect(foreign.body.error.code).to.equal('INVALID_QUERY');
+    }
 
     const one = await api.call('GET', '/api/v1/runs/{runId}', { params: { runId: `${t.id}-${base}-1` } });
     expect(one.body).to.include({ state: 'succeeded', httpStatus: 200, startedAt: new Date(base + 3).toISOString() });
