@@ -6,7 +6,7 @@ import { afterRun, handBack, restarted, sameFiring, type AbortReason } from '../
 import type { Run, Task } from '../domain/task.js';
 import type { Clock } from '../domain/clock.js';
 import { execute } from '../runner/index.js';
-import { withParams } from '../domain/params.js';
+import { runParams, withParams } from '../domain/params.js';
 import type { RunOutcome } from '../runner/types.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
@@ -124,7 +124,7 @@ export async function runFiring(d: SlotDeps, running: Firing, claim: () => Promi
     const startedMs = run.startedMs ?? d.clock.now();
     status({ runId: run.id, taskId: firing.taskId, tenant: firing.tenant, scheduledMs: firing.scheduledMs, replica: firing.replica ?? 0, attempt: firing.attempt, startedMs, daemon: isDaemon(task) });
     let pidWrite: Promise<void> = Promise.resolve();
-    const outcome = await execute(withParams(task.action, firing.params), {
+    const outcome = await execute(withParams(task.action, runParams(task.params, firing.params)), {
       taskId: firing.taskId,
       runId: run.id,
       scheduledMs: firing.scheduledMs,

@@ -6,7 +6,8 @@
  *   jsonrpc   the request's `params` when the task has none; merged over object params
  *   process,  the environment variable ROTA_PARAMS (the params as JSON)
  *   container
- * Keys of the params win over the task's own.
+ * Keys of the params win over the task's own. A task's own `params` are the defaults of every
+ * run (scheduled ones included); a trigger's are merged over them (runParams).
  */
 import type { Action } from './task.js';
 
@@ -25,7 +26,13 @@ function rawJsonObject(raw: string, contentType: string | undefined): Record<str
   }
 }
 
-/** The action a run executes: the task's own, with the trigger's params applied. */
+/** A run's params: the task's defaults with the trigger's over them; none when neither has any. */
+export function runParams(taskParams: Params | undefined, triggerParams: Params | undefined): Params | undefined {
+  if (!taskParams) return triggerParams;
+  return triggerParams ? { ...taskParams, ...triggerParams } : taskParams;
+}
+
+/** The action a run executes: the task's own, with the run's params applied. */
 export function withParams(action: Action, params: Params | undefined): Action {
   if (!params) return action;
   if ('http' in action) {

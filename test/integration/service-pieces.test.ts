@@ -57,6 +57,20 @@ describe('shared service pieces (integration, real node)', function () {
     expect(JSON.parse(run.outputTail ?? '')).to.deep.equal(params);
   });
 
+  it("a task's own params are every run's defaults (a scheduled run too); a trigger's are merged over them", async () => {
+    const s = node.service;
+    const t = await s.create(me, { name: 'defaults', schedule: { every: '1s' }, params: { region: 'eu', order: 1 }, action: { process: { command: 'printf %s "$ROTA_PARAMS"' } } });
+    const scheduled = await waitFor(async () => (await s.listRuns(me, t.id, 5)).items.find((r) => r.state === 'succeeded' && r.trigger === 'schedule'), 'a scheduled run');
+    expect(JSON.parse(scheduled.outputTail ?? '')).to.deep.equal({ region: 'eu', order: 1 });
+    await s.setEnabled(me, t.id, false);
+    const { runId } = await s.trigger(me, t.id, { order: 2 });
+    const triggered = await waitFor(async () => {
+      const r = await s.getRun(me, runId).catch(() => null);
+      return r?.state === 'succeeded' ? r : null;
+    }, 'the triggered run');
+    expect(JSON.parse(triggered.outputTail ?? '')).to.deep.equal({ region: 'eu', order: 2 });
+  });
+
   it('writes a group whole: upsert creates, replaces in place, keeps identical entries, deletes the rest; one bad entry writes nothing', async () => {
     const s = node.service;
     const groups = new GroupService(s);

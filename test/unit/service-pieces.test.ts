@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { withParams } from '../../src/domain/params.js';
+import { runParams, withParams } from '../../src/domain/params.js';
 import { scheduleInstants } from '../../src/domain/schedule.js';
 import { runBatch } from '../../src/service/batch.js';
 import { RotaError } from '../../src/domain/errors.js';
@@ -47,6 +47,15 @@ describe('trigger params reach the action (withParams)', () => {
     expect(proc).to.deep.equal({ process: { command: 'true', env: { A: '1', ROTA_PARAMS: '{"order":7,"who":"ops"}' } } });
     const ctr = withParams({ container: { image: 'x', args: [], env: {} } }, p);
     expect(ctr).to.deep.equal({ container: { image: 'x', args: [], env: { ROTA_PARAMS: '{"order":7,"who":"ops"}' } } });
+  });
+});
+
+describe("a run's params: the task's own as defaults, the trigger's over them (runParams)", () => {
+  it('merges, the trigger winning; none when neither has any', () => {
+    expect(runParams({ a: 1, b: 1 }, { b: 2 })).to.deep.equal({ a: 1, b: 2 });
+    expect(runParams({ a: 1 }, undefined)).to.deep.equal({ a: 1 });
+    expect(runParams(undefined, { b: 2 })).to.deep.equal({ b: 2 });
+    expect(runParams(undefined, undefined)).to.equal(undefined);
   });
 });
 
