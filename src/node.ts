@@ -23,6 +23,9 @@ import { EtcdHealth } from './store/etcd-health.js';
 import { FAULT_MESSAGES } from './store/errors.js';
 import { survive } from './lib/survive.js';
 import { NodeFirings } from './store/node-firings.js';
+import { TaskStore } from './store/task-store.js';
+import { EventStore } from './store/event-store.js';
+import { RunStore } from './store/run-store.js';
 import type { Run, Task } from './domain/task.js';
 import { effectiveTokens, etcdSecurity, type Config } from './config.js';
 import { systemClock, type Clock } from './domain/clock.js';
@@ -289,8 +292,9 @@ export class RotaNode {
         this.leaderChanges++;
         this.metrics.elected();
         this.log.info({ fence: l.fence }, 'elected leader');
+        const janitorStores = { runs: new RunStore(this.h), events: new EventStore(this.h), tasks: new TaskStore(this.h) };
         const runJanitor = () =>
-          void sweep(this.service, { runsKeep: this.cfg.runs.keep, runsMaxAgeMs: this.cfg.runs.maxAgeMs, eventsKeep: this.cfg.events.keep, eventsMaxAgeMs: this.cfg.events.maxAgeMs }, this.clock, this.log).catch((err: Error) =>
+          void sweep(janitorStores, { runsKeep: this.cfg.runs.keep, runsMaxAgeMs: this.cfg.runs.maxAgeMs, eventsKeep: this.cfg.events.keep, eventsMaxAgeMs: this.cfg.events.maxAgeMs }, this.clock, this.log).catch((err: Error) =>
             this.log.warn({ err: err.message }, 'janitor sweep failed'),
           );
         const firstSweep = setTimeout(runJanitor, 30_000);

@@ -49,7 +49,7 @@ export class ReplicaService {
   }
 
   firingsOf(taskId: string): Promise<Firing[]> {
-    return this.tasks.firings.firingsOf(taskId);
+    return this.tasks.firingsOf(taskId);
   }
 
   /** One entry per replica slot (0..replicas-1, plus any left over from a larger count). */
@@ -76,8 +76,7 @@ export class ReplicaService {
     if (!Number.isInteger(replica) || replica < 0 || replica >= Math.max(task.replicas, 1)) {
       throw new RotaError('NOT_FOUND', `task ${taskId} has no replica ${replica} (replicas: ${task.replicas})`);
     }
-    const page = await this.tasks.runs.listForTask(taskId, 200);
-    const run = page.items.find((r: Run) => (r.replica ?? 0) === replica && r.node && r.state !== 'skipped');
+    const run = (await this.tasks.newestRuns(task, 200)).find((r: Run) => (r.replica ?? 0) === replica && r.node && r.state !== 'skipped');
     if (!run || !run.node) return { replica, runId: null, node: null, output: '', truncated: false };
     if (run.node === this.self.nodeId()) {
       const tail = await readTail(join(this.self.dataDir, 'runs', taskId, `${run.id}.log`), maxBytes);

@@ -63,7 +63,7 @@ export class RunLogService {
     const entries: LogEntry[] = [];
     if (!q.runStates || q.runStates.length) {
       const now = this.service.now();
-      const perTask = await Promise.all(tasks.map(async (t) => ({ t, runs: await this.service.runs.allForTask(t.id) })));
+      const perTask = await Promise.all(tasks.map(async (t) => ({ t, runs: await this.service.history.runsOf(t.id) })));
       for (const { t, runs } of perTask) {
         const task = { id: t.id, name: t.name, ...(t.group !== undefined ? { group: t.group } : {}) };
         for (const stored of runs) {
@@ -77,7 +77,7 @@ export class RunLogService {
       }
     }
     if (!q.events || q.events.length) {
-      for (const event of await this.service.events.range(c.tenant, q.fromMs, q.toMs)) {
+      for (const event of await this.service.history.events(c.tenant, q.fromMs, q.toMs)) {
         if (q.events && !q.events.includes(event.action)) continue;
         if (this.eventInScope(event, q.scope, ids)) entries.push({ kind: 'event', atMs: event.atMs, event });
       }
@@ -95,9 +95,9 @@ export class RunLogService {
   async clear(c: Caller, scope: LogScope): Promise<{ tasks: number; events: number }> {
     const tasks = await this.scopeTasks(c, scope);
     const ids = new Set(tasks.map((t) => t.id));
-    for (const t of tasks) await this.service.runs.deleteForTask(t.id);
-    const doomed = (await this.service.events.range(c.tenant)).filter((e) => this.eventInScope(e, scope, ids)).map((e) => e.id);
-    await this.service.events.deleteIds(c.tenant, doomed);
+    for (const t of tasks) await this.service.history.deleteRunsOf(t.id);
+    const doomed = (await this.service.history.events(c.tenant)).filter((e) => this.eventInScope(e, scope, ids)).map((e) => e.id);
+    await this.service.history.deleteEvents(c.tenant, doomed);
     return { tasks: tasks.length, events: doomed.length };
   }
 }

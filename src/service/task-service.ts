@@ -8,6 +8,7 @@ import { K, parseRunId } from '../store/keys.js';
 import { RotaError, orNullIfNotFound } from '../domain/errors.js';
 import type { Clock } from '../domain/clock.js';
 import type { Run, Task } from '../domain/task.js';
+import type { Firing } from '../domain/firing.js';
 import { firingRunId, hasStarted } from '../domain/firing.js';
 import { findDepCycle } from '../domain/replicas.js';
 import { scheduleInstants } from '../domain/schedule.js';
@@ -31,10 +32,10 @@ export interface Caller {
  * into these calls and their results back; none of them keeps state of its own.
  */
 export class TaskService {
-  readonly tasks: TaskStore;
-  readonly runs: RunStore;
-  readonly events: EventStore;
-  readonly firings: FiringReads;
+  private readonly tasks: TaskStore;
+  private readonly runs: RunStore;
+  private readonly events: EventStore;
+  private readonly firings: FiringReads;
   private readonly triggers: TriggerStore;
 
   constructor(
@@ -130,6 +131,32 @@ export class TaskService {
     const items = all.slice(0, limit);
     return all.length > limit ? { items, next: items[items.length - 1]!.id } : { items };
   }
+
+  /** A task's newest runs (its firings in flight first), for a task the caller was given already. */
+  async newestRuns(t: Task, limit: number): Promise<Run[]> {
+    return (await this.runs.listForTask(t.id, limit)).items;
+  }
+
+  /**
+   * Tasks by id whatever their tenant: only for the calls an original served without a token
+   * (qschedule's /api/check/$ip.do lists every app's jobs running on a host).
+   */
+  async anyTenantTasks(ids: string[]): Promise<Task[]> {
+    return (await Promise.all(ids.map((id) => this.tasks.get(id)))).flatMap((v) => (v ? [v.value] : []));
+  }
+
+  /** Every firing of a task still in flight (a replica or scheduled time each). */
+  async firingsOf(taskId: string): Promise<Firing[]> {
+    return this.firings.firingsOf(taskId);
+  }
+
+  /** The run history and audit events RunLogService reads and clears (tenant checks are its own). */
+  readonly history = {
+    runsOf: (taskId: string): Promise<Run[]> => this.runs.allForTask(taskId),
+    deleteRunsOf: (taskId: string): Promise<void> => this.runs.deleteForTask(taskId),
+    events: (tenant: string, fromMs?: number, toMs?: number): Promise<AuditEvent[]> => this.events.range(tenant, fromMs, toMs),
+    deleteEvents: (tenant: string, ids: string[]): Promise<void> => this.events.deleteIds(tenant, ids),
+  };
 
   /** The service's clock (dialects whose clients send relative or past times read it here). */
   now(): number {

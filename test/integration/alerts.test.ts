@@ -68,7 +68,7 @@ describe('failure alerts', function () {
         await s.trigger(me, t.id);
         await waitFor(async () => (await finished()) === before + 1, 'the run to end');
       };
-      const alerts = async () => (await s.events.range('default')).filter((e) => e.action === 'alert');
+      const alerts = async () => (await s.history.events('default')).filter((e) => e.action === 'alert');
 
       await fire(500);
       expect(await alerts()).to.have.length(0);

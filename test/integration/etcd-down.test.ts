@@ -88,7 +88,7 @@ describe('etcd unreachable for 30 s (integration, every connection cut through a
     for (const [name, ask] of answers.slice(0, 2)) expect((await ask()).status, name).to.equal(200);
     // Recorded with their real result (failed, exit 3), each once: no attempt 2 (not taken for lost and retried).
     const records = await waitFor(async () => {
-      const page = await node.service.runs.listForTask(t.id, 50);
+      const page = await node.service.listRuns(me, t.id, 50);
       return page.items.length >= 3 && page.items.every((r) => r.state !== 'running') ? page.items : null;
     }, 'the journalled outcomes committed', 20_000, 200);
     expect(records.map((r) => [r.attempt, r.state, r.exitCode]).sort()).to.deep.equal([[1, 'failed', 3], [1, 'failed', 3], [1, 'failed', 3]]);

@@ -113,7 +113,7 @@ describe('shared service pieces (integration, real node)', function () {
 
     expect((await groups.delete(me, 'g1')).map((t) => t.name)).to.deep.equal(['g1.c']);
     expect(await groups.tasks(me, 'g1')).to.deep.equal([]);
-    const actions = (await s.events.range('default')).filter((e) => e.group === 'g1' && e.taskId === undefined).map((e) => e.action);
+    const actions = (await s.history.events('default')).filter((e) => e.group === 'g1' && e.taskId === undefined).map((e) => e.action);
     expect(actions).to.deep.equal(['group-put', 'group-put', 'group-put', 'group-disable', 'group-enable', 'group-delete']);
   });
 

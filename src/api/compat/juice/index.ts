@@ -64,7 +64,7 @@ export function juiceMount(deps: ApiDeps): ApiMount {
   const progress = async (t: Task): Promise<Progress> => {
     const firings = await replicas.firingsOf(t.id);
     const firing = firings.sort((a, b) => b.scheduledMs - a.scheduledMs)[0] ?? null;
-    const newest = (await service.runs.listForTask(t.id, 1)).items[0] ?? null;
+    const newest = (await service.newestRuns(t, 1))[0] ?? null;
     return { firing, newest };
   };
 

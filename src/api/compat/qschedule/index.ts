@@ -109,8 +109,8 @@ export function qscheduleMount(deps: ApiDeps): ApiMount {
     });
 
   const jobView = async (t: Task): Promise<Record<string, unknown>> => {
-    const [runs, instants] = await Promise.all([service.runs.listForTask(t.id, 20), service.instants([t])]);
-    return presentJob(t, lastStarted(runs.items), instants.get(t.id)?.nextMs ?? null, service.now());
+    const [runs, instants] = await Promise.all([service.newestRuns(t, 20), service.instants([t])]);
+    return presentJob(t, lastStarted(runs), instants.get(t.id)?.nextMs ?? null, service.now());
   };
 
   for (const [verb, enabled] of [['on', true], ['off', false]] as const) {
@@ -158,7 +158,7 @@ export function qscheduleMount(deps: ApiDeps): ApiMount {
     const now = service.now();
     const runs = (await deps.clusterOps.inflightOnHost(null, host)).filter((r) => r.state === 'running' && r.startedMs !== undefined && r.startedMs <= now);
     const ids = [...new Set(runs.map((r) => r.taskId))];
-    const tasks = (await Promise.all(ids.map((id) => service.tasks.get(id)))).flatMap((v) => (v ? [v.value] : []));
+    const tasks = await service.anyTenantTasks(ids);
     okData(ctx, await Promise.all(tasks.map(jobView)));
   });
 
