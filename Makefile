@@ -72,6 +72,10 @@ run: etcd-bin build
 test: test-tools promtool-bin chromium-bin build
 	test/run
 
+# The lint gate alone (test/run runs it first; eslint.config.js has the rules).
+lint: deps
+	npx eslint --max-warnings 0 src test bench
+
 # The dashboard's browser test alone; it rewrites the screenshots in docs/ui/ (make test writes
 # them to a scratch folder).
 ui: etcd-bin chromium-bin build
