@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { MAX_CLOCK_SKEW_MS } from './domain/clock-skew.js';
 import { cpus, hostname, totalmem } from 'node:os';
 import { Ajv } from 'ajv';
 import YAML from 'yaml';
@@ -18,6 +19,8 @@ export interface Config {
     runtimes?: string[];
     /** `ip:port` addresses the clients of qschedule know this node's workers by (the workers it replaces). */
     workerAddresses?: string[];
+    /** A clock off from the cluster's median by more than this claims nothing (domain/clock-skew.ts). */
+    maxClockSkewMs: number;
   };
   etcd: {
     /** Existing cluster; empty = spawn the embedded member under dataDir. */
@@ -62,7 +65,7 @@ export interface Config {
 
 export const DEFAULTS: Config = {
   listen: { host: '127.0.0.1', port: 7400 },
-  node: { id: hostname(), attributes: {}, capacity: 100, resources: { cpu: cpus().length, memMb: Math.floor(totalmem() / 1048576) } },
+  node: { id: hostname(), attributes: {}, capacity: 100, maxClockSkewMs: MAX_CLOCK_SKEW_MS, resources: { cpu: cpus().length, memMb: Math.floor(totalmem() / 1048576) } },
   etcd: { endpoints: [], prefix: '/rota/', embedded: { clientPort: 2479, peerPort: 2480 } },
   dataDir: './data',
   leaseTtlSec: 5,
@@ -97,6 +100,7 @@ const schema = {
         capacity: int(1),
         resources: { type: 'object', additionalProperties: false, properties: { cpu: { type: 'number', minimum: 0 }, memMb: int(0) } },
         runtimes: { type: 'array', items: { enum: ['docker', 'podman'] } },
+        maxClockSkewMs: int(1),
         workerAddresses: { type: 'array', maxItems: 100, items: { type: 'string', pattern: '^[A-Za-z0-9._-]{1,253}:[0-9]{1,5}$' } },
       },
     },

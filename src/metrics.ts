@@ -42,6 +42,8 @@ export class Metrics {
   private readonly backstops = new Counter({ name: 'rota_planned_backstops_total', help: 'Planned firings no candidate claimed in its turn, looked at by the leader: placed (written for the leader to place), ran (claimed after all), dropped (its task changed, was paused or deleted)', labelNames: ['outcome'], registers: [this.registry] });
   private readonly journalled = new Counter({ name: 'rota_outcomes_journalled_total', help: 'Outcomes etcd did not take when the run ended, kept in the node\'s outcome journal and committed when it took writes again', registers: [this.registry] });
   private readonly survivedErrors = new Counter({ name: 'rota_errors_survived_total', help: 'Failures a node went on after (a clean-up, a best-effort delete, a stop on the way out), each also logged at warn, by where', labelNames: ['where'], registers: [this.registry] });
+  private readonly clockOffset = new Gauge({ name: 'rota_clock_offset_seconds', help: "This node's clock minus the median of the cluster's clocks (absent with fewer than three nodes)", registers: [this.registry] });
+  private readonly clockSkew = new Gauge({ name: 'rota_clock_skewed', help: "1 while this node's clock is off from the others' by more than node.maxClockSkewMs: it claims nothing meanwhile", registers: [this.registry] });
   private readonly etcdErrors = new Counter({ name: 'rota_etcd_errors_total', help: 'etcd requests that failed, by part', labelNames: ['part'], registers: [this.registry] });
   private sources: MetricSources | null = null;
   /** Recent lateness samples, for /api/v1/cluster and the benchmarks. */
@@ -140,6 +142,11 @@ export class Metrics {
   readonly survived = (where: string): void => {
     this.survivedErrors.inc({ where });
   };
+  clock(offsetMs: number | null, skewed: boolean): void {
+    if (offsetMs === null) this.clockOffset.reset();
+    else this.clockOffset.set(offsetMs / 1000);
+    this.clockSkew.set(skewed ? 1 : 0);
+  }
   etcdError(part: string): void {
     this.etcdErrors.inc({ part });
   }

@@ -24,6 +24,7 @@ import { FAULT_MESSAGES } from './store/errors.js';
 import { survive } from './lib/survive.js';
 import { NodeFirings } from './store/node-firings.js';
 import { TaskStore } from './store/task-store.js';
+import { ClockStore } from './store/clock-store.js';
 import { EventStore } from './store/event-store.js';
 import { RunStore } from './store/run-store.js';
 import type { Run, Task } from './domain/task.js';
@@ -196,6 +197,10 @@ export class RotaNode {
     await this.session.start(record);
     this.agent = new Agent(this.h, this.session, this.clock, this.log, this.metrics, {
       journal: this.outcomeJournal(),
+      maxClockSkewMs: this.cfg.node.maxClockSkewMs,
+      clockSkewed: (skewed) => {
+        if (skewed) void survive(this.leadership?.resign(), this.log, 'node.clock', 'resigning leadership for a clock that is off failed', this.metrics.survived);
+      },
       dataDir: resolve(this.cfg.dataDir),
       outputCapBytes: this.cfg.runs.outputCapBytes,
       tailBytes: this.cfg.runs.tailBytes,
@@ -275,7 +280,8 @@ export class RotaNode {
   private async leadershipLoop(): Promise<void> {
     while (!this.stopping) {
       try {
-        if (!this.session.alive() || this.session.node.state === 'draining') {
+        // A draining node, or one whose clock is off from the others' (it would decide misfires and backstops by the wrong time), does not stand.
+        if (!this.session.alive() || this.session.node.state === 'draining' || this.session.node.clockSkewed) {
           await this.clock.sleep(500, this.campaignAbort.signal);
           continue;
         }
@@ -334,9 +340,14 @@ export class RotaNode {
     };
   }
 
-  async nodes(): Promise<(NodeRecord & { inflight?: number })[]> {
-    const { kvs } = await listPrefix(this.h, K.nodes);
-    return kvs.map((kv) => JSON.parse(kv.value) as NodeRecord);
+  /** The live nodes' membership records, each with its clock as it last published it (offset from the cluster's median, skewed). */
+  async nodes(): Promise<(NodeRecord & { clock?: { offsetMs: number | null; skewed: boolean } })[]> {
+    const [{ kvs }, clocks] = await Promise.all([listPrefix(this.h, K.nodes), new ClockStore(this.h).all()]);
+    return kvs.map((kv) => {
+      const n = JSON.parse(kv.value) as NodeRecord;
+      const c = clocks.get(n.id);
+      return c ? { ...n, clock: { offsetMs: c.offsetMs, skewed: c.skewed } } : n;
+    });
   }
 
   private async etcdStatus(): Promise<Record<string, unknown>> {

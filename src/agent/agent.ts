@@ -19,8 +19,16 @@ import { PlanStore } from '../store/plan-store.js';
 import { Candidacy } from './candidacy.js';
 import type { OutcomeJournal } from './outcome-journal.js';
 import { survive } from '../lib/survive.js';
+import { ClockCheck } from './clock-check.js';
+
+/** How often each node publishes its clock reading (agent/clock-check.ts). */
+const CLOCK_EVERY_MS = 2_000;
 
 export interface AgentOptions extends Omit<SlotOptions, 'deadlineFile'> {
+  /** A clock off from the cluster's median by more than this claims nothing (config node.maxClockSkewMs). */
+  maxClockSkewMs: number;
+  /** Told when this node's clock goes off from the others' or comes back (the node resigns leadership). */
+  clockSkewed?: (skewed: boolean) => void;
   /** Where outcomes etcd did not take wait to be committed (one per node, across incarnations). */
   journal: OutcomeJournal;
   runsKeep: number;
@@ -52,6 +60,7 @@ const slotKey = (taskId: string, ms: number, replica: number | undefined) => `${
 export class Agent {
   private watch: PrefixWatch | null = null;
   private candidacy: Candidacy | null = null;
+  private clockCheck: ClockCheck | null = null;
   private readonly slots = new Map<string, Slot>();
   private readonly seen = new Set<string>();
   private readonly store: NodeFirings;
@@ -94,6 +103,8 @@ export class Agent {
     this.watchdog = setInterval(() => this.tick(), 200);
     this.logJanitor = setInterval(() => void this.pruneLogs(), 10 * 60_000);
     this.logJanitor.unref();
+    this.clockCheck = new ClockCheck(this.h, this.session, this.clock, this.log, this.metrics, { everyMs: CLOCK_EVERY_MS, maxSkewMs: this.opts.maxClockSkewMs, ...(this.opts.clockSkewed ? { changed: this.opts.clockSkewed } : {}) });
+    await this.clockCheck.start();
     const c = this.opts.candidates;
     if (c) {
       this.candidacy = new Candidacy({
@@ -108,6 +119,7 @@ export class Agent {
         leadMs: c.leadMs,
         capacity: c.capacity,
         draining: () => this.draining,
+        skewed: () => this.clockCheck?.skewed ?? false,
         inflight: () => this.slots.size,
         take: (running, claim) => void this.occupy(running, claim),
       });
@@ -179,7 +191,7 @@ export class Agent {
   /** Waits for in-flight runs up to graceMs, then kills the rest (the leader retries them as lost). */
   async stop(graceMs: number): Promise<void> {
     this.drain(true);
-    await Promise.all([this.watch?.close(), this.candidacy?.close()]);
+    await Promise.all([this.watch?.close(), this.candidacy?.close(), this.clockCheck?.close()]);
     const all = Promise.all([...this.slots.values()].map((s) => s.done));
     const timedOut = await Promise.race([all.then(() => false), this.clock.sleep(graceMs).then(() => true)]);
     if (timedOut) {
@@ -233,7 +245,8 @@ export class Agent {
   }
 
   private async handle(assigned: Firing, assignmentRev: number): Promise<void> {
-    if (this.draining || !this.session.alive()) return; // not claimed: the leader reassigns it
+    // Not claimed: the leader reassigns it (a node whose clock is off would start it at the wrong time).
+    if (this.draining || !this.session.alive() || this.clockCheck?.skewed) return;
     await this.occupy(assigned, null, assignmentRev);
   }
 

@@ -33,6 +33,8 @@ export interface CandidacyDeps {
   capacity: number;
   /** The agent's state at the moment of a claim. */
   draining(): boolean;
+  /** This node's clock is off from the others' (agent/clock-check.ts). */
+  skewed(): boolean;
   inflight(): number;
   /** Runs a planned firing this node is to claim now (the agent's slot: claim, run, outcome). */
   take(running: Firing, claim: () => Promise<Claimed>): void;
@@ -130,7 +132,7 @@ export class Candidacy {
     // What ran here before this turn: the firings of one instant (a burst of hundreds on the
     // second boundary) do not count against each other, or all but the first `capacity` of them
     // would wait for the last candidate.
-    const me = { nodeId: this.nodeId, alive: this.d.session.alive(), draining: this.d.draining(), inflight: this.d.inflight(), capacity: this.d.capacity };
+    const me = { nodeId: this.nodeId, alive: this.d.session.alive(), draining: this.d.draining(), skewed: this.d.skewed(), inflight: this.d.inflight(), capacity: this.d.capacity };
     for (const key of this.heap.takeDue(now)) {
       const p = this.waiting.get(key);
       this.waiting.delete(key);

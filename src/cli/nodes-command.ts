@@ -19,6 +19,15 @@ interface NodeRecord {
   state?: string;
   version?: string;
   startedMs?: number;
+  /** Its clock's offset from the cluster's median, and whether it is off by more than the threshold (it then claims nothing). */
+  clock?: { offsetMs: number | null; skewed: boolean };
+}
+
+/** The CLOCK column: the offset from the cluster's median, SKEWED when the node claims nothing for it. */
+function clockText(c: NodeRecord['clock']): string {
+  if (!c || c.offsetMs === null) return '-';
+  const off = `${c.offsetMs >= 0 ? '+' : ''}${c.offsetMs} ms`;
+  return c.skewed ? `${off} SKEWED` : off;
 }
 
 interface ClusterView {
@@ -75,8 +84,8 @@ export function nodesCommand(): Command {
       const members = [...view.members].sort((a, b) => a.id.localeCompare(b.id));
       emit(ctx.format, { leader: view.leader?.id ?? null, items: members }, () =>
         table(
-          ['ID', 'ADDRESS', 'HOST', 'STATE', 'CAPACITY', 'VERSION', 'STARTED', 'LEADER'],
-          members.map((n) => [n.id, n.address, n.hostname ?? n.ip ?? '-', n.state ?? '-', String(n.capacity ?? '-'), n.version ?? '-', time(n.startedMs), view.leader?.id === n.id ? '*' : '']),
+          ['ID', 'ADDRESS', 'HOST', 'STATE', 'CAPACITY', 'CLOCK', 'VERSION', 'STARTED', 'LEADER'],
+          members.map((n) => [n.id, n.address, n.hostname ?? n.ip ?? '-', n.state ?? '-', String(n.capacity ?? '-'), clockText(n.clock), n.version ?? '-', time(n.startedMs), view.leader?.id === n.id ? '*' : '']),
         ),
       );
     });

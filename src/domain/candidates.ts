@@ -88,6 +88,8 @@ export interface CandidateState {
   nodeId: string;
   alive: boolean;
   draining: boolean;
+  /** Its clock is off from the cluster's (domain/clock-skew.ts): it claims nothing, not even as the last candidate. */
+  skewed?: boolean;
   /** Firings running on it now and its capacity. */
   inflight: number;
   capacity: number;
@@ -95,11 +97,11 @@ export interface CandidateState {
 
 /**
  * Whether a candidate claims now. It passes while it cannot take work (lease deadline passed,
- * draining) or is full, unless it is the last candidate (the firing would otherwise wait for
+ * draining, its clock off from the others') or is full, unless it is the last candidate (the firing would otherwise wait for
  * the leader); past the misfire policy's limit nobody claims, and the leader records a miss.
  */
 export function claimDecision(p: PlannedFiring, me: CandidateState, nowMs: number): 'claim' | 'pass' | 'late' {
-  if (!me.alive || me.draining) return 'pass';
+  if (!me.alive || me.draining || me.skewed) return 'pass';
   if (nowMs > p.lateUntilMs) return 'late';
   const last = p.candidates.indexOf(me.nodeId) === p.candidates.length - 1;
   if (me.inflight >= me.capacity && !last) return 'pass';

@@ -15,6 +15,8 @@ export interface NodeInfo {
   usedMemMb?: number;
   /** Container runtimes it can run images with (docker, podman); none: no container work. */
   runtimes?: string[];
+  /** Its clock is off from the others' (domain/clock-skew.ts): it takes no work until it is back. */
+  clockSkewed?: boolean;
 }
 
 /** A node (re)started this recently is warming up: it gets its share of new work, not all of it. */
@@ -50,13 +52,13 @@ export function fits(n: NodeInfo, requests: Placement['requests']): boolean {
 }
 
 /**
- * Nodes a task may run on: active, allowed by name, not excluded, attributes matching exactly,
+ * Nodes a task may run on: active with its clock in line, allowed by name, not excluded, attributes matching exactly,
  * each constraint's attribute among its allowed values, its cpu/mem request fitting beside what
  * runs there, and a container runtime when it needs one.
  */
 export function eligibleNodes(nodes: NodeInfo[], p: Placement, needs: Needs = {}): NodeInfo[] {
   return nodes.filter((n) => {
-    if (n.state !== 'active') return false;
+    if (n.state !== 'active' || n.clockSkewed) return false;
     if (p.nodes && p.nodes.length > 0 && !p.nodes.includes(n.id)) return false;
     if (p.excludeNodes?.includes(n.id)) return false;
     for (const [k, v] of Object.entries(p.attributes ?? {})) if (n.attributes[k] !== v) return false;

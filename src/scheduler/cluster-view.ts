@@ -172,6 +172,7 @@ export class ClusterView {
         ...(n.resources ? { cpu: n.resources.cpu, memMb: n.resources.memMb } : {}),
         ...(used ? { usedCpu: used.cpu, usedMemMb: used.memMb } : {}),
         runtimes: n.runtimes ?? [],
+        ...(n.clockSkewed ? { clockSkewed: true } : {}),
       };
     });
     return warmedUp(infos, (n) => warming.has(n.lease));

@@ -17,6 +17,7 @@
  *   nodes/{node}                     membership record under the node's lease
  *   drain/{node}                     operator's drain request (sticky until undrain)
  *   election/{leaseHex}              leadership candidates; lowest create revision leads
+ *   clocks/{node}                    the node's clock reading and its offset from the cluster's median, under its lease
  */
 /** A value as read from etcd, with the revision a compare-and-swap on it compares. */
 export interface Versioned<T> {
@@ -36,6 +37,8 @@ export const K = {
   names: (tenant: string) => `names/${encodeURIComponent(tenant)}/`,
   name: (tenant: string, name: string) => `names/${encodeURIComponent(tenant)}/${encodeURIComponent(name)}`,
   cursors: 'cursors/',
+  clocks: 'clocks/',
+  clock: (node: string) => `clocks/${encodeURIComponent(node)}`,
   cursor: (id: string) => `cursors/${id}`,
   firings: 'firings/',
   taskFirings: (id: string) => `firings/${id}/`,

@@ -20,6 +20,8 @@ export interface NodeRecord {
   workerAddresses?: string[];
   state: 'active' | 'draining';
   version: string;
+  /** Its clock is off from the others' (agent/clock-check.ts): the leader gives it no work, and it claims none. */
+  clockSkewed?: boolean;
   /** Firing protocol it speaks: 2 claims planned firings as a candidate (domain/candidates.ts); absent: 1, assignments only. */
   protocol?: number;
   startedMs: number;

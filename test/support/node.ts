@@ -2,9 +2,10 @@ import { RotaNode } from '../../src/node.js';
 import { DEFAULTS, type Config } from '../../src/config.js';
 import { silentLogger, createLogger } from '../../src/log.js';
 import { tempDir } from './tmp.js';
+import type { Clock } from '../../src/domain/clock.js';
 
 /** An in-process Rota node on a free loopback port, on the given etcd and prefix. */
-export async function startNode(endpoint: string, prefix: string, over: Partial<Config> = {}, id = 'n1'): Promise<RotaNode> {
+export async function startNode(endpoint: string, prefix: string, over: Partial<Config> = {}, id = 'n1', clock?: Clock): Promise<RotaNode> {
   const cfg: Config = {
     ...DEFAULTS,
     listen: { host: '127.0.0.1', port: 0 },
@@ -16,7 +17,7 @@ export async function startNode(endpoint: string, prefix: string, over: Partial<
     ...over,
   };
   const log = process.env.ROTA_TEST_LOG ? createLogger({ level: process.env.ROTA_TEST_LOG }) : silentLogger;
-  const node = new RotaNode(cfg, log);
+  const node = new RotaNode(cfg, log, clock);
   await node.start();
   return node;
 }

@@ -34,7 +34,7 @@ export function NodesPage() {
         ${data.nodes.map((n) => {
           const load = n.inflight.length / Math.max(1, n.capacity);
           return html`<tr data-node=${n.id} data-state=${n.state}>
-            <td><b>${n.id}</b> ${n.id === leader && html`<span class="badge ok" data-leader>leader</span>`}<div class="muted small">${n.hostname} · v${n.version}</div></td>
+            <td><b>${n.id}</b> ${n.id === leader && html`<span class="badge ok" data-leader>leader</span>`}<div class="muted small">${n.hostname} · v${n.version}</div>${n.clock?.skewed ? html`<span class="badge bad" data-clock-skewed title="its clock is off from the others': it claims nothing until it is back (chrony/NTP)">clock ${n.clock.offsetMs > 0 ? '+' : ''}${n.clock.offsetMs} ms</span>` : n.clock && n.clock.offsetMs !== null ? html`<div class="muted small" data-clock>clock ${n.clock.offsetMs >= 0 ? '+' : ''}${n.clock.offsetMs} ms</div>` : ''}</td>
             <td class="mono small">${n.address}${n.attributes && Object.keys(n.attributes).length ? html`<div class="muted">${Object.entries(n.attributes).map(([k, v]) => `${k}=${v}`).join(' ')}</div>` : ''}</td>
             <td><span class="badge ${n.state === 'draining' ? 'warn' : 'ok'} node-state">${n.state}</span></td>
             <td><div class="meter" title=${`${n.inflight.length} of ${n.capacity}`}><div style=${`width:${Math.min(100, load * 100)}%`}></div></div>
