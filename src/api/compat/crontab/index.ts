@@ -7,12 +7,11 @@
  *   /crontab/query_task_status  the run log of the items' tasks  data.log_list, data.task_result
  *   /crontab/run_again_task     run each now (even disabled)     data.task_result
  */
-import Router from '@koa/router';
+import { dialect } from '../dialect.js';
 import type { Context } from 'koa';
 import type { ApiDeps } from '../../deps.js';
 import type { ApiMount } from '../../mount.js';
 import { callerOf, requireCaller } from '../../auth.js';
-import { createBodyReader, expectObject } from '../../body.js';
 import { RotaError, orNullIfNotFound } from '../../../domain/errors.js';
 import type { Task } from '../../../domain/task.js';
 import { runBatch, type BatchResult, type Describe } from '../../../service/batch.js';
@@ -40,22 +39,19 @@ function describe(raw: unknown): { id?: string; name?: string } {
 const taskResult = (rs: BatchResult[]) => rs.map((r) => ({ task_id: r.id ?? '', name: r.name ?? '', err: r.error ?? '' }));
 
 export function crontabMount(deps: ApiDeps): ApiMount {
-  const router = new Router();
+  const dl = dialect(deps, { name: 'crontab', prefixes: CRONTAB_PREFIXES, envelope: crontabEnvelope });
+  const { router } = dl;
   const auth = requireCaller(deps.tokens);
-  const readBody = createBodyReader({ maxBytes: deps.maxBodyBytes, jsonAlways: true });
-  const log = deps.log.child({ api: 'crontab' });
+  const { log } = dl;
   const { service } = deps;
   const runLog = new RunLogService(service);
   const onInternal = (err: unknown) => log.error({ err }, 'crontab item failed');
 
   /** The body's task_list; anything else in the body is ignored. */
   async function taskList(ctx: Context): Promise<unknown[]> {
-    const body = expectObject(await readBody(ctx));
-    const list = body.task_list;
+    const list = (await dl.objectBody(ctx, ['task_list'])).task_list;
     if (!Array.isArray(list) || list.length === 0) throw new RotaError('INVALID_BODY', 'task_list is required: a non-empty array of tasks');
     if (list.length > MAX_ITEMS) throw new RotaError('INVALID_BODY', `task_list has more than ${MAX_ITEMS} items`);
-    const extra = Object.keys(body).filter((k) => k !== 'task_list');
-    if (extra.length) log.debug({ path: ctx.path, fields: extra }, 'ignored unknown fields');
     return list;
   }
 
@@ -133,5 +129,5 @@ export function crontabMount(deps: ApiDeps): ApiMount {
     throw new RotaError('METHOD_NOT_ALLOWED', 'method not allowed');
   });
 
-  return { name: 'crontab', prefixes: CRONTAB_PREFIXES, envelope: crontabEnvelope, router };
+  return dl.mount();
 }

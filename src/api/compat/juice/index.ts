@@ -7,13 +7,11 @@
  * `X-Tenant-Id` is required and is the tenant; with tokens configured, the bearer token's tenant
  * must be that tenant.
  */
-import Router from '@koa/router';
+import { dialect } from '../dialect.js';
 import type { Context, Middleware } from 'koa';
 import type { ApiDeps } from '../../deps.js';
 import type { ApiMount } from '../../mount.js';
-import { authenticate } from '../../auth.js';
-import { createBodyReader, expectObject } from '../../body.js';
-import { dropUnknownFields } from '../unknown-fields.js';
+import { authenticate, callerOf } from '../../auth.js';
 import { RotaError, orNullIfNotFound } from '../../../domain/errors.js';
 import { JUICE_STATUS } from '../../../domain/juice-status.js';
 import type { Task } from '../../../domain/task.js';
@@ -44,7 +42,6 @@ function tenantAuth(tokens: Record<string, string> | null): Middleware {
   };
 }
 
-const callerOf = (ctx: Context): Caller => (ctx.state as { caller: Caller }).caller;
 
 function query(ctx: Context, key: string): string | undefined {
   const v = ctx.query[key];
@@ -53,10 +50,9 @@ function query(ctx: Context, key: string): string | undefined {
 }
 
 export function juiceMount(deps: ApiDeps): ApiMount {
-  const router = new Router();
+  const dl = dialect(deps, { name: 'juice', prefixes: JUICE_PREFIXES, envelope: juiceEnvelope });
+  const { router } = dl;
   const auth = tenantAuth(deps.tokens);
-  const readBody = createBodyReader({ maxBytes: deps.maxBodyBytes, jsonAlways: true });
-  const log = deps.log.child({ api: 'juice' });
   const { service, replicas } = deps;
   const expireAfterMs = deps.juice?.expireAfterMs ?? DEFAULT_EXPIRE_AFTER_MS;
 
@@ -72,7 +68,7 @@ export function juiceMount(deps: ApiDeps): ApiMount {
   const find = async (c: Caller, id: string): Promise<Task | null> => orNullIfNotFound(service.get(c, id));
 
   router.post('/v1/tasks', auth, async (ctx) => {
-    const raw = dropUnknownFields(ctx, log, expectObject(await readBody(ctx)), SUBMIT_FIELDS);
+    const raw = await dl.objectBody(ctx, SUBMIT_FIELDS);
     const body = validateSubmit(raw);
     const task = await service.create(callerOf(ctx), toTaskInput(body, expireAfterMs));
     okData(ctx, { taskId: Number(task.id) });
@@ -111,5 +107,5 @@ export function juiceMount(deps: ApiDeps): ApiMount {
     throw new RotaError('METHOD_NOT_ALLOWED', 'method not allowed');
   });
 
-  return { name: 'juice', prefixes: JUICE_PREFIXES, envelope: juiceEnvelope, router };
+  return dl.mount();
 }

@@ -7,19 +7,17 @@
  *   GET    /proc               all tasks and every running process
  *   GET    /proc/output?name=  each replica's output tail, base64 (optional replica=, bytes=, encoding=text)
  */
-import Router from '@koa/router';
+import { dialect } from '../dialect.js';
 import type { Context } from 'koa';
 import type { ApiDeps } from '../../deps.js';
 import type { ApiMount } from '../../mount.js';
 import { callerOf, requireCaller } from '../../auth.js';
-import { createBodyReader, expectObject } from '../../body.js';
 import { RotaError } from '../../../domain/errors.js';
 import type { Task } from '../../../domain/task.js';
 import type { Caller } from '../../../service/task-service.js';
 import { meprocEnvelope, ok } from './envelope.js';
 import { presentProcTask, type ProcRunning } from './present.js';
 import { PROC_FIELDS, toTaskInput, validateProcBody } from './translate.js';
-import { dropUnknownFields } from '../unknown-fields.js';
 
 export const MEPROC_PREFIXES = ['/proc'];
 
@@ -86,13 +84,13 @@ async function listing(deps: ApiDeps, c: Caller): Promise<{ running: ProcRunning
 }
 
 export function meprocMount(deps: ApiDeps): ApiMount {
-  const router = new Router();
+  const dl = dialect(deps, { name: 'meproc', prefixes: MEPROC_PREFIXES, envelope: meprocEnvelope });
+  const { router } = dl;
   const auth = requireCaller(deps.tokens);
-  const readBody = createBodyReader({ maxBytes: deps.maxBodyBytes, jsonAlways: true });
   const { service, replicas } = deps;
 
   router.post('/proc', auth, async (ctx) => {
-    const body = validateProcBody(dropUnknownFields(ctx, deps.log, expectObject(await readBody(ctx)), PROC_FIELDS));
+    const body = validateProcBody(await dl.objectBody(ctx, PROC_FIELDS));
     const c = callerOf(ctx);
     const name = body.name.trim();
     const exists = () => new RotaError('FORBIDDEN', `${name} exists, stop it first`);
@@ -137,5 +135,5 @@ export function meprocMount(deps: ApiDeps): ApiMount {
     throw new RotaError('METHOD_NOT_ALLOWED', 'method not allowed');
   });
 
-  return { name: 'meproc', prefixes: MEPROC_PREFIXES, envelope: meprocEnvelope, router };
+  return dl.mount();
 }

@@ -9,14 +9,12 @@
  *   GET  /api/check/$ip.do             (no token)                 jobs with a run in flight on that host
  * An app is a tenant: `Q-Server-Token: T` is read like `Authorization: Bearer T`.
  */
-import Router from '@koa/router';
+import { dialect } from '../dialect.js';
 import type { Context, Middleware } from 'koa';
 import type { ApiDeps } from '../../deps.js';
 import type { ApiMount } from '../../mount.js';
-import { bearerToken, DEFAULT_TENANT, tenantForToken } from '../../auth.js';
-import { createBodyReader, expectObject } from '../../body.js';
+import { bearerToken, callerOf, DEFAULT_TENANT, tenantForToken } from '../../auth.js';
 import { compileValidator } from '../../validate.js';
-import { dropUnknownFields } from '../unknown-fields.js';
 import { RotaError } from '../../../domain/errors.js';
 import type { Task } from '../../../domain/task.js';
 import type { Caller } from '../../../service/task-service.js';
@@ -52,7 +50,6 @@ function appAuth(tokens: Record<string, string> | null): Middleware {
   };
 }
 
-const callerOf = (ctx: Context): Caller => (ctx.state as { caller: Caller }).caller;
 
 /** qschedule's `param`: an object, or a string holding one; absent or null: none. */
 function paramsOf(v: unknown): Record<string, unknown> | undefined {
@@ -87,14 +84,13 @@ function workerStates(v: unknown): Record<string, boolean> {
 }
 
 export function qscheduleMount(deps: ApiDeps): ApiMount {
-  const router = new Router();
+  const dl = dialect(deps, { name: 'qschedule', prefixes: QSCHEDULE_PREFIXES, envelope: qscheduleEnvelope });
+  const { router } = dl;
   const auth = appAuth(deps.tokens);
-  const readBody = createBodyReader({ maxBytes: deps.maxBodyBytes, jsonAlways: true });
-  const log = deps.log.child({ api: 'qschedule' });
   const { service } = deps;
   const workers = new WorkerService(service, deps.clusterOps);
 
-  const body = async (ctx: Context, fields: string[]): Promise<Record<string, unknown>> => dropUnknownFields(ctx, log, expectObject(await readBody(ctx)), fields);
+  const body = dl.objectBody;
 
   /** The caller's job by name; job不存在 for an unknown one (another app's included). */
   const job = async (c: Caller, name: string): Promise<Task> => {
@@ -166,5 +162,5 @@ export function qscheduleMount(deps: ApiDeps): ApiMount {
     throw new RotaError('METHOD_NOT_ALLOWED', 'method not allowed');
   });
 
-  return { name: 'qschedule', prefixes: QSCHEDULE_PREFIXES, envelope: qscheduleEnvelope, router };
+  return dl.mount();
 }

@@ -7,12 +7,10 @@
  *   /running  enable or disable an identity               /delete   stop and delete it
  *   /search   its logs, as an Elasticsearch response      /clear    delete its logs
  */
-import Router from '@koa/router';
-import type { Context } from 'koa';
+import { dialect } from '../dialect.js';
 import type { ApiDeps } from '../../deps.js';
 import type { ApiMount } from '../../mount.js';
 import { callerOf, requireCaller } from '../../auth.js';
-import { createBodyReader, expectObject } from '../../body.js';
 import { dropUnknownFields } from '../unknown-fields.js';
 import { RotaError } from '../../../domain/errors.js';
 import type { AuditAction } from '../../../domain/audit.js';
@@ -59,16 +57,15 @@ const RUNS_OF: Record<LogType, RunState[]> = {
 const ALL_TYPES: LogType[] = ['put', 'delete', 'running', 'success', 'error'];
 
 export function scheduleApiMount(deps: ApiDeps): ApiMount {
-  const router = new Router();
+  const dl = dialect(deps, { name: 'schedule-api', prefixes: SCHEDULE_API_PATHS, envelope: scheduleApiEnvelope });
+  const { router, readBody } = dl;
   const auth = requireCaller(deps.tokens);
-  const readBody = createBodyReader({ maxBytes: deps.maxBodyBytes, jsonAlways: true });
   const groups = new GroupService(deps.service);
   const logs = new RunLogService(deps.service);
-  const log = deps.log.child({ api: 'schedule-api' });
+  const { log } = dl;
 
   /** The body's known fields (the others are logged and dropped). */
-  const known = async (ctx: Context, fields: readonly string[]): Promise<Record<string, unknown>> =>
-    dropUnknownFields(ctx, log, expectObject(await readBody(ctx)), fields);
+  const known = dl.objectBody;
 
   /** The identity's entry tasks (empty: no such identity). */
   const entriesOf = async (c: Caller, identity: string): Promise<Task[]> => (await groups.tasks(c, identity)).filter(isEntryTask);
@@ -164,7 +161,7 @@ export function scheduleApiMount(deps: ApiDeps): ApiMount {
   });
 
   // Another method on these paths: the router's allowedMethods answers 405 (Allow: POST), in the envelope.
-  return { name: 'schedule-api', prefixes: SCHEDULE_API_PATHS, envelope: scheduleApiEnvelope, router };
+  return dl.mount();
 }
 
 /** A service message about an entry's task ("test.index: action.http.url ...") in the dialect's terms. */
