@@ -22,6 +22,7 @@ import { OutcomeJournal } from './agent/outcome-journal.js';
 import { EtcdHealth } from './store/etcd-health.js';
 import { FAULT_MESSAGES } from './store/errors.js';
 import { survive } from './lib/survive.js';
+import { juiceCallbackBody } from './api/compat/juice/status.js';
 import { NodeFirings } from './store/node-firings.js';
 import { TaskStore } from './store/task-store.js';
 import { ClockStore } from './store/clock-store.js';
@@ -121,7 +122,7 @@ export class RotaNode {
     });
     this.webhooks = new WebhookSender(this.clock, this.log);
     this.alerts = new AlertService(this.h, this.clock, this.log, { ...(this.cfg.alerts.webhookUrl ? { webhookUrl: this.cfg.alerts.webhookUrl } : {}), webhook: this.webhooks, counted: () => this.metrics.alerted() });
-    this.callbacks = new CallbackService(this.h, this.clock, this.log, this.webhooks);
+    this.callbacks = new CallbackService(this.h, this.clock, this.log, this.webhooks, { juice: juiceCallbackBody });
     this.replicaService = new ReplicaService(this.h, this.service, { nodeId: () => this.cfg.node.id, dataDir: resolve(this.cfg.dataDir) });
 
     const app = createApp({

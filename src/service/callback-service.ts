@@ -5,7 +5,6 @@
  * reports of one run go out in order (the end waits until the start was delivered or given up).
  * Each delivery taken by the receiver is noted on the run record (callbackMs).
  */
-import { juiceStatusOfRun } from '../domain/juice-status.js';
 import type { Clock } from '../domain/clock.js';
 import type { Run, Task } from '../domain/task.js';
 import type { EtcdHandle } from '../store/etcd.js';
@@ -16,11 +15,13 @@ import type { Logger } from '../log.js';
 
 export type CallbackEvent = 'start' | 'end';
 
-/** The body a task's callback receives for one event of one run (pure). */
-export function callbackBody(task: Task, run: Run, event: CallbackEvent, nowMs: number): Record<string, unknown> {
-  if (task.callback?.format === 'juice') {
-    return { taskId: Number(task.id), result: juiceStatusOfRun(run, nowMs, !task.enabled), message: run.message ?? (event === 'start' ? 'task is running' : '') };
-  }
+/** A dialect's own callback body, by the name in task.callback.format (the Juice dialect's: api/compat/juice/status.ts). */
+export type CallbackFormat = (task: Task, run: Run, event: CallbackEvent, nowMs: number) => Record<string, unknown>;
+
+/** The body a task's callback receives for one event of one run (pure): its format's, or Rota's own. */
+export function callbackBody(task: Task, run: Run, event: CallbackEvent, nowMs: number, formats: Record<string, CallbackFormat> = {}): Record<string, unknown> {
+  const format = task.callback?.format ? formats[task.callback.format] : undefined;
+  if (format) return format(task, run, event, nowMs);
   return { event, taskId: task.id, taskName: task.name, run };
 }
 
@@ -35,6 +36,8 @@ export class CallbackService {
     private readonly clock: Clock,
     private readonly log: Logger,
     private readonly sender: WebhookSender,
+    /** Callback bodies of the dialects' own formats (the node passes Juice's). */
+    private readonly formats: Record<string, CallbackFormat> = {},
   ) {
     this.runs = new RunStore(h);
     this.tasks = new TaskStore(h);
@@ -59,7 +62,7 @@ export class CallbackService {
   private report(task: Task, run: Run, event: CallbackEvent): void {
     const cb = task.callback;
     if (!cb || !(cb.on ?? ['end']).includes(event)) return;
-    const body = callbackBody(task, run, event, this.clock.now());
+    const body = callbackBody(task, run, event, this.clock.now(), this.formats);
     const deliver = () =>
       new Promise<void>((resolve) =>
         this.sender.send({

@@ -13,7 +13,7 @@ import type { ApiDeps } from '../../deps.js';
 import type { ApiMount } from '../../mount.js';
 import { authenticate, callerOf } from '../../auth.js';
 import { RotaError, orNullIfNotFound } from '../../../domain/errors.js';
-import { JUICE_STATUS } from '../../../domain/juice-status.js';
+import { JUICE_STATUS } from './status.js';
 import type { Task } from '../../../domain/task.js';
 import type { Caller } from '../../../service/task-service.js';
 import { juiceEnvelope, okData } from './envelope.js';

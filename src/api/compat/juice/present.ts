@@ -2,7 +2,7 @@
  * Juice's answers, from a task, its live firing and its newest run (pure). Times leave here as
  * Juice (Java's default date format) wrote them, in UTC: "Dec 8, 2016 4:03:08 PM".
  */
-import { JUICE_STATUS, juiceStatus, type JuiceStatusName } from '../../../domain/juice-status.js';
+import { JUICE_STATUS, juiceStatus, type JuiceStatusName } from './status.js';
 import type { Firing } from '../../../domain/firing.js';
 import type { Run, Task } from '../../../domain/task.js';
 import { LABEL } from './translate.js';

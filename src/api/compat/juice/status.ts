@@ -14,8 +14,8 @@
  *   EXPIRED   12   no node could take it in time (policies.expireAfterMs)
  * UNREACHABLE 7, GONE 9, GONE_BY_OPERATOR 10 and UNKNOWN 11 are Mesos states Rota never reports.
  */
-import type { Firing } from './firing.js';
-import type { Run } from './task.js';
+import type { Firing } from '../../../domain/firing.js';
+import type { Run, Task } from '../../../domain/task.js';
 
 export const JUICE_STATUS = {
   NOT_START: -1,
@@ -66,4 +66,9 @@ export function juiceStatus(firing: Firing | null, newest: Run | null, nowMs: nu
     return 'STAGING';
   }
   return newest ? juiceStatusOfRun(newest, nowMs, paused) : 'NOT_START';
+}
+
+/** The report a task created through Juice gets at its callbackUrl (task.callback.format 'juice'): `{"taskId", "result", "message"}`. */
+export function juiceCallbackBody(task: Task, run: Run, event: 'start' | 'end', nowMs: number): Record<string, unknown> {
+  return { taskId: Number(task.id), result: juiceStatusOfRun(run, nowMs, !task.enabled), message: run.message ?? (event === 'start' ? 'task is running' : '') };
 }
