@@ -2,6 +2,7 @@
  * A real API over a real etcd (fresh key prefix) on a loopback port, and a client that checks
  * every response against the served OpenAPI document's schema for its route and status.
  */
+import type { Reply } from '../support/http.js';
 import { ClusterService } from '../../src/service/cluster-service.js';
 import { ReplicaService } from '../../src/service/replica-service.js';
 import { createServer, type Server } from 'node:http';
@@ -18,12 +19,7 @@ import { freshEtcd } from '../support/etcd.js';
 
 const addFormats = addFormatsModule as unknown as (ajv: Ajv2020) => Ajv2020;
 
-export interface Reply {
-  status: number;
-  headers: Headers;
-  /** Parsed JSON, or undefined for an empty body. */
-  body: any; // eslint-disable-line @typescript-eslint/no-explicit-any
-}
+export type { Reply };
 
 export interface CallOptions {
   /** Values for {placeholders} in the route template. */

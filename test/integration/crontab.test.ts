@@ -1,11 +1,11 @@
 import { expect } from 'chai';
+import { request, type Reply } from '../support/http.js';
 import { execFile } from 'node:child_process';
-import { createServer, type Server } from 'node:http';
 import { randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
 import { freshEtcd, waitFor } from '../support/etcd.js';
 import { api, startNode } from '../support/node.js';
-import { Receiver } from '../support/receiver.js';
+import { Receiver, type Answer, type Hit } from '../support/receiver.js';
 import type { RotaNode } from '../../src/node.js';
 
 const run = promisify(execFile);
@@ -18,50 +18,24 @@ const run = promisify(execFile);
 
 type Json = any; // eslint-disable-line @typescript-eslint/no-explicit-any
 
-async function post(node: RotaNode, path: string, body: unknown, opts: { raw?: string; token?: string; method?: string } = {}): Promise<{ status: number; body: Json }> {
-  const headers: Record<string, string> = { 'content-type': 'application/json' };
-  if (opts.token) headers.authorization = `Bearer ${opts.token}`;
+async function post(node: RotaNode, path: string, body: unknown, opts: { raw?: string; token?: string; method?: string } = {}): Promise<Reply> {
   const method = opts.method ?? 'POST';
-  const payload = method === 'GET' ? undefined : (opts.raw ?? JSON.stringify(body));
-  const r = await fetch(`http://127.0.0.1:${node.port}${path}`, { method, headers, ...(payload !== undefined ? { body: payload } : {}) });
-  const text = await r.text();
-  return { status: r.status, body: text ? JSON.parse(text) : undefined };
+  // A GET carries no body; every other call sends JSON (a raw one as given, with the JSON type).
+  const sent = method === 'GET' ? {} : opts.raw !== undefined ? { raw: opts.raw, type: 'application/json' } : { body };
+  return request(node, method, path, { ...sent, ...(opts.token ? { token: opts.token } : {}) });
 }
 
-/** A loopback server that records the request line too (the shared Receiver keeps no URL). */
-class UrlReceiver {
-  hits: { url: string; method: string; body: string; contentType: string }[] = [];
-  private server!: Server;
-  port = 0;
-
-  async start(): Promise<this> {
-    this.server = createServer((req, res) => {
-      const chunks: Buffer[] = [];
-      req.on('data', (c: Buffer) => chunks.push(c));
-      req.on('end', () => {
-        const body = Buffer.concat(chunks).toString();
-        this.hits.push({ url: req.url ?? '', method: req.method ?? '', body, contentType: String(req.headers['content-type'] ?? '') });
-        res.setHeader('content-type', 'application/json');
-        let call: { id?: unknown; method?: unknown } = {};
-        try {
-          call = JSON.parse(body) as typeof call;
-        } catch {
-          /* not JSON-RPC */
-        }
-        const id = call.id ?? null;
-        if (call.method === 'Arith.Fail') res.end(JSON.stringify({ jsonrpc: '2.0', id, error: { code: -32000, message: 'cannot' } }));
-        else res.end(JSON.stringify({ jsonrpc: '2.0', id, result: 6 }));
-      });
-    });
-    await new Promise<void>((r) => this.server.listen(0, '127.0.0.1', () => r()));
-    this.port = (this.server.address() as { port: number }).port;
-    return this;
+/** The receiver as a JSON-RPC server: Arith.Fail answers an error, every other call the result 6. */
+function jsonRpcAnswers(hit: Hit): Answer {
+  let call: { id?: unknown; method?: unknown } = {};
+  try {
+    call = JSON.parse(hit.body) as typeof call;
+  } catch {
+    // not JSON-RPC: answered like any call
   }
-
-  async stop(): Promise<void> {
-    this.server.closeAllConnections();
-    await new Promise<void>((r) => this.server.close(() => r()));
-  }
+  const id = call.id ?? null;
+  const body = call.method === 'Arith.Fail' ? { jsonrpc: '2.0', id, error: { code: -32000, message: 'cannot' } } : { jsonrpc: '2.0', id, result: 6 };
+  return { contentType: 'application/json', body: JSON.stringify(body) };
 }
 
 describe('crontab dialect /crontab/* (integration, real etcd, real callbacks)', function () {
@@ -69,7 +43,7 @@ describe('crontab dialect /crontab/* (integration, real etcd, real callbacks)', 
   let node: RotaNode;
   let ok: Receiver; // answers 200 "ok"
   let failing: Receiver; // answers 500
-  let urls: UrlReceiver;
+  let urls: Receiver;
   const nodes: RotaNode[] = [];
 
   const uniq = (what: string) => `${what}-${randomBytes(4).toString('hex')}`;
@@ -105,7 +79,9 @@ describe('crontab dialect /crontab/* (integration, real etcd, real callbacks)', 
     ok = await new Receiver().start();
     failing = await new Receiver().start();
     failing.status = 500;
-    urls = await new UrlReceiver().start();
+    urls = new Receiver();
+    urls.respond = jsonRpcAnswers;
+    await urls.start();
   });
 
   afterEach(async () => {

@@ -1,26 +1,12 @@
 import { expect } from 'chai';
+import { request, type Reply } from '../support/http.js';
 import { freshEtcd, waitFor } from '../support/etcd.js';
 import { startNode } from '../support/node.js';
 import { TcpProxy } from '../support/tcp-proxy.js';
 import type { RotaNode } from '../../src/node.js';
 
 /** What a call answered: its status and JSON body (null when the body is not JSON). */
-async function call(node: RotaNode, method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> { // eslint-disable-line @typescript-eslint/no-explicit-any
-  const r = await fetch(`http://127.0.0.1:${node.port}${path}`, {
-    method,
-    headers: body === undefined ? {} : { 'content-type': 'application/json' },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    signal: AbortSignal.timeout(30_000),
-  });
-  const text = await r.text();
-  let parsed: unknown = null;
-  try {
-    parsed = JSON.parse(text);
-  } catch {
-    parsed = null;
-  }
-  return { status: r.status, body: parsed };
-}
+const call = (node: RotaNode, method: string, path: string, body?: unknown): Promise<Reply> => request(node, method, path, { body, timeoutMs: 30_000 });
 
 /**
  * etcd unreachable for 30 s (every connection of the node's cut through a TCP proxy, as a lost

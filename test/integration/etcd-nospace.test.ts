@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { request, type Reply } from '../support/http.js';
 import { execFile } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -12,11 +13,7 @@ import { tempDir } from '../support/tmp.js';
 
 const run = promisify(execFile);
 
-async function call(node: RotaNode, method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> { // eslint-disable-line @typescript-eslint/no-explicit-any
-  const r = await fetch(`http://127.0.0.1:${node.port}${path}`, { method, headers: body === undefined ? {} : { 'content-type': 'application/json' }, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
-  const text = await r.text();
-  return { status: r.status, body: text.startsWith('{') ? JSON.parse(text) : text };
-}
+const call = (node: RotaNode, method: string, path: string, body?: unknown): Promise<Reply> => request(node, method, path, { body, timeoutMs: 30_000 });
 
 /**
  * etcd's space quota: a member started with a small --quota-backend-bytes is filled (by keys

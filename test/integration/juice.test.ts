@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { request, type Reply } from '../support/http.js';
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
@@ -14,11 +15,6 @@ import type { Config } from '../../src/config.js';
 import { DEFAULTS } from '../../src/config.js';
 
 const run = promisify(execFile);
-
-interface Reply {
-  status: number;
-  body: any; // eslint-disable-line @typescript-eslint/no-explicit-any
-}
 
 /**
  * The Juice dialect (/v1/tasks) against a real node: real etcd, scheduler, agent, processes and
@@ -37,15 +33,8 @@ describe('Juice dialect /v1/tasks (integration, real etcd, real processes)', fun
   }
 
   async function j(n: RotaNode, method: string, path: string, body?: unknown, opts: { tenant?: string | null; token?: string; raw?: string } = {}): Promise<Reply> {
-    const headers: Record<string, string> = {};
     const tenant = opts.tenant === undefined ? '10002' : opts.tenant;
-    if (tenant !== null) headers['X-Tenant-Id'] = tenant;
-    if (opts.token) headers.authorization = `Bearer ${opts.token}`;
-    const payload = opts.raw ?? (body === undefined ? undefined : JSON.stringify(body));
-    if (payload !== undefined) headers['content-type'] = 'application/json';
-    const r = await fetch(`http://127.0.0.1:${n.port}${path}`, { method, headers, ...(payload !== undefined ? { body: payload } : {}) });
-    const text = await r.text();
-    return { status: r.status, body: text ? JSON.parse(text) : undefined };
+    return request(n, method, path, { body, ...(opts.raw !== undefined ? { raw: opts.raw } : {}), ...(opts.token ? { token: opts.token } : {}), headers: tenant !== null ? { 'X-Tenant-Id': tenant } : {} });
   }
 
   const submit = async (n: RotaNode, body: Record<string, unknown>, tenant?: string): Promise<number> => {

@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { request, type Reply } from '../support/http.js';
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -19,20 +20,8 @@ const run = promisify(execFile);
  * child processes, checked in the real process table.
  */
 
-interface Reply {
-  status: number;
-  headers: Headers;
-  body: any; // eslint-disable-line @typescript-eslint/no-explicit-any
-}
-
 async function call(node: RotaNode, method: string, path: string, body?: unknown, opts: { raw?: string; token?: string; type?: string } = {}): Promise<Reply> {
-  const headers: Record<string, string> = {};
-  if (opts.token) headers.authorization = `Bearer ${opts.token}`;
-  const payload = opts.raw ?? (body === undefined ? undefined : JSON.stringify(body));
-  if (payload !== undefined) headers['content-type'] = opts.type ?? 'application/json';
-  const r = await fetch(`http://127.0.0.1:${node.port}${path}`, { method, headers, ...(payload !== undefined ? { body: payload } : {}) });
-  const text = await r.text();
-  return { status: r.status, headers: r.headers, body: text ? JSON.parse(text) : undefined };
+  return request(node, method, path, { body, ...opts });
 }
 
 /** The seed document's curl commands, as given (curl -d sends a form Content-Type). */

@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { request, type Reply } from '../support/http.js';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { freshEtcd, waitFor } from '../support/etcd.js';
@@ -9,11 +10,6 @@ import { DEFAULTS } from '../../src/config.js';
 import type { EtcdHandle } from '../../src/store/etcd.js';
 
 const run = promisify(execFile);
-
-interface Reply {
-  status: number;
-  body: any; // eslint-disable-line @typescript-eslint/no-explicit-any
-}
 
 /**
  * The qschedule dialect (/api2/*, /api/check/$ip.do) against real nodes: real etcd, scheduler,
@@ -36,13 +32,7 @@ describe('qschedule dialect /api2/* and /api/check (integration, real etcd)', fu
 
   /** A qschedule call; `token` goes in Q-Server-Token (null: none). */
   async function q(n: RotaNode, method: string, path: string, body?: unknown, token: string | null = 'tqa', raw?: string): Promise<Reply> {
-    const headers: Record<string, string> = {};
-    if (token) headers['Q-Server-Token'] = token;
-    const payload = raw ?? (body === undefined ? undefined : JSON.stringify(body));
-    if (payload !== undefined) headers['content-type'] = 'application/json';
-    const r = await fetch(`http://127.0.0.1:${n.port}${path}`, { method, headers, ...(payload !== undefined ? { body: payload } : {}) });
-    const text = await r.text();
-    return { status: r.status, body: text ? JSON.parse(text) : undefined };
+    return request(n, method, path, { body, ...(raw !== undefined ? { raw } : {}), headers: token ? { 'Q-Server-Token': token } : {} });
   }
 
   /** A job made as the document says jobs are: by the app's client, here the native API under its token. */

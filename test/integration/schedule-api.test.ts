@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { request, type Reply } from '../support/http.js';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { freshEtcd, waitFor } from '../support/etcd.js';
@@ -16,23 +17,12 @@ const run = promisify(execFile);
  * real node: real etcd, real scheduler and agent, a real HTTP receiver for the firings.
  */
 
-interface Reply {
-  status: number;
-  body: any; // eslint-disable-line @typescript-eslint/no-explicit-any
-}
-
 async function post(node: RotaNode, path: string, body?: unknown, opts: { raw?: string; token?: string; method?: string } = {}): Promise<Reply> {
-  const headers: Record<string, string> = {};
-  if (opts.token) headers.authorization = `Bearer ${opts.token}`;
-  const payload = opts.raw ?? (body === undefined ? undefined : JSON.stringify(body));
-  if (payload !== undefined) headers['content-type'] = 'application/json';
-  const r = await fetch(`http://127.0.0.1:${node.port}${path}`, { method: opts.method ?? 'POST', headers, ...(payload !== undefined ? { body: payload } : {}) });
-  const text = await r.text();
-  return { status: r.status, body: text ? JSON.parse(text) : undefined };
+  return request(node, opts.method ?? 'POST', path, { body, ...(opts.raw !== undefined ? { raw: opts.raw } : {}), ...(opts.token ? { token: opts.token } : {}) });
 }
 
 /** A request as a user types it (curl -d sends a form Content-Type). */
-async function curl(node: RotaNode, path: string, data: unknown): Promise<Reply> {
+async function curl(node: RotaNode, path: string, data: unknown): Promise<Pick<Reply, "status" | "body">> {
   const { stdout } = await run('curl', ['-s', '-w', '\n%{http_code}', '-XPOST', `http://127.0.0.1:${node.port}${path}`, '-d', JSON.stringify(data)]);
   const nl = stdout.lastIndexOf('\n');
   return { status: Number(stdout.slice(nl + 1)), body: JSON.parse(stdout.slice(0, nl)) };

@@ -7,14 +7,30 @@ export interface Hit {
   attempt: number;
   receivedMs: number;
   method: string;
+  /** The request line's path and query. */
+  url: string;
+  contentType: string;
   body: string;
   headers: Record<string, string | string[] | undefined>;
 }
 
-/** A real callback target on loopback that records every hit's X-Rota-* headers. */
+/** What the receiver answers a hit: a status (default `status`), a body (default "ok") and its type. */
+export interface Answer {
+  status?: number;
+  body?: string;
+  contentType?: string;
+}
+
+/**
+ * The one callback target of the tests, on loopback: it records every hit (its X-Rota-* headers,
+ * path, type and body) and answers 200 "ok", or what `respond` says (a JSON-RPC server, a
+ * scripted sequence of statuses), or nothing at all while stalled or frozen.
+ */
 export class Receiver {
   hits: Hit[] = [];
   status = 200;
+  /** Answers each hit (after it is recorded); absent: `status` and "ok". */
+  respond: ((hit: Hit) => Answer) | null = null;
   /** While stalled, requests are read and recorded but not answered (a receiver that hangs). */
   private held: (() => void)[] | null = null;
   /** While frozen, nothing is read at all (a receiver stopped by SIGSTOP: requests wait in the kernel). */
@@ -22,6 +38,7 @@ export class Receiver {
   private readonly conns = new Set<import('node:net').Socket>();
   private server!: Server;
   url = '';
+  port = 0;
 
   async start(): Promise<this> {
     this.server = createServer((req, res) => {
@@ -35,13 +52,17 @@ export class Receiver {
           attempt: Number(req.headers['x-rota-attempt'] ?? NaN),
           receivedMs: Date.now(),
           method: req.method ?? '',
+          url: req.url ?? '',
+          contentType: String(req.headers['content-type'] ?? ''),
           body: Buffer.concat(chunks).toString(),
           headers: req.headers,
         });
+        const a: Answer = this.respond ? this.respond(this.hits[this.hits.length - 1]!) : {};
         const answer = () => {
           if (res.destroyed) return;
-          res.statusCode = this.status;
-          res.end('ok');
+          res.statusCode = a.status ?? this.status;
+          if (a.contentType) res.setHeader('content-type', a.contentType);
+          res.end(a.body ?? 'ok');
         };
         if (this.held) this.held.push(answer);
         else answer();
@@ -53,8 +74,8 @@ export class Receiver {
       if (this.frozen) sock.pause();
     });
     await new Promise<void>((r) => this.server.listen(0, '127.0.0.1', () => r()));
-    const a = this.server.address() as { port: number };
-    this.url = `http://127.0.0.1:${a.port}`;
+    this.port = (this.server.address() as { port: number }).port;
+    this.url = `http://127.0.0.1:${this.port}`;
     return this;
   }
 

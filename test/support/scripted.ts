@@ -1,21 +1,15 @@
-import { createServer, type Server } from 'node:http';
+import { Receiver } from './receiver.js';
 
-/** A webhook target that answers each request with the next status of `script` (then 200), recording bodies. */
+/** A webhook target (the shared Receiver) that answers each request with the next status of `script` (then 200), keeping the JSON bodies it took. */
 export async function scripted(script: number[]): Promise<{ url: string; bodies: unknown[]; attempts: () => number; close: () => Promise<void> }> {
+  const rx = new Receiver();
   const bodies: unknown[] = [];
   let n = 0;
-  const server: Server = createServer((req, res) => {
-    let raw = '';
-    req.on('data', (c: Buffer) => (raw += c));
-    req.on('end', () => {
-      const status = script[n++] ?? 200;
-      if (status < 300) bodies.push(JSON.parse(raw));
-      res.statusCode = status;
-      res.end();
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-  const { port } = server.address() as { port: number };
-  return { url: `http://127.0.0.1:${port}/alert`, bodies, attempts: () => n, close: () => new Promise<void>((r) => (server.closeAllConnections(), server.close(() => r()))) };
+  rx.respond = (hit) => {
+    const status = script[n++] ?? 200;
+    if (status < 300) bodies.push(JSON.parse(hit.body));
+    return { status, body: '' };
+  };
+  await rx.start();
+  return { url: `${rx.url}/alert`, bodies, attempts: () => n, close: () => rx.stop() };
 }
-

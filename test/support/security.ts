@@ -2,6 +2,7 @@
  * Helpers for the security tests: a throwaway CA and certificates made with the openssl CLI, a
  * Rota node whose log lines are captured, and calls that carry arbitrary headers.
  */
+import { request, type Reply, type RequestOptions } from './http.js';
 import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -78,27 +79,9 @@ export function nodeWithLog(endpoint: string, prefix: string, over: Partial<Conf
   return new RotaNode(cfg, createLogger({ level: 'debug', destination: capture.stream }));
 }
 
-export interface Reply {
-  status: number;
-  body: any; // eslint-disable-line @typescript-eslint/no-explicit-any
-}
+export type { Reply };
 
 /** A call with any headers; a JSON body (or raw text), parsed JSON back when it is JSON. */
-export async function call(port: number, method: string, path: string, o: { body?: unknown; raw?: string; headers?: Record<string, string>; token?: string } = {}): Promise<Reply> {
-  const headers: Record<string, string> = { ...(o.headers ?? {}) };
-  if (o.token) headers.authorization = `Bearer ${o.token}`;
-  let body: string | undefined = o.raw;
-  if (o.body !== undefined) {
-    body = JSON.stringify(o.body);
-    headers['content-type'] ??= 'application/json';
-  }
-  const r = await fetch(`http://127.0.0.1:${port}${path}`, { method, headers, ...(body !== undefined ? { body } : {}) });
-  const text = await r.text();
-  let parsed: unknown = text;
-  try {
-    parsed = text ? JSON.parse(text) : null;
-  } catch {
-    /* not JSON */
-  }
-  return { status: r.status, body: parsed };
+export async function call(port: number, method: string, path: string, o: RequestOptions = {}): Promise<Reply> {
+  return request(port, method, path, o);
 }

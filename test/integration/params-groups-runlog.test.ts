@@ -13,7 +13,7 @@ import { RotaError } from '../../src/domain/errors.js';
  * agent, callbacks and processes): trigger params reaching the run, groups written whole,
  * the run log over runs and audit events, listing in one scan.
  */
-describe('shared service pieces (integration, real node)', function () {
+describe('trigger and task params, group writes, the run log, tenant listing (service, one real node)', function () {
   this.timeout(60_000);
   let node: RotaNode;
   let rx: Receiver;
