@@ -12,6 +12,8 @@ import type { Firing } from '../domain/firing.js';
 import { firingRunId, hasStarted } from '../domain/firing.js';
 import { findDepCycle } from '../domain/replicas.js';
 import { scheduleInstants } from '../domain/schedule.js';
+import { slotPage, type SlotQuery } from './slots.js';
+import type { Slot } from '../domain/slots.js';
 import { normalizeTask, type InputLimits, type TaskFields, type TaskInput } from './task-input.js';
 
 export interface TaskFilter {
@@ -157,6 +159,12 @@ export class TaskService {
     events: (tenant: string, fromMs?: number, toMs?: number): Promise<AuditEvent[]> => this.events.range(tenant, fromMs, toMs),
     deleteEvents: (tenant: string, ids: string[]): Promise<void> => this.events.deleteIds(tenant, ids),
   };
+
+  /** "Why did this not run?": the task's slots in a range, newest first (service/slots.ts). */
+  async slots(c: Caller, id: string, q: SlotQuery): Promise<{ items: Slot[]; next?: string }> {
+    const task = await this.get(c, id);
+    return slotPage({ runs: this.runs, events: this.events, firings: this.firings }, task, q, this.clock.now());
+  }
 
   /** The service's clock (dialects whose clients send relative or past times read it here). */
   now(): number {

@@ -115,6 +115,41 @@ describe('native API: pause, trigger, runs, events', function () {
     expect((await api.call('GET', '/api/v1/tasks/{id}/runs', { params: { id: '999' } })).status).to.equal(404);
   });
 
+  it('slots: one per instant in [from, to] with its outcome and reason, newest first, paged with an opaque cursor; ISO or epoch ms', async () => {
+    const t = (await api.call('POST', '/api/v1/tasks', { body: { ...httpTask('every-10s'), schedule: { every: '10s' } } })).body;
+    const created = t.createdMs as number;
+    const at = (k: number) => created + k * 10_000; // the grid: one interval after creation, then every 10 s
+    const put = (r: Run) => api.handle.ns.put(K.run(r.taskId, r.scheduledMs, r.attempt)).value(JSON.stringify(r)).exec();
+    await put({ id: `${t.id}-${at(1)}-1`, taskId: t.id, tenant: 'default', scheduledMs: at(1), attempt: 1, trigger: 'schedule', node: 'n1', state: 'succeeded', startedMs: at(1) + 20, endedMs: at(1) + 90 });
+    await put({ id: `${t.id}-${at(2)}-1`, taskId: t.id, tenant: 'default', scheduledMs: at(2), attempt: 1, trigger: 'schedule', node: 'n1', state: 'failed', httpStatus: 500, startedMs: at(2) + 5, endedMs: at(2) + 9 });
+    await put({ id: `${t.id}-${at(3)}-1`, taskId: t.id, tenant: 'default', scheduledMs: at(3), attempt: 1, trigger: 'schedule', state: 'skipped', message: 'skipped: overlap forbid' });
+
+    const all = await api.call('GET', '/api/v1/tasks/{id}/slots', { params: { id: t.id }, query: { from: String(at(1)), to: new Date(at(4)).toISOString() } });
+    expect(all.status).to.equal(200);
+    expect(all.body.items.map((s: { scheduledAt: number; outcome: string }) => [s.scheduledAt, s.outcome])).to.deep.equal([
+      [at(4), 'pending'],
+      [at(3), 'skipped'],
+      [at(2), 'failed'],
+      [at(1), 'succeeded'],
+    ]);
+    expect(all.body.items[2].reason).to.equal('failed (HTTP 500)');
+    expect(all.body.items[3].runs[0]).to.include({ attempt: 1, node: 'n1', latenessMs: 20 });
+
+    const seen: number[] = [];
+    let cursor: string | undefined;
+    for (let i = 0; i < 4; i++) {
+      const page = await api.call('GET', '/api/v1/tasks/{id}/slots', { params: { id: t.id }, query: { from: String(at(1)), to: String(at(4)), limit: 3, ...(cursor ? { cursor } : {}) } });
+      seen.push(...page.body.items.map((s: { scheduledAt: number }) => s.scheduledAt));
+      cursor = page.body.next;
+      if (!cursor) break;
+    }
+    expect(seen).to.deep.equal([at(4), at(3), at(2), at(1)]);
+    const bad = await api.call('GET', '/api/v1/tasks/{id}/slots', { params: { id: t.id }, query: { from: 'yesterday' } });
+    expect([bad.status, bad.body.error.code]).to.deep.equal([400, 'INVALID_QUERY']);
+    expect((await api.call('GET', '/api/v1/tasks/{id}/slots', { params: { id: t.id }, query: { cursor: 'runs/1/2' } })).status).to.equal(400);
+    expect((await api.call('GET', '/api/v1/tasks/{id}/slots', { params: { id: '999' } })).status).to.equal(404);
+  });
+
   it('the audit log lists create, update, pause, resume, trigger, delete newest first', async () => {
     const t = await create('audited');
     const id = { id: t.id };

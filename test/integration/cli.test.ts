@@ -76,7 +76,7 @@ describe('rota CLI (built, against a real node)', function () {
   describe('usage', () => {
     it('rota --help lists the commands, exit codes and environment; each command has its help', async () => {
       const help = await ok(node, ['--help']);
-      for (const w of ['task', 'runs', 'nodes', 'check', 'cluster', 'export', 'import', 'serve', 'ROTA_SERVER', 'ROTA_TOKEN', 'Exit codes']) expect(help).to.include(w);
+      for (const w of ['task', 'runs', 'why', 'nodes', 'check', 'cluster', 'export', 'import', 'serve', 'ROTA_SERVER', 'ROTA_TOKEN', 'Exit codes']) expect(help).to.include(w);
       expect(await ok(node, ['task', 'add', '--help'])).to.include('--cron <expr>');
       expect(await ok(node, ['nodes', 'drain', '--help'])).to.include('--no-wait');
       expect(await ok(node, ['runs', '--help'])).to.include('--follow');
@@ -250,6 +250,23 @@ describe('rota CLI (built, against a real node)', function () {
       expect(r.stdout).to.equal('oops\n');
       expect(r.stderr).to.include('failed').and.include('exit code 3');
       expect((await rota(node, ['runs', 'stdin-task', '--follow'])).code).to.equal(1);
+    });
+  });
+
+  describe('why', () => {
+    it("why lists a task's slots with outcome and reason; why TASK TIME explains one instant with its runs", async () => {
+      await ok(node, ['task', 'add', '--name', 'why-fails', '--every', '1s', '--command', 'echo no; exit 4']);
+      await waitFor(async () => (await okJson(node, ['why', 'why-fails', '--since', '1m'])).items.some((s: { outcome: string }) => s.outcome === 'failed'), 'a failed slot');
+      await ok(node, ['task', 'pause', 'why-fails']);
+      const table = await ok(node, ['why', 'why-fails', '--since', '1m']);
+      expect(table.split('\n')[0]).to.match(/^INSTANT\s+TRIGGER\s+OUTCOME\s+RUNS\s+REASON$/);
+      expect(table).to.include('failed (exit code 4)');
+      const slots = (await okJson(node, ['why', 'why-fails', '--since', '1m'])).items as { scheduledAt: number; outcome: string }[];
+      const failed = slots.find((s) => s.outcome === 'failed')!;
+      const one = await ok(node, ['why', 'why-fails', new Date(failed.scheduledAt).toISOString()]);
+      expect(one).to.include(': failed').and.include('exit code 4').and.match(/ATTEMPT\s+STATE\s+NODE\s+LATE\s+MESSAGE/);
+      expect((await rota(node, ['why', 'no-such-task'])).code).to.equal(1);
+      expect((await rota(node, ['why', 'why-fails', '--limit', '0'])).code).to.equal(2);
     });
   });
 

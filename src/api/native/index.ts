@@ -14,6 +14,7 @@ import { systemRoutes } from './system.js';
 import { nodeRoutes } from './nodes.js';
 import { replicaRoutes } from './replicas.js';
 import { nextFiringRoutes } from './next-firings.js';
+import { slotRoutes } from './slots.js';
 
 export const NATIVE_PREFIXES = ['/api/v1', '/healthz', '/readyz', '/metrics'];
 
@@ -32,5 +33,6 @@ export function nativeMount(deps: ApiDeps): ApiMount {
   nodeRoutes(router, n);
   replicaRoutes(router, n);
   nextFiringRoutes(router, n);
+  slotRoutes(router, n);
   return { name: 'native', prefixes: NATIVE_PREFIXES, envelope: nativeEnvelope, router };
 }

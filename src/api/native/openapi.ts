@@ -88,6 +88,15 @@ function paths(): Obj {
     '/api/v1/tasks/{id}/runs': {
       get: operation({ tag: 'runs', summary: "A task's runs, newest first", params: [ID, ...queryParams(S.ListRunsQuery)], ok: { status: 200, description: 'A page of runs', schema: ref('RunPage') }, errors: [400, 404] }),
     },
+    '/api/v1/tasks/{id}/slots': {
+      get: operation({
+        tag: 'runs',
+        summary: 'Why did this not run? One slot per instant the schedule had in [from, to] (and one per manual trigger), newest first, with its outcome, the reason in words and its runs',
+        params: [ID, ...queryParams(S.SlotsQuery)],
+        ok: { status: 200, description: 'A page of slots', schema: S.page('#/components/schemas/Slot') },
+        errors: [400, 404],
+      }),
+    },
     '/api/v1/tasks/{id}/next': {
       get: operation({ tag: 'tasks', summary: "The next firing instants of a task's schedule (also while paused; none for manual and daemon tasks)", params: [ID, ...queryParams(S.NextFiringsQuery)], ok: { status: 200, description: 'Instants, ascending', schema: S.NextFirings }, errors: [400, 404] }),
     },
@@ -170,6 +179,7 @@ export function openApiDocument(): Obj {
         TriggerResult: S.TriggerResult,
         Run: S.Run,
         RunPage: S.page('#/components/schemas/Run'),
+        Slot: S.Slot,
         Event: S.Event,
         EventPage: S.page('#/components/schemas/Event'),
         LogEntry: S.LogEntry,

@@ -330,6 +330,42 @@ export const ListEventsQuery: Schema = {
 };
 
 /** GET /api/v1/tasks/{id}/next: the next firing instants of a task's schedule. */
+const instant = (description: string) => str(40, { pattern: '^(\\d{1,16}|\\d{4}-\\d{2}-\\d{2}T[0-9:.]+(Z|[+-]\\d{2}:?\\d{2})?)$', description });
+
+export const SlotsQuery: Schema = {
+  type: 'object',
+  properties: {
+    from: instant('epoch ms or ISO 8601 (default: an hour before `to`)'),
+    to: instant('epoch ms or ISO 8601 (default: now)'),
+    limit: int(1, 1000, { default: 100, description: 'slots per page, newest first (at most 1,000)' }),
+    cursor: str(100, { description: "the previous page's next" }),
+  },
+};
+
+const SlotRun = obj(
+  {
+    attempt: int(1),
+    replica: int(0),
+    node: { type: 'string' },
+    state: { enum: ['pending', 'running', 'succeeded', 'failed', 'killed', 'lost', 'skipped', 'expired'] },
+    trigger: { enum: ['schedule', 'manual', 'retry', 'catch-up'] },
+    latenessMs: { type: 'integer', description: 'from the instant to the start' },
+    message: { type: 'string' },
+  },
+  { required: ['attempt', 'state', 'trigger'] },
+);
+
+export const Slot: Schema = obj(
+  {
+    scheduledAt: int(0, MAX_MS, { description: 'the instant (epoch ms)' }),
+    trigger: { enum: ['schedule', 'manual'], description: 'manual: a trigger, listed as its own slot' },
+    outcome: { enum: ['succeeded', 'failed', 'running', 'pending', 'skipped', 'missed', 'paused', 'lost'] },
+    reason: { type: 'string', description: 'why, in words (absent for a plain success)' },
+    runs: { type: 'array', items: SlotRun },
+  },
+  { required: ['scheduledAt', 'trigger', 'outcome', 'runs'] },
+);
+
 export const NextFiringsQuery: Schema = {
   type: 'object',
   properties: {
