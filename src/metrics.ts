@@ -44,6 +44,9 @@ export class Metrics {
   private readonly survivedErrors = new Counter({ name: 'rota_errors_survived_total', help: 'Failures a node went on after (a clean-up, a best-effort delete, a stop on the way out), each also logged at warn, by where', labelNames: ['where'], registers: [this.registry] });
   private readonly clockOffset = new Gauge({ name: 'rota_clock_offset_seconds', help: "This node's clock minus the median of the cluster's clocks (absent with fewer than three nodes)", registers: [this.registry] });
   private readonly clockSkew = new Gauge({ name: 'rota_clock_skewed', help: "1 while this node's clock is off from the others' by more than node.maxClockSkewMs: it claims nothing meanwhile", registers: [this.registry] });
+  private readonly webhookDrops = new Counter({ name: 'rota_webhook_dropped_total', help: 'Webhook deliveries (task callbacks, failure alerts) that will not happen, by why: queue-full (the oldest waiting one dropped), given-up (every attempt failed), refused (a 4xx), and by kind', labelNames: ['why', 'kind'], registers: [this.registry] });
+  private readonly leaseLosses = new Counter({ name: 'rota_lease_lost_total', help: "Times this node's lease was lost (expired under load, etcd unreachable): its work stopped and a new incarnation started", registers: [this.registry] });
+  private readonly buildInfo = new Gauge({ name: 'rota_build_info', help: 'Always 1: the version this node runs, and the firing protocol it speaks', labelNames: ['version', 'protocol'], registers: [this.registry] });
   private readonly etcdErrors = new Counter({ name: 'rota_etcd_errors_total', help: 'etcd requests that failed, by part', labelNames: ['part'], registers: [this.registry] });
   private sources: MetricSources | null = null;
   /** Recent lateness samples, for /api/v1/cluster and the benchmarks. */
@@ -146,6 +149,15 @@ export class Metrics {
     if (offsetMs === null) this.clockOffset.reset();
     else this.clockOffset.set(offsetMs / 1000);
     this.clockSkew.set(skewed ? 1 : 0);
+  }
+  readonly webhookDropped = (why: string, what: string): void => {
+    this.webhookDrops.inc({ why, kind: what.startsWith('alert') ? 'alert' : 'callback' });
+  };
+  leaseLost(): void {
+    this.leaseLosses.inc();
+  }
+  build(version: string, protocol: number): void {
+    this.buildInfo.set({ version, protocol: String(protocol) }, 1);
   }
   etcdError(part: string): void {
     this.etcdErrors.inc({ part });

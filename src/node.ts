@@ -108,6 +108,7 @@ export class RotaNode {
     this.service = new TaskService(this.h, this.clock, { allowedUsers: this.cfg.runAs.allowed, maxReplicas: this.cfg.api.maxReplicas });
     this.clusterService = new ClusterService(this.h, this.cfg.auth.operators);
     this.etcdHealth = new EtcdHealth(this.h, () => this.clock.now());
+    this.metrics.build(VERSION, this.cfg.scheduler.candidates ? 2 : 1);
     this.metrics.bind({
       isLeader: () => !!this.leadership,
       inflight: () => this.agent?.inflight().length ?? 0,
@@ -120,7 +121,7 @@ export class RotaNode {
       replicas: () => this.leader?.replicaCounts() ?? null,
       watchReconnects,
     });
-    this.webhooks = new WebhookSender(this.clock, this.log);
+    this.webhooks = new WebhookSender(this.clock, this.log, undefined, this.metrics.webhookDropped);
     this.alerts = new AlertService(this.h, this.clock, this.log, { ...(this.cfg.alerts.webhookUrl ? { webhookUrl: this.cfg.alerts.webhookUrl } : {}), webhook: this.webhooks, counted: () => this.metrics.alerted() });
     this.callbacks = new CallbackService(this.h, this.clock, this.log, this.webhooks, { juice: juiceCallbackBody });
     this.replicaService = new ReplicaService(this.h, this.service, { nodeId: () => this.cfg.node.id, dataDir: resolve(this.cfg.dataDir) });
@@ -246,6 +247,7 @@ export class RotaNode {
     if (this.stopping || this.reincarnating) return;
     this.reincarnating = (async () => {
       this.log.warn('lease lost: starting a new incarnation');
+      this.metrics.leaseLost();
       do {
         await Promise.race([survive(this.agent?.stop(0), this.log, 'node.reincarnate', 'stopping the old incarnation\'s agent failed', this.metrics.survived), this.clock.sleep(10_000)]);
         try {

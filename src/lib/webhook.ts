@@ -39,6 +39,8 @@ export class WebhookSender {
     private readonly clock: Clock,
     private readonly log: Logger,
     private readonly opts: WebhookOptions = WEBHOOK_DEFAULTS,
+    /** Told of each delivery that will not happen: 'queue-full' (the oldest waiting one dropped), 'given-up' (every attempt failed), 'refused' (a 4xx). */
+    private readonly dropped: (why: 'queue-full' | 'given-up' | 'refused', what: string) => void = () => undefined,
   ) {}
 
   /** Deliveries queued or being retried. */
@@ -54,6 +56,7 @@ export class WebhookSender {
         oldest.abort.abort();
         this.pending.delete(oldest);
         this.log.warn({ what: oldest.d.what, url: oldest.d.url }, 'webhook queue full: oldest delivery dropped');
+        this.dropped('queue-full', oldest.d.what);
       }
     }
     const entry = { d, abort: new AbortController() };
@@ -81,7 +84,10 @@ export class WebhookSender {
         });
         await r.arrayBuffer().catch(() => undefined);
         if (!retryable(r.status)) {
-          if (r.status >= 400) this.log.warn({ what: d.what, url: d.url, status: r.status }, 'webhook refused the delivery; not retried');
+          if (r.status >= 400) {
+            this.log.warn({ what: d.what, url: d.url, status: r.status }, 'webhook refused the delivery; not retried');
+            this.dropped('refused', d.what);
+          }
           d.done?.(r.status < 400 ? attempt : null, r.status >= 400 ? `HTTP ${r.status}` : undefined);
           return;
         }
@@ -95,7 +101,11 @@ export class WebhookSender {
         backoff = Math.min(backoff * 2, this.opts.maxBackoffMs);
       }
     }
-    this.log.warn({ what: d.what, url: d.url, err: last, attempts: this.opts.maxAttempts }, 'webhook delivery given up');
+    // Aborted: dropped from a full queue (counted there) or the sender closed.
+    if (!abort.signal.aborted) {
+      this.log.warn({ what: d.what, url: d.url, err: last, attempts: this.opts.maxAttempts }, 'webhook delivery given up');
+      this.dropped('given-up', d.what);
+    }
     d.done?.(null, last);
   }
 }
