@@ -12,6 +12,8 @@ export const EXIT = {
   TIMEOUT: 4,
   /** A followed run ended in a state other than succeeded. */
   RUN_FAILED: 5,
+  /** `rota cluster`: no node leads, or etcd is unhealthy (the view is printed first). */
+  UNHEALTHY: 6,
 } as const;
 
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT];

@@ -152,5 +152,8 @@ export function clusterCommand(): Command {
       const members = [...view.members].sort((a, b) => a.id.localeCompare(b.id));
       return `${head}\n${table(['ID', 'ADDRESS', 'STATE', 'VERSION', 'LEADER'], members.map((n) => [n.id, n.address, n.state ?? '-', n.version ?? '-', view.leader?.id === n.id ? '*' : '']))}`;
     });
+    // Scripts and health checks read the exit code: 6 when nothing would fire or etcd is unwell.
+    const wrong = [...(view.leader ? [] : ['no node leads']), ...(view.etcd.healthy ? [] : [`etcd is unhealthy (${view.etcd.error ?? 'no answer'})`])];
+    if (wrong.length) throw new CliError(`cluster unhealthy: ${wrong.join('; ')}`, EXIT.UNHEALTHY);
   });
 }

@@ -27,7 +27,7 @@ Environment:
 Exit codes:
   0 ok · 1 the server answered with an error, or no such task/run · 2 usage error (nothing sent)
   3 cannot reach the server · 4 a wait timed out (drain, check --wait, --follow --timeout)
-  5 a followed run did not succeed
+  5 a followed run did not succeed · 6 rota cluster: no leader, or etcd unhealthy
 
 Full reference: docs/cli.md`;
 

@@ -281,7 +281,7 @@ describe('rota CLI (built, against a real node)', function () {
 
     it('nodes ls lists the members with the leader marked', async () => {
       const text = await ok(node, ['nodes', 'ls']);
-      expect(text.split('\n')[0]).to.match(/^ID\s+ADDRESS\s+HOST\s+STATE\s+CAPACITY\s+VERSION\s+STARTED\s+LEADER$/);
+      expect(text.split('\n')[0]).to.match(/^ID\s+ADDRESS\s+HOST\s+STATE\s+CAPACITY\s+CLOCK\s+VERSION\s+STARTED\s+LEADER$/);
       expect(text.split('\n')[1]).to.match(/^n1\s+127\.0\.0\.1:\d+\s+.*active.*\*$/);
       const json = await okJson(node, ['nodes', 'ls']);
       expect(json.leader).to.equal('n1');
@@ -316,6 +316,12 @@ describe('rota CLI (built, against a real node)', function () {
       expect((await apiGet(node, `/api/v1/runs/${runId}`)).state).to.equal('succeeded');
       expect(await ok(node, ['check', '127.0.0.1'])).to.equal('nothing in flight\n');
       expect((await okJson(node, ['nodes', 'ls'])).items[0].state).to.equal('draining');
+      // The only node drained: nobody leads, and `rota cluster` says so with exit code 6.
+      await waitFor(async () => (await apiGet(node, '/api/v1/cluster')).leader === null, 'no leader while drained');
+      const unhealthy = await rota(node, ['cluster']);
+      expect(unhealthy.code).to.equal(6);
+      expect(unhealthy.stdout).to.include('NONE: no node leads');
+      expect(unhealthy.stderr).to.include('cluster unhealthy: no node leads');
 
       expect(await ok(node, ['nodes', 'undrain', 'n1'])).to.include('node n1 active');
       await waitFor(async () => (await apiGet(node, '/api/v1/nodes')).items[0].state === 'active', 'n1 active again');
