@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 NODE_MODULES := node_modules/.installed
 
-.PHONY: run test build deps etcd-bin promtool-bin haproxy-bin curl-bin chromium-bin redis-bin test-tools unit integration ui cluster bench bench-cron clean lint
+.PHONY: run install test build deps etcd-bin promtool-bin haproxy-bin curl-bin chromium-bin redis-bin test-tools unit integration ui cluster bench bench-cron clean lint
 
 deps: $(NODE_MODULES)
 
@@ -64,6 +64,14 @@ build: deps
 # One node on 127.0.0.1:7400 with an embedded etcd member under ./data. Ctrl-C stops both.
 run: etcd-bin build
 	node dist/src/cli.js serve $(ARGS)
+
+# `rota` on the PATH: a link in $(PREFIX)/bin to this checkout's built CLI (root, or PREFIX=~/.local).
+PREFIX ?= /usr/local
+install: build
+	mkdir -p $(PREFIX)/bin
+	chmod +x dist/src/cli.js
+	ln -sf $(CURDIR)/dist/src/cli.js $(PREFIX)/bin/rota
+	@echo "rota -> $(CURDIR)/dist/src/cli.js (rota --help)"
 
 # Unit and integration tests in parallel; the cluster tests (3 etcd members + 3 node processes
 # each, faults injected) one file at a time, so two clusters do not fight over 2 cores; the
