@@ -98,6 +98,8 @@ describe('web dashboard in headless Chromium', function () {
     await done.click();
     await page.locator('#run-output pre', { hasText: 'hello from the dashboard' }).waitFor();
     expect(await page.textContent('#run-output pre')).to.contain('second line');
+    // "Why did this not run?": the instants of the last hour with their outcome, the one that ran included.
+    await page.locator('#slots li[data-outcome=succeeded]').first().waitFor({ timeout: 10_000 });
     await page.screenshot({ path: `${SHOTS}task.png`, fullPage: true });
   });
 

@@ -6,9 +6,14 @@ import { scheduleWords, scheduleRaw, actionWords, fmtTime, fmtDuration, fmtRelat
 import { StateBadges, RunState, taskAction } from './tasks.js';
 
 async function loadTask(id) {
-  const [task, runs, next] = await Promise.all([api('GET', `/api/v1/tasks/${id}`), api('GET', `/api/v1/tasks/${id}/runs?limit=100`), api('GET', `/api/v1/tasks/${id}/next?count=5`)]);
+  const [task, runs, next, slots] = await Promise.all([
+    api('GET', `/api/v1/tasks/${id}`),
+    api('GET', `/api/v1/tasks/${id}/runs?limit=100`),
+    api('GET', `/api/v1/tasks/${id}/next?count=5`),
+    api('GET', `/api/v1/tasks/${id}/slots?limit=60`),
+  ]);
   const replicas = task.schedule.daemon ? (await api('GET', `/api/v1/tasks/${id}/replicas`)).items : [];
-  return { task, runs: runs.items, next, replicas };
+  return { task, runs: runs.items, next, replicas, slots: slots.items };
 }
 
 /** Runs grouped by firing (scheduled instant and replica), attempts ascending; newest firing first. */
@@ -51,6 +56,24 @@ function Timeline({ runs, now }) {
   </svg>`;
 }
 
+/** "Why did this not run?": the last hour's instants, newest first, each with its outcome and the reason in words. */
+function Slots({ slots, tz }) {
+  const notRun = slots.filter((s) => s.outcome !== 'succeeded' && s.outcome !== 'pending' && s.outcome !== 'running').length;
+  return html`<div class="card wide" id="slots">
+    <h3>Instants <span class="muted small">(the last hour, newest first: what became of each and why; ${notRun ? `${notRun} did not run or failed` : 'all ran'})</span></h3>
+    ${slots.length === 0 ? html`<p class="muted">No instant in the last hour.</p>` : html`<ol class="slots">
+      ${slots.map((s) => html`<li data-ms=${s.scheduledAt} data-outcome=${s.outcome} title=${s.reason ?? s.outcome}>
+        <span class=${`slot-dot state-${stateOf(s.outcome)} badge`}>${s.outcome}</span>
+        <span class="small">${fmtTime(s.scheduledAt, tz)}${s.trigger === 'manual' ? ' · manual' : ''}</span>
+        ${s.reason && html`<span class="muted small">${s.reason}</span>`}
+      </li>`)}
+    </ol>`}
+  </div>`;
+}
+
+/** A slot's outcome as the run-state colour it shares. */
+const stateOf = (outcome) => ({ missed: 'lost', paused: 'skipped' })[outcome] ?? outcome;
+
 /** A run's output: the run record's tail, or, while it runs, the live tail read on its node. */
 function RunOutput({ task, run }) {
   const live = run.state === 'running';
@@ -79,7 +102,7 @@ export function TaskDetail({ id }) {
   const [selected, setSelected] = useState(null);
   const [actionError, setActionError] = useState('');
   if (!data) return html`<section>${error ? html`<p class="error">${error.message}</p>` : html`<p class="muted">Loading…</p>`}</section>`;
-  const { task, runs, next, replicas } = data;
+  const { task, runs, next, replicas, slots } = data;
   const now = Date.now();
   const running = runs.some((r) => r.state === 'running' && !due(r, now));
   const act = async (verb) => {
@@ -145,5 +168,6 @@ export function TaskDetail({ id }) {
       <p class="muted small">Click a run for its output.</p>
     </div>
     ${sel && html`<${RunOutput} task=${task} run=${sel} key=${sel.id} />`}
+    ${!task.schedule.daemon && !task.schedule.manual && html`<${Slots} slots=${slots} tz=${next.tz} />`}
   </section>`;
 }
