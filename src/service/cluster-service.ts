@@ -1,4 +1,5 @@
 import type { EtcdHandle } from '../store/etcd.js';
+import { clusterStats, type ClusterStats } from './cluster-stats.js';
 import { NodeStore } from '../store/node-store.js';
 import type { NodeRecord } from '../store/session.js';
 import { firingRunId } from '../domain/firing.js';
@@ -26,6 +27,11 @@ export class ClusterService {
     private readonly operators: string[] = ['default'],
   ) {
     this.nodes = new NodeStore(h);
+  }
+
+  /** The cluster's counters summed over the live nodes, each node's share, and who did not answer (service/cluster-stats.ts). */
+  async stats(nowMs: number): Promise<ClusterStats> {
+    return clusterStats(await this.nodes.list(), nowMs);
   }
 
   isOperator(c: Caller): boolean {

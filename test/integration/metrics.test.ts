@@ -39,6 +39,14 @@ describe('/metrics (integration, real etcd)', function () {
       expect(sample(text, 'rota_nodes', 'state="draining"')).to.equal(0);
       expect(sample(text, 'rota_inflight_runs')).to.be.at.least(0);
       expect(text).to.contain('rota_process_resident_memory_bytes');
+      expect(text).to.match(/^rota_build_info\{version="[^"]+",protocol="2"\} 1$/m);
+      // The cluster's counters as the node sums them (one node here: its own, none missing).
+      const stats = await api(node, 'GET', '/api/v1/cluster/stats');
+      expect(stats.status).to.equal(200);
+      expect(stats.body.missing).to.deep.equal([]);
+      expect(stats.body.nodes.map((n: { id: string }) => n.id)).to.deep.equal(['n1']);
+      expect(stats.body.totals.rota_runs_finished_total.failed).to.be.at.least(2);
+      expect(stats.body.totals.rota_firings_planned_total.manual).to.equal(1);
     } finally {
       await node.stop();
       await rx.stop();

@@ -124,6 +124,9 @@ function paths(): Obj {
     '/api/v1/cluster': {
       get: operation({ tag: 'cluster', summary: 'Leader, members and etcd health', ok: { status: 200, description: 'Cluster view', schema: { type: 'object' } }, errors: [503] }),
     },
+    '/api/v1/cluster/stats': {
+      get: operation({ tag: 'cluster', summary: "The cluster's counters (firings planned and skipped, runs by state, retries, lost, in flight, claims, lease losses, webhook drops, lateness) summed over the live nodes by the node that answers, each node's share, and the nodes that did not answer", ok: { status: 200, description: 'Cluster-wide counters', schema: S.ClusterStats }, errors: [503] }),
+    },
     '/api/v1/nodes': {
       get: operation({ tag: 'cluster', summary: 'Node membership records', ok: { status: 200, description: 'Nodes', schema: S.page('#/components/schemas/Node') }, errors: [503] }),
     },

@@ -366,6 +366,18 @@ export const Slot: Schema = obj(
   { required: ['scheduledAt', 'trigger', 'outcome', 'runs'] },
 );
 
+const counters: Schema = { type: 'object', additionalProperties: { anyOf: [{ type: 'number' }, { type: 'object', additionalProperties: { type: 'number' } }] } };
+
+export const ClusterStats: Schema = obj(
+  {
+    atMs: int(0),
+    totals: { ...counters, description: 'each series summed over the nodes that answered: a number, or by label (trigger, reason, state, rank, why)' },
+    nodes: { type: 'array', items: obj({ id: { type: 'string' }, address: { type: 'string' }, counters, startedMs: { type: 'number', description: 'its process started then: its counters count from there' } }, { required: ['id', 'address', 'counters'] }) },
+    missing: { type: 'array', description: 'live nodes that did not answer within a second: not in the totals', items: obj({ id: { type: 'string' }, address: { type: 'string' }, error: { type: 'string' } }, { required: ['id', 'address', 'error'] }) },
+  },
+  { required: ['atMs', 'totals', 'nodes', 'missing'] },
+);
+
 export const NextFiringsQuery: Schema = {
   type: 'object',
   properties: {

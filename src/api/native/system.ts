@@ -27,6 +27,9 @@ export function systemRoutes(r: Router, n: Native): void {
   r.get('/api/v1/cluster', n.auth, async (ctx) => {
     ctx.body = await deps.cluster();
   });
+  r.get('/api/v1/cluster/stats', n.auth, async (ctx) => {
+    ctx.body = await deps.clusterOps.stats(deps.service.now());
+  });
   r.get('/api/v1/nodes', n.auth, async (ctx) => {
     ctx.body = { items: await deps.nodes() };
   });
