@@ -19,6 +19,7 @@ const SUMMED: Record<string, string | null> = {
   rota_webhook_dropped_total: 'why',
   rota_outcomes_pending: null,
   rota_firing_lateness_seconds_count: null,
+  rota_firing_lateness_seconds_bucket: 'le',
   rota_firing_lateness_seconds_sum: null,
 };
 

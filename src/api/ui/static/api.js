@@ -91,24 +91,3 @@ export function usePoll(load, key = '', everyMs = POLL_MS) {
   const reload = useCallback(() => tick.current(), []);
   return { ...state, reload };
 }
-
-/** Prometheus text -> [{ name, labels, value }]. */
-export function parseMetrics(text) {
-  const out = [];
-  for (const line of text.split('\n')) {
-    if (!line || line.startsWith('#')) continue;
-    const m = /^([a-zA-Z_:][\w:]*)(?:\{(.*)\})?\s+(\S+)/.exec(line);
-    if (!m) continue;
-    const labels = {};
-    for (const l of (m[2] || '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)) labels[l[1]] = l[2];
-    out.push({ name: m[1], labels, value: Number(m[3]) });
-  }
-  return out;
-}
-
-/** Sum of a series over the samples whose labels match `where`. */
-export function metric(samples, name, where = {}) {
-  return samples
-    .filter((s) => s.name === name && Object.entries(where).every(([k, v]) => s.labels[k] === v))
-    .reduce((a, s) => a + s.value, 0);
-}

@@ -1,7 +1,8 @@
 // Cluster health at a glance: leader, etcd, nodes, firings per second and the counters that
-// say something went wrong (late, missed, skipped, failed, lost), from /metrics and /api/v1/cluster.
+// say something went wrong (late, missed, skipped, failed, lost), summed over every node
+// (/api/v1/cluster/stats), so two refreshes through a load balancer show the same cluster.
 import { useRef } from 'preact/hooks';
-import { html, api, usePoll, parseMetrics, metric } from './api.js';
+import { html, api, usePoll } from './api.js';
 import { fmtBytes, fmtDuration } from './format.js';
 
 const HISTORY = 60;
@@ -23,30 +24,38 @@ function Stat({ label, value, hint, tone = '', id }) {
 export function HealthPage() {
   const history = useRef({ samples: [], rates: [] });
   const { data, error } = usePoll(async () => {
-    const [cluster, text] = await Promise.all([api('GET', '/api/v1/cluster'), fetch('/metrics').then((r) => (r.ok ? r.text() : ''))]);
-    const m = parseMetrics(text);
-    const planned = metric(m, 'rota_firings_planned_total');
+    const [cluster, stats] = await Promise.all([api('GET', '/api/v1/cluster'), api('GET', '/api/v1/cluster/stats')]);
+    const t = stats.totals;
+    /** A summed series: its total, or one label's value. */
+    const total = (name, label) => {
+      const v = t[name];
+      if (v === undefined) return 0;
+      if (typeof v === 'number') return v;
+      return label === undefined ? Object.values(v).reduce((a, b) => a + b, 0) : v[label] ?? 0;
+    };
+    const planned = total('rota_firings_planned_total');
     const now = performance.now();
     // The rate over the last ~10 s of samples (one poll interval alone is too jumpy).
     const h = history.current;
     h.samples = [...(h.samples || []), { planned, at: now }].filter((s) => now - s.at <= 10_500);
     const first = h.samples[0];
     if (h.samples.length > 1) h.rates = [...h.rates, Math.max(0, (planned - first.planned) / ((now - first.at) / 1000))].slice(-HISTORY);
-    const count = metric(m, 'rota_firing_lateness_seconds_count');
-    const onTime = metric(m, 'rota_firing_lateness_seconds_bucket', { le: '1' });
+    const count = total('rota_firing_lateness_seconds_count');
+    const onTime = total('rota_firing_lateness_seconds_bucket', '1');
     return {
       cluster,
+      missing: stats.missing,
       rates: h.rates,
       planned,
       late: count - onTime,
       started: count,
-      missed: metric(m, 'rota_firings_skipped_total', { reason: 'misfire' }),
-      overlap: metric(m, 'rota_firings_skipped_total', { reason: 'overlap' }),
-      failed: metric(m, 'rota_runs_finished_total', { state: 'failed' }),
-      succeeded: metric(m, 'rota_runs_finished_total', { state: 'succeeded' }),
-      lost: metric(m, 'rota_runs_lost_total'),
-      retries: metric(m, 'rota_retries_total'),
-      inflight: metric(m, 'rota_inflight_runs'),
+      missed: total('rota_firings_skipped_total', 'misfire'),
+      overlap: total('rota_firings_skipped_total', 'overlap'),
+      failed: total('rota_runs_finished_total', 'failed'),
+      succeeded: total('rota_runs_finished_total', 'succeeded'),
+      lost: total('rota_runs_lost_total'),
+      retries: total('rota_retries_total'),
+      inflight: total('rota_inflight_runs'),
     };
   });
   if (!data) return html`<section><h1>Cluster</h1>${error ? html`<p class="error">${error.message}</p>` : html`<p class="muted">Loading…</p>`}</section>`;
@@ -76,7 +85,7 @@ export function HealthPage() {
       </div>
     </div>
     <div class="card wide">
-      <h3>Firings per second <span class="muted small">(planned by the leader, as counted on this node)</span></h3>
+      <h3>Firings per second <span class="muted small">(planned, summed over the nodes)</span></h3>
       <div class="row"><span class="big" id="firing-rate">${rate.toFixed(1)}/s</span><${Sparkline} values=${data.rates} /></div>
     </div>
     <div class="stats">
@@ -88,8 +97,9 @@ export function HealthPage() {
       <${Stat} id="failed" label="runs failed" value=${data.failed} tone=${data.failed ? 'bad' : ''} />
       <${Stat} id="lost" label="runs lost" value=${data.lost} tone=${data.lost ? 'bad' : ''} />
       <${Stat} id="retries" label="retries" value=${data.retries} />
-      <${Stat} id="inflight" label="in flight here" value=${data.inflight} />
+      <${Stat} id="inflight" label="in flight" value=${data.inflight} />
     </div>
-    <p class="muted small">Counters are those of the node serving this page since it started (the planner's move on the leader; run counters on the node that ran the work). Every node serves <code>/metrics</code> for Prometheus.</p>
+    ${data.missing.length > 0 && html`<p class="error" id="stats-missing">Not counted: ${data.missing.map((n) => `${n.id} (${n.error})`).join(', ')}</p>`}
+    <p class="muted small">Counters summed over every live node since each started (a restarted node counts from 0). Every node serves <code>/metrics</code> for Prometheus.</p>
   </section>`;
 }
