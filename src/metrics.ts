@@ -12,8 +12,8 @@ export interface MetricSources {
   watchReconnects(): number;
   /** Outcomes in the node's journal, waiting for etcd to take them. */
   outcomesPending?(): number;
-  /** etcd as this node last found it (cached ~1 s). */
-  etcd?(): Promise<EtcdState>;
+  /** etcd as this node last found it (the last answer of a check made at most ~1 s ago; null before the first). Never waits on etcd. */
+  etcd?(): EtcdState | null;
 }
 
 /**
@@ -61,8 +61,8 @@ export class Metrics {
       name: 'rota_etcd_reachable',
       help: '1 while etcd answers this node (a quorum included), 0 when it does not',
       registers: [this.registry],
-      async collect() {
-        const s = await m.sources?.etcd?.();
+      collect() {
+        const s = m.sources?.etcd?.();
         if (s) this.set(s.reachable ? 1 : 0);
       },
     });
@@ -71,8 +71,8 @@ export class Metrics {
       help: 'etcd alarms raised (1) as this node last read them: NOSPACE (writes refused until an operator compacts, defragments and disarms), CORRUPT',
       labelNames: ['alarm'],
       registers: [this.registry],
-      async collect() {
-        const s = await m.sources?.etcd?.();
+      collect() {
+        const s = m.sources?.etcd?.();
         if (!s) return;
         for (const a of new Set(['NOSPACE', 'CORRUPT', ...s.alarms])) this.set({ alarm: a }, s.alarms.includes(a) ? 1 : 0);
       },

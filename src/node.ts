@@ -113,7 +113,11 @@ export class RotaNode {
       isLeader: () => !!this.leadership,
       inflight: () => this.agent?.inflight().length ?? 0,
       outcomesPending: () => this.journal?.size ?? 0,
-      etcd: () => this.etcdHealth.check(),
+      // /metrics never waits on etcd: the last answer, and a fresh check for the next scrape.
+      etcd: () => {
+        void this.etcdHealth.check();
+        return this.etcdHealth.known;
+      },
       nodes: async () => {
         const ns = await this.clusterService.nodes.list();
         return { total: ns.length, draining: ns.filter((n) => n.state === 'draining').length };

@@ -13,7 +13,24 @@ import { TimerHeap } from '../lib/timer-heap.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import type { Claimed } from './run-slot.js';
-import type { Task } from '../domain/task.js';
+import type { Run, Task } from '../domain/task.js';
+import { firingRunId } from '../domain/firing.js';
+
+/** The first run record of a planned firing whose claim went unanswered until past its misfire window. */
+function notClaimed(p: PlannedFiring, node: string, nowMs: number): Run {
+  return {
+    id: firingRunId({ taskId: p.taskId, scheduledMs: p.scheduledMs, attempt: 1, ...(p.replica ? { replica: p.replica } : {}) }),
+    taskId: p.taskId,
+    tenant: p.tenant,
+    scheduledMs: p.scheduledMs,
+    attempt: 1,
+    ...(p.replica ? { replica: p.replica } : {}),
+    trigger: p.trigger,
+    state: 'skipped',
+    endedMs: nowMs,
+    message: `not started: ${node}'s claim went unanswered by etcd until past the misfire window`,
+  };
+}
 
 /** Task definitions a node keeps to claim without reading them again. */
 const TASK_CACHE = 20_000;
@@ -198,8 +215,15 @@ export class Candidacy {
       async (): Promise<ReadBack<NonNullable<Claimed>>> => {
         const late = clock.now() > p.lateUntilMs;
         const now = await firings.getFiring(p.taskId, p.scheduledMs, p.replica);
-        // Absent: not applied (or applied, run and ended: the claim's compares tell).
-        if (now === null) return late ? { kind: 'other' } : { kind: 'unapplied' };
+        // Absent: not applied (or applied, run and ended: the claim's compares tell). Too late to
+        // claim again: a skipped first-run record closes the instant, so the claim still in
+        // flight, should etcd commit it now, fails its compares instead of leaving the firing
+        // running with nothing running it.
+        if (now === null) {
+          if (!late) return { kind: 'unapplied' };
+          await firings.recordLate(notClaimed(p, this.nodeId, clock.now()));
+          return { kind: 'other' };
+        }
         if (!sameFiring(now.firing, running)) return { kind: 'other' };
         if (late) {
           const back = await firings.update(this.nodeId, now.modRevision, handBack(now.firing, p.scheduledMs, false), [], true);

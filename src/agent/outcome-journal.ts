@@ -16,17 +16,19 @@ export interface Outcome {
   next: Firing | null;
 }
 
-export type OutcomeResult = 'ok' | 'stale' | 'late';
+export type OutcomeResult = 'ok' | 'stale' | 'late' | 'already';
 
 /**
  * Commits one outcome: the firing's own transaction if the firing is still as claimed ('ok');
  * if the leader took it back meanwhile (its lease was gone: it wrote the attempt `lost`), the
- * run record alone, when it is absent or says `lost` ('late'; 'stale' when a real outcome is
- * there, this one committed earlier included). Throws what etcd throws.
+ * run record alone, when it is absent or says `lost` ('late'). 'already': this outcome was
+ * committed before (a reply lost on the way); 'stale': another outcome is there. Throws what
+ * etcd throws.
  */
 export async function commitOutcome(store: NodeFirings, o: Outcome): Promise<OutcomeResult> {
   if ((await store.complete(o.nodeId, o.rev, o.firing, o.run, o.next)) === 'ok') return 'ok';
-  return (await store.recordLate(o.run)) === 'ok' ? 'late' : 'stale';
+  const r = await store.recordLate(o.run);
+  return r === 'ok' ? 'late' : r === 'same' ? 'already' : 'stale';
 }
 
 /**
@@ -68,15 +70,19 @@ export class OutcomeJournal {
     } catch {
       return; // no journal: nothing was left
     }
+    let unreadable = 0;
     for (const line of text.split('\n')) {
       if (!line.trim()) continue;
       try {
         const o = JSON.parse(line) as Outcome;
         this.pending.set(o.run.id, { o, task: null });
       } catch {
+        unreadable++;
         this.log.warn({ file: this.file }, 'unreadable line in the outcome journal: skipped (a write cut short by a crash)');
       }
     }
+    // Without the cut line: the next entry appended must not run on from it.
+    if (unreadable) this.rewrite();
     if (this.pending.size) this.log.warn({ outcomes: this.pending.size }, 'outcomes left by the last run of this node: committing them');
     this.arm(0);
   }
@@ -144,7 +150,7 @@ export class OutcomeJournal {
         this.pending.delete(id);
         done++;
         this.log.info({ runId: id, state: o.run.state, how: r }, 'journalled outcome committed');
-        if (r !== 'stale') this.ended(task, o.run, o.next !== null && r === 'ok');
+        if (r !== 'stale') this.ended(task, o.run, o.next !== null && (r === 'ok' || r === 'already'));
       }
       if (done) this.rewrite();
     } catch (err) {

@@ -304,5 +304,5 @@ async function commit(d: SlotDeps, rev: number, firing: Firing, final: Run, next
     return;
   }
   if (r === 'late') d.log.warn({ runId: final.id }, 'the firing was taken back (node presumed lost): the run record alone says what happened');
-  d.ended(task, final, next !== null && r === 'ok');
+  d.ended(task, final, next !== null && (r === 'ok' || r === 'already'));
 }

@@ -62,6 +62,8 @@ export function errorHandler(envelope: ErrorEnvelope, log: Logger): Middleware {
       const { error, internal } = toRotaError(thrown);
       if (internal) {
         log.error({ err: thrown, requestId: requestIdOf(ctx), method: ctx.method, path: ctx.path }, 'request failed');
+      } else if (error.code === 'UNAVAILABLE') {
+        log.warn({ err: (thrown as Error)?.message, requestId: requestIdOf(ctx), method: ctx.method, path: ctx.path }, 'request answered 503: etcd is unreachable, without quorum or out of space');
       }
       ctx.remove('Location');
       envelope(ctx, decorate(ctx, error));

@@ -22,7 +22,7 @@ interface WhyOptions {
 export function whyCommand(): Command {
   return new Command('why')
     .argument('<task>', 'task id or name')
-    .argument('[time]', 'the instant to explain: an ISO 8601 time, epoch ms, or a duration ago (30m); the slot nearest to it is shown in full')
+    .argument('[time]', 'the instant to explain: an ISO 8601 time, epoch ms, or a duration ago (30m); the slot at it (or the last before it) is shown in full')
     .description('why did (or did not) a task run: each instant its schedule had, its outcome and the reason in words')
     .option('--since <time>', 'list the slots from then (30m, 2h, 7d ago, ISO 8601 or epoch ms)', '1h')
     .option('--limit <n>', 'at most this many slots, newest first (1-1000)', '20')
@@ -41,11 +41,11 @@ Outcomes: succeeded, failed, running, pending, skipped, missed, paused, lost. Ex
       const path = `/api/v1/tasks/${task.id}/slots`;
       if (at !== undefined) {
         const ms = parseSince(at, 'TIME');
-        // The slot nearest to TIME: those within a day either side, the closest one shown.
-        const page = await ctx.api.get<{ items: ApiSlot[] }>(path, { from: ms - 86_400_000, to: ms + 86_400_000, limit: 1000 });
-        const slot = [...page.items].sort((a, b) => Math.abs(a.scheduledAt - ms) - Math.abs(b.scheduledAt - ms))[0];
+        // The slot at TIME or the last one before it (within a day): the newest of that range.
+        const page = await ctx.api.get<{ items: ApiSlot[] }>(path, { from: ms - 86_400_000, to: ms, limit: 1 });
+        const slot = page.items[0];
         emit(ctx.format, slot ?? null, () => {
-          if (!slot) return `${task.name} had no instant within a day of ${time(ms)}\n`;
+          if (!slot) return `${task.name} had no instant in the day before ${time(ms)}\n`;
           const head = `${task.name} at ${time(slot.scheduledAt)}${slot.trigger === 'manual' ? ' (manual trigger)' : ''}: ${slot.outcome}${slot.reason ? `\n  ${slot.reason}` : ''}\n`;
           if (!slot.runs.length) return head;
           return head + '\n' + table(['ATTEMPT', 'STATE', 'NODE', 'LATE', 'MESSAGE'], slot.runs.map((r) => [String(r.attempt), r.state, r.node ?? '-', r.latenessMs !== undefined ? `${r.latenessMs} ms` : '-', clip(r.message ?? '', 60)]));

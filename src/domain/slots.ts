@@ -47,6 +47,9 @@ export interface SlotFacts {
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
+/** An instant this recent with nothing recorded is still being claimed, not missed. */
+const JUST_DUE_MS = 5_000;
+
 function slotRun(r: Run): SlotRun {
   return {
     attempt: r.attempt,
@@ -100,6 +103,8 @@ function decide(ms: number, trigger: 'schedule' | 'manual', runs: Run[], firings
     }
   }
   if (ms > f.nowMs) return { ...base, outcome: 'pending', reason: `due at ${iso(ms)}` };
+  // Just due: a planned firing (protocol v2) has no key until a candidate claims it at its instant.
+  if (f.nowMs - ms < JUST_DUE_MS) return { ...base, outcome: 'pending', reason: 'due just now: its candidates are claiming it' };
   const pause = f.pauses.find((p) => p.fromMs <= ms && (p.toMs === null || ms < p.toMs));
   if (pause) return { ...base, outcome: 'paused', reason: `the task was paused from ${iso(pause.fromMs)}${pause.toMs ? ` to ${iso(pause.toMs)}` : ' (still paused)'}` };
   if (f.oldestKeptMs !== null && ms < f.oldestKeptMs) return { ...base, outcome: 'missed', reason: 'no run record: older than the history kept (runs.keep, runs.maxAgeMs), so what happened is not known any more' };

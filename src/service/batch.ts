@@ -3,9 +3,11 @@
  * readable reason, and one bad item never stops or undoes the others. Items run one after
  * another in the order given, so two items of one batch that collide (the same new name) are
  * decided in that order. Each item's write is itself atomic (one etcd transaction per task
- * operation), so nothing is left half-written.
+ * operation), so nothing is left half-written. etcd being unreachable or out of space fails the
+ * whole batch (a 503 in the API's envelope), not each item.
  */
 import { RotaError } from '../domain/errors.js';
+import { storeFault } from '../store/errors.js';
 
 export interface BatchResult<T = unknown> {
   /** The task the item was about, when known (its id after a create). */
@@ -41,6 +43,8 @@ export async function runBatch<I, T extends { id?: string; name?: string } | voi
       const got = (value ?? {}) as { id?: string; name?: string };
       out.push({ ...known, ...(got.id !== undefined ? { id: got.id } : {}), ...(got.name !== undefined ? { name: got.name } : {}), value });
     } catch (err) {
+      // etcd away or full is no item's fault and holds for every item: the request answers 503.
+      if (storeFault(err)) throw err;
       out.push({ ...known, error: itemError(err, onInternal) });
     }
   }

@@ -3,7 +3,7 @@
  * reads every live node's /metrics (its own included), sums what the operator asks about, and
  * gives each node's share. A node that does not answer within a second is named, never left
  * out without a word. Behind a load balancer two refreshes then show the same cluster, whichever
- * node answers (a node restarted meanwhile starts its counters from 0: `restartedMs` says so).
+ * node answers (a node restarted meanwhile starts its counters from 0: its `startedMs` says so).
  */
 
 /** Series summed over the nodes: name -> label to break it down by (or none). */

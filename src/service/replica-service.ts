@@ -1,8 +1,6 @@
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { EtcdHandle } from '../store/etcd.js';
-import { K } from '../store/keys.js';
-import { listPrefix } from '../store/watch.js';
 import { NodeStore } from '../store/node-store.js';
 import { firingRunId, isDaemon, type Firing } from '../domain/firing.js';
 import { RotaError } from '../domain/errors.js';

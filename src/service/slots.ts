@@ -32,7 +32,8 @@ export interface SlotStores {
 /** The schedule's instants in [fromMs, toMs], ascending. */
 function instantsIn(task: Task, fromMs: number, toMs: number): number[] {
   const out: number[] = [];
-  let at = nextFire(task.schedule, fromMs - 1, task.createdMs);
+  // None before the task existed (cron's next instant does not look at its creation).
+  let at = nextFire(task.schedule, Math.max(fromMs, task.createdMs) - 1, task.createdMs);
   while (at !== null && at <= toMs) {
     out.push(at);
     if (out.length > MAX_INSTANTS) throw new RotaError('INVALID_QUERY', `more than ${MAX_INSTANTS} instants between from and to for this schedule: ask for a shorter range`);

@@ -134,14 +134,16 @@ export class NodeFirings extends FiringReads {
   /**
    * Node: an outcome whose firing was taken back meanwhile (the leader found the lease gone and
    * wrote the attempt `lost`) still records what really happened: the run record is written if
-   * it is absent or says `lost`, never over another outcome. 'ok' when written, 'stale' when a
-   * real outcome is there already (this one, committed before, or another node's).
+   * it is absent or says `lost`, never over another outcome. 'ok' when written, 'same' when this
+   * very outcome is there (a commit whose reply was lost), 'stale' when another one is.
    */
-  async recordLate(run: Run): Promise<Guarded> {
+  async recordLate(run: Run): Promise<Guarded | 'same'> {
     const { ns } = this.h;
     const key = K.run(run.taskId, run.scheduledMs, run.attempt, run.replica);
     const got = (await ns.get(key).exec()).kvs[0];
-    if (got && (JSON.parse(got.value.toString()) as Run).state !== 'lost') return 'stale';
+    const there = got ? (JSON.parse(got.value.toString()) as Run) : null;
+    if (there && there.state === run.state && there.endedMs === run.endedMs && there.node === run.node) return 'same';
+    if (there && there.state !== 'lost') return 'stale';
     const r = await ns.if(key, 'Mod', '==', got ? Number(got.mod_revision) : 0).then(ns.put(key).value(JSON.stringify(run))).commit();
     return r.succeeded ? 'ok' : 'stale';
   }

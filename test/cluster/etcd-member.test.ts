@@ -1,4 +1,3 @@
-import { expect } from 'chai';
 import { clusterFixture } from '../support/cluster.js';
 import { waitFor } from '../support/etcd.js';
 import { expectSeriesClean, secondTasks, settle } from '../support/load.js';

@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { freshEtcd, waitFor } from '../support/etcd.js';
 import { Receiver } from '../support/receiver.js';
 import { startNode, api } from '../support/node.js';
-import { cursorOf, firingInstants, leaderCaughtUp } from '../support/witness.js';
+import { firingInstants } from '../support/witness.js';
 import type { RotaNode } from '../../src/node.js';
 
 /** One node end to end: schedules fire through etcd firings, callbacks carry their identity. */

@@ -29,9 +29,10 @@ class Etcd {
     this.writes++;
     return 'ok';
   }
-  async recordLate(run: Run): Promise<'ok' | 'stale'> {
+  async recordLate(run: Run): Promise<'ok' | 'stale' | 'same'> {
     this.check();
     const had = this.records.get(run.id);
+    if (had && had.state === run.state && had.endedMs === run.endedMs && had.node === run.node) return 'same';
     if (had && had.state !== 'lost') return 'stale';
     this.records.set(run.id, run);
     this.writes++;
@@ -100,6 +101,22 @@ describe('outcome journal: outcomes etcd did not take are committed when it does
     await waitFor(() => j.size === 0, 'both settled', 5_000);
     expect(etcd.records.get(d.run.id)).to.include({ state: 'failed', exitCode: 5 });
     expect(etcd.records.get(e.run.id)).to.include({ state: 'succeeded', exitCode: 0 });
+    j.stop();
+  });
+
+  it('an outcome committed although its reply was lost (journalled all the same) is not written twice, and its follow-ups still happen', async () => {
+    const dir = tempDir('rota-journal-');
+    const etcd = new Etcd();
+    etcd.up = true;
+    const o = outcome('g', 7);
+    etcd.records.set(o.run.id, o.run); // the first commit applied: firing gone, record there
+    const ended: Run[] = [];
+    const j = new OutcomeJournal(dir, etcd as unknown as NodeFirings, systemClock, silentLogger, new Metrics(), (_t, run) => ended.push(run));
+    j.start();
+    j.keep(o, null);
+    await waitFor(() => j.size === 0, 'settled', 5_000);
+    expect(etcd.writes).to.equal(0);
+    expect(ended.map((r) => r.exitCode)).to.deep.equal([7]);
     j.stop();
   });
 
