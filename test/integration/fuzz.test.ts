@@ -52,7 +52,6 @@ const BATCH = 1000;
 const MAX_TASKS = 30;
 
 const TOKENS = { 'tok-default': 'default', 'tok-other': 'other', 'tok-ops': 'ops' };
-const TENANTS = ['default', 'other', 'ops'];
 
 type Api = 'native' | 'meproc' | 'crontab' | 'schedule-api' | 'qschedule' | 'juice';
 
@@ -79,7 +78,6 @@ interface Endpoint {
 const url = 'http://127.0.0.1:9/hook';
 const pool = (r: Rng, what: string) => `fz-${what}-${r.int(6)}`;
 const ids = (f: Fixtures) => f.ids;
-const names = (f: Fixtures) => f.names;
 
 const nativeTask = (name: string): Record<string, unknown> => ({
   name,

@@ -333,7 +333,7 @@ describe('Meproc dialect /proc (integration, real etcd, real processes)', functi
   });
 
   it('deps: a task whose dep is itself pending waits for it too (not launched alongside it)', async () => {
-    const { n, a, b } = await daemonA();
+    const { n, b } = await daemonA();
     await start(n, { name: 'B', cmd: `${b.env} sleep 300`, type: 'once', deps: ['A'] });
     await start(n, { name: 'C', cmd: 'echo C ran', type: 'once', deps: ['B'] });
     await waitFor(async () => {

@@ -154,7 +154,7 @@ describe('scheduling on one node (integration, real etcd)', function () {
   });
 
   it('keeps running what it had across pause/resume and fires a one-shot at its time once', async () => {
-    const { endpoint, prefix, handle: h } = await freshEtcd();
+    const { endpoint, prefix } = await freshEtcd();
     const node = await startNode(endpoint, prefix);
     nodes.push(node);
     const at = Date.now() + 1500;
