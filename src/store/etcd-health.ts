@@ -47,7 +47,8 @@ export class EtcdHealth {
         this.h.client.maintenance.alarm({ action: 'Get', memberID: 0, alarm: 'None' }),
         new Promise<never>((_, fail) => (timer = setTimeout(() => fail(Object.assign(new Error('etcdserver: request timed out (no answer within the health check deadline)'))), this.timeoutMs))),
       ]);
-      const alarms = [...new Set((r.alarms ?? []).map((a) => (typeof a.alarm === 'number' ? ALARM_NAMES[a.alarm] ?? String(a.alarm) : String(a.alarm))))].filter((a) => a !== 'NONE');
+      // The client names them as its enum does ('Nospace'): upper case, as etcdctl prints them.
+      const alarms = [...new Set((r.alarms ?? []).map((a) => (typeof a.alarm === 'number' ? ALARM_NAMES[a.alarm] ?? String(a.alarm) : String(a.alarm)).toUpperCase()))].filter((a) => a !== 'NONE');
       this.last = { reachable: true, alarms, checkedMs: this.now() };
     } catch (err) {
       this.last = { reachable: false, alarms: this.last?.alarms ?? [], fault: storeFault(err) ?? 'unavailable', checkedMs: this.now() };

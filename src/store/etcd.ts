@@ -1,4 +1,6 @@
-import { Etcd3, type Namespace } from 'etcd3';
+import { Etcd3, isRecoverableError, type Namespace } from 'etcd3';
+import { circuitBreaker, ConsecutiveBreaker, handleWhen, retry } from 'cockatiel';
+import { storeFault } from './errors.js';
 
 export interface EtcdOptions {
   endpoints: string[];
@@ -36,6 +38,9 @@ export const WANTED_TXN_OPS = 1024;
 /** A batched write stays under this many bytes: etcd refuses requests over 1.5 MiB by default. */
 export const MAX_TXN_BYTES = 1024 * 1024;
 
+/** An error worth retrying and counting against a member: etcd3's recoverable ones, NOSPACE not. */
+const transient = (err: Error): boolean => isRecoverableError(err) && storeFault(err) !== 'nospace';
+
 /** etcd could not be used at start-up: unreachable, TLS refused, or credentials rejected. */
 export class EtcdConnectError extends Error {}
 
@@ -58,6 +63,13 @@ export function connectEtcd(opts: EtcdOptions): EtcdHandle {
       'grpc.max_receive_message_length': 64 * 1024 * 1024,
     },
     defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + callTimeoutMs }),
+    // etcd3's own fault handling (3 retries, a per-member breaker after 3 failures), except that
+    // a NOSPACE refusal is an answer, not a failing member: retried, it only repeats a refused
+    // write, and counted, it opened the breaker and blocked the reads that still work.
+    faultHandling: {
+      host: () => circuitBreaker(handleWhen(transient), { halfOpenAfter: 5_000, breaker: new ConsecutiveBreaker(3) }),
+      global: retry(handleWhen(transient), { maxAttempts: 3 }),
+    },
   });
   const ns = client.namespace(opts.prefix);
   return { client, ns, prefix: opts.prefix, maxTxnOps: DEFAULT_TXN_OPS, close: () => client.close() };

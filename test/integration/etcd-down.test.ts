@@ -50,7 +50,7 @@ describe('etcd unreachable for 30 s (integration, every connection cut through a
       ['proc', () => call(node, 'GET', '/proc'), (b) => /etcd/.test(b.msg)],
       ['crontab', () => call(node, 'POST', '/crontab/query_task_status', { task_list: [{ task_id: Number(t.id) }] }), (b) => b.state === 5 && /etcd/.test(b.msg)],
       ['schedule-api', () => call(node, 'POST', '/get', { identity: 'x' }), (b) => b.error === 1 && /etcd/.test(b.msg)],
-      ['juice', () => call(node, 'GET', `/v1/tasks?taskIds=${t.id}`), (b) => b.status === 503 && /etcd/.test(b.message)],
+      ['juice', () => request(node, 'GET', `/v1/tasks?taskIds=${t.id}`, { headers: { 'X-Tenant-Id': '10002' }, timeoutMs: 30_000 }), (b) => b.status === 503 && /etcd/.test(b.message)],
       ['qschedule', () => call(node, 'GET', '/api2/jobs/x.do'), (b) => b.ret === false && /etcd/.test(b.message)],
       ['qschedule check', () => call(node, 'GET', '/api/check/127.0.0.1.do'), (b) => b.ret === false && /etcd/.test(b.message)],
     ];
@@ -63,9 +63,10 @@ describe('etcd unreachable for 30 s (integration, every connection cut through a
     expect(ready.status).to.equal(503);
     expect(ready.body.detail.etcd.reachable).to.equal(false);
     expect(ready.body.detail.etcd.why).to.match(/etcd/);
-    const metrics = await (await fetch(`http://127.0.0.1:${node.port}/metrics`)).text();
-    expect(metrics).to.match(/^rota_etcd_reachable 0$/m);
-    expect(metrics).to.match(/^rota_outcomes_pending 3$/m);
+    const scrape = async () => (await fetch(`http://127.0.0.1:${node.port}/metrics`)).text();
+    // The gauges read the last etcd check and the journal: wait for both to say so.
+    await waitFor(async () => /^rota_etcd_reachable 0$/m.test(await scrape()), 'rota_etcd_reachable 0', 15_000, 250);
+    await waitFor(async () => /^rota_outcomes_pending 3$/m.test(await scrape()), 'the three outcomes journalled', 15_000, 250);
 
     await new Promise((r) => setTimeout(r, Math.max(0, cutAt + 30_000 - Date.now())));
     proxy.heal();

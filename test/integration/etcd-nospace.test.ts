@@ -60,7 +60,7 @@ describe('etcd out of space (NOSPACE alarm; one member with a 16 MiB quota)', fu
 
     const ready = await waitFor(async () => {
       const r = await call(node, 'GET', '/readyz');
-      return r.body?.detail?.etcd?.alarms?.includes('NOSPACE') ? r : null;
+      return r.body?.detail?.etcd?.alarms?.includes("NOSPACE") ? r : null;
     }, '/readyz showing the alarm', 10_000, 250);
     expect(ready.body.detail.etcd.reachable).to.equal(true);
     expect((await call(node, 'GET', `/api/v1/tasks/${t.id}`)).status, 'a read').to.equal(200);

@@ -110,6 +110,8 @@ const ENDPOINTS: Endpoint[] = [
   { api: 'native', method: 'GET', path: '/api/v1/events', query: (f) => ({ limit: ['1', '50'], before: ['9999999999999-000001'], taskId: f.ids }) },
   { api: 'native', method: 'GET', path: '/api/v1/log', query: (f) => ({ taskId: f.ids, group: ['fz', 'fx-ident'], kinds: ['run,event', 'succeeded'], from: ['0'], to: [String(Date.now())], offset: ['0', '5'], limit: ['1', '500'] }) },
   { api: 'native', method: 'GET', path: '/api/v1/cluster' },
+  { api: 'native', method: 'GET', path: '/api/v1/cluster/stats' },
+  { api: 'native', method: 'GET', path: '/api/v1/tasks/{id}/slots', params: { id: ids }, query: () => ({ from: ['0', '2026-12-06T00:00:00Z', 'yesterday'], to: [String(Date.now()), '2026-12-06T01:00:00+01:00'], limit: ['1', '1000', '0'], cursor: ['', 'c2xvdDox', 'runs/1'] }) },
   { api: 'native', method: 'GET', path: '/api/v1/nodes' },
   { api: 'native', method: 'POST', path: '/api/v1/nodes/{node}/drain', params: { node: () => ['n1', 'test'] } },
   { api: 'native', method: 'POST', path: '/api/v1/nodes/{node}/undrain', params: { node: () => ['n1', 'test'] } },

@@ -47,7 +47,7 @@ describe('config', () => {
       const c = loadConfig();
       expect(c).to.deep.equal(DEFAULTS);
       expect(c.listen).to.deep.equal({ host: '127.0.0.1', port: 7400 });
-      expect(c.node).to.deep.equal({ id: hostname(), attributes: {}, capacity: 100, resources: { cpu: cpus().length, memMb: Math.floor(totalmem() / 1048576) } });
+      expect(c.node).to.deep.equal({ id: hostname(), attributes: {}, capacity: 100, maxClockSkewMs: 500, resources: { cpu: cpus().length, memMb: Math.floor(totalmem() / 1048576) } });
       expect(c.etcd).to.deep.equal({ endpoints: [], prefix: '/rota/', embedded: { clientPort: 2479, peerPort: 2480 } });
       expect(c.auth).to.deep.equal({ tokens: {}, required: 'auto', operators: ['default'] });
       expect(c.leaseTtlSec).to.equal(5);
@@ -95,7 +95,7 @@ describe('config', () => {
         flags: { port: '9100', 'node-id': 'flag-node' },
       });
       expect(c.listen).to.deep.equal({ host: '0.0.0.0', port: 9100 }); // host from the file, port from the flags
-      expect(c.node).to.deep.equal({ id: 'flag-node', capacity: 5, attributes: { rack: 'r1', hostname: 'h1' }, resources: DEFAULTS.node.resources });
+      expect(c.node).to.deep.equal({ id: 'flag-node', capacity: 5, maxClockSkewMs: 500, attributes: { rack: 'r1', hostname: 'h1' }, resources: DEFAULTS.node.resources });
       expect(c.log.level).to.equal('debug'); // env over file
       expect(c.etcd).to.deep.equal({ endpoints: ['http://file:2379'], prefix: '/env/', embedded: { clientPort: 2479, peerPort: 2480 } });
       expect(c.dataDir).to.equal('/var/lib/rota');

@@ -38,7 +38,8 @@ describe('slots: why did this instant (not) run', () => {
   it('nothing recorded: paused then, in the future, not planned yet, pruned, or missed', () => {
     expect(one({ instants: [50 * S], pauses: [{ fromMs: 40 * S, toMs: 60 * S }] })).to.deep.include({ outcome: 'paused' });
     expect(one({ instants: [150 * S] })).to.deep.include({ outcome: 'pending' });
-    expect(one({ instants: [99 * S], cursorMs: 98 * S }).reason).to.match(/not planned yet/);
+    expect(one({ instants: [90 * S], cursorMs: 80 * S }).reason).to.match(/not planned yet/);
+    expect(one({ instants: [99 * S] }).reason).to.match(/due just now/);
     expect(one({ instants: [20 * S], oldestKeptMs: 30 * S }).reason).to.match(/older than the history kept/);
     expect(one({ instants: [50 * S] })).to.deep.include({ outcome: 'missed' });
   });
