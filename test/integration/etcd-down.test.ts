@@ -3,6 +3,9 @@ import { request, type Reply } from '../support/http.js';
 import { freshEtcd, waitFor } from '../support/etcd.js';
 import { startNode } from '../support/node.js';
 import { TcpProxy } from '../support/tcp-proxy.js';
+import { tempDir } from '../support/tmp.js';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { RotaNode } from '../../src/node.js';
 
 /** What a call answered: its status and JSON body (null when the body is not JSON). */
@@ -33,14 +36,17 @@ describe('etcd unreachable for 30 s (integration, every connection cut through a
 
   it('every dialect answers 503 saying etcd is away, /readyz says why, runs ended meanwhile are recorded with their exit codes once, and the node recovers', async () => {
     const me = { tenant: 'default' };
-    const t = await node.service.create(me, { name: 'ends-in-the-outage', schedule: { manual: true }, action: { process: { command: 'sleep 1; exit 3' } } });
+    // The runs end when told (a file appears), not after a fixed time: on a loaded machine a
+    // `sleep 1` could end before the cut and commit normally.
+    const go = join(tempDir('rota-etcd-down-'), 'go');
+    const t = await node.service.create(me, { name: 'ends-in-the-outage', schedule: { manual: true }, action: { process: { command: `while [ ! -e ${go} ]; do sleep 0.05; done; exit 3` } } });
     const runs = await Promise.all([0, 1, 2].map(() => node.service.trigger(me, t.id)));
     await waitFor(async () => (await Promise.all(runs.map((r) => node.service.getRun(me, r.runId)))).every((r) => r.state === 'running'), 'the three runs running', 20_000);
 
     proxy.cut();
     const cutAt = Date.now();
-    // The runs end a second into the outage, before the node's lease deadline: their outcomes
-    // cannot be committed and go to the journal.
+    // The runs end now, in the outage: their outcomes cannot be committed and go to the journal.
+    writeFileSync(go, '');
     await waitFor(() => node.agent.inflight().length === 0, "the three runs ended", 20_000);
 
     const answers: [string, () => Promise<{ status: number; body: any }>, (b: any) => unknown][] = [ // eslint-disable-line @typescript-eslint/no-explicit-any
