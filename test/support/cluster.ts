@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createWriteStream, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { freePort, startEtcdProcess, waitReady, type EtcdProcess } from '../../src/store/etcd-process.js';
@@ -154,6 +154,17 @@ export class RotaProcess {
     return { status: r.status, body: text ? JSON.parse(text) : null };
   }
 
+  /** The last `n` lines of its log at warn level or above (pino's level 40). */
+  warnings(n = 15): string[] {
+    let text = '';
+    try {
+      text = readFileSync(this.logFile, 'utf8');
+    } catch {
+      return [];
+    }
+    return text.split('\n').filter((l) => /"level":(4|5|6)0/.test(l)).slice(-n).map((l) => l.slice(0, 400));
+  }
+
   cleanup(): void {
     if (this.alive) this.child!.kill('SIGKILL');
     if (!process.env.ROTA_KEEP_LOGS) rmSync(this.dir, { recursive: true, force: true });
@@ -221,6 +232,14 @@ export class TestCluster {
     return this.node(id);
   }
 
+  /** Each node's last warnings on stdout, under its id. */
+  printWarnings(): void {
+    for (const n of this.nodes) {
+      const w = n.warnings();
+      if (w.length) console.log(`      ${n.id}'s last warnings:\n${w.map((l) => `        ${l}`).join('\n')}`);
+    }
+  }
+
   async stop(): Promise<void> {
     await Promise.all(this.nodes.map((n) => n.kill()));
     for (const n of this.nodes) n.cleanup();
@@ -238,8 +257,10 @@ export function clusterFixture(each = false, over: Record<string, unknown> = {},
     f.rx = await new Receiver().start();
     f.c = await TestCluster.start(over, perNode);
   });
-  (each ? afterEach : after)(async () => {
-    await f.c?.stop();
+  (each ? afterEach : after)(async function () {
+    // A failed test shows what the nodes warned of (their logs go with the cluster).
+    const failed = each ? this.currentTest?.state === 'failed' : (this.test?.parent?.tests ?? []).some((t) => t.state === 'failed');
+    if (failed && f.c) f.c.printWarnings();
     await f.rx?.stop();
   });
   return f;
