@@ -46,10 +46,18 @@ curl-bin:
 # openssl (test/support/security.ts makes a throwaway CA and certificates), ip from iproute2
 # (test/support/netns.ts: the partition test's network namespaces, when root) and flock from
 # util-linux (test/cluster/daemon.test.ts proves "never two copies" with a lock per replica;
-# util-linux is essential on Debian, so this only guards a trimmed image). The browser test adds
+# util-linux is essential on Debian, so this only guards a trimmed image), and podman, runc and
+# busybox-static (test/integration/container.test.ts runs a busybox image imported from a tarball,
+# never pulled; runc for hosts with hybrid cgroups, which crun refuses). The browser test adds
 # chromium; no test calls haproxy (make cluster and the benchmarks do).
 test-tools: etcd-bin curl-bin
 	@$(call apt-need,openssl,openssl)
+	@$(call apt-need,podman,podman)
+	@$(call apt-need,runc,runc)
+	@ldd "$$(command -v busybox)" 2>&1 | grep -q 'not a dynamic executable' || { \
+	  echo "installing busybox-static from Debian (no statically linked busybox on PATH)"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq busybox-static >/dev/null; }
 	@$(call apt-need,ip,iproute2)
 	@$(call apt-need,flock,util-linux)
 

@@ -67,6 +67,15 @@ export function containerCommand(runtime: string, action: ContainerAction, name?
 }
 
 /**
+ * Removes a container now: its grace period is over (the client was sent SIGTERM, which it passed
+ * on, then SIGKILL). docker's `rm -f` kills at once; podman's would first wait the image's stop
+ * timeout (10 s) again, so it is told not to.
+ */
+export function removeArgs(runtime: string, name: string): string[] {
+  return /podman$/.test(runtime) ? ['rm', '-f', '--time', '0', name] : ['rm', '-f', name];
+}
+
+/**
  * Runs the image through the process executor (so timeouts, kills and output work as for a
  * process); a failed outcome if no runtime is installed. A killed or timed-out run also has its
  * container removed by name (killing the CLI client alone may leave the container running).
@@ -78,7 +87,7 @@ export async function runContainer(action: ContainerAction, ctx: RunContext, pat
   const name = containerName(ctx.runId);
   const outcome = await runProcess({ command: containerCommand(runtime, action, name), env: {} }, ctx);
   if (outcome.state === 'killed' || outcome.timedOut) {
-    await new Promise<void>((resolve) => execFile(runtime, ['rm', '-f', name], { timeout: 15_000 }, () => resolve()));
+    await new Promise<void>((resolve) => execFile(runtime, removeArgs(runtime, name), { timeout: 15_000 }, () => resolve()));
   }
   return outcome;
 }

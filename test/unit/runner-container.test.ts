@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { containerCommand, findContainerRuntime, runContainer } from '../../src/runner/container.js';
+import { containerCommand, findContainerRuntime, removeArgs, runContainer } from '../../src/runner/container.js';
 
 describe('runner: container', () => {
   let dir: string;
@@ -21,5 +21,10 @@ describe('runner: container', () => {
   it('builds a shell-quoted run command', () => {
     expect(containerCommand('/usr/bin/docker', { image: 'alpine:3', args: ['echo', "it's $HOME"], env: { A: '1 2' } }))
       .to.equal(`/usr/bin/docker run --rm -e 'A=1 2' alpine:3 echo 'it'\\''s $HOME'`);
+  });
+
+  it('removes a killed run\'s container at once: podman is told not to wait its stop timeout again', () => {
+    expect(removeArgs('/usr/bin/podman', 'rota-1')).to.deep.equal(['rm', '-f', '--time', '0', 'rota-1']);
+    expect(removeArgs('/usr/bin/docker', 'rota-1')).to.deep.equal(['rm', '-f', 'rota-1']);
   });
 });
