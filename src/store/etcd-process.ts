@@ -109,7 +109,13 @@ export async function startEtcdProcess(o: EtcdProcessOptions): Promise<EtcdProce
   };
   child.stdout?.on('data', onData);
   child.stderr?.on('data', onData);
-  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  // Once etcd has exited there is nothing to kill: the listener goes (a member killed and started again many times would pile them up).
+  const exited = new Promise<void>((r) =>
+    child.once('exit', () => {
+      process.removeListener('exit', killOnExit);
+      r();
+    }),
+  );
   if (!o.noWait) await waitReady(endpoint, child, () => out, o.tls);
   return {
     endpoint,
@@ -120,7 +126,6 @@ export async function startEtcdProcess(o: EtcdProcessOptions): Promise<EtcdProce
       const t = setTimeout(() => child.kill('SIGKILL'), 5000);
       await exited;
       clearTimeout(t);
-      process.removeListener('exit', killOnExit);
       rmSync(join(o.dataDir, 'rota-etcd.pid'), { force: true });
     },
   };

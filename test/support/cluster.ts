@@ -112,7 +112,29 @@ export class RotaProcess {
     child.stderr?.pipe(log);
     child.once('exit', (code) => (this.exitCode = code));
     this.child = child;
-    await waitFor(async () => (await fetch(`${this.url}/readyz`)).status === 200, `${this.id} ready`, 30_000, 100);
+    try {
+      await waitFor(
+        async () => {
+          if (!this.alive) throw new Error(`${this.id} exited (code ${child.exitCode}, signal ${child.signalCode}) before it was ready`);
+          return (await fetch(`${this.url}/readyz`)).status === 200;
+        },
+        `${this.id} ready`,
+        30_000,
+        100,
+      );
+    } catch (e) {
+      // Why it never got ready is in its own log, not in the test's: its last lines go with the error.
+      throw new Error(`${(e as Error).message}\n    ${this.id}'s last log lines:\n    ${this.tail(12).join('\n    ')}`);
+    }
+  }
+
+  /** Its log's last `n` lines, each cut at 400 characters. */
+  tail(n: number): string[] {
+    try {
+      return readFileSync(this.logFile, 'utf8').trimEnd().split('\n').slice(-n).map((l) => l.slice(0, 400));
+    } catch {
+      return [];
+    }
   }
 
   /** Frozen by SIGSTOP: it would accept connections and never answer. */
@@ -171,12 +193,26 @@ export class RotaProcess {
   }
 }
 
+/** Node `n{i}`'s config in a test cluster (rack r{i}, a 10 s drain, 1 s kill grace), `nodeOver` merged into its `node` part. */
+export function testNodeConfig(i: number, port: number, endpoints: string[], nodeOver: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    listen: { host: '127.0.0.1', port },
+    node: { id: `n${i}`, attributes: { rack: `r${i}` }, ...nodeOver },
+    etcd: { endpoints, prefix: '/rota/' },
+    shutdown: { graceMs: 10_000 },
+    process: { killGraceMs: 1_000 },
+    log: { level: 'info' },
+  };
+}
+
 /** A 3-member etcd cluster and three Rota node processes on it. */
 export class TestCluster {
   constructor(
     readonly etcd: EtcdCluster,
     readonly nodes: RotaProcess[],
-  ) {}
+  ) {
+    TestCluster.live.add(this);
+  }
 
   /**
    * `over` is merged into every node's config; its `node` part into each node's own (id, rack
@@ -184,6 +220,7 @@ export class TestCluster {
    * version, say).
    */
   static async start(over: Record<string, unknown> = {}, perNode: Record<string, Record<string, unknown>> = {}): Promise<TestCluster> {
+    await TestCluster.noneLeftRunning();
     const { node: nodeOver, ...rest } = over as { node?: Record<string, unknown> };
     const etcd = await EtcdCluster.start();
     const nodes: RotaProcess[] = [];
@@ -191,19 +228,34 @@ export class TestCluster {
       const port = await freePort();
       nodes.push(
         new RotaProcess(`n${i}`, port, {
-          listen: { host: '127.0.0.1', port },
-          node: { id: `n${i}`, attributes: { rack: `r${i}` }, ...(nodeOver ?? {}) },
-          etcd: { endpoints: etcd.endpoints, prefix: '/rota/' },
-          shutdown: { graceMs: 10_000 },
-          process: { killGraceMs: 1_000 },
-          log: { level: 'info' },
+          ...testNodeConfig(i, port, etcd.endpoints, nodeOver),
           ...rest,
           ...perNode[`n${i}`],
         }),
       );
     }
-    await Promise.all(nodes.map((n) => n.start()));
-    return new TestCluster(etcd, nodes);
+    const c = new TestCluster(etcd, nodes);
+    try {
+      await Promise.all(nodes.map((n) => n.start()));
+    } catch (e) {
+      await c.stop(); // a node that never got ready leaves nothing running behind the failed hook
+      throw e;
+    }
+    return c;
+  }
+
+  /** The clusters started and not stopped yet, in this test process. */
+  private static readonly live = new Set<TestCluster>();
+
+  /**
+   * One cluster at a time: a suite that left its cluster running (six processes on 2 cores) would
+   * slow every later suite into timeouts. It is stopped here, and this suite fails saying so.
+   */
+  static async noneLeftRunning(): Promise<void> {
+    const left = [...TestCluster.live];
+    if (!left.length) return;
+    await Promise.all(left.map((c) => c.stop()));
+    throw new Error(`${left.length} cluster(s) of an earlier suite were still running (its after hook did not stop them); stopped now`);
   }
 
   node(id: string): RotaProcess {
@@ -241,6 +293,7 @@ export class TestCluster {
   }
 
   async stop(): Promise<void> {
+    TestCluster.live.delete(this);
     await Promise.all(this.nodes.map((n) => n.kill()));
     for (const n of this.nodes) n.cleanup();
     await this.etcd.stop();
@@ -261,6 +314,7 @@ export function clusterFixture(each = false, over: Record<string, unknown> = {},
     // A failed test shows what the nodes warned of (their logs go with the cluster).
     const failed = each ? this.currentTest?.state === 'failed' : (this.test?.parent?.tests ?? []).some((t) => t.state === 'failed');
     if (failed && f.c) f.c.printWarnings();
+    await f.c?.stop();
     await f.rx?.stop();
   });
   return f;
