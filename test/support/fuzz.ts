@@ -134,7 +134,7 @@ function mutateOnce(root: unknown, r: Rng): unknown {
       if (cur && typeof cur === 'object' && !Array.isArray(cur)) define(cur, r.pick(NASTY_KEYS), randomValue(r));
       else if (Array.isArray(cur)) {
         const first = cur.length ? jsonLength(cur[0]) : Infinity;
-        for (let i = r.int(r.chance(0.1) ? 3000 : 10); i > 0; i--) cur.push(r.chance(0.5) && first * cur.length < MAX_MUTANT_BYTES ? cur[0] : randomValue(r, 3));
+        for (let i = r.int(r.chance(0.1) ? 3000 : 10); i > 0; i--) cur.push(r.chance(0.5) && first * cur.length < MAX_MUTANT_BYTES ? structuredClone(cur[0]) : randomValue(r, 3));
       }
       return root;
     case 6: // a nasty string
@@ -173,8 +173,12 @@ function jsonLength(v: unknown): number {
 export function mutate(valid: unknown, r: Rng): unknown {
   let v = structuredClone(valid);
   for (let n = 1 + r.int(3); n > 0; n--) {
+    const before = jsonLength(v) === Infinity ? null : structuredClone(v);
     v = mutateOnce(v, r);
-    if (n > 1 && jsonLength(v) > MAX_MUTANT_BYTES) break;
+    const size = jsonLength(v);
+    // Past what JSON text can be (a V8 string tops out near 512 MB): the last mutant that could be sent.
+    if (size === Infinity && before !== null) return before;
+    if (size > MAX_MUTANT_BYTES) break;
   }
   return v;
 }
