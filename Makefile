@@ -118,6 +118,8 @@ redis-bin:
 BENCH_ARGS ?=
 PEER_ARGS ?=
 BENCH_OUT ?= bench/results
+# $(call bench-run,PROGRAM,ARGS): dist/bench/PROGRAM.js ARGS, its JSON in $(BENCH_OUT)/PROGRAM.json.
+bench-run = mkdir -p $(BENCH_OUT) && node dist/bench/$(1).js $(2) --json $(BENCH_OUT)/$(1).json
 bench: etcd-bin redis-bin build
 	@mkdir -p $(BENCH_OUT)
 	node dist/bench/cluster-load.js $(BENCH_ARGS) --json $(BENCH_OUT)/cluster.json
@@ -134,29 +136,24 @@ SCALE_ARGS ?=
 bench: haproxy-bin
 .PHONY: bench-failover bench-scale
 bench-failover: etcd-bin redis-bin build
-	@mkdir -p $(BENCH_OUT)
-	node dist/bench/failover.js $(FAILOVER_ARGS) --json $(BENCH_OUT)/failover.json
+	$(call bench-run,failover,$(FAILOVER_ARGS))
 # Soak (not in make bench: an hour by default): SOAK_ARGS="--rate 300 --minutes 60 --kill-every 5".
 SOAK_ARGS ?=
 .PHONY: bench-soak
 bench-soak: etcd-bin build
-	@mkdir -p $(BENCH_OUT)
-	node dist/bench/soak.js $(SOAK_ARGS) --json $(BENCH_OUT)/soak.json
+	$(call bench-run,soak,$(SOAK_ARGS))
 bench-scale: etcd-bin haproxy-bin build
-	@mkdir -p $(BENCH_OUT)
-	node dist/bench/scale.js $(SCALE_ARGS) --json $(BENCH_OUT)/scale.json
+	$(call bench-run,scale,$(SCALE_ARGS))
 # What a leader's heap holds with many task definitions (issue 14): HEAP_ARGS="--tasks 100000".
 HEAP_ARGS ?=
 .PHONY: bench-heap
 bench-heap: etcd-bin build
-	@mkdir -p $(BENCH_OUT)
-	node dist/bench/leader-heap.js $(HEAP_ARGS) --json $(BENCH_OUT)/leader-heap.json
+	$(call bench-run,leader-heap,$(HEAP_ARGS))
 # etcd's write ceiling with 1..S independent clusters at once (the storage side of docs/scaling.md).
 SHARD_ARGS ?=
 .PHONY: bench-shards
 bench-shards: etcd-bin build
-	@mkdir -p $(BENCH_OUT)
-	node dist/bench/shards.js $(SHARD_ARGS) --json $(BENCH_OUT)/shards.json
+	$(call bench-run,shards,$(SHARD_ARGS))
 
 # The schedule math per call (nextCronFire, missedFirings): CPU only, ~7 s; CRON_ARGS="--ms 2000".
 CRON_ARGS ?=

@@ -1,5 +1,7 @@
 /** The native API's records as far as the CLI reads them (docs/api.md has every field). */
 
+import { FINAL_RUN_STATES, type Run } from '../domain/task.js';
+
 export interface ApiTask {
   id: string;
   name: string;
@@ -13,21 +15,11 @@ export interface ApiTask {
   [field: string]: unknown;
 }
 
-export interface ApiRun {
-  id: string;
-  taskId: string;
-  replica?: number;
+/** A run as the API sends it: the domain's record, with state and trigger as text (a newer server may name more). */
+export type ApiRun = Pick<Run, 'id' | 'taskId' | 'replica' | 'node' | 'scheduledMs' | 'startedMs' | 'endedMs' | 'exitCode' | 'httpStatus' | 'message' | 'outputTail'> & {
   state: string;
   trigger: string;
-  node?: string;
-  scheduledMs: number;
-  startedMs?: number;
-  endedMs?: number;
-  exitCode?: number;
-  httpStatus?: number;
-  message?: string;
-  outputTail?: string;
-}
+};
 
 export interface Page<T> {
   items: T[];
@@ -49,4 +41,4 @@ export interface InflightEntry {
   [field: string]: unknown;
 }
 
-export const FINAL_STATES = ['succeeded', 'failed', 'killed', 'skipped', 'expired', 'lost'];
+export const FINAL_STATES: readonly string[] = FINAL_RUN_STATES;

@@ -2,9 +2,9 @@ import { expect } from 'chai';
 import { request, type Reply } from '../support/http.js';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { freshEtcd, waitFor } from '../support/etcd.js';
-import { startNode } from '../support/node.js';
-import { Receiver } from '../support/receiver.js';
+import { waitFor } from '../support/etcd.js';
+import { freshPrefixAndReceiver, startNode, stopAfterTest } from '../support/node.js';
+import type { Receiver } from '../support/receiver.js';
 import type { RotaNode } from '../../src/node.js';
 import { DEFAULTS } from '../../src/config.js';
 import type { EtcdHandle } from '../../src/store/etcd.js';
@@ -46,15 +46,8 @@ describe('qschedule dialect /api2/* and /api/check (integration, real etcd)', fu
 
   const httpJob = (name: string, extra: Record<string, unknown> = {}) => ({ name, schedule: { manual: true }, action: { http: { url: `${rx.url}/${name}` } }, ...extra });
 
-  beforeEach(async () => {
-    ({ endpoint, prefix, handle: h } = await freshEtcd());
-    rx = await new Receiver().start();
-  });
-  afterEach(async () => {
-    for (const n of nodes.splice(0)) await n.stop().catch(() => undefined);
-    await rx.stop();
-    h.close();
-  });
+  beforeEach(async () => ({ endpoint, prefix, handle: h, rx } = await freshPrefixAndReceiver()));
+  afterEach(() => stopAfterTest(nodes, rx, h));
 
   it('authorises by Q-Server-Token (or a bearer token): an app sees only its own jobs', async () => {
     const n = await node();

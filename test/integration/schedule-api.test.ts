@@ -2,9 +2,9 @@ import { expect } from 'chai';
 import { request, type Reply } from '../support/http.js';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { freshEtcd, waitFor } from '../support/etcd.js';
-import { api, startNode } from '../support/node.js';
-import { Receiver } from '../support/receiver.js';
+import { waitFor } from '../support/etcd.js';
+import { api, freshPrefixAndReceiver, startNode, stopAfterTest } from '../support/node.js';
+import type { Receiver } from '../support/receiver.js';
 import { leaderCaughtUp, noFiringsLeft } from '../support/witness.js';
 import type { RotaNode } from '../../src/node.js';
 import type { Config } from '../../src/config.js';
@@ -90,16 +90,8 @@ describe('schedule-api dialect (integration, real etcd, real HTTP firings)', fun
     return rx.hits.filter((x) => pathOf(x) === path).length;
   };
 
-  beforeEach(async () => {
-    ({ endpoint, prefix, handle: h } = await freshEtcd());
-    rx = await new Receiver().start();
-  });
-
-  afterEach(async () => {
-    for (const n of nodes.splice(0)) await n.stop().catch(() => undefined);
-    await rx.stop();
-    h.close();
-  });
+  beforeEach(async () => ({ endpoint, prefix, handle: h, rx } = await freshPrefixAndReceiver()));
+  afterEach(() => stopAfterTest(nodes, rx, h));
 
   it("accepts the document's example requests as given (its URLs are never called)", async () => {
     const n = await node();

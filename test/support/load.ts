@@ -53,9 +53,13 @@ export async function expectRetriesExplained(c: TestCluster, retried: string[]):
   }
 }
 
-/** Every task ran at every second in [fromMs, toMs] exactly once; a retry only of a run recorded lost. */
-export async function expectSeriesClean(c: TestCluster, rx: Receiver, ids: string[], fromMs: number, toMs: number): Promise<SeriesCheck> {
+/**
+ * Every task ran at every second in [fromMs, toMs] exactly once; a retry only of a run recorded
+ * lost. With a `label`, the counts are printed first (and `extra` after them), pass or fail.
+ */
+export async function expectSeriesClean(c: TestCluster, rx: Receiver, ids: string[], fromMs: number, toMs: number, label?: string, extra = ''): Promise<SeriesCheck> {
   const s = checkSeries(rx, ids, fromMs, toMs);
+  if (label) console.log(`      ${label}: missed ${s.missed.length}, duplicates ${s.duplicates.length}, retried ${s.retried.length}${extra}`);
   expect(s.missed).to.deep.equal([]);
   expect(s.duplicates).to.deep.equal([]);
   await expectRetriesExplained(c, s.retried);

@@ -12,6 +12,8 @@ export interface Hit {
   contentType: string;
   body: string;
   headers: Record<string, string | string[] | undefined>;
+  /** The client's port: two hits on one kept-alive connection share it. */
+  remotePort: number;
 }
 
 /** What the receiver answers a hit: a status (default `status`), a body (default "ok") and its type. */
@@ -19,6 +21,8 @@ export interface Answer {
   status?: number;
   body?: string;
   contentType?: string;
+  /** Never answered (a receiver that reads the request and hangs on it). */
+  hang?: boolean;
 }
 
 /**
@@ -56,6 +60,7 @@ export class Receiver {
           contentType: String(req.headers['content-type'] ?? ''),
           body: Buffer.concat(chunks).toString(),
           headers: req.headers,
+          remotePort: req.socket.remotePort ?? 0,
         });
         const a: Answer = this.respond ? this.respond(this.hits[this.hits.length - 1]!) : {};
         const answer = () => {
@@ -64,6 +69,7 @@ export class Receiver {
           if (a.contentType) res.setHeader('content-type', a.contentType);
           res.end(a.body ?? 'ok');
         };
+        if (a.hang) return;
         if (this.held) this.held.push(answer);
         else answer();
       });

@@ -8,9 +8,10 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { RotaNode } from '../../src/node.js';
-import { DEFAULTS, type Config } from '../../src/config.js';
+import type { Config } from '../../src/config.js';
 import { createLogger } from '../../src/log.js';
 import { tempDir } from './tmp.js';
+import { testConfig } from './node.js';
 
 export interface Pki {
   dir: string;
@@ -66,16 +67,7 @@ export class LogCapture {
 
 /** A node (not started) with test defaults, the given overrides and a debug-level captured log. */
 export function nodeWithLog(endpoint: string, prefix: string, over: Partial<Config>, capture: LogCapture, id = 'n1'): RotaNode {
-  const cfg: Config = {
-    ...DEFAULTS,
-    listen: { host: '127.0.0.1', port: 0 },
-    node: { ...DEFAULTS.node, id },
-    etcd: { ...DEFAULTS.etcd, endpoints: [endpoint], prefix },
-    dataDir: tempDir('rota-node-'),
-    shutdown: { graceMs: 2_000 },
-    process: { killGraceMs: 500 },
-    ...over,
-  };
+  const cfg = testConfig(endpoint, prefix, over, id, { graceMs: 2_000, killGraceMs: 500 });
   return new RotaNode(cfg, createLogger({ level: 'debug', destination: capture.stream }));
 }
 

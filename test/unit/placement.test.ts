@@ -119,12 +119,8 @@ describe('chooseNode', () => {
   it('random indexes the id-sorted eligible nodes with the injected random', () => {
     const nodes = [node('c'), node('a'), node('x', { state: 'draining' }), node('b')];
     const pick = (r: number) => chooseNode(nodes, { strategy: 'random' }, 0, () => r)!.id;
-    expect(pick(0)).to.equal('a');
-    expect(pick(0.33)).to.equal('a');
-    expect(pick(0.34)).to.equal('b');
-    expect(pick(0.5)).to.equal('b');
-    expect(pick(0.67)).to.equal('c');
-    expect(pick(0.999999)).to.equal('c');
+    const picks: [number, string][] = [[0, 'a'], [0.33, 'a'], [0.34, 'b'], [0.5, 'b'], [0.67, 'c'], [0.999999, 'c']];
+    for (const [r, id] of picks) expect(pick(r), `random() = ${r}`).to.equal(id);
   });
 
   it('random calls the injected function once per choice and ignores the turn', () => {

@@ -1,56 +1,22 @@
 import { expect } from 'chai';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import http from 'node:http';
 import net, { type AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { HttpAction } from '../../src/domain/task.js';
 import { execute } from '../../src/runner/index.js';
-import type { RunContext } from '../../src/runner/types.js';
-
-interface Seen { method: string; url: string; headers: http.IncomingHttpHeaders; body: string; remotePort: number }
+import { runnerFixture } from '../support/runner-fixture.js';
 
 describe('runner: http', () => {
-  let server: http.Server;
-  let base: string;
-  let dir: string;
-  const seen: Seen[] = [];
-
-  before(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'rota-runner-http-'));
-    server = http.createServer((req, res) => {
-      const chunks: Buffer[] = [];
-      req.on('data', (c: Buffer) => chunks.push(c));
-      req.on('end', () => {
-        seen.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, body: Buffer.concat(chunks).toString(), remotePort: req.socket.remotePort ?? 0 });
-        const path = req.url ?? '';
-        if (path === '/slow') return; // never answers
-        if (path === '/500') return res.writeHead(500).end('boom');
-        if (path === '/201') return res.writeHead(201).end('created');
-        if (path === '/big') return res.writeHead(200).end('x'.repeat(5000) + 'THE-END');
-        res.writeHead(200, { 'content-type': 'text/plain' }).end('all ok here');
-      });
-    });
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  });
-  after(async () => {
-    server.closeAllConnections();
-    await new Promise((r) => server.close(r));
-    await rm(dir, { recursive: true, force: true });
-  });
-  beforeEach(() => (seen.length = 0));
-
-  let n = 0;
-  function ctx(over: Partial<RunContext> = {}): RunContext {
-    n++;
-    return {
-      taskId: 'task-1', runId: `run-${n}`, scheduledMs: 1_700_000_000_123, attempt: 2,
-      logFile: join(dir, `r${n}`, 'out.log'), outputCapBytes: 1000, tailBytes: 64, killGraceMs: 500,
-      signal: new AbortController().signal, allowedUsers: [], ...over,
-    };
-  }
-  const action = (over: Partial<HttpAction> = {}): { http: HttpAction } => ({ http: { url: `${base}/ok`, method: 'GET', headers: {}, ...over } });
+  const { receiver, ctx } = runnerFixture('http', ({ url }) => {
+    if (url === '/slow') return { hang: true };
+    if (url === '/500') return { status: 500, body: 'boom' };
+    if (url === '/201') return { status: 201, body: 'created' };
+    if (url === '/big') return { body: 'x'.repeat(5000) + 'THE-END' };
+    return { contentType: 'text/plain', body: 'all ok here' };
+  }, { attempt: 2 });
+  const seen = receiver.hits;
+  const base = (): string => receiver.url;
+  const action = (over: Partial<HttpAction> = {}): { http: HttpAction } => ({ http: { url: `${base()}/ok`, method: 'GET', headers: {}, ...over } });
 
   it('sends the X-Rota-* headers and user headers, succeeds on 2xx', async () => {
     const c = ctx();
@@ -97,15 +63,15 @@ describe('runner: http', () => {
   });
 
   it('fails on 500 with the status and body', async () => {
-    const out = await execute(action({ url: `${base}/500` }), ctx());
+    const out = await execute(action({ url: `${base()}/500` }), ctx());
     expect(out).to.include({ state: 'failed', httpStatus: 500, message: 'HTTP 500 (expected 2xx)', outputTail: 'boom' });
   });
 
   it('honours expectStatus', async () => {
-    expect(await execute(action({ url: `${base}/500`, expectStatus: [500] }), ctx())).to.include({ state: 'succeeded', httpStatus: 500 });
-    expect(await execute(action({ url: `${base}/201`, expectStatus: [200, 202] }), ctx()))
+    expect(await execute(action({ url: `${base()}/500`, expectStatus: [500] }), ctx())).to.include({ state: 'succeeded', httpStatus: 500 });
+    expect(await execute(action({ url: `${base()}/201`, expectStatus: [200, 202] }), ctx()))
       .to.include({ state: 'failed', httpStatus: 201, message: 'HTTP 201 (expected 200, 202)' });
-    expect(await execute(action({ url: `${base}/201`, expectStatus: [] }), ctx())).to.include({ state: 'succeeded' });
+    expect(await execute(action({ url: `${base()}/201`, expectStatus: [] }), ctx())).to.include({ state: 'succeeded' });
   });
 
   it('checks bodyRegex (unanchored; "*" means anything)', async () => {
@@ -117,7 +83,7 @@ describe('runner: http', () => {
 
   it('caps the log file and keeps the tail of a big body', async () => {
     const c = ctx({ outputCapBytes: 100, tailBytes: 10 });
-    const out = await execute(action({ url: `${base}/big`, bodyRegex: 'THE-END$' }), c);
+    const out = await execute(action({ url: `${base()}/big`, bodyRegex: 'THE-END$' }), c);
     expect(out).to.include({ state: 'succeeded', outputTail: 'xxxTHE-END' });
     expect(await readFile(c.logFile, 'utf8')).to.equal('x'.repeat(100) + '\n[output truncated at 100 bytes]\n');
   });
@@ -125,23 +91,23 @@ describe('runner: http', () => {
   it('times out using the smaller of task and action timeouts', async () => {
     // The message names the timeout that applied; had neither cut /slow short, mocha's own
     // timeout would fail the test.
-    const out = await execute(action({ url: `${base}/slow`, timeoutMs: 200 }), ctx({ timeoutMs: 60_000 }));
+    const out = await execute(action({ url: `${base()}/slow`, timeoutMs: 200 }), ctx({ timeoutMs: 60_000 }));
     expect(out).to.include({ state: 'failed', timedOut: true, message: 'timed out after 0.2s' });
-    const out2 = await execute(action({ url: `${base}/slow`, timeoutMs: 60_000 }), ctx({ timeoutMs: 150 }));
+    const out2 = await execute(action({ url: `${base()}/slow`, timeoutMs: 60_000 }), ctx({ timeoutMs: 150 }));
     expect(out2).to.include({ state: 'failed', timedOut: true, message: 'timed out after 0.15s' });
   });
 
   it('without a timeout of its own, gives up after the node\'s default (runs.httpTimeoutMs)', async () => {
-    const out = await execute(action({ url: `${base}/slow` }), ctx({ defaultHttpTimeoutMs: 150 }));
+    const out = await execute(action({ url: `${base()}/slow` }), ctx({ defaultHttpTimeoutMs: 150 }));
     expect(out).to.include({ state: 'failed', timedOut: true, message: 'timed out after 0.15s' });
     // A timeout of the task's own wins over the default.
-    const own = await execute(action({ url: `${base}/slow`, timeoutMs: 100 }), ctx({ defaultHttpTimeoutMs: 60_000 }));
+    const own = await execute(action({ url: `${base()}/slow`, timeoutMs: 100 }), ctx({ defaultHttpTimeoutMs: 60_000 }));
     expect(own).to.include({ message: 'timed out after 0.1s' });
   });
 
   it('reports an operator kill as killed', async () => {
     const ac = new AbortController();
-    const run = execute(action({ url: `${base}/slow` }), ctx({ signal: ac.signal }));
+    const run = execute(action({ url: `${base()}/slow` }), ctx({ signal: ac.signal }));
     const deadline = Date.now() + 5000;
     while (!seen.some((s) => s.url === '/slow') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
     ac.abort();

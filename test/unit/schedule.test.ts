@@ -36,12 +36,8 @@ describe('durations', () => {
   });
 
   it('formats compactly and round-trips', () => {
-    expect(formatDurationMs(5_400_000)).to.equal('1h30m');
-    expect(formatDurationMs(30_000)).to.equal('30s');
-    expect(formatDurationMs(250)).to.equal('250ms');
-    expect(formatDurationMs(1_500)).to.equal('1s500ms');
-    expect(formatDurationMs(90_000_000)).to.equal('1d1h');
-    expect(formatDurationMs(0)).to.equal('0s');
+    const formats: [number, string][] = [[5_400_000, '1h30m'], [30_000, '30s'], [250, '250ms'], [1_500, '1s500ms'], [90_000_000, '1d1h'], [0, '0s']];
+    for (const [ms, text] of formats) expect(formatDurationMs(ms)).to.equal(text);
     for (const ms of [1, 999, 1_000, 61_001, 86_399_999, 123_456_789]) expect(parseDurationMs(formatDurationMs(ms))).to.equal(ms);
   });
 });
