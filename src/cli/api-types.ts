@@ -16,7 +16,7 @@ export interface ApiTask {
 }
 
 /** A run as the API sends it: the domain's record, with state and trigger as text (a newer server may name more). */
-export type ApiRun = Pick<Run, 'id' | 'taskId' | 'replica' | 'node' | 'scheduledMs' | 'startedMs' | 'endedMs' | 'exitCode' | 'httpStatus' | 'message' | 'outputTail'> & {
+export type ApiRun = Pick<Run, 'id' | 'taskId' | 'attempt' | 'replica' | 'node' | 'scheduledMs' | 'startedMs' | 'endedMs' | 'exitCode' | 'httpStatus' | 'message' | 'outputTail'> & {
   state: string;
   trigger: string;
 };

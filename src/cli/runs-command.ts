@@ -1,4 +1,4 @@
-/** `rota runs [TASK]`: run history by state, trigger and time (GET /api/v1/log), or one run followed live. */
+/** `rota runs [TASK]`: run history by state, trigger and time (GET /api/v1/log), or one run followed live; `rota runs get|kill RUN`; `rota events`. */
 import { Command } from 'commander';
 import { parseDurationMs } from '../domain/duration.js';
 import type { ApiRun, LogPage, Page } from './api-types.js';
@@ -6,7 +6,7 @@ import { FINAL_STATES } from './api-types.js';
 import { contextOf } from './context.js';
 import { CliError, EXIT, usageError } from './exit.js';
 import { followRun } from './follow.js';
-import { clip, duration, emit, table, time } from './output.js';
+import { clip, duration, emit, fields, table, time } from './output.js';
 import { resolveTask } from './tasks.js';
 
 const STATES = ['pending', 'running', ...FINAL_STATES];
@@ -45,8 +45,30 @@ interface RunsOptions {
   timeout?: string;
 }
 
+/** One run as `key: value` lines: what happened, where, how long, and its output's last part. */
+function runFields(r: ApiRun): string {
+  const took = r.startedMs !== undefined && r.endedMs !== undefined ? duration(r.endedMs - r.startedMs) : undefined;
+  const result = r.exitCode !== undefined ? `exit ${r.exitCode}` : r.httpStatus !== undefined ? `HTTP ${r.httpStatus}` : undefined;
+  const head = fields([
+    ['run', r.id],
+    ['task', r.taskId],
+    ['state', r.state],
+    ['trigger', r.trigger],
+    ['attempt', String(r.attempt)],
+    ['replica', r.replica ? String(r.replica) : undefined],
+    ['node', r.node],
+    ['scheduled', time(r.scheduledMs)],
+    ['started', r.startedMs !== undefined ? time(r.startedMs) : undefined],
+    ['ended', r.endedMs !== undefined ? time(r.endedMs) : undefined],
+    ['took', took],
+    ['result', result],
+    ['message', r.message],
+  ]);
+  return r.outputTail ? `${head}output (last part):\n${r.outputTail.replace(/\n?$/, '\n')}` : head;
+}
+
 export function runsCommand(): Command {
-  return new Command('runs')
+  const runs = new Command('runs')
     .argument('[task]', 'task id or name (default: every task of the tenant)')
     .description('run history, newest first; --follow streams one run\'s output until it ends')
     .option('--state <states>', `only these states, comma-separated: ${STATES.join(', ')}`)
@@ -108,6 +130,57 @@ A run's time is its end (else its start, else its scheduled time). Examples:
         ]);
         const more = page.total > runs.length ? `(${runs.length} of ${page.total}: --limit, --since and --state narrow it)\n` : '';
         return table(['RUN', 'TASK', 'STATE', 'TRIGGER', 'NODE', 'STARTED', 'TOOK', 'MESSAGE'], rows) + more;
+      });
+    });
+
+  // `rota runs get RUN` and `rota runs kill RUN` (a task named get or kill: rota runs ID lists its runs).
+  runs
+    .command('get')
+    .argument('<run>', 'run id (rota runs lists them)')
+    .description('show one run: state, node, times, exit code or HTTP status, message, the last part of its output')
+    .action(async (runId: string, _o: unknown, cmd: Command) => {
+      const ctx = contextOf(cmd);
+      const run = await ctx.api.get<ApiRun>(`/api/v1/runs/${encodeURIComponent(runId)}`);
+      emit(ctx.format, run, () => runFields(run));
+    });
+  runs
+    .command('kill')
+    .argument('<run>', 'run id')
+    .description('kill a run in flight (its process group, its container or its HTTP call); the run ends killed')
+    .action(async (runId: string, _o: unknown, cmd: Command) => {
+      const ctx = contextOf(cmd);
+      const run = await ctx.api.post<ApiRun>(`/api/v1/runs/${encodeURIComponent(runId)}/kill`);
+      emit(ctx.format, run, () => `kill asked of run ${run.id} (${run.state}${run.node ? ` on ${run.node}` : ''}): rota runs get ${run.id} shows its end\n`);
+    });
+  return runs;
+}
+
+interface ApiEvent {
+  id: string;
+  atMs: number;
+  action: string;
+  taskId?: string;
+  taskName?: string;
+  group?: string;
+  actor?: string;
+  detail?: Record<string, unknown>;
+}
+
+/** `rota events [TASK]`: the audit log (who created, changed, paused, triggered, deleted what), newest first. */
+export function eventsCommand(): Command {
+  return new Command('events')
+    .argument('[task]', 'only this task\'s events (id or name)')
+    .description('the audit log, newest first: who did what to which task')
+    .option('--limit <n>', 'at most this many (1-500)', '50')
+    .action(async (ref: string | undefined, o: { limit: string }, cmd: Command) => {
+      const ctx = contextOf(cmd);
+      const limit = Number(o.limit);
+      if (!Number.isInteger(limit) || limit < 1 || limit > 500) throw usageError(`--limit ${o.limit}: use a whole number from 1 to 500`);
+      const page = await ctx.api.get<Page<ApiEvent>>('/api/v1/events', { limit, ...(ref ? { taskId: (await resolveTask(ctx.api, ref)).id } : {}) });
+      emit(ctx.format, page, () => {
+        if (page.items.length === 0) return 'no events\n';
+        const rows = page.items.map((e) => [time(e.atMs), e.action, e.taskName ?? e.group ?? '-', e.taskId ?? '-', e.actor ?? '-', clip(e.detail ? JSON.stringify(e.detail) : '', 60)]);
+        return table(['TIME', 'ACTION', 'TASK', 'ID', 'BY', 'DETAIL'], rows) + (page.next ? '(more: --limit)\n' : '');
       });
     });
 }

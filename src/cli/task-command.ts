@@ -147,6 +147,7 @@ that --tz alone keeps the cron expression, --method alone keeps the URL, and --t
   for (const [verb, past, what] of [
     ['pause', 'paused', 'stop firing (runs in flight go on)'],
     ['resume', 'resumed', 'fire again from now on (no catch-up of the pause)'],
+    ['restart', 'restarted', 'stop then start: every replica of a daemon; any other task has its live runs killed and fires now'],
   ] as const) {
     task
       .command(verb)

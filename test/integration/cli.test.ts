@@ -251,6 +251,36 @@ describe('rota CLI (built, against a real node)', function () {
       expect(r.stderr).to.include('failed').and.include('exit code 3');
       expect((await rota(node, ['runs', 'stdin-task', '--follow'])).code).to.equal(1);
     });
+
+    it('runs get shows one run in full; runs kill ends a live one killed; an unknown run exits 1', async () => {
+      await ok(node, ['task', 'add', '--name', 'sleeper', '--manual', '--command', 'echo started; sleep 30']);
+      const { runId } = await okJson(node, ['task', 'run', 'sleeper']);
+      await waitFor(async () => (await apiGet(node, `/api/v1/runs/${runId}`)).state === 'running', 'the run to start');
+      const shown = await ok(node, ['runs', 'get', runId]);
+      expect(shown).to.match(new RegExp(`^run:\\s+${runId}$`, 'm')).and.match(/^state:\s+running$/m).and.match(/^node:\s+n1$/m).and.match(/^trigger:\s+manual$/m);
+      expect((await okJson(node, ['runs', 'get', runId])).id).to.equal(runId);
+      expect(await ok(node, ['runs', 'kill', runId])).to.include(`kill asked of run ${runId}`);
+      await waitFor(async () => (await apiGet(node, `/api/v1/runs/${runId}`)).state === 'killed', 'the run killed');
+      const ended = await ok(node, ['runs', 'get', runId]);
+      expect(ended).to.match(/^state:\s+killed$/m).and.match(/^took:/m).and.include('output (last part):\nstarted\n');
+      const missing = await rota(node, ['runs', 'get', 'no-such-run']);
+      expect(missing.code).to.equal(1);
+      expect(missing.stderr).to.match(/no-such-run/);
+      // A task may be named like the subcommands: its runs are listed by id.
+      expect((await okJson(node, ['runs', 'sleeper'])).items.map((r: { id: string }) => r.id)).to.include(runId);
+    });
+
+    it('task restart fires a non-daemon task now; events lists who did what, for one task or all', async () => {
+      await ok(node, ['task', 'add', '--name', 'restartable', '--manual', '--command', 'true']);
+      expect(await ok(node, ['task', 'restart', 'restartable'])).to.include('restarted task').and.include('(restartable)');
+      await waitFor(async () => (await apiGet(node, '/api/v1/log?kinds=manual&limit=500')).items.some((e: { task?: { name: string } }) => e.task?.name === 'restartable'), 'the restart fired it');
+      const table = await ok(node, ['events', 'restartable']);
+      expect(table.split('\n')[0]).to.match(/^TIME\s+ACTION\s+TASK\s+ID\s+BY\s+DETAIL$/);
+      expect(table).to.include('restartable');
+      const all = await okJson(node, ['events', '--limit', '500']);
+      expect(all.items.some((e: { taskName?: string; action: string }) => e.taskName === 'restartable' && e.action === 'create')).to.equal(true);
+      expect((await rota(node, ['events', '--limit', '0'])).code).to.equal(2);
+    });
   });
 
   describe('why', () => {
