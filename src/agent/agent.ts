@@ -103,7 +103,7 @@ export class Agent {
     this.watchdog = setInterval(() => this.tick(), 200);
     this.logJanitor = setInterval(() => void this.pruneLogs(), 10 * 60_000);
     this.logJanitor.unref();
-    this.clockCheck = new ClockCheck(this.h, this.session, this.clock, this.log, this.metrics, { everyMs: CLOCK_EVERY_MS, maxSkewMs: this.opts.maxClockSkewMs, ...(this.opts.clockSkewed ? { changed: this.opts.clockSkewed } : {}) });
+    this.clockCheck = new ClockCheck({ h: this.h, session: this.session, clock: this.clock, log: this.log, metrics: this.metrics }, { everyMs: CLOCK_EVERY_MS, maxSkewMs: this.opts.maxClockSkewMs, ...(this.opts.clockSkewed ? { changed: this.opts.clockSkewed } : {}) });
     await this.clockCheck.start();
     const c = this.opts.candidates;
     if (c) {

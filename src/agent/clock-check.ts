@@ -9,6 +9,15 @@ import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import { survive } from '../lib/survive.js';
 
+/** The node's parts the check works with (the agent's own). */
+export interface ClockCheckParts {
+  h: EtcdHandle;
+  session: NodeSession;
+  clock: Clock;
+  log: Logger;
+  metrics: Metrics;
+}
+
 export interface ClockCheckOptions {
   /** How often this node publishes its reading. */
   everyMs: number;
@@ -38,23 +47,19 @@ export class ClockCheck {
   skewed = false;
 
   constructor(
-    private readonly h: EtcdHandle,
-    private readonly session: NodeSession,
-    private readonly clock: Clock,
-    private readonly log: Logger,
-    private readonly metrics: Metrics,
+    private readonly p: ClockCheckParts,
     private readonly opts: ClockCheckOptions,
   ) {
-    this.store = new ClockStore(h);
+    this.store = new ClockStore(p.h);
   }
 
   private get me(): string {
-    return this.session.node.id;
+    return this.p.session.node.id;
   }
 
   async start(): Promise<void> {
     this.watch = await watchPrefix(
-      this.h,
+      this.p.h,
       K.clocks,
       {
         // A listing holds readings written up to `everyMs` ago: only fresh ones (watch events) count.
@@ -64,10 +69,10 @@ export class ClockCheck {
           else this.others.delete(decodeURIComponent(ev.key.slice(K.clocks.length)));
         },
       },
-      this.log,
+      this.p.log,
     );
-    await survive(this.publish(), this.log, 'clock.publish', 'publishing the clock reading failed', this.metrics.survived);
-    this.timer = setInterval(() => void survive(this.publish(), this.log, 'clock.publish', 'publishing the clock reading failed', this.metrics.survived), this.opts.everyMs);
+    await survive(this.publish(), this.p.log, 'clock.publish', 'publishing the clock reading failed', this.p.metrics.survived);
+    this.timer = setInterval(() => void survive(this.publish(), this.p.log, 'clock.publish', 'publishing the clock reading failed', this.p.metrics.survived), this.opts.everyMs);
     this.timer.unref();
   }
 
@@ -83,7 +88,7 @@ export class ClockCheck {
     } catch {
       return;
     }
-    const now = this.clock.now();
+    const now = this.p.clock.now();
     if (r.node === this.me) {
       // Our own reading back: how late the stream delivers.
       this.lagMs = Math.max(0, now - r.ms);
@@ -93,24 +98,24 @@ export class ClockCheck {
   }
 
   private assess(): void {
-    const now = this.clock.now();
+    const now = this.p.clock.now();
     for (const [node, o] of this.others) if (now - o.atMs > 3 * this.opts.everyMs) this.others.delete(node);
     this.offsetMs = clockOffsetMs([...this.others.values()].map((o) => o.diffMs));
     this.over = clockSkewed(this.offsetMs, this.opts.maxSkewMs) ? this.over + 1 : 0;
     const skewed = this.over >= 2;
     if (skewed !== this.skewed) {
-      if (skewed) this.log.error({ offsetMs: this.offsetMs, maxSkewMs: this.opts.maxSkewMs }, "this node's clock is off from the others': it claims nothing until it is back (run chrony or NTP)");
-      else this.log.warn({ offsetMs: this.offsetMs }, "this node's clock is back within the threshold: claiming again");
+      if (skewed) this.p.log.error({ offsetMs: this.offsetMs, maxSkewMs: this.opts.maxSkewMs }, "this node's clock is off from the others': it claims nothing until it is back (run chrony or NTP)");
+      else this.p.log.warn({ offsetMs: this.offsetMs }, "this node's clock is back within the threshold: claiming again");
       // The membership record says so: the leader places nothing here and moves what it assigned.
-      void survive(this.session.update({ clockSkewed: skewed }), this.log, 'clock.record', 'noting the clock skew in the membership record failed', this.metrics.survived);
+      void survive(this.p.session.update({ clockSkewed: skewed }), this.p.log, 'clock.record', 'noting the clock skew in the membership record failed', this.p.metrics.survived);
       this.opts.changed?.(skewed);
     }
     this.skewed = skewed;
-    this.metrics.clock(this.offsetMs, skewed);
+    this.p.metrics.clock(this.offsetMs, skewed);
   }
 
   private async publish(): Promise<void> {
     this.assess();
-    await this.store.publish(this.session.leaseNumeric, { node: this.me, ms: this.clock.now(), offsetMs: this.offsetMs, skewed: this.skewed });
+    await this.store.publish(this.p.session.leaseNumeric, { node: this.me, ms: this.p.clock.now(), offsetMs: this.offsetMs, skewed: this.skewed });
   }
 }
