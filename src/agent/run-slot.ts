@@ -153,10 +153,16 @@ export async function runFiring(d: SlotDeps, running: Firing, claim: () => Promi
         });
       },
     });
-    await pidWrite;
+    // What became of the attempt is decided as of the moment it ended. The pid write may still be
+    // making sure of itself then (etcd away: it reads back until the lease runs out), and a lease
+    // lost meanwhile must not turn a run that ended with its own result into one left for the
+    // leader to mark lost: that result is committed, or journalled until etcd takes it.
     const reason = abort.signal.reason as AbortReason | undefined;
     const ended = d.clock.now();
-    const next = afterRun(firing, task, { state: outcome.state, ...(outcome.exitCode !== undefined ? { exitCode: outcome.exitCode } : {}), ...(reason ? { reason } : {}), endedMs: ended, upMs: ended - startedMs, quickExits, accepting: d.accepting(), alive: d.session.alive() });
+    const alive = d.session.alive();
+    const accepting = d.accepting();
+    await pidWrite;
+    const next = afterRun(firing, task, { state: outcome.state, ...(outcome.exitCode !== undefined ? { exitCode: outcome.exitCode } : {}), ...(reason ? { reason } : {}), endedMs: ended, upMs: ended - startedMs, quickExits, accepting, alive });
     if (next.kind === 'leave') {
       d.log.warn({ runId: run.id, reason }, 'run interrupted; left for the leader to mark lost');
       return;
