@@ -30,3 +30,10 @@ export class CliError extends Error {
 }
 
 export const usageError = (message: string): CliError => new CliError(message, EXIT.USAGE);
+
+/** A `--limit` value: a whole number from 1 to `max`, else a usage error. */
+export function parseLimit(v: string, max: number): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1 || n > max) throw usageError(`--limit ${v}: use a whole number from 1 to ${max}`);
+  return n;
+}

@@ -6,7 +6,8 @@ import { CliError, EXIT } from './exit.js';
 import { FORMATS } from './output.js';
 import { taskCommand } from './task-command.js';
 import { whyCommand } from './why-command.js';
-import { eventsCommand, runsCommand } from './runs-command.js';
+import { runsCommand } from './runs-command.js';
+import { eventsCommand } from './events-command.js';
 import { checkCommand, clusterCommand, nodesCommand } from './nodes-command.js';
 import { exportCommand, importCommand } from './transfer-command.js';
 

@@ -1,10 +1,10 @@
-/** `rota runs [TASK]`: run history by state, trigger and time (GET /api/v1/log), or one run followed live; `rota runs get|kill RUN`; `rota events`. */
+/** `rota runs [TASK]`: run history by state, trigger and time (GET /api/v1/log), or one run followed live; `rota runs get|kill RUN`. */
 import { Command } from 'commander';
 import { parseDurationMs } from '../domain/duration.js';
 import type { ApiRun, LogPage, Page } from './api-types.js';
 import { FINAL_STATES } from './api-types.js';
 import { contextOf } from './context.js';
-import { CliError, EXIT, usageError } from './exit.js';
+import { CliError, EXIT, parseLimit, usageError } from './exit.js';
 import { followRun } from './follow.js';
 import { clip, duration, emit, fields, table, time } from './output.js';
 import { resolveTask } from './tasks.js';
@@ -103,8 +103,7 @@ A run's time is its end (else its start, else its scheduled time). Examples:
         await followRun(ctx, task, runId, o.timeout);
         return;
       }
-      const limit = Number(o.limit);
-      if (!Number.isInteger(limit) || limit < 1 || limit > 500) throw usageError(`--limit ${o.limit}: use a whole number from 1 to 500`);
+      const limit = parseLimit(o.limit, 500);
       const kinds = [...list(o.state, STATES, '--state'), ...list(o.trigger, TRIGGERS, '--trigger')];
       // With no state or trigger asked for, the log would list audit events too: ask for every run.
       const query = {
@@ -153,34 +152,4 @@ A run's time is its end (else its start, else its scheduled time). Examples:
       emit(ctx.format, run, () => `kill asked of run ${run.id} (${run.state}${run.node ? ` on ${run.node}` : ''}): rota runs get ${run.id} shows its end\n`);
     });
   return runs;
-}
-
-interface ApiEvent {
-  id: string;
-  atMs: number;
-  action: string;
-  taskId?: string;
-  taskName?: string;
-  group?: string;
-  actor?: string;
-  detail?: Record<string, unknown>;
-}
-
-/** `rota events [TASK]`: the audit log (who created, changed, paused, triggered, deleted what), newest first. */
-export function eventsCommand(): Command {
-  return new Command('events')
-    .argument('[task]', 'only this task\'s events (id or name)')
-    .description('the audit log, newest first: who did what to which task')
-    .option('--limit <n>', 'at most this many (1-500)', '50')
-    .action(async (ref: string | undefined, o: { limit: string }, cmd: Command) => {
-      const ctx = contextOf(cmd);
-      const limit = Number(o.limit);
-      if (!Number.isInteger(limit) || limit < 1 || limit > 500) throw usageError(`--limit ${o.limit}: use a whole number from 1 to 500`);
-      const page = await ctx.api.get<Page<ApiEvent>>('/api/v1/events', { limit, ...(ref ? { taskId: (await resolveTask(ctx.api, ref)).id } : {}) });
-      emit(ctx.format, page, () => {
-        if (page.items.length === 0) return 'no events\n';
-        const rows = page.items.map((e) => [time(e.atMs), e.action, e.taskName ?? e.group ?? '-', e.taskId ?? '-', e.actor ?? '-', clip(e.detail ? JSON.stringify(e.detail) : '', 60)]);
-        return table(['TIME', 'ACTION', 'TASK', 'ID', 'BY', 'DETAIL'], rows) + (page.next ? '(more: --limit)\n' : '');
-      });
-    });
 }

@@ -1,7 +1,7 @@
 /** `rota why TASK [TIME]`: what became of each instant of a task's schedule, and why (GET /api/v1/tasks/{id}/slots). */
 import { Command } from 'commander';
 import { contextOf } from './context.js';
-import { usageError } from './exit.js';
+import { parseLimit } from './exit.js';
 import { clip, emit, table, time } from './output.js';
 import { parseSince } from './runs-command.js';
 import { resolveTask } from './tasks.js';
@@ -35,8 +35,7 @@ Outcomes: succeeded, failed, running, pending, skipped, missed, paused, lost. Ex
     )
     .action(async (ref: string, at: string | undefined, o: WhyOptions, cmd: Command) => {
       const ctx = contextOf(cmd);
-      const limit = Number(o.limit);
-      if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw usageError(`--limit ${o.limit}: use a whole number from 1 to 1000`);
+      const limit = parseLimit(o.limit, 1000);
       const task = await resolveTask(ctx.api, ref);
       const path = `/api/v1/tasks/${task.id}/slots`;
       if (at !== undefined) {

@@ -1,12 +1,11 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { RunContext } from '../../src/runner/types.js';
 import { Receiver } from './receiver.js';
+import { tempDir } from './tmp.js';
 
 /**
  * An executor's unit tests: a receiver answering as `respond` says and a scratch folder, made
- * before the suite and removed after it, the hits cleared before each test; `ctx` makes each
+ * before the suite, the hits cleared before each test; `ctx` makes each
  * run's context (a new run id and log file; `defaults`, then `over`, on top).
  */
 export function runnerFixture(name: string, respond: Receiver['respond'], defaults: Partial<RunContext>) {
@@ -15,13 +14,10 @@ export function runnerFixture(name: string, respond: Receiver['respond'], defaul
   let dir = '';
   let n = 0;
   before(async () => {
-    dir = await mkdtemp(join(tmpdir(), `rota-runner-${name}-`));
+    dir = tempDir(`rota-runner-${name}-`);
     await receiver.start();
   });
-  after(async () => {
-    await receiver.stop();
-    await rm(dir, { recursive: true, force: true });
-  });
+  after(() => receiver.stop()); // the folder goes when the test process exits (tempDir)
   beforeEach(() => (receiver.hits.length = 0));
   return {
     receiver,

@@ -169,4 +169,54 @@ describe('run slot: firing writes that fail like etcd (read back, never given up
     expect(ended.map((r) => [r.state, r.outputTail])).to.deep.equal([['succeeded', 'ran\n']]);
     expect(store.firing).to.equal(null);
   });
+
+  it('a run that ended with its own result keeps it when the lease is lost afterwards, while its pid write is still read back: journalled, not left to the leader', async () => {
+    const t = { ...daemon(), schedule: { manual: true } as const, action: { process: { command: 'echo ran; exit 3', env: {} } } };
+    /** etcd away from the pid write on: every write and read fails; the lease goes once the process is gone. */
+    class AwayStore extends FlakyStore {
+      away = false;
+      pid: number | undefined;
+      readsAfterExit = 0;
+      leaseGone = false;
+      readonly abort = new AbortController();
+      override async update(node: string, expectRev: number, firing: Firing, runs: Run[]) {
+        if (firing.pid !== undefined) {
+          this.pid = firing.pid;
+          this.away = true;
+        }
+        if (this.away) throw new Error('14 UNAVAILABLE');
+        return super.update(node, expectRev, firing, runs);
+      }
+      override async getFiring() {
+        if (!this.away) return super.getFiring();
+        if (!processAlive(this.pid!) && ++this.readsAfterExit >= 2 && !this.leaseGone) {
+          // The process ended some read-backs ago; now the lease runs out (the agent aborts every slot).
+          this.leaseGone = true;
+          this.abort.abort('lease-lost');
+        }
+        throw new Error('14 UNAVAILABLE');
+      }
+      override async complete(): Promise<'ok'> {
+        throw new Error('14 UNAVAILABLE');
+      }
+    }
+    const store = new AwayStore(t);
+    store.firing = assigned(t);
+    const ended: Run[] = [];
+    const kept: Run[] = [];
+    const d: SlotDeps = { ...deps(store, ended), session: { leaseNumeric: '1', alive: () => !store.leaseGone } as unknown as NodeSession, journal: { keep: (o) => void kept.push(o.run) } };
+    await runSlot(d, store.firing, store.rev, store.abort, () => undefined);
+    expect(store.leaseGone, 'the lease was lost while the pid write was read back').to.equal(true);
+    // Before the fix the attempt was decided after the pid write gave up: "left for the leader to mark lost".
+    expect(kept.map((r) => [r.state, r.exitCode, r.outputTail])).to.deep.equal([['failed', 3, 'ran\n']]);
+  });
 });
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
