@@ -13,6 +13,7 @@ import { sweep } from './scheduler/janitor.js';
 import { TaskService } from './service/task-service.js';
 import { ClusterService } from './service/cluster-service.js';
 import { ReplicaService } from './service/replica-service.js';
+import { RunOutputService } from './service/run-output.js';
 import { createApp } from './api/app.js';
 import { AlertService } from './service/alert-service.js';
 import { CallbackService } from './service/callback-service.js';
@@ -134,6 +135,7 @@ export class RotaNode {
       service: this.service,
       clusterOps: this.clusterService,
       replicas: this.replicaService,
+      output: new RunOutputService(this.h, this.service, { nodeId: () => this.cfg.node.id, dataDir: resolve(this.cfg.dataDir) }),
       tokens,
       log: this.log,
       maxBodyBytes: this.cfg.api.maxBodyBytes,

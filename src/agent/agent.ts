@@ -46,6 +46,8 @@ export type InflightRun = SlotStatus;
 interface Slot {
   status: SlotStatus | null;
   abort: AbortController;
+  /** Ends the current attempt alone (a daemon replica restarted by an operator). */
+  restart?: () => void;
   done: Promise<void>;
 }
 
@@ -208,7 +210,8 @@ export class Agent {
     const s = p && this.slots.get(slotKey(p.taskId, p.scheduledMs, p.replica));
     if (s) {
       this.log.info({ runId, reason }, 'kill requested');
-      s.abort.abort(reason);
+      if (reason === 'restart' && s.restart) s.restart();
+      else s.abort.abort(reason === 'restart' ? 'operator' : reason);
     }
     await survive(this.store.dropInbox(this.nodeId, rel), this.log, 'agent.kill-request', 'removing a kill request it acted on failed (it is acted on again, harmlessly, on the next listing)', this.metrics.survived);
   }
@@ -274,6 +277,7 @@ export class Agent {
       accepting: () => !this.draining,
       ended: (task, run, retrying) => this.ended(task, run, retrying),
       started: (task, run) => this.opts.runStarted?.(task, run),
+      attempting: (restart) => (slot.restart = restart),
     };
     const status = (s: SlotStatus | null) => {
       slot.status = s;

@@ -43,6 +43,8 @@ export interface SlotDeps {
   ended(task: Task | null, run: Run, retrying: boolean): void;
   /** An attempt started running (start callbacks). */
   started?(task: Task, run: Run): void;
+  /** Each attempt hands over how to end that attempt alone (an operator's restart of one daemon replica). */
+  attempting?(restart: () => void): void;
 }
 
 /** What the slot is doing now, for the in-flight list and the replica status. */
@@ -62,6 +64,7 @@ export type { AbortReason };
 
 const KILL_MESSAGES: Partial<Record<AbortReason, string>> = {
   stop: 'stopped (task stopped, deleted or restarted)',
+  restart: 'restarted by request (this replica only)',
   replace: 'replaced by a newer run (overlap replace)',
 };
 
@@ -123,6 +126,12 @@ export async function runFiring(d: SlotDeps, running: Firing, claim: () => Promi
   for (;;) {
     const startedMs = run.startedMs ?? d.clock.now();
     status({ runId: run.id, taskId: firing.taskId, tenant: firing.tenant, scheduledMs: firing.scheduledMs, replica: firing.replica ?? 0, attempt: firing.attempt, startedMs, daemon: isDaemon(task) });
+    // This attempt's own signal: the slot's (stop, drain, shutdown...) or a restart of this attempt alone.
+    const attempt = new AbortController();
+    const passOn = () => attempt.abort(abort.signal.reason);
+    if (abort.signal.aborted) passOn();
+    else abort.signal.addEventListener('abort', passOn, { once: true });
+    d.attempting?.(() => attempt.abort('restart' satisfies AbortReason));
     let pidWrite: Promise<void> = Promise.resolve();
     const outcome = await execute(withParams(task.action, runParams(task.params, firing.params)), {
       taskId: firing.taskId,
@@ -134,7 +143,7 @@ export async function runFiring(d: SlotDeps, running: Firing, claim: () => Promi
       tailBytes: d.opts.tailBytes,
       ...(task.policies.timeoutMs ? { timeoutMs: task.policies.timeoutMs } : {}),
       killGraceMs: d.opts.killGraceMs,
-      signal: abort.signal,
+      signal: attempt.signal,
       allowedUsers: d.opts.allowedUsers,
       deadlineFile: d.opts.deadlineFile,
       ...(d.opts.containerRuntime ? { containerRuntime: d.opts.containerRuntime } : {}),
@@ -157,7 +166,8 @@ export async function runFiring(d: SlotDeps, running: Firing, claim: () => Promi
     // making sure of itself then (etcd away: it reads back until the lease runs out), and a lease
     // lost meanwhile must not turn a run that ended with its own result into one left for the
     // leader to mark lost: that result is committed, or journalled until etcd takes it.
-    const reason = abort.signal.reason as AbortReason | undefined;
+    abort.signal.removeEventListener('abort', passOn);
+    const reason = attempt.signal.reason as AbortReason | undefined;
     const ended = d.clock.now();
     const alive = d.session.alive();
     const accepting = d.accepting();

@@ -6,6 +6,7 @@
 import type { TaskService } from '../service/task-service.js';
 import type { ClusterService } from '../service/cluster-service.js';
 import type { ReplicaService } from '../service/replica-service.js';
+import type { RunOutputService } from '../service/run-output.js';
 import type { Logger } from '../log.js';
 
 export interface ApiDeps {
@@ -14,6 +15,8 @@ export interface ApiDeps {
   clusterOps: ClusterService;
   /** Process manager: replica status, output, restart. */
   replicas: ReplicaService;
+  /** A run's whole output, read on (or forwarded to) the node that ran it. */
+  output: RunOutputService;
   /** token -> tenant. null = auth disabled: every caller is tenant 'default'. */
   tokens: Record<string, string> | null;
   log: Logger;

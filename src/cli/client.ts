@@ -49,6 +49,24 @@ export class ApiClient {
     return this.request<void>('DELETE', path);
   }
 
+  /**
+   * A GET whose body is read as it comes (a run's output): no overall timeout, only `signal`.
+   * Failures are the same CliErrors as request's.
+   */
+  async stream(path: string, query: Query, signal?: AbortSignal): Promise<{ headers: Headers; body: AsyncIterable<Uint8Array> }> {
+    const url = new URL(this.baseUrl + path);
+    for (const [k, v] of Object.entries(query)) if (v !== undefined) url.searchParams.set(k, String(v));
+    const headers: Record<string, string> = this.token ? { authorization: `Bearer ${this.token}` } : {};
+    let res: Response;
+    try {
+      res = await fetch(url, { headers, ...(signal ? { signal } : {}) });
+    } catch (err) {
+      throw this.unreachable(err);
+    }
+    if (!res.ok) throw this.failure(res, 'GET', url, await res.text().catch(() => ''));
+    return { headers: res.headers, body: res.body ?? (async function* () {})() };
+  }
+
   async request<T>(method: string, path: string, body?: unknown, query?: Query): Promise<T> {
     const url = new URL(this.baseUrl + path);
     for (const [k, v] of Object.entries(query ?? {})) if (v !== undefined) url.searchParams.set(k, String(v));

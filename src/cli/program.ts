@@ -6,7 +6,7 @@ import { CliError, EXIT } from './exit.js';
 import { FORMATS } from './output.js';
 import { taskCommand } from './task-command.js';
 import { whyCommand } from './why-command.js';
-import { runsCommand } from './runs-command.js';
+import { logsCommand, runsCommand } from './runs-command.js';
 import { eventsCommand } from './events-command.js';
 import { checkCommand, clusterCommand, nodesCommand } from './nodes-command.js';
 import { exportCommand, importCommand } from './transfer-command.js';
@@ -49,6 +49,7 @@ export function buildProgram(): Command {
   program.command('serve').description('run a node (its own flags: rota serve --help)').helpOption(false).allowUnknownOption().allowExcessArguments();
   program.addCommand(taskCommand());
   program.addCommand(runsCommand());
+  program.addCommand(logsCommand());
   program.addCommand(eventsCommand());
   program.addCommand(whyCommand());
   program.addCommand(nodesCommand());

@@ -5,7 +5,7 @@ import type { ApiRun, LogPage, Page } from './api-types.js';
 import { FINAL_STATES } from './api-types.js';
 import { contextOf } from './context.js';
 import { CliError, EXIT, parseLimit, usageError } from './exit.js';
-import { followRun } from './follow.js';
+import { followRun, printOutput } from './follow.js';
 import { clip, duration, emit, fields, table, time } from './output.js';
 import { resolveTask } from './tasks.js';
 
@@ -36,6 +36,7 @@ function list(v: string | undefined, allowed: string[], flag: string): string[] 
 
 interface RunsOptions {
   state?: string;
+  node?: string;
   trigger?: string;
   since?: string;
   until?: string;
@@ -73,6 +74,7 @@ export function runsCommand(): Command {
     .description('run history, newest first; --follow streams one run\'s output until it ends')
     .option('--state <states>', `only these states, comma-separated: ${STATES.join(', ')}`)
     .option('--trigger <triggers>', `only these triggers, comma-separated: ${TRIGGERS.join(', ')}`)
+    .option('--node <node>', 'only runs on this node')
     .option('--since <time>', 'only runs at or after: 30m, 2h, 7d ago, or an ISO 8601 time, or epoch ms')
     .option('--until <time>', 'only runs at or before (same forms as --since)')
     .option('--limit <n>', 'at most this many (1-500)', '50')
@@ -110,6 +112,7 @@ A run's time is its end (else its start, else its scheduled time). Examples:
         kinds: (kinds.length ? kinds : [...STATES, ...TRIGGERS]).join(','),
         ...(o.since !== undefined ? { from: parseSince(o.since, '--since') } : {}),
         ...(o.until !== undefined ? { to: parseSince(o.until, '--until') } : {}),
+        ...(o.node !== undefined ? { node: o.node } : {}),
         ...(ref ? { taskId: (await resolveTask(ctx.api, ref)).id } : {}),
         limit,
       };
@@ -152,4 +155,33 @@ A run's time is its end (else its start, else its scheduled time). Examples:
       emit(ctx.format, run, () => `kill asked of run ${run.id} (${run.state}${run.node ? ` on ${run.node}` : ''}): rota runs get ${run.id} shows its end\n`);
     });
   return runs;
+}
+
+/** `rota logs RUN [--follow]`: a run's whole output, read from the node that ran it. */
+export function logsCommand(): Command {
+  return new Command('logs')
+    .argument('<run>', 'run id (rota runs lists them)')
+    .description("print a run's whole output (stdout and stderr as they came), read on the node that ran it; --follow: as it is written, until the run ends")
+    .option('-f, --follow', 'while the run runs, print what it writes until it ends; exit 5 unless it succeeds')
+    .option('--timeout <duration>', 'with --follow: give up after this long (exit 4)')
+    .addHelpText(
+      'after',
+      `
+The output is the file on the node that ran the run (kept as long as the run history keeps
+the run). If that node is gone, only the last part kept with the run record is printed, and
+a note on stderr says so. Examples:
+  rota logs 42-1760000000000-1 > run.log
+  rota logs 42-1760000000000-1 --follow`,
+    )
+    .action(async (runId: string, o: { follow?: boolean; timeout?: string }, cmd: Command) => {
+      const ctx = contextOf(cmd);
+      if (o.follow) {
+        const run = await ctx.api.get<ApiRun>(`/api/v1/runs/${encodeURIComponent(runId)}`);
+        await followRun(ctx, await resolveTask(ctx.api, run.taskId), run.id, o.timeout);
+        return;
+      }
+      if (o.timeout !== undefined) throw usageError('--timeout goes with --follow');
+      const { source } = await printOutput(ctx, runId, false);
+      if (source === 'tail') process.stderr.write(`only the last part of run ${runId}'s output is left: the node that ran it is gone, or the action wrote no output file\n`);
+    });
 }

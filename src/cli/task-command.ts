@@ -147,18 +147,27 @@ that --tz alone keeps the cron expression, --method alone keeps the URL, and --t
   for (const [verb, past, what] of [
     ['pause', 'paused', 'stop firing (runs in flight go on)'],
     ['resume', 'resumed', 'fire again from now on (no catch-up of the pause)'],
-    ['restart', 'restarted', 'stop then start: every replica of a daemon; any other task has its live runs killed and fires now'],
+    ['restart', 'restarted', 'stop then start: every replica of a daemon (or one: --replica N); any other task has its live runs killed and fires now'],
   ] as const) {
-    task
-      .command(verb)
-      .argument('<task...>', 'task ids or names')
-      .description(what)
-      .action(async (refs: string[], _o: unknown, cmd: Command) => {
-        const ctx = contextOf(cmd);
-        const out: ApiTask[] = [];
-        for (const ref of refs) out.push(await ctx.api.post<ApiTask>(`/api/v1/tasks/${(await resolveTask(ctx.api, ref)).id}/${verb}`));
-        emit(ctx.format, { items: out }, () => out.map((t) => `${past} task ${t.id} (${t.name})`).join('\n'));
-      });
+    const c = task.command(verb).argument('<task...>', 'task ids or names').description(what);
+    if (verb === 'restart') c.option('--replica <n>', "only this replica of a daemon (0-based): its run is killed and the leader starts the next");
+    c.action(async (refs: string[], o: { replica?: string }, cmd: Command) => {
+      const ctx = contextOf(cmd);
+      if (o.replica !== undefined) {
+        if (!/^\d+$/.test(o.replica)) throw usageError(`--replica ${o.replica}: use a replica index, 0 or more`);
+        const out: { task: string; replica: number; runId?: string; node?: string }[] = [];
+        for (const ref of refs) {
+          const t = await resolveTask(ctx.api, ref);
+          const r = await ctx.api.post<{ replica: number; runId?: string; node?: string }>(`/api/v1/tasks/${t.id}/replicas/${o.replica}/restart`);
+          out.push({ task: t.id, ...r });
+        }
+        emit(ctx.format, { items: out }, () => out.map((r) => `restarting replica ${r.replica} of task ${r.task}: run ${r.runId ?? '-'}${r.node ? ` on ${r.node}` : ''} killed, the leader starts the next`).join('\n'));
+        return;
+      }
+      const out: ApiTask[] = [];
+      for (const ref of refs) out.push(await ctx.api.post<ApiTask>(`/api/v1/tasks/${(await resolveTask(ctx.api, ref)).id}/${verb}`));
+      emit(ctx.format, { items: out }, () => out.map((t) => `${past} task ${t.id} (${t.name})`).join('\n'));
+    });
   }
 
   task

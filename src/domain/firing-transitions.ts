@@ -52,11 +52,12 @@ export function sameFiring(a: Firing, b: Firing): boolean {
 }
 
 /**
- * Why a node stopped a run: 'operator' | 'stop' | 'replace' end it as killed; 'drain' hands the
+ * Why a node stopped a run: 'operator' | 'stop' | 'replace' end it as killed; 'restart' too, and
+ * a daemon replica then starts again at once (an operator's restart of one replica); 'drain' hands the
  * firing back to be placed elsewhere; 'shutdown' and 'lease-lost' commit nothing (the leader
  * marks the run lost once the lease is gone).
  */
-export type AbortReason = 'operator' | 'stop' | 'replace' | 'drain' | 'shutdown' | 'lease-lost';
+export type AbortReason = 'operator' | 'restart' | 'stop' | 'replace' | 'drain' | 'shutdown' | 'lease-lost';
 
 /** How an attempt ended, as its node saw it. */
 export interface AttemptEnd {
@@ -87,6 +88,8 @@ export function afterRun(f: Firing, task: Task, e: AttemptEnd): AfterRun {
   if (e.reason === 'shutdown' || e.reason === 'lease-lost') return { kind: 'leave' };
   if (e.reason === 'drain') return { kind: 'hand-back', next: handBack(f, e.endedMs, true) };
   const daemon = isDaemon(task);
+  // An operator's restart of one replica: it starts again at once, as the next attempt, with no backoff.
+  if (daemon && e.reason === 'restart' && e.accepting && e.alive) return { kind: 'restart', next: restartWait(f, e.exitCode, 0), delayMs: 0, quickExits: 0 };
   if (daemon && e.reason === undefined && e.accepting && e.alive) {
     const quickExits = isQuickExit(task.policies.restart, e.upMs) ? e.quickExits + 1 : 0;
     const delayMs = restartDelayMs(task.policies.restart, quickExits);

@@ -1,11 +1,10 @@
-import { open } from 'node:fs/promises';
-import { join } from 'node:path';
 import type { EtcdHandle } from '../store/etcd.js';
 import { NodeStore } from '../store/node-store.js';
 import { firingRunId, isDaemon, type Firing } from '../domain/firing.js';
 import { RotaError } from '../domain/errors.js';
 import type { Run, Task } from '../domain/task.js';
 import type { Caller, TaskService } from './task-service.js';
+import { askOwner, readTail, runLogFile, type Via } from './run-output.js';
 
 export type ReplicaState = 'running' | 'backoff' | 'pending' | 'stopped';
 
@@ -68,8 +67,22 @@ export class ReplicaService {
     return task;
   }
 
+  /**
+   * One daemon replica stopped and started again: its node kills the live run (its process
+   * group) and starts the replica again at once, as its next attempt. The others go on.
+   */
+  async restartReplica(c: Caller, taskId: string, replica: number): Promise<ReplicaStatus> {
+    const task = await this.tasks.get(c, taskId);
+    if (!isDaemon(task)) throw new RotaError('INVALID_STATE', `task ${taskId} is not a daemon: POST /api/v1/tasks/${taskId}/restart kills its live runs and fires it again`);
+    const st = statusOf(task, await this.firingsOf(taskId)).find((r) => r.replica === replica);
+    if (!st || replica >= Math.max(task.replicas, 1)) throw new RotaError('NOT_FOUND', `task ${taskId} has no replica ${replica} (replicas: ${task.replicas})`);
+    if (st.state !== 'running' || !st.runId) throw new RotaError('INVALID_STATE', `replica ${replica} of task ${taskId} is ${st.state}, not running: the leader starts it`);
+    await this.tasks.kill(c, st.runId, 'restart');
+    return st;
+  }
+
   /** The newest run of a replica and the tail of its output file (read on its node). */
-  async output(c: Caller, taskId: string, replica: number, maxBytes: number, via: { auth?: string; localOnly?: boolean } = {}): Promise<ReplicaOutput> {
+  async output(c: Caller, taskId: string, replica: number, maxBytes: number, via: Via = {}): Promise<ReplicaOutput> {
     const task = await this.tasks.get(c, taskId);
     if (!Number.isInteger(replica) || replica < 0 || replica >= Math.max(task.replicas, 1)) {
       throw new RotaError('NOT_FOUND', `task ${taskId} has no replica ${replica} (replicas: ${task.replicas})`);
@@ -77,7 +90,7 @@ export class ReplicaService {
     const run = (await this.tasks.newestRuns(task, 200)).find((r: Run) => (r.replica ?? 0) === replica && r.node && r.state !== 'skipped');
     if (!run || !run.node) return { replica, runId: null, node: null, output: '', truncated: false };
     if (run.node === this.self.nodeId()) {
-      const tail = await readTail(join(this.self.dataDir, 'runs', taskId, `${run.id}.log`), maxBytes);
+      const tail = await readTail(runLogFile(this.self.dataDir, run), maxBytes);
       // No file: an HTTP or JSON-RPC body that fit in the run record's tail is all there.
       const { text, truncated } = tail ?? { text: (run.outputTail ?? '').slice(-maxBytes), truncated: (run.outputTail ?? '').length > maxBytes };
       return { replica, runId: run.id, node: run.node, output: text, truncated };
@@ -85,16 +98,7 @@ export class ReplicaService {
     if (via.localOnly) throw new RotaError('UNAVAILABLE', `run ${run.id} is on node ${run.node}, not on ${this.self.nodeId()}`);
     const owner = (await this.nodes.list()).find((n) => n.id === run.node);
     if (!owner) return { replica, runId: run.id, node: run.node, output: run.outputTail ?? '', truncated: true };
-    const res = await fetch(`http://${owner.address}/api/v1/tasks/${taskId}/replicas/${replica}/output?bytes=${maxBytes}`, {
-      headers: { 'x-rota-forwarded': this.self.nodeId(), ...(via.auth ? { authorization: via.auth } : {}) },
-      signal: AbortSignal.timeout(5000),
-    })
-      .then((r) => r.json() as Promise<ReplicaOutput & { error?: { message: string } }>)
-      .catch((err: Error) => {
-        throw new RotaError('UNAVAILABLE', `node ${owner.id} (${owner.address}) did not answer for the output: ${err.message}`);
-      });
-    if (res.error) throw new RotaError('UNAVAILABLE', `node ${owner.id}: ${res.error.message}`);
-    return res;
+    return (await askOwner(owner, `/api/v1/tasks/${taskId}/replicas/${replica}/output?bytes=${maxBytes}`, this.self.nodeId(), via).then((r) => r.json())) as ReplicaOutput;
   }
 }
 
@@ -126,21 +130,3 @@ export function statusOf(task: Task, firings: Firing[]): ReplicaStatus[] {
   return out;
 }
 
-/** The last maxBytes of a run's log file, or null when it has none. */
-async function readTail(file: string, maxBytes: number): Promise<{ text: string; truncated: boolean } | null> {
-  let fh;
-  try {
-    fh = await open(file, 'r');
-  } catch {
-    return null;
-  }
-  try {
-    const { size } = await fh.stat();
-    const len = Math.min(size, maxBytes);
-    const buf = Buffer.alloc(len);
-    await fh.read(buf, 0, len, size - len);
-    return { text: buf.toString('utf8'), truncated: size > len };
-  } finally {
-    await fh.close();
-  }
-}

@@ -20,6 +20,8 @@ export interface LogQuery {
   triggers?: Trigger[];
   /** Audit actions to include; undefined = every action, [] = no events. */
   events?: AuditAction[];
+  /** Only runs on this node (audit events, about tasks rather than nodes, are left out). */
+  node?: string;
   /** Inclusive bounds on each entry's time (epoch ms). */
   fromMs?: number;
   toMs?: number;
@@ -71,12 +73,13 @@ export class RunLogService {
           const run = notStartedYet(stored, now);
           if (q.runStates && !q.runStates.includes(run.state)) continue;
           if (q.triggers && !q.triggers.includes(run.trigger)) continue;
+          if (q.node !== undefined && run.node !== q.node) continue;
           const atMs = runTimeMs(run);
           if (within(atMs, q)) entries.push({ kind: 'run', atMs, run, task });
         }
       }
     }
-    if (!q.events || q.events.length) {
+    if ((!q.events || q.events.length) && q.node === undefined) {
       for (const event of await this.service.history.events(c.tenant, q.fromMs, q.toMs)) {
         if (q.events && !q.events.includes(event.action)) continue;
         if (this.eventInScope(event, q.scope, ids)) entries.push({ kind: 'event', atMs: event.atMs, event });

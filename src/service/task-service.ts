@@ -276,13 +276,16 @@ export class TaskService {
     throw new RotaError('NOT_FOUND', `no run with id '${runId}'`);
   }
 
-  /** Asks the node running it to kill the run (SIGTERM to its process group, then SIGKILL). */
-  async kill(c: Caller, runId: string): Promise<Run> {
+  /**
+   * Asks the node running it to kill the run (SIGTERM to its process group, then SIGKILL);
+   * `restart`: a daemon replica's run, which then starts again at once.
+   */
+  async kill(c: Caller, runId: string, reason: 'operator' | 'restart' = 'operator'): Promise<Run> {
     const run = await this.getRun(c, runId);
     if (run.state !== 'running' || !run.node) throw new RotaError('INVALID_STATE', `run ${runId} is ${run.state}, not running`);
-    await this.triggers.requestKill(run.node, runId);
+    await this.triggers.requestKill(run.node, runId, reason);
     const task = await this.get(c, run.taskId);
-    await this.audit(c, 'kill', task, { runId });
+    await this.audit(c, 'kill', task, { runId, ...(reason === 'restart' ? { restart: true } : {}) });
     return run;
   }
 

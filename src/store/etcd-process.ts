@@ -38,19 +38,51 @@ export interface EtcdProcessOptions {
 export interface EtcdProcess {
   endpoint: string;
   child: ChildProcess;
+  /** The last of what etcd printed (up to 20,000 characters): why it did not start. */
+  output(): string;
   stop(signal?: NodeJS.Signals): Promise<void>;
 }
 
-/** A free TCP port on loopback. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+/**
+ * A free TCP port on loopback, below the kernel's ephemeral range. A port from bind(0) is an
+ * ephemeral one: between our check and the listener's bind, any outgoing connection (etcd members
+ * dialling each other, a health probe) may take it as its source port, and etcd then exits with
+ * "address already in use" (a CI failure). Below the range only listeners take ports; one handed
+ * out here is not handed out again by this process.
+ */
+export async function freePort(): Promise<number> {
+  const low = 10_000;
+  const high = ephemeralLow() - 1;
+  for (let i = 0; i < 200; i++) {
+    const port = low + Math.floor(Math.random() * (high - low + 1));
+    if (handedOut.has(port)) continue;
+    if (await canListen(port)) {
+      handedOut.add(port);
+      return port;
+    }
+  }
+  throw new Error(`no free port on 127.0.0.1 between ${low} and ${high}`);
+}
+
+const handedOut = new Set<number>();
+
+/** The first port of the kernel's ephemeral range (Linux's default when it cannot be read). */
+function ephemeralLow(): number {
+  try {
+    const low = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
+    if (Number.isInteger(low) && low > 11_000) return low;
+  } catch {
+    /* not Linux: its default */
+  }
+  return 32768;
+}
+
+function canListen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
     const s = createServer();
     s.unref();
-    s.on('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      s.close(() => (typeof a === 'object' && a ? resolve(a.port) : reject(new Error('no port'))));
-    });
+    s.once('error', () => resolve(false));
+    s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
   });
 }
 
@@ -104,7 +136,7 @@ export async function startEtcdProcess(o: EtcdProcessOptions): Promise<EtcdProce
   let out = '';
   const onData = (b: Buffer) => {
     const s = b.toString();
-    if (out.length < 20_000) out += s;
+    out = (out + s).slice(-20_000);
     o.log?.(s);
   };
   child.stdout?.on('data', onData);
@@ -120,6 +152,7 @@ export async function startEtcdProcess(o: EtcdProcessOptions): Promise<EtcdProce
   return {
     endpoint,
     child,
+    output: () => out,
     async stop(signal: NodeJS.Signals = 'SIGTERM') {
       if (child.exitCode !== null || child.signalCode !== null) return;
       child.kill(signal);

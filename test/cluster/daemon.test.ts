@@ -9,6 +9,7 @@ interface Replica {
   state: string;
   node?: string;
   pid?: number;
+  runId?: string;
 }
 
 /**
@@ -101,6 +102,18 @@ describe('cluster: daemon replicas (3 nodes, 3 etcd members)', function () {
         return o.status === 200 && /hello from/.test(o.body.output) ? o.body : null;
       }, `output via ${asker.id}`, 15_000, 200);
       expect(out.node).to.equal(first!.node);
+      // The run's whole output, streamed from its node through this one; followed, it stays open while the replica runs.
+      const whole = await fetch(`${asker.url}/api/v1/runs/${encodeURIComponent(out.runId)}/output`);
+      expect(whole.status).to.equal(200);
+      expect(whole.headers.get('x-rota-output')).to.equal('file');
+      expect(whole.headers.get('x-rota-node')).to.equal(first!.node);
+      expect(await whole.text()).to.equal(`hello from ${out.runId}\n`);
+      const followed = await fetch(`${asker.url}/api/v1/runs/${encodeURIComponent(out.runId)}/output?follow=true`);
+      const reader = followed.body!.getReader();
+      expect(Buffer.from((await reader.read()).value!).toString()).to.equal(`hello from ${out.runId}\n`);
+      const more = await Promise.race([reader.read().then(() => 'ended'), new Promise((r) => setTimeout(() => r('still open'), 1500))]);
+      expect(more, 'a follow of a live replica ends only when it does').to.equal('still open');
+      await reader.cancel();
     }
     const sampler = new MaxSampler(() => processesWithArgv(sleepArgv).length);
     await c.api('POST', `/api/v1/nodes/${first!.node}/drain`);
@@ -114,6 +127,31 @@ describe('cluster: daemon replicas (3 nodes, 3 etcd members)', function () {
     const runs = await c.api('GET', `/api/v1/tasks/${r.body.id}/runs`);
     expect(runs.body.items.some((x: { message?: string }) => /draining; moved elsewhere/.test(x.message ?? ''))).to.equal(true);
     await c.api('POST', `/api/v1/nodes/${first!.node}/undrain`);
+    await c.api('DELETE', `/api/v1/tasks/${r.body.id}`);
+  });
+
+  it('restarts one replica (its run killed, the next attempt started at once) while the other goes on', async () => {
+    const r = await c.api('POST', '/api/v1/tasks', { name: 'two-replicas', schedule: { daemon: true }, replicas: 2, action: { process: { command: `sleep 1000.${randomInt(1e9)}` } } });
+    const before = await waitFor(async () => {
+      const rs = await replicas(r.body.id);
+      return rs.length === 2 && rs.every((x) => x.state === 'running' && x.pid) ? rs : null;
+    }, 'both replicas running', 30_000, 100);
+    const asked = await c.api('POST', `/api/v1/tasks/${r.body.id}/replicas/1/restart`);
+    expect(asked.status, JSON.stringify(asked.body)).to.equal(202);
+    expect(asked.body.runId).to.equal(before[1]!.runId);
+    const after = await waitFor(async () => {
+      const rs = await replicas(r.body.id);
+      return rs[1]?.state === 'running' && rs[1].pid && rs[1].runId !== before[1]!.runId ? rs : null;
+    }, 'replica 1 started again', 30_000, 100);
+    expect(after[0]!.runId, 'replica 0 goes on').to.equal(before[0]!.runId);
+    expect(after[0]!.pid).to.equal(before[0]!.pid);
+    const old = (await c.api('GET', `/api/v1/runs/${encodeURIComponent(before[1]!.runId!)}`)).body;
+    expect(old.state).to.equal('killed');
+    expect(old.message).to.equal('restarted by request (this replica only)');
+    expect(after[1]!.runId, 'the same firing, next attempt').to.equal(before[1]!.runId!.replace(/-1-r1$/, '-2-r1'));
+    expect((await c.api('POST', `/api/v1/tasks/${r.body.id}/replicas/2/restart`)).status).to.equal(404);
+    const once = await c.api('POST', '/api/v1/tasks', { name: 'not-a-daemon', schedule: { manual: true }, action: { process: { command: 'true' } } });
+    expect((await c.api('POST', `/api/v1/tasks/${once.body.id}/replicas/0/restart`)).body.error.code).to.equal('INVALID_STATE');
     await c.api('DELETE', `/api/v1/tasks/${r.body.id}`);
   });
 

@@ -75,6 +75,20 @@ describe('native API: pause, trigger, runs, events', function () {
       expect(r.body.error.code).to.equal('NOT_FOUND');
     }
     expect((await api.call('POST', '/api/v1/runs/{runId}/kill', { params: { runId: 'nope' } })).status).to.equal(404);
+    expect((await api.call('GET', '/api/v1/runs/{runId}/output', { params: { runId: `${t.id}-1-1` } })).body.error.code).to.equal('NOT_FOUND');
+  });
+
+  it("a run's output: a pending run's is empty, from its record; bad query values are 400 in the envelope", async () => {
+    const t = await create();
+    const { runId } = (await api.call('POST', '/api/v1/tasks/{id}/trigger', { params: { id: t.id } })).body;
+    const out = await api.call('GET', '/api/v1/runs/{runId}/output', { params: { runId } });
+    expect(out.status).to.equal(200);
+    expect(out.headers.get('x-rota-output')).to.equal('tail');
+    expect(out.body).to.equal('');
+    expect(api.checked).to.include('GET /api/v1/runs/{runId}/output 200');
+    const bad = await api.call('GET', '/api/v1/runs/{runId}/output', { params: { runId }, query: { follow: 'sometimes' } });
+    expect(bad.status).to.equal(400);
+    expect(bad.body.error.code).to.equal('INVALID_QUERY');
   });
 
   it("lists a task's runs newest first, with a cursor; a foreign cursor is refused", async () => {
@@ -189,7 +203,7 @@ describe('native API: pause, trigger, runs, events', function () {
     const run = (t: { id: string; tenant: string }, i: number, state: Run['state'], trigger: Run['trigger']): Run => ({
       id: `${t.id}-${base + i * 1000}-1`, taskId: t.id, tenant: t.tenant, scheduledMs: base + i * 1000, attempt: 1, trigger, state, startedMs: base + i * 1000 + 5, endedMs: base + i * 1000 + 50,
     });
-    const runs = [run(a, 0, 'succeeded', 'schedule'), run(a, 1, 'failed', 'schedule'), run(a, 2, 'succeeded', 'manual'), run(b, 3, 'succeeded', 'schedule')];
+    const runs = [run(a, 0, 'succeeded', 'schedule'), run(a, 1, 'failed', 'schedule'), { ...run(a, 2, 'succeeded', 'manual'), node: 'n2' }, { ...run(b, 3, 'succeeded', 'schedule'), node: 'n1' }];
     for (const r of runs) await api.handle.ns.put(K.run(r.taskId, r.scheduledMs, r.attempt)).value(JSON.stringify(r)).exec();
 
     const all = await api.call('GET', '/api/v1/log');
@@ -207,6 +221,8 @@ describe('native API: pause, trigger, runs, events', function () {
     expect(creates.body.items.map((e: { kind: string; event: { taskName: string } }) => [e.kind, e.event.taskName])).to.deep.equal([['event', 'b'], ['event', 'a']]);
     const window = await api.call('GET', '/api/v1/log', { query: { kinds: 'succeeded,failed', from: base + 1000, to: base + 2050 } });
     expect(window.body.items.map((e: { run: Run }) => e.run.id)).to.deep.equal([runs[2]!.id, runs[1]!.id]);
+    const onN2 = await api.call('GET', '/api/v1/log', { query: { node: 'n2' } });
+    expect(onN2.body.items.map((e: { run: Run }) => e.run.id), 'a node: its runs only, no events').to.deep.equal([runs[2]!.id]);
     const page = await api.call('GET', '/api/v1/log', { query: { offset: 1, limit: 2 } });
     expect(page.body.total).to.equal(6);
     expect(page.body.items.map((e: { atMs: number }) => e.atMs)).to.deep.equal(times.slice(1, 3));

@@ -220,6 +220,8 @@ describe('rota CLI (built, against a real node)', function () {
       expect(json.items.map((r: { id: string }) => r.id)).to.deep.equal([runId]);
       expect(json.items[0].outputTail).to.include('hello from rota');
       expect((await okJson(node, ['runs', 'hello', '--state', 'failed'])).items).to.deep.equal([]);
+      expect((await okJson(node, ['runs', 'hello', '--node', 'n1'])).items.map((r: { id: string }) => r.id)).to.deep.equal([runId]);
+      expect((await okJson(node, ['runs', 'hello', '--node', 'n9'])).items).to.deep.equal([]);
       expect((await okJson(node, ['runs', '--until', String(Date.now() - 3_600_000)])).items).to.deep.equal([]);
       expect((await okJson(node, ['runs'])).items.map((r: { id: string }) => r.id)).to.include(runId);
       expect((await rota(node, ['runs', 'hello', '--since', 'yesterday-ish'])).code).to.equal(2);
@@ -268,6 +270,40 @@ describe('rota CLI (built, against a real node)', function () {
       expect(missing.stderr).to.match(/no-such-run/);
       // A task may be named like the subcommands: its runs are listed by id.
       expect((await okJson(node, ['runs', 'sleeper'])).items.map((r: { id: string }) => r.id)).to.include(runId);
+    });
+
+    it("logs prints a run's whole output (past the record's 4 KiB tail), --follow as it is written; the API answers it as a download", async () => {
+      // 3,000 numbered lines (~26 KiB): the run record keeps only the last part.
+      await ok(node, ['task', 'add', '--name', 'long-output', '--manual', '--command', 'seq -f "line %g" 1 3000']);
+      const { runId } = await okJson(node, ['task', 'run', 'long-output']);
+      await waitFor(async () => (await apiGet(node, `/api/v1/runs/${runId}`)).state === 'succeeded', 'the run to end');
+      const want = Array.from({ length: 3000 }, (_, i) => `line ${i + 1}\n`).join('');
+      expect((await apiGet(node, `/api/v1/runs/${runId}`)).outputTail.length).to.be.below(want.length);
+      const r = await rota(node, ['logs', runId]);
+      expect(r.code, r.stderr).to.equal(0);
+      expect(r.stdout).to.equal(want);
+      const dl = await fetch(`http://127.0.0.1:${node.port}/api/v1/runs/${runId}/output?download=true`, { headers: { authorization: `Bearer ${OPS}` } });
+      expect(dl.headers.get('content-disposition')).to.equal(`attachment; filename="${runId}.log"`);
+      expect(dl.headers.get('content-type')).to.equal('text/plain; charset=utf-8');
+      expect(await dl.text()).to.equal(want);
+
+      const gate = join(tempDir('rota-cli-'), 'may-go-on');
+      await ok(node, ['task', 'add', '--name', 'logs-live', '--manual', '--command', `echo first; while [ ! -e '${gate}' ]; do sleep 0.05; done; echo last; exit 2`]);
+      const live = (await okJson(node, ['task', 'run', 'logs-live'])).runId as string;
+      const follow = start(node, ['logs', live, '--follow']);
+      await waitFor(() => follow.out().includes('first'), 'the first line, followed');
+      expect((await apiGet(node, `/api/v1/runs/${live}`)).state).to.equal('running');
+      writeFileSync(gate, '');
+      const f = await follow.done;
+      expect(f.code, f.stderr).to.equal(5);
+      expect(f.stdout).to.equal('first\nlast\n');
+      expect(f.stderr).to.include(`run ${live}`).and.include('exit code 2');
+
+      const missing = await rota(node, ['logs', `${runId.split('-')[0]}-1-1`]);
+      expect(missing.code).to.equal(1);
+      expect(missing.stderr).to.include('no run with id');
+      expect((await rota(node, ['logs', runId, '--timeout', '5s'])).code).to.equal(2);
+      expect((await rota(node, ['logs', runId], { env: { ROTA_TOKEN: OTHER } })).code, "another tenant's run").to.equal(1);
     });
 
     it('task restart fires a non-daemon task now; events lists who did what, for one task or all', async () => {

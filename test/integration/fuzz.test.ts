@@ -28,6 +28,7 @@ import { apiMounts, createApp, type ApiDeps } from '../../src/api/app.js';
 import { TaskService } from '../../src/service/task-service.js';
 import { ClusterService } from '../../src/service/cluster-service.js';
 import { ReplicaService } from '../../src/service/replica-service.js';
+import { RunOutputService } from '../../src/service/run-output.js';
 import { systemClock } from '../../src/domain/clock.js';
 import { createLogger } from '../../src/log.js';
 import { owns } from '../../src/api/mount.js';
@@ -233,6 +234,7 @@ describe('fuzz: every route of every API (integration, real etcd)', function () 
       service,
       clusterOps: new ClusterService(handle, ['ops']),
       replicas: new ReplicaService(handle, service, { nodeId: () => 'test', dataDir: '/nonexistent' }),
+      output: new RunOutputService(handle, service, { nodeId: () => 'test', dataDir: '/nonexistent' }),
       tokens: TOKENS,
       // Errors the API logs (a 5xx's cause) are kept to print with the failing request.
       log: createLogger({ level: 'error', destination: { write: (line: string) => void serverErrors.push(line.slice(0, 3000)) } }),

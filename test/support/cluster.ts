@@ -63,7 +63,7 @@ export class EtcdCluster {
       ...this.places[i],
     });
     this.members[i] = m;
-    await waitReady(m.endpoint, m.child, () => '');
+    await waitReady(m.endpoint, m.child, m.output);
   }
 
   async kill(i: number): Promise<void> {

@@ -60,7 +60,15 @@ export async function expectRetriesExplained(c: TestCluster, retried: string[]):
 export async function expectSeriesClean(c: TestCluster, rx: Receiver, ids: string[], fromMs: number, toMs: number, label?: string, extra = ''): Promise<SeriesCheck> {
   const s = checkSeries(rx, ids, fromMs, toMs);
   if (label) console.log(`      ${label}: missed ${s.missed.length}, duplicates ${s.duplicates.length}, retried ${s.retried.length}${extra}`);
-  expect(s.missed).to.deep.equal([]);
+  if (s.missed.length) {
+    // What the cluster says became of each missed second ("why did this not run?"): the failure names its cause.
+    const why = await Promise.all(s.missed.slice(0, 6).map(async (key) => {
+      const [id, ms] = key.split('@') as [string, string];
+      const r = await c.api('GET', `/api/v1/tasks/${id}/slots?from=${ms}&to=${ms}`).catch((e: Error) => ({ body: e.message }));
+      return `${key}: ${JSON.stringify(r.body)}`;
+    }));
+    expect(s.missed, `missed seconds; the slots API says:\n${why.join('\n')}`).to.deep.equal([]);
+  }
   expect(s.duplicates).to.deep.equal([]);
   await expectRetriesExplained(c, s.retried);
   return s;

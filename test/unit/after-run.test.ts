@@ -22,6 +22,8 @@ describe('afterRun: what a node does with a firing whose attempt has ended', () 
     ['drain: handed back, next attempt, placed elsewhere', daemon, { reason: 'drain', state: 'killed' }, 'hand-back', { state: 'unassigned', attempt: 2, node: undefined, dueMs: NOW + 5000 }],
     ['daemon exit: restarts after its delay, next attempt', daemon, { state: 'failed', exitCode: 3 }, 'restart', { attempt: 2, restarts: 1, lastExitCode: 3, trigger: 'retry' }],
     ['daemon stopped (stop): ends', daemon, { reason: 'stop', state: 'killed' }, 'end', null],
+    ['daemon replica restarted by an operator: starts again at once, next attempt, no backoff', daemon, { reason: 'restart', state: 'killed', upMs: 10, quickExits: 4 }, 'restart', { attempt: 2, restarts: 1, backoffMs: 0, trigger: 'retry' }],
+    ['a restart asked of a task that is not a daemon: ends', task(), { reason: 'restart', state: 'killed' }, 'end', null],
     ['daemon on a draining node: ends here (the drain hands back what waits)', daemon, { accepting: false }, 'end', null],
     ['daemon failed: never retried as a retry (it restarts)', daemon, { state: 'failed', alive: false }, 'end', null],
   ];

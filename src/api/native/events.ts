@@ -22,7 +22,7 @@ export function eventRoutes(r: Router, n: Native): void {
     if (q.taskId !== undefined && q.group !== undefined) throw new RotaError('INVALID_QUERY', 'give taskId or group, not both');
     const scope: LogScope = q.taskId !== undefined ? { tasks: [await n.deps.service.get(c, q.taskId)] } : q.group !== undefined ? { group: q.group } : { tenant: true };
     const kinds = (q.kinds ?? '').split(',').map((k) => k.trim()).filter(Boolean);
-    const page = await log.query(c, { scope, ...kindsFilter(kinds), ...(q.from !== undefined ? { fromMs: q.from } : {}), ...(q.to !== undefined ? { toMs: q.to } : {}), offset: q.offset, limit: q.limit });
+    const page = await log.query(c, { scope, ...kindsFilter(kinds), ...(q.node !== undefined ? { node: q.node } : {}), ...(q.from !== undefined ? { fromMs: q.from } : {}), ...(q.to !== undefined ? { toMs: q.to } : {}), offset: q.offset, limit: q.limit });
     ctx.body = { total: page.total, items: page.items.map(presentLogEntry) };
   });
 }

@@ -10,6 +10,7 @@ export const validateTrigger = compileValidator<{ params?: Record<string, unknow
 
 export const listTasksQuery = compileQueryValidator<{ name?: string; group?: string; enabled?: boolean; kind?: string; limit: number; after?: string }>(S.ListTasksQuery);
 export const listRunsQuery = compileQueryValidator<{ limit: number; cursor?: string }>(S.ListRunsQuery);
+export const runOutputQuery = compileQueryValidator<{ follow: boolean; download: boolean }>(S.RunOutputQuery);
 export const listEventsQuery = compileQueryValidator<{ limit: number; before?: string; taskId?: string }>(S.ListEventsQuery);
 export const inflightQuery = compileQueryValidator<{ host: string }>(S.InflightQuery);
-export const logQuery = compileQueryValidator<{ taskId?: string; group?: string; kinds?: string; from?: number; to?: number; offset: number; limit: number }>(S.LogQuery);
+export const logQuery = compileQueryValidator<{ taskId?: string; group?: string; kinds?: string; node?: string; from?: number; to?: number; offset: number; limit: number }>(S.LogQuery);

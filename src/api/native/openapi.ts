@@ -38,7 +38,7 @@ interface Op {
   auth?: boolean;
   params?: Obj[];
   body?: { schema: Obj; required?: boolean };
-  ok: { status: number; description: string; schema?: Obj; headers?: Obj };
+  ok: { status: number; description: string; schema?: Obj; headers?: Obj; text?: boolean };
   /** Statuses answered in the error envelope. */
   errors: number[];
   /** Other statuses with their own body (the probes' 503). */
@@ -55,7 +55,7 @@ function operation(o: Op): Obj {
     ...(o.params?.length ? { parameters: o.params } : {}),
     ...(o.body ? { requestBody: { required: o.body.required ?? true, ...json(o.body.schema) } } : {}),
     responses: {
-      [String(o.ok.status)]: { description: o.ok.description, ...(o.ok.headers ? { headers: o.ok.headers } : {}), ...(o.ok.schema ? json(o.ok.schema) : {}) },
+      [String(o.ok.status)]: { description: o.ok.description, ...(o.ok.headers ? { headers: o.ok.headers } : {}), ...(o.ok.text ? { content: { 'text/plain': { schema: { type: 'string' } } } } : o.ok.schema ? json(o.ok.schema) : {}) },
       ...Object.fromEntries(errors.map((s) => [String(s), { description: ERROR_TEXT[s] ?? 'error', ...json(ref('Error')) }])),
       ...Object.fromEntries(Object.entries(o.other ?? {}).map(([s, r]) => [s, { description: r.description, ...json(r.schema) }])),
     },
@@ -109,8 +109,28 @@ function paths(): Obj {
     '/api/v1/tasks/{id}/replicas/{replica}/output': {
       get: operation({ tag: 'processes', summary: "The tail of a replica's newest output file, read on the node that ran it", params: [ID, pathParam('replica', 'replica index, 0-based'), { name: 'bytes', in: 'query', required: false, schema: { type: 'integer', minimum: 1, maximum: 1048576, default: 65536 } }], ok: { status: 200, description: 'Output', schema: ref('ReplicaOutput') }, errors: [400, 404, 503] }),
     },
+    '/api/v1/tasks/{id}/replicas/{replica}/restart': {
+      post: operation({ tag: 'processes', summary: "Restart one daemon replica: its run is killed and the leader starts the next; the other replicas go on", params: [ID, pathParam('replica', 'replica index, 0-based')], ok: { status: 202, description: 'Accepted: the replica as it was', schema: ref('Replica') }, errors: [404, 409] }),
+    },
     '/api/v1/runs/{runId}': {
       get: operation({ tag: 'runs', summary: 'Get a run (pending while its firing waits to be claimed)', params: [RUN_ID], ok: { status: 200, description: 'The run', schema: ref('Run') }, errors: [404] }),
+    },
+    '/api/v1/runs/{runId}/output': {
+      get: operation({
+        tag: 'runs',
+        summary: "A run's whole output (stdout and stderr as they came), streamed from the node that ran it; with follow=true, live until the run ends",
+        params: [RUN_ID, ...queryParams(S.RunOutputQuery)],
+        ok: {
+          status: 200,
+          description: 'The output, text/plain',
+          text: true,
+          headers: {
+            'X-Rota-Output': { description: '`file`: the whole output; `tail`: only the last bytes kept with the run (its node is gone, or the action wrote no file)', schema: { enum: ['file', 'tail'] } },
+            'X-Rota-Node': { description: 'the node that ran it (absent while pending)', schema: { type: 'string' } },
+          },
+        },
+        errors: [400, 404, 503],
+      }),
     },
     '/api/v1/runs/{runId}/kill': {
       post: operation({ tag: 'runs', summary: 'Kill a running run (its process group)', params: [RUN_ID], ok: { status: 202, description: 'Accepted: the run as it was', schema: ref('Run') }, errors: [404, 409] }),

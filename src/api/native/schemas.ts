@@ -307,12 +307,21 @@ export const ListRunsQuery: Schema = {
   properties: { limit, cursor: str(300, { description: "the previous page's next" }) },
 };
 
+export const RunOutputQuery: Schema = {
+  type: 'object',
+  properties: {
+    follow: { type: 'boolean', default: false, description: 'true: while the run runs, keep the answer open and send what it writes until it ends' },
+    download: { type: 'boolean', default: false, description: 'true: answered as an attachment, {runId}.log' },
+  },
+};
+
 export const LogQuery: Schema = {
   type: 'object',
   properties: {
     taskId: str(20, { pattern: '^\\d+$', description: "one task's entries" }),
     group: str(200, { description: "a group's entries (its tasks' runs and the events about it)" }),
     kinds: str(2000, { description: 'comma-separated run states, triggers and audit actions (default: all)' }),
+    node: str(200, { description: 'only runs on this node (audit events are left out)' }),
     from: int(0, MAX_MS, { description: 'epoch ms, inclusive' }),
     to: int(0, MAX_MS, { description: 'epoch ms, inclusive' }),
     offset: int(0, 1_000_000, { default: 0 }),

@@ -43,6 +43,43 @@ export async function api(method, path, body) {
   return data;
 }
 
+/**
+ * A text answer read as it comes (a run's output): `onChunk(text)` per piece; resolves with the
+ * response headers once the body has ended. `signal` stops it.
+ */
+export async function apiStream(path, onChunk, signal) {
+  const headers = {};
+  const t = token.get();
+  if (t) headers.authorization = `Bearer ${t}`;
+  const res = await fetch(path, { headers, signal });
+  if (!res.ok) {
+    if (res.status === 401) window.dispatchEvent(new Event('rota:unauthorized'));
+    const e = (await res.json().catch(() => null))?.error || {};
+    throw new ApiError(res.status, e.code || `HTTP_${res.status}`, e.message || `GET ${path}: ${res.status}`);
+  }
+  onChunk('', res.headers);
+  const reader = res.body.getReader();
+  const decoder = new TextDecoder();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    onChunk(decoder.decode(value, { stream: true }), res.headers);
+  }
+  return res.headers;
+}
+
+/** Saves a text answer as a file (the bearer token rules out a plain link). */
+export async function download(path, filename) {
+  let text = '';
+  await apiStream(path, (chunk) => (text += chunk));
+  const url = URL.createObjectURL(new Blob([text], { type: 'text/plain' }));
+  const a = Object.assign(document.createElement('a'), { href: url, download: filename });
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10_000);
+}
+
 /** Every page of a list (the API pages by `next`), up to `max` items. */
 export async function listAll(path, cursorName, max = 2000) {
   const items = [];

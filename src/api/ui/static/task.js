@@ -1,7 +1,7 @@
 // One task: its definition, the next firing instants in its zone, the runs timeline (retries
 // and lost attempts grouped under their firing), each run's output with a live tail.
-import { useState } from 'preact/hooks';
-import { html, api, usePoll } from './api.js';
+import { useEffect, useState } from 'preact/hooks';
+import { html, api, apiStream, download, usePoll } from './api.js';
 import { scheduleWords, scheduleRaw, actionWords, fmtTime, fmtDuration, fmtRelative } from './format.js';
 import { StateBadges, RunState, taskAction } from './tasks.js';
 
@@ -74,26 +74,61 @@ function Slots({ slots, tz }) {
 /** A slot's outcome as the run-state colour it shares. */
 const stateOf = (outcome) => ({ missed: 'lost', paused: 'skipped' })[outcome] ?? outcome;
 
-/** A run's output: the run record's tail, or, while it runs, the live tail read on its node. */
-function RunOutput({ task, run }) {
-  const live = run.state === 'running';
-  const { data, error } = usePoll(
-    async () => {
-      if (live && task.action.process) {
-        const out = await api('GET', `/api/v1/tasks/${task.id}/replicas/${run.replica ?? 0}/output?bytes=65536`);
-        if (out.runId === run.id) return { text: out.output, live: true, truncated: out.truncated };
-      }
-      const r = await api('GET', `/api/v1/runs/${encodeURIComponent(run.id)}`);
-      return { text: r.outputTail || '', live: false, state: r.state };
-    },
-    `${run.id}/${run.state}`,
-  );
-  return html`<div class="card output" id="run-output" data-run=${run.id}>
-    <h3>Output of ${run.id} ${data && data.live && html`<span class="badge run">live</span>`}</h3>
-    ${run.message && html`<p class="muted">${run.message}</p>`}
-    ${error && html`<p class="error">${error.message}</p>`}
-    <pre class="mono">${data ? data.text || '(no output)' : 'Loading…'}</pre>
-    <p class="muted small">${data && data.live ? 'Read from the node running it, refreshed every 1.5 s.' : 'The last bytes kept with the run; the whole output is in the run log file on its node.'}</p>
+/** The page shows at most this much of an output (its end); Download has it whole. */
+const MAX_SHOWN = 1024 * 1024;
+
+/**
+ * A run's whole output, streamed from the node that ran it (any node forwards the request
+ * there): followed live while the run runs, read once when it has ended. Download saves it
+ * whole; Kill ends a live run.
+ */
+function RunOutput({ runId, live, message, onKilled }) {
+  const [text, setText] = useState('');
+  const [info, setInfo] = useState({ loading: true, following: live, source: null, node: null, cut: false, error: null });
+  const [actionError, setActionError] = useState('');
+  useEffect(() => {
+    const abort = new AbortController();
+    let acc = '';
+    let cut = false;
+    apiStream(
+      `/api/v1/runs/${encodeURIComponent(runId)}/output${live ? '?follow=true' : ''}`,
+      (chunk, headers) => {
+        acc += chunk;
+        if (acc.length > MAX_SHOWN) (acc = acc.slice(-MAX_SHOWN)), (cut = true);
+        setText(acc);
+        setInfo((s) => ({ ...s, loading: false, source: headers.get('x-rota-output'), node: headers.get('x-rota-node'), cut }));
+      },
+      abort.signal,
+    ).then(
+      () => setInfo((s) => ({ ...s, loading: false, following: false })),
+      (error) => !abort.signal.aborted && setInfo((s) => ({ ...s, loading: false, following: false, error })),
+    );
+    return () => abort.abort();
+  }, [runId]);
+  const act = async (what, fn) => {
+    setActionError('');
+    try {
+      await fn();
+    } catch (e) {
+      setActionError(`${what}: ${e.message}`);
+    }
+  };
+  const kill = () => act('kill', async () => (await api('POST', `/api/v1/runs/${encodeURIComponent(runId)}/kill`), onKilled && onKilled()));
+  const save = () => act('download', () => download(`/api/v1/runs/${encodeURIComponent(runId)}/output?download=true`, `${runId}.log`));
+  return html`<div class="card output" id="run-output" data-run=${runId} data-source=${info.source ?? ''}>
+    <div class="row">
+      <h3>Output of ${runId} ${info.following && html`<span class="badge run" id="output-live">live</span>`}</h3>
+      <span class="spacer"></span>
+      ${live && html`<button id="kill-run" class="danger" onClick=${kill}>Kill</button>`}
+      <button id="download-output" onClick=${save}>Download</button>
+    </div>
+    ${message && html`<p class="muted">${message}</p>`}
+    ${info.error && html`<p class="error">${info.error.message}</p>`}
+    ${actionError && html`<p class="error">${actionError}</p>`}
+    <pre class="mono">${info.loading ? 'Loading…' : text || '(no output)'}</pre>
+    <p class="muted small">${info.source === 'tail'
+      ? 'Only the last part kept with the run: the node that ran it is gone, or the action wrote no output file.'
+      : `The whole output${info.node ? `, read on ${info.node}` : ''}${info.following ? ', as it is written' : ''}.${info.cut ? ' The page shows its last 1 MiB; Download has it all.' : ''}`}</p>
   </div>`;
 }
 
@@ -113,7 +148,18 @@ export function TaskDetail({ id }) {
       setActionError(`${verb}: ${e.message}`);
     }
   };
-  const sel = selected && runs.find((r) => r.id === selected);
+  // A run of the list, or a replica's current run (it may be newer than the list's newest).
+  const selReplica = selected && replicas.find((r) => r.runId === selected);
+  const sel = selected && (runs.find((r) => r.id === selected) ?? (selReplica && { id: selReplica.runId, state: selReplica.state === 'running' ? 'running' : 'pending' }));
+  const restartReplica = async (replica) => {
+    setActionError('');
+    try {
+      await api('POST', `/api/v1/tasks/${task.id}/replicas/${replica}/restart`);
+      reload();
+    } catch (e) {
+      setActionError(`restart replica ${replica}: ${e.message}`);
+    }
+  };
   const firings = firingsOf(runs);
   return html`<section id="task-page" data-task=${task.name}>
     <div class="row">
@@ -121,6 +167,7 @@ export function TaskDetail({ id }) {
       <a class="button" href=${`#/tasks/${task.id}/edit`} id="edit-task">Edit</a>
       ${task.enabled ? html`<button id="pause" onClick=${() => act('pause')}>Pause</button>` : html`<button id="resume" onClick=${() => act('resume')}>Resume</button>`}
       <button id="trigger" onClick=${() => act('trigger')}>Run now</button>
+      <button id="restart" title=${task.schedule.daemon ? 'stop every replica, then start it again' : 'kill its live runs and fire it now'} onClick=${() => act('restart')}>Restart</button>
       <button id="delete" class="danger" onClick=${() => act('delete')}>Delete</button>
     </div>
     ${error && html`<p class="error">Live update failed: ${error.message}</p>`}
@@ -142,9 +189,11 @@ export function TaskDetail({ id }) {
         <p class="muted small">id ${task.id}${task.group ? ` · group ${task.group}` : ''} · replicas ${task.replicas} · overlap ${task.policies.overlap} · misfire ${task.policies.misfire.mode} · on lost ${task.policies.onLost}${task.policies.retry.max || task.policies.retry.delaysMs ? ` · retries ${task.policies.retry.max ?? task.policies.retry.delaysMs.length}` : ''}</p>
       </div>
     </div>
-    ${replicas.length > 0 && html`<div class="card wide"><h3>Replicas</h3><table class="list"><thead><tr><th>replica</th><th>state</th><th>node</th><th>pid</th><th>restarts</th><th>last exit</th></tr></thead><tbody>
-      ${replicas.map((r, i) => html`<tr><td>${r.alias ?? i}</td><td><${RunState} state=${r.state} /></td><td>${r.node ?? '—'}</td><td>${r.pid ?? '—'}</td><td>${r.restarts ?? 0}</td><td>${r.lastExitCode ?? '—'}</td></tr>`)}
-    </tbody></table></div>`}
+    ${replicas.length > 0 && html`<div class="card wide"><h3>Replicas</h3><table class="list" id="replicas-table"><thead><tr><th>replica</th><th>state</th><th>node</th><th>pid</th><th>restarts</th><th>last exit</th><th></th></tr></thead><tbody>
+      ${replicas.map((r, i) => html`<tr data-replica=${r.replica} data-run=${r.runId ?? ''} class=${selected && selected === r.runId ? 'selected' : ''} onClick=${() => r.runId && setSelected(r.runId)}>
+        <td>${r.alias ?? i}</td><td><${RunState} state=${r.state} /></td><td>${r.node ?? '—'}</td><td>${r.pid ?? '—'}</td><td>${r.restarts ?? 0}</td><td>${r.lastExitCode ?? '—'}</td>
+        <td>${r.state === 'running' && html`<button class="restart-replica" onClick=${(e) => (e.stopPropagation(), restartReplica(r.replica))}>Restart</button>`}</td></tr>`)}
+    </tbody></table><p class="muted small">Click a replica for its output.</p></div>`}
     <div class="card wide">
       <h3>Runs <span class="muted small">(newest first; attempts of one firing are grouped: a retry or a lost attempt shares the scheduled time)</span></h3>
       <${Timeline} runs=${runs} now=${now} />
@@ -167,7 +216,7 @@ export function TaskDetail({ id }) {
       </table>
       <p class="muted small">Click a run for its output.</p>
     </div>
-    ${sel && html`<${RunOutput} task=${task} run=${sel} key=${sel.id} />`}
+    ${sel && html`<${RunOutput} runId=${sel.id} live=${sel.state === 'running' && !due(sel, now)} message=${sel.message} onKilled=${reload} key=${`${sel.id}/${sel.state}`} />`}
     ${!task.schedule.daemon && !task.schedule.manual && html`<${Slots} slots=${slots} tz=${next.tz} />`}
   </section>`;
 }
