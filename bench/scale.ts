@@ -37,7 +37,7 @@ import { TestCluster } from '../test/support/cluster.js';
 import { Receiver, type Hit } from '../test/support/receiver.js';
 import { cpuMeter, machine, sleep } from './lib/common.js';
 import { apiCall, createTasks, timeCalls, type LatencyRow } from './lib/api.js';
-import { startHaproxy } from './lib/haproxy.js';
+import { startHaproxy } from '../test/support/haproxy.js';
 import { logLineMs, rssMB, stopOnSignal, waitLeader } from './lib/cluster-watch.js';
 
 const { values } = parseArgs({

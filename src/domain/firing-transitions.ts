@@ -15,7 +15,7 @@
  */
 import { asRetry, isDaemon, type Firing } from './firing.js';
 import { isQuickExit, restartDelayMs, retryDelayMs } from './policies.js';
-import type { RunState, Task } from './task.js';
+import type { Run, RunState, Task } from './task.js';
 import { stableJson } from '../lib/stable-json.js';
 
 /** Node-bound fields a firing sheds when it leaves its node or its process. */
@@ -97,4 +97,14 @@ export function afterRun(f: Firing, task: Task, e: AttemptEnd): AfterRun {
   }
   const delay = e.state === 'failed' && !daemon ? retryDelayMs(task.policies.retry, f.attempt) : null;
   return { kind: 'end', next: delay === null ? null : retryWait(f, e.endedMs, delay) };
+}
+
+/**
+ * A node's own outcome that reaches etcd after the leader had written the attempt `lost` (the
+ * node's lease ran out first, and the leader may have retried it): the real result, saying that
+ * it came late, so a retry beside it is still explained.
+ */
+export function lateOutcome(run: Run, lost: Run): Run {
+  const why = `recorded late: the leader had presumed this attempt lost${lost.message ? ` (${lost.message})` : ''}`;
+  return { ...run, message: run.message ? `${run.message}; ${why}` : why };
 }

@@ -4,7 +4,7 @@
  */
 import { type CronSpec, nextCronFire, parseCron } from './cron.js';
 import { RotaError } from './errors.js';
-import type { Schedule } from './task.js';
+import type { Schedule, Task } from './task.js';
 
 /** A validated schedule; `cron` holds the parsed spec for cron schedules. */
 export interface CompiledSchedule {
@@ -185,4 +185,35 @@ export function scheduleInstants(
     }
   }
   return { lastMs, nextMs: enabled ? nextFire(s, nowMs, createdMs) : null };
+}
+
+/** One coming instant of a task. */
+export interface Upcoming {
+  taskId: string;
+  name: string;
+  group?: string;
+  ms: number;
+}
+
+/**
+ * The instants in (nowMs, nowMs + withinMs] of the enabled tasks, soonest first (ties by name),
+ * at most `limit`; `more` when some were left out. No task is asked for more than limit + 1 of its
+ * own, so an every-second task costs no more than the cut. Pure.
+ */
+export function upcomingFirings(tasks: Pick<Task, 'id' | 'name' | 'group' | 'enabled' | 'schedule' | 'createdMs'>[], nowMs: number, withinMs: number, limit: number): { items: Upcoming[]; more: boolean } {
+  const until = nowMs + withinMs;
+  const all: Upcoming[] = [];
+  for (const t of tasks) {
+    if (!t.enabled) continue;
+    let after = nowMs;
+    // One more than the limit: enough to tell that there is more.
+    for (let i = 0; i <= limit; i++) {
+      const ms = nextFire(t.schedule, after, t.createdMs);
+      if (ms === null || ms > until) break;
+      all.push({ taskId: t.id, name: t.name, ...(t.group !== undefined ? { group: t.group } : {}), ms });
+      after = ms;
+    }
+  }
+  all.sort((a, b) => a.ms - b.ms || a.name.localeCompare(b.name));
+  return { items: all.slice(0, limit), more: all.length > limit };
 }

@@ -2,7 +2,8 @@ import type { EtcdHandle } from '../store/etcd.js';
 import { clusterStats, type ClusterStats } from './cluster-stats.js';
 import { NodeStore } from '../store/node-store.js';
 import type { NodeRecord } from '../store/session.js';
-import { firingRunId } from '../domain/firing.js';
+import { firingRunId, isDaemon } from '../domain/firing.js';
+import { TaskStore } from '../store/task-store.js';
 import { RotaError } from '../domain/errors.js';
 import type { Caller } from './task-service.js';
 
@@ -15,11 +16,18 @@ export interface InflightEntry {
   node: string;
   tenant: string;
   startedMs?: number;
+  /** Replica index, when the task has more than one. */
+  replica?: number;
+  /** The process id, once its node has written it. */
+  pid?: number;
+  /** A daemon replica (kept running), not a run that ends. */
+  daemon: boolean;
 }
 
 /** Operations on nodes every API shares: members, drain, and the work still in flight on a host. */
 export class ClusterService {
   readonly nodes: NodeStore;
+  private readonly tasks: TaskStore;
 
   constructor(
     h: EtcdHandle,
@@ -27,6 +35,7 @@ export class ClusterService {
     private readonly operators: string[] = ['default'],
   ) {
     this.nodes = new NodeStore(h);
+    this.tasks = new TaskStore(h);
   }
 
   /** The cluster's counters summed over the live nodes, each node's share, and who did not answer (service/cluster-stats.ts). */
@@ -56,8 +65,16 @@ export class ClusterService {
   async inflight(c: Caller | null, nodeIds: string[]): Promise<InflightEntry[]> {
     const ids = new Set(nodeIds);
     const all = c === null || this.isOperator(c);
-    return (await this.nodes.firingsInFlight())
-      .filter((f) => ids.has(f.node!) && (all || f.tenant === c!.tenant))
+    const mine = (await this.nodes.firingsInFlight()).filter((f) => ids.has(f.node!) && (all || f.tenant === c!.tenant));
+    // Which of them are daemons: their tasks, read once each (a task deleted meanwhile counts as not one).
+    const daemons = new Set<string>();
+    await Promise.all(
+      [...new Set(mine.map((f) => f.taskId))].map(async (id) => {
+        const t = await this.tasks.get(id);
+        if (t && isDaemon(t.value)) daemons.add(id);
+      }),
+    );
+    return mine
       .map((f) => ({
         runId: firingRunId(f),
         taskId: f.taskId,
@@ -67,6 +84,9 @@ export class ClusterService {
         node: f.node!,
         tenant: f.tenant,
         ...(f.startedMs ? { startedMs: f.startedMs } : {}),
+        ...(f.replica ? { replica: f.replica } : {}),
+        ...(f.pid !== undefined ? { pid: f.pid } : {}),
+        daemon: daemons.has(f.taskId),
       }))
       .sort((a, b) => a.scheduledMs - b.scheduledMs);
   }

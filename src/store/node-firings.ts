@@ -1,6 +1,7 @@
 import { MAX_TXN_BYTES, type EtcdHandle } from './etcd.js';
 import { K } from './keys.js';
 import type { Firing } from '../domain/firing.js';
+import { lateOutcome } from '../domain/firing-transitions.js';
 import type { Run, Task } from '../domain/task.js';
 import { Batcher } from '../lib/batcher.js';
 import { FiringReads } from './firing-reads.js';
@@ -134,7 +135,7 @@ export class NodeFirings extends FiringReads {
   /**
    * Node: an outcome whose firing was taken back meanwhile (the leader found the lease gone and
    * wrote the attempt `lost`) still records what really happened: the run record is written if
-   * it is absent or says `lost`, never over another outcome. 'ok' when written, 'same' when this
+   * it is absent or says `lost` (then saying it came late), never over another outcome. 'ok' when written, 'same' when this
    * very outcome is there (a commit whose reply was lost), 'stale' when another one is.
    */
   async recordLate(run: Run): Promise<Guarded | 'same'> {
@@ -144,7 +145,8 @@ export class NodeFirings extends FiringReads {
     const there = got ? (JSON.parse(got.value.toString()) as Run) : null;
     if (there && there.state === run.state && there.endedMs === run.endedMs && there.node === run.node) return 'same';
     if (there && there.state !== 'lost') return 'stale';
-    const r = await ns.if(key, 'Mod', '==', got ? Number(got.mod_revision) : 0).then(ns.put(key).value(JSON.stringify(run))).commit();
+    const record = there ? lateOutcome(run, there) : run;
+    const r = await ns.if(key, 'Mod', '==', got ? Number(got.mod_revision) : 0).then(ns.put(key).value(JSON.stringify(record))).commit();
     return r.succeeded ? 'ok' : 'stale';
   }
 

@@ -164,6 +164,28 @@ describe('native API: pause, trigger, runs, events', function () {
     expect((await api.call('GET', '/api/v1/tasks/{id}/slots', { params: { id: '999' } })).status).to.equal(404);
   });
 
+  it('upcoming: the next instants across the tenant\'s enabled tasks, soonest first, cut at the limit', async () => {
+    const a = (await api.call('POST', '/api/v1/tasks', { body: httpTask('every-two-minutes', { schedule: { cron: '0 */2 * * * *', tz: 'UTC' } }) })).body;
+    const paused = (await api.call('POST', '/api/v1/tasks', { body: httpTask('paused-upcoming', { schedule: { cron: '* * * * * *', tz: 'UTC' } }) })).body;
+    await api.call('POST', '/api/v1/tasks/{id}/pause', { params: { id: paused.id } });
+    const r = await api.call('GET', '/api/v1/upcoming', { query: { within: 600_000 } });
+    expect(r.status).to.equal(200);
+    expect(api.checked).to.include('GET /api/v1/upcoming 200');
+    const mine = r.body.items.filter((i: { taskId: string }) => i.taskId === a.id);
+    const even = [];
+    for (let ms = Math.floor(r.body.fromMs / 120_000) * 120_000 + 120_000; ms <= r.body.toMs; ms += 120_000) even.push(ms);
+    expect(mine.map((i: { ms: number }) => i.ms)).to.deep.equal(even);
+    expect(mine[0].at).to.equal(new Date(mine[0].ms).toISOString());
+    expect(r.body.items.some((i: { taskId: string }) => i.taskId === paused.id), 'a paused task').to.equal(false);
+    const ms = r.body.items.map((i: { ms: number }) => i.ms);
+    expect(ms).to.deep.equal([...ms].sort((x: number, y: number) => x - y));
+    await api.call('POST', '/api/v1/tasks/{id}/resume', { params: { id: paused.id } });
+    const cut = await api.call('GET', '/api/v1/upcoming', { query: { within: 60_000, limit: 3 } });
+    expect(cut.body.items).to.have.length(3);
+    expect(cut.body.more).to.equal(true);
+    expect((await api.call('GET', '/api/v1/upcoming', { query: { within: 7_200_000 } })).status).to.equal(400);
+  });
+
   it('the audit log lists create, update, pause, resume, trigger, delete newest first', async () => {
     const t = await create('audited');
     const id = { id: t.id };

@@ -75,6 +75,21 @@ describe('firing store batches (integration, real etcd)', function () {
     }
   });
 
+  it("a late outcome: written over the leader's lost record, saying it came late; never over another outcome; the same one again is 'same'", async () => {
+    const { handle: h } = await freshEtcd();
+    const store = new NodeFirings(h);
+    const lost = { ...succeeded('9', 5000), state: 'lost', endedMs: 9000, message: 'node n1 lost (lease expired)' } as Run;
+    await h.ns.put(K.run('9', 5000, 1)).value(JSON.stringify(lost));
+    expect(await store.recordLate(succeeded('9', 5000))).to.equal('ok');
+    const got = JSON.parse((await h.ns.get(K.run('9', 5000, 1)).string())!) as Run;
+    expect(got.state).to.equal('succeeded');
+    expect(got.message).to.equal('recorded late: the leader had presumed this attempt lost (node n1 lost (lease expired))');
+    expect(await store.recordLate(succeeded('9', 5000)), 'the same outcome again').to.equal('same');
+    expect(await store.recordLate(succeeded('9', 5000, { state: 'failed', endedMs: 7 })), 'another outcome').to.equal('stale');
+    expect(await store.recordLate(succeeded('9', 6000)), 'no record yet').to.equal('ok');
+    expect(JSON.parse((await h.ns.get(K.run('9', 6000, 1)).string())!).message).to.equal(undefined);
+  });
+
   it('leader transitions: a stale firing in a pack is left out and the rest commit together; a lost fence says fenced', async () => {
     const { handle: h } = await freshEtcd();
     try {

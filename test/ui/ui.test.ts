@@ -5,7 +5,7 @@
  * resumes, triggers, deletes, drains and undrains the node, and signs in with a token. Writes the
  * screenshots docs/ui.md shows to docs/ui/*.png.
  */
-import { mkdirSync, mkdtempSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -159,6 +159,108 @@ describe('web dashboard in headless Chromium', function () {
     expect(await first.getAttribute('data-run')).to.equal(`${flaky.body.id}-${(await retry.getAttribute('data-run'))!.split('-')[1]}-1`);
   });
 
+  it("shows a failed run's output and its retry; a run's whole output past the record's tail, downloadable", async () => {
+    const flaky = await taskByName('flaky-import');
+    await page.goto(`${base}/ui/#/tasks/${flaky.id}`);
+    await rows('#runs-table tr.retry[data-state=failed]').click();
+    await page.locator('#run-output pre', { hasText: 'importing' }).waitFor();
+    await page.screenshot({ path: `${SHOTS}task-failed.png`, fullPage: true });
+
+    // 3,000 lines (~26 KiB): the record keeps the last 4 KiB; the page reads the whole file from the node.
+    const long = await api(node, 'POST', '/api/v1/tasks', { name: 'long-output', schedule: { manual: true }, action: { process: { command: 'seq -f "line %g" 1 3000' } } });
+    const { runId } = (await api(node, 'POST', `/api/v1/tasks/${long.body.id}/trigger`)).body;
+    await waitFor(async () => (await api(node, 'GET', `/api/v1/runs/${runId}`)).body.state === 'succeeded', 'the long run to end');
+    await page.goto(`${base}/ui/#/tasks/${long.body.id}`);
+    await rows(`#runs-table tr[data-run="${runId}"]`).click();
+    await page.locator('#run-output[data-source=file] pre', { hasText: 'line 3000' }).waitFor();
+    expect(await page.textContent('#run-output pre')).to.match(/^line 1\nline 2\n/);
+    const [dl] = await Promise.all([page.waitForEvent('download'), page.click('#download-output')]);
+    expect(dl.suggestedFilename()).to.equal(`${runId}.log`);
+    const saved = await dl.path();
+    expect(readFileSync(saved!, 'utf8')).to.equal(Array.from({ length: 3000 }, (_, i) => `line ${i + 1}\n`).join(''));
+  });
+
+  it('follows a live run\'s output and kills it; restarts one daemon replica', async () => {
+    const gate = join(mkdtempSync(join(tmpdir(), 'rota-ui-')), 'go-on');
+    const live = await api(node, 'POST', '/api/v1/tasks', { name: 'live-output', schedule: { manual: true }, action: { process: { command: `echo first line; while [ ! -e '${gate}' ]; do sleep 0.05; done; echo second line; sleep 600` } } });
+    const { runId } = (await api(node, 'POST', `/api/v1/tasks/${live.body.id}/trigger`)).body;
+    await page.goto(`${base}/ui/#/tasks/${live.body.id}`);
+    await rows(`#runs-table tr[data-run="${runId}"][data-state=running]`).click();
+    await page.locator('#run-output #output-live').waitFor();
+    await page.locator('#run-output pre', { hasText: 'first line' }).waitFor();
+    writeFileSync(gate, '');
+    // What it writes next appears without a reload or a poll: the answer is still open.
+    await page.locator('#run-output pre', { hasText: 'second line' }).waitFor();
+    await page.click('#kill-run');
+    await rows(`#runs-table tr[data-run="${runId}"][data-state=killed]`).waitFor({ timeout: 15_000 });
+
+    const d = await api(node, 'POST', '/api/v1/tasks', { name: 'web-daemon', schedule: { daemon: true }, replicas: 2, action: { process: { command: 'echo serving $ROTA_RUN_ID; sleep 600' } } });
+    await page.goto(`${base}/ui/#/tasks/${d.body.id}`);
+    const r1 = rows('#replicas-table tr[data-replica="1"]');
+    await r1.locator('.restart-replica').waitFor({ timeout: 15_000 });
+    const before = await r1.getAttribute('data-run');
+    await r1.click();
+    await page.locator('#run-output pre', { hasText: `serving ${before}` }).waitFor();
+    const other = await rows('#replicas-table tr[data-replica="0"]').getAttribute('data-run');
+    await r1.locator('.restart-replica').click();
+    await waitFor(async () => {
+      const now = await r1.getAttribute('data-run');
+      return now !== before && (await r1.locator('.restart-replica').count()) === 1;
+    }, 'replica 1 running again as its next attempt', 15_000);
+    expect(await rows('#replicas-table tr[data-replica="0"]').getAttribute('data-run'), 'replica 0 untouched').to.equal(other);
+    await page.screenshot({ path: `${SHOTS}daemon.png`, fullPage: true });
+    await api(node, 'DELETE', `/api/v1/tasks/${d.body.id}`);
+  });
+
+  it('history: runs across tasks filtered and paged on the server, the audit log, what fires next', async () => {
+    await page.goto(`${base}/ui/#/history`);
+    await rows('#history-table tr[data-run]').first().waitFor();
+    expect(await page.textContent('#history-count')).to.match(/^1–\d+ of \d+$/);
+    await page.selectOption('#history-filters select[name=state]', 'failed');
+    await page.click('#history-filters button[type=submit]');
+    await waitFor(async () => {
+      const states = await rows('#history-table tr[data-run]').evaluateAll((els) => els.map((e) => e.getAttribute('data-state')));
+      return states.length > 0 && states.every((x) => x === 'failed');
+    }, 'only failed runs');
+    expect(await rows('#history-table tr[data-task=flaky-import]').count()).to.be.at.least(2);
+    await page.selectOption('#history-filters select[name=state]', '');
+    await page.fill('#history-filters input[name=task]', 'hello-dashboard');
+    await page.click('#history-filters button[type=submit]');
+    await waitFor(async () => {
+      const tasks = await rows('#history-table tr[data-run]').evaluateAll((els) => els.map((e) => e.getAttribute('data-task')));
+      return tasks.length > 0 && tasks.every((x) => x === 'hello-dashboard');
+    }, "only hello-dashboard's runs");
+    // Server-side paging: 55 runs of one task are more than a page of 50.
+    const many = await api(node, 'POST', '/api/v1/tasks', { name: 'many-runs', schedule: { manual: true }, action: { process: { command: 'true' } } });
+    for (let i = 0; i < 55; i++) expect((await api(node, 'POST', `/api/v1/tasks/${many.body.id}/trigger`)).status).to.equal(202);
+    await waitFor(async () => (await api(node, 'GET', `/api/v1/log?taskId=${many.body.id}&kinds=succeeded&limit=1`)).body.total === 55, '55 runs recorded', 60_000, 250);
+    await page.fill('#history-filters input[name=task]', 'many-runs');
+    await page.click('#history-filters button[type=submit]');
+    await page.locator('#history-count', { hasText: '1–50 of 55' }).waitFor();
+    const firstPage = await rows('#history-table tr[data-run]').first().getAttribute('data-run');
+    await page.click('#older');
+    await page.locator('#history-count', { hasText: '51–55 of 55' }).waitFor();
+    expect(await rows('#history-table tr[data-run]').count()).to.equal(5);
+    expect(await rows('#history-table tr[data-run]').first().getAttribute('data-run')).to.not.equal(firstPage);
+    expect(await page.locator('#older').isDisabled()).to.equal(true);
+    await page.locator('#upcoming li[data-task=hello-dashboard]').first().waitFor();
+    await page.fill('#history-filters input[name=task]', '');
+    await page.click('#history-filters button[type=submit]');
+    await page.screenshot({ path: `${SHOTS}history.png`, fullPage: true });
+
+    await page.click('#audit-tab');
+    // The 55 triggers above fill the first page; the action filter finds the creates.
+    await rows('#audit-table tr[data-action=trigger][data-task=many-runs]').first().waitFor();
+    await page.selectOption('#history-filters select[name=action]', 'create');
+    await page.click('#history-filters button[type=submit]');
+    await rows('#audit-table tr[data-action=create][data-task=hello-dashboard]').waitFor();
+    await page.screenshot({ path: `${SHOTS}audit.png`, fullPage: true });
+    await page.selectOption('#history-filters select[name=action]', 'kill');
+    await page.click('#history-filters button[type=submit]');
+    await rows('#audit-table tr[data-action=kill][data-task=live-output]').waitFor();
+    expect(await rows('#audit-table tr[data-action=create]').count()).to.equal(0);
+  });
+
   it('lists, searches and filters tasks with their state and last outcome', async () => {
     await api(node, 'POST', '/api/v1/tasks', { name: 'nightly-report', group: 'reports', schedule: { cron: '0 30 2 * * *', tz: 'Europe/Berlin' }, action: { http: { url: 'http://127.0.0.1:9/report', method: 'POST' } } });
     await page.goto(`${base}/ui/#/tasks`);
@@ -179,6 +281,17 @@ describe('web dashboard in headless Chromium', function () {
     await rows('#task-table tr[data-task=flaky-import] button.danger').click();
     await waitFor(async () => (await rows('#task-table tr[data-task=flaky-import]').count()) === 0, 'the row to go');
     expect(await taskByName('flaky-import')).to.equal(undefined);
+  });
+
+  it("a node's page: its runs in flight and daemons apart, its newest runs, drain", async () => {
+    const d = await api(node, 'POST', '/api/v1/tasks', { name: 'node-daemon', schedule: { daemon: true }, action: { process: { command: 'sleep 600' } } });
+    await page.goto(`${base}/ui/#/nodes`);
+    await rows('#nodes-table tr[data-node=n1] a.node-link').click();
+    await page.locator('#node-page[data-node=n1] [data-leader]').waitFor();
+    await page.locator('#node-daemons li', { hasText: `${d.body.id}-` }).waitFor({ timeout: 15_000 });
+    await rows('#node-runs tr[data-run]').first().waitFor();
+    await page.screenshot({ path: `${SHOTS}node.png`, fullPage: true });
+    await api(node, 'DELETE', `/api/v1/tasks/${d.body.id}`);
   });
 
   it('drains and undrains a node, showing it as leader with its capacity and in-flight runs', async () => {

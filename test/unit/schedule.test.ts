@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { formatDurationMs, parseDurationMs } from '../../src/domain/duration.js';
-import { CRON_COUNT_CAP, compileSchedule, missedFirings, nextFire } from '../../src/domain/schedule.js';
+import { CRON_COUNT_CAP, compileSchedule, missedFirings, nextFire, upcomingFirings } from '../../src/domain/schedule.js';
 import type { Schedule } from '../../src/domain/task.js';
 import { expectInvalid } from '../support/expect-rota.js';
 
@@ -145,5 +145,31 @@ describe('missedFirings', () => {
     expect(missedFirings({ atMs: 500 }, 0, 100, 0, 5).total).to.equal(0);
     expect(missedFirings({ now: true }, 0, 100, 10, 5).firings).to.deep.equal([10]);
     expect(missedFirings({ manual: true }, 0, 100, 10, 5).total).to.equal(0);
+  });
+});
+
+describe('upcomingFirings', () => {
+  const now = Date.UTC(2026, 0, 5, 10, 0, 30);
+  const t = (id: string, name: string, schedule: Schedule, enabled = true) => ({ id, name, enabled, schedule, createdMs: now - 1000 });
+  it('lists the enabled tasks\' instants in the window, soonest first, ties by name; paused, manual and daemon tasks have none', () => {
+    const tasks = [
+      t('1', 'b-minutely', { cron: '0 * * * * *', tz: 'UTC' }),
+      t('2', 'a-minutely', { cron: '0 * * * * *', tz: 'UTC' }),
+      t('3', 'paused', { cron: '* * * * * *', tz: 'UTC' }, false),
+      t('4', 'manual', { manual: true }),
+      t('5', 'daemon', { daemon: true }),
+      t('6', 'later', { atMs: now + 3_600_000 }),
+    ];
+    const { items, more } = upcomingFirings(tasks, now, 149_000, 100);
+    expect(items.map((i) => [i.name, i.ms - now])).to.deep.equal([
+      ['a-minutely', 30_000], ['b-minutely', 30_000], ['a-minutely', 90_000], ['b-minutely', 90_000],
+    ]);
+    expect(more).to.equal(false);
+  });
+  it('cuts at the limit and says there is more', () => {
+    const { items, more } = upcomingFirings([t('1', 'every-second', { cron: '* * * * * *', tz: 'UTC' })], now, 60_000, 10);
+    expect(items).to.have.length(10);
+    expect(items[0]!.ms).to.equal(now + 1000);
+    expect(more).to.equal(true);
   });
 });

@@ -100,6 +100,9 @@ function paths(): Obj {
     '/api/v1/tasks/{id}/next': {
       get: operation({ tag: 'tasks', summary: "The next firing instants of a task's schedule (also while paused; none for manual and daemon tasks)", params: [ID, ...queryParams(S.NextFiringsQuery)], ok: { status: 200, description: 'Instants, ascending', schema: S.NextFirings }, errors: [400, 404] }),
     },
+    '/api/v1/upcoming': {
+      get: operation({ tag: 'tasks', summary: "What fires next across the caller's enabled tasks, soonest first (paused, manual and daemon tasks have no instants)", params: queryParams(S.UpcomingQuery), ok: { status: 200, description: 'Instants', schema: S.Upcoming }, errors: [400] }),
+    },
     '/api/v1/tasks/{id}/restart': {
       post: operation({ tag: 'processes', summary: 'Stop then start: a daemon restarts every replica; other tasks have live runs killed and fire now', params: [ID], ok: { status: 200, description: 'The task', schema: ref('Task') }, errors: [404, 409] }),
     },

@@ -238,8 +238,11 @@ export const Inflight: Schema = obj(
     tenant: { type: 'string' },
     startedMs: int(0),
     startedAt: iso,
+    replica: int(1, undefined, { description: 'replica index, when the task has more than one' }),
+    pid: int(0),
+    daemon: { type: 'boolean', description: 'a daemon replica (kept running), not a run that ends' },
   },
-  { required: ['runId', 'taskId', 'scheduledMs', 'attempt', 'state', 'node'] },
+  { required: ['runId', 'taskId', 'scheduledMs', 'attempt', 'state', 'node', 'daemon'] },
 );
 
 export const Replica: Schema = obj(
@@ -394,6 +397,24 @@ export const NextFiringsQuery: Schema = {
     after: int(0, MAX_MS, { description: 'epoch ms to count from (exclusive); default now' }),
   },
 };
+
+export const UpcomingQuery: Schema = {
+  type: 'object',
+  properties: {
+    within: int(1000, 3_600_000, { default: 600_000, description: 'how far ahead, in ms (default 10 minutes, at most an hour)' }),
+    limit: int(1, 1000, { default: 100, description: 'at most this many instants' }),
+  },
+};
+
+export const Upcoming: Schema = obj(
+  {
+    fromMs: int(0),
+    toMs: int(0),
+    more: { type: 'boolean', description: 'true: more instants fall in the window than were listed' },
+    items: { type: 'array', items: obj({ taskId: { type: 'string' }, name: { type: 'string' }, group: { type: 'string' }, ms: int(0), at: iso }, { required: ['taskId', 'name', 'ms', 'at'] }) },
+  },
+  { required: ['fromMs', 'toMs', 'more', 'items'] },
+);
 
 export const NextFirings: Schema = obj(
   {

@@ -5,7 +5,8 @@ import { html, token, api } from './api.js';
 import { HealthPage } from './health.js';
 import { TaskList, TaskForm } from './tasks.js';
 import { TaskDetail } from './task.js';
-import { NodesPage } from './nodes.js';
+import { NodePage, NodesPage } from './nodes.js';
+import { HistoryPage } from './history.js';
 
 function useHash() {
   const [hash, setHash] = useState(location.hash || '#/');
@@ -23,7 +24,9 @@ function route(hash) {
   if (p[0] === 'tasks' && p[1] && p[2] === 'edit') return { page: 'tasks', view: html`<${TaskForm} id=${p[1]} />` };
   if (p[0] === 'tasks' && p[1]) return { page: 'tasks', view: html`<${TaskDetail} id=${p[1]} key=${p[1]} />` };
   if (p[0] === 'tasks') return { page: 'tasks', view: html`<${TaskList} />` };
+  if (p[0] === 'nodes' && p[1]) return { page: 'nodes', view: html`<${NodePage} id=${p[1]} key=${p[1]} />` };
   if (p[0] === 'nodes') return { page: 'nodes', view: html`<${NodesPage} />` };
+  if (p[0] === 'history') return { page: 'history', view: html`<${HistoryPage} audit=${p[1] === 'audit'} key=${p[1] ?? 'runs'} />` };
   return { page: 'health', view: html`<${HealthPage} />` };
 }
 
@@ -66,7 +69,7 @@ function App() {
   const tab = (id, href, label) => html`<a href=${href} class=${page === id ? 'active' : ''} data-nav=${id}>${label}</a>`;
   return html`<header class="top">
       <span class="brand">Rota</span>
-      <nav>${tab('health', '#/', 'Cluster')}${tab('tasks', '#/tasks', 'Tasks')}${tab('nodes', '#/nodes', 'Nodes')}</nav>
+      <nav>${tab('health', '#/', 'Cluster')}${tab('tasks', '#/tasks', 'Tasks')}${tab('nodes', '#/nodes', 'Nodes')}${tab('history', '#/history', 'History')}</nav>
       <span class="spacer"></span>
       ${token.get() && html`<button class="link" onClick=${() => { token.clear(); setNeedToken(true); }}>Sign out</button>`}
     </header>

@@ -2,14 +2,14 @@
  * HAProxy in front of a TestCluster's nodes, as cluster/local/haproxy.cfg does it for
  * `make cluster`: round robin over the nodes whose GET /readyz answers 200 (checked every
  * 500 ms, out after 2 failures, in after 1 success), on a free loopback port, run in the
- * foreground (`haproxy -db -f cfg`) as a child of the bench. `make haproxy-bin` installs it.
+ * foreground (`haproxy -db -f cfg`) as a child of the test or bench. `make haproxy-bin` installs it.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from '../../src/store/etcd-process.js';
-import { sleep } from './common.js';
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 export interface LoadBalancer {
   url: string;
