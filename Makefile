@@ -83,9 +83,10 @@ install: build
 
 # Unit and integration tests in parallel; the cluster tests (3 etcd members + 3 node processes
 # each, faults injected) one file at a time, so two clusters do not fight over 2 cores; the
-# dashboard in headless Chromium (test/ui, ~25 s) in that serial step too.
+# dashboard in headless Chromium (test/ui: one node, ~30 s; three behind HAProxy, ~25 s) in that
+# serial step too.
 # test/run runs both suites and closes with the totals ("N passed, N failed") that CI reads.
-test: test-tools promtool-bin chromium-bin build
+test: test-tools promtool-bin chromium-bin haproxy-bin build
 	test/run
 
 # The lint gate alone (test/run runs it first; eslint.config.js has the rules).
@@ -94,7 +95,7 @@ lint: deps
 
 # The dashboard's browser test alone; it rewrites the screenshots in docs/ui/ (make test writes
 # them to a scratch folder).
-ui: etcd-bin chromium-bin build
+ui: etcd-bin chromium-bin haproxy-bin build
 	ROTA_UI_SCREENSHOTS=docs npx mocha --no-config --timeout 120000 --exit 'dist/test/ui/**/*.test.js'
 
 unit: promtool-bin build

@@ -71,7 +71,7 @@ export function HealthPage() {
       <div class="card">
         <h3>Leader</h3>
         <p class="big" id="leader">${c.leader ? c.leader.id : 'none'}</p>
-        <p class="muted">${c.leader ? c.leader.address : 'no node leads right now'} · this page is served by <b>${c.self && c.self.id}</b></p>
+        <p class="muted">${c.leader ? c.leader.address : 'no node leads right now'} · this page is served by <b id="served-by">${c.self && c.self.id}</b></p>
       </div>
       <div class="card">
         <h3>etcd</h3>

@@ -90,7 +90,7 @@ function RunsTable({ items }) {
         <td class="small">#${run.attempt}${run.replica ? ` · replica ${run.replica}` : ''}</td>
         <td class="small">${run.node ? html`<a href=${`#/nodes/${encodeURIComponent(run.node)}`}>${run.node}</a>` : '—'}</td>
         <td class="small">${run.startedMs != null && run.endedMs != null ? fmtDuration(run.endedMs - run.startedMs) : '—'}</td>
-        <td class="small">${run.exitCode != null ? `exit ${run.exitCode}` : run.httpStatus != null ? `HTTP ${run.httpStatus}` : ''} <span class="muted">${(run.message || '').slice(0, 100)}</span></td>
+        <td class="small">${run.exitCode != null ? `exit ${run.exitCode}` : run.httpStatus != null ? `HTTP ${run.httpStatus}` : ''} ${run.message && !/^exit code -?\d+$/.test(run.message) ? html`<span class="muted">${run.message.slice(0, 100)}</span>` : ''}</td>
       </tr>`)}
       ${items.length === 0 && html`<tr><td colspan="8" class="muted">No runs match.</td></tr>`}
     </tbody>

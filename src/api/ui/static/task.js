@@ -203,7 +203,7 @@ export function TaskDetail({ id }) {
           ${firings.map((attempts) =>
             attempts.map((r, i) => html`<tr class=${`${i ? 'retry' : 'firing'} ${selected === r.id ? 'selected' : ''}`} data-run=${r.id} data-trigger=${r.trigger} data-state=${r.state} data-attempt=${r.attempt} onClick=${() => setSelected(r.id)}>
               <td>${i ? html`<span class="link-line">↳ same firing</span>` : fmtTime(r.scheduledMs, next.tz)}</td>
-              <td>#${r.attempt}${i ? html` <span class="muted small">after #${attempts[i - 1].attempt} ${attempts[i - 1].state}</span>` : ''}</td>
+              <td>#${r.attempt}${r.replica ? html` <span class="muted small">replica ${r.replica}</span>` : ''}${i ? html` <span class="muted small">after #${attempts[i - 1].attempt} ${attempts[i - 1].state}</span>` : ''}</td>
               <td>${r.trigger}</td>
               <td>${due(r, now) ? html`<span class="badge">claimed, due ${fmtRelative(r.startedMs, now)}</span>` : html`<${RunState} state=${r.state} />`}</td>
               <td>${r.node ?? '—'}</td>
