@@ -4,7 +4,7 @@ import type { InflightEntry, Page } from './api-types.js';
 import { contextOf, sleep, type CliContext } from './context.js';
 import { CliError, EXIT } from './exit.js';
 import { parseTimeoutMs } from './follow.js';
-import { emit, fields, table, time } from './output.js';
+import { emit, fields, grid, none, table, time } from './output.js';
 
 const POLL_MS = 500;
 /** A progress line at least this often while waiting, even when nothing changed. */
@@ -19,6 +19,7 @@ interface NodeRecord {
   state?: string;
   version?: string;
   startedMs?: number;
+  attributes?: Record<string, string>;
   /** Its clock's offset from the cluster's median, and whether it is off by more than the threshold (it then claims nothing). */
   clock?: { offsetMs: number | null; skewed: boolean };
 }
@@ -39,10 +40,20 @@ interface ClusterView {
 }
 
 function inflightTable(items: InflightEntry[]): string {
-  if (items.length === 0) return 'nothing in flight\n';
-  return table(
-    ['RUN', 'TASK', 'NODE', 'STATE', 'SCHEDULED', 'STARTED'],
-    items.map((i) => [i.runId ?? '-', i.taskId ?? '-', i.node ?? '-', i.state ?? '-', time(i.scheduledMs), time(i.startedMs)]),
+  if (items.length === 0) return none('nothing in flight');
+  return grid<InflightEntry>(
+    [
+      { h: 'RUN', v: (i) => i.runId ?? '-' },
+      { h: 'TASK', v: (i) => i.taskId ?? '-' },
+      { h: 'NODE', v: (i) => i.node ?? '-' },
+      { h: 'STATE', v: (i) => i.state ?? '-' },
+      { h: 'KIND', v: (i) => (i.daemon ? 'daemon' : 'run'), wide: true },
+      { h: 'PID', v: (i) => (typeof i.pid === 'number' ? String(i.pid) : '-'), wide: true },
+      { h: 'TENANT', v: (i) => String(i.tenant ?? '-'), wide: true },
+      { h: 'SCHEDULED', v: (i) => time(i.scheduledMs) },
+      { h: 'STARTED', v: (i) => time(i.startedMs) },
+    ],
+    items,
   );
 }
 
@@ -83,9 +94,21 @@ export function nodesCommand(): Command {
       const view = await ctx.api.get<ClusterView>('/api/v1/cluster');
       const members = [...view.members].sort((a, b) => a.id.localeCompare(b.id));
       emit(ctx.format, { leader: view.leader?.id ?? null, items: members }, () =>
-        table(
-          ['ID', 'ADDRESS', 'HOST', 'STATE', 'CAPACITY', 'CLOCK', 'VERSION', 'STARTED', 'LEADER'],
-          members.map((n) => [n.id, n.address, n.hostname ?? n.ip ?? '-', n.state ?? '-', String(n.capacity ?? '-'), clockText(n.clock), n.version ?? '-', time(n.startedMs), view.leader?.id === n.id ? '*' : '']),
+        grid<NodeRecord>(
+          [
+            { h: 'ID', v: (n) => n.id },
+            { h: 'ADDRESS', v: (n) => n.address },
+            { h: 'HOST', v: (n) => n.hostname ?? n.ip ?? '-' },
+            { h: 'IP', v: (n) => n.ip ?? '-', wide: true },
+            { h: 'STATE', v: (n) => n.state ?? '-' },
+            { h: 'CAPACITY', v: (n) => String(n.capacity ?? '-') },
+            { h: 'ATTRIBUTES', v: (n) => (n.attributes && Object.keys(n.attributes).length ? Object.entries(n.attributes).map(([k, v]) => `${k}=${v}`).join(',') : '-'), wide: true },
+            { h: 'CLOCK', v: (n) => clockText(n.clock) },
+            { h: 'VERSION', v: (n) => n.version ?? '-' },
+            { h: 'STARTED', v: (n) => time(n.startedMs) },
+            { h: 'LEADER', v: (n) => (view.leader?.id === n.id ? '*' : '') },
+          ],
+          members,
         ),
       );
     });

@@ -3,12 +3,19 @@ import YAML from 'yaml';
 import { formatDurationMs } from '../domain/duration.js';
 import { usageError } from './exit.js';
 
-export type Format = 'table' | 'json' | 'yaml';
-export const FORMATS: readonly Format[] = ['table', 'json', 'yaml'];
+/** `wide`: the table with more columns (where a command has them). */
+export type Format = 'table' | 'wide' | 'json' | 'yaml';
+export const FORMATS: readonly Format[] = ['table', 'wide', 'json', 'yaml'];
 
 export function parseFormat(v: string): Format {
   if ((FORMATS as readonly string[]).includes(v)) return v as Format;
-  throw usageError(`unknown output format '${v}': use table, json or yaml`);
+  throw usageError(`unknown output format '${v}': use table, wide, json or yaml`);
+}
+
+/** How tables print for this command line: -o wide adds the wide columns, --no-headers drops the header row. */
+const view = { wide: false, headers: true };
+export function setTableView(v: { wide: boolean; headers: boolean }): void {
+  Object.assign(view, v);
 }
 
 /** JSON (pretty, one trailing newline) or YAML text of a value. */
@@ -18,16 +25,33 @@ export function serialize(format: 'json' | 'yaml', value: unknown): string {
 
 /** Prints `data` as JSON/YAML, or the table `people()` makes of it. */
 export function emit(format: Format, data: unknown, people: () => string): void {
-  process.stdout.write(format === 'table' ? ensureNewline(people()) : serialize(format, data));
+  process.stdout.write(format === 'table' || format === 'wide' ? ensureNewline(people()) : serialize(format, data));
 }
 
 function ensureNewline(s: string): string {
   return s === '' || s.endsWith('\n') ? s : `${s}\n`;
 }
 
-/** Columns padded to their widest cell, two spaces apart, no trailing blanks. */
+/** One column of a listing: its header, its cell, and whether only -o wide shows it. */
+export interface Column<T> {
+  h: string;
+  v: (item: T) => string;
+  wide?: true;
+}
+
+/** A listing of `items` by columns: the wide ones only with -o wide. */
+export function grid<T>(cols: Column<T>[], items: T[]): string {
+  const shown = cols.filter((c) => !c.wide || view.wide);
+  return table(
+    shown.map((c) => c.h),
+    items.map((it) => shown.map((c) => c.v(it))),
+  );
+}
+
+/** Columns padded to their widest cell, two spaces apart, no trailing blanks; the header row unless --no-headers. */
 export function table(headers: string[], rows: string[][]): string {
-  const all = [headers, ...rows];
+  if (!view.headers && rows.length === 0) return '';
+  const all = view.headers ? [headers, ...rows] : rows;
   const widths = headers.map((_, i) => Math.max(...all.map((r) => (r[i] ?? '').length)));
   return all.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i] ?? 0))).join('  ').trimEnd()).join('\n') + '\n';
 }
@@ -83,4 +107,9 @@ export function actionText(a: Record<string, unknown> | undefined): string {
     default:
       return kind;
   }
+}
+
+/** What an empty listing prints: a note for people, nothing with --no-headers (a script sees no rows). */
+export function none(note: string): string {
+  return view.headers ? `${note}\n` : '';
 }

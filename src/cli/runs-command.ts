@@ -6,7 +6,7 @@ import { FINAL_STATES } from './api-types.js';
 import { contextOf } from './context.js';
 import { CliError, EXIT, parseLimit, usageError } from './exit.js';
 import { followRun, printOutput } from './follow.js';
-import { clip, duration, emit, fields, table, time } from './output.js';
+import { clip, duration, emit, fields, grid, none, time } from './output.js';
 import { resolveTask } from './tasks.js';
 
 const STATES = ['pending', 'running', ...FINAL_STATES];
@@ -119,19 +119,26 @@ A run's time is its end (else its start, else its scheduled time). Examples:
       const page = await ctx.api.get<LogPage>('/api/v1/log', query);
       const runs = page.items.flatMap((e) => (e.kind === 'run' ? [{ ...e.run, taskName: e.task.name }] : []));
       emit(ctx.format, { total: page.total, items: runs }, () => {
-        if (runs.length === 0) return 'no runs\n';
-        const rows = runs.map((r) => [
-          r.id,
-          r.taskName,
-          r.state,
-          r.trigger,
-          r.node ?? '-',
-          time(r.startedMs ?? r.scheduledMs),
-          r.startedMs !== undefined && r.endedMs !== undefined ? duration(r.endedMs - r.startedMs) : '-',
-          clip(r.message ?? (r.exitCode !== undefined ? `exit ${r.exitCode}` : r.httpStatus !== undefined ? `HTTP ${r.httpStatus}` : ''), 50),
-        ]);
-        const more = page.total > runs.length ? `(${runs.length} of ${page.total}: --limit, --since and --state narrow it)\n` : '';
-        return table(['RUN', 'TASK', 'STATE', 'TRIGGER', 'NODE', 'STARTED', 'TOOK', 'MESSAGE'], rows) + more;
+        if (runs.length === 0) return none('no runs');
+        const result = (r: ApiRun) => (r.exitCode !== undefined ? `exit ${r.exitCode}` : r.httpStatus !== undefined ? `HTTP ${r.httpStatus}` : '-');
+        const rows = grid<ApiRun & { taskName: string }>(
+          [
+            { h: 'RUN', v: (r) => r.id },
+            { h: 'TASK', v: (r) => r.taskName },
+            { h: 'STATE', v: (r) => r.state },
+            { h: 'TRIGGER', v: (r) => r.trigger },
+            { h: 'ATTEMPT', v: (r) => `${r.attempt}${r.replica ? ` r${r.replica}` : ''}`, wide: true },
+            { h: 'NODE', v: (r) => r.node ?? '-' },
+            { h: 'SCHEDULED', v: (r) => time(r.scheduledMs), wide: true },
+            { h: 'STARTED', v: (r) => time(r.startedMs ?? r.scheduledMs) },
+            { h: 'LATE', v: (r) => (r.startedMs !== undefined ? duration(r.startedMs - r.scheduledMs) : '-'), wide: true },
+            { h: 'TOOK', v: (r) => (r.startedMs !== undefined && r.endedMs !== undefined ? duration(r.endedMs - r.startedMs) : '-') },
+            { h: 'RESULT', v: result, wide: true },
+            { h: 'MESSAGE', v: (r) => clip(r.message ?? (result(r) === '-' ? '' : result(r)), 50) },
+          ],
+          runs,
+        );
+        return rows + (page.total > runs.length ? none(`(${runs.length} of ${page.total}: --limit, --since and --state narrow it)`) : '');
       });
     });
 

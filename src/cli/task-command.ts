@@ -2,17 +2,28 @@
 import { Command, Option } from 'commander';
 import type { ApiTask } from './api-types.js';
 import { contextOf, type CliContext } from './context.js';
-import { actionText, clip, emit, fields, scheduleText, serialize, table, time } from './output.js';
+import { actionText, clip, emit, fields, grid, none, scheduleText, serialize, time } from './output.js';
 import { newTaskBody, taskPatch, type TaskFlags } from './task-body.js';
 import { allTasks, resolveTask } from './tasks.js';
 import { followRun } from './follow.js';
 import { usageError } from './exit.js';
 
 function taskRows(tasks: ApiTask[]): string {
-  if (tasks.length === 0) return 'no tasks\n';
-  return table(
-    ['ID', 'NAME', 'GROUP', 'STATE', 'SCHEDULE', 'ACTION'],
-    tasks.map((t) => [t.id, t.name, t.group ?? '-', t.enabled ? 'enabled' : 'paused', scheduleText(t.schedule), actionText(t.action)]),
+  if (tasks.length === 0) return none('no tasks');
+  return grid<ApiTask>(
+    [
+      { h: 'ID', v: (t) => t.id },
+      { h: 'NAME', v: (t) => t.name },
+      { h: 'GROUP', v: (t) => t.group ?? '-' },
+      { h: 'STATE', v: (t) => (t.enabled ? 'enabled' : 'paused') },
+      { h: 'SCHEDULE', v: (t) => scheduleText(t.schedule) },
+      { h: 'REPLICAS', v: (t) => String(t.replicas ?? 1), wide: true },
+      { h: 'OVERLAP', v: (t) => String(t.policies?.overlap ?? '-'), wide: true },
+      { h: 'LABELS', v: (t) => (t.labels && Object.keys(t.labels).length ? Object.entries(t.labels).map(([k, v]) => `${k}=${v}`).join(',') : '-'), wide: true },
+      { h: 'UPDATED', v: (t) => time(typeof t.updatedMs === 'number' ? t.updatedMs : undefined), wide: true },
+      { h: 'ACTION', v: (t) => actionText(t.action) },
+    ],
+    tasks,
   );
 }
 

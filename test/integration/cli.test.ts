@@ -2,8 +2,11 @@
  * The built `rota` CLI (dist/src/cli.js) run as a child process against real nodes on a real
  * etcd: every command's happy path, its main error paths and their exit codes.
  */
-import { spawn } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { createServer as createHttpsServer } from 'node:https';
+import { request as httpRequest } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
@@ -14,6 +17,7 @@ import { freePort } from '../../src/store/etcd-process.js';
 import { freshEtcd, waitFor } from '../support/etcd.js';
 import { startNode } from '../support/node.js';
 import { tempDir } from '../support/tmp.js';
+import { makePki } from '../support/security.js';
 
 const CLI = fileURLToPath(new URL('../../src/cli.js', import.meta.url));
 const OPS = 'tok-ops'; // tenant default, an operator
@@ -34,7 +38,8 @@ interface Child {
 }
 
 function start(node: RotaNode, args: string[], opts: { env?: Record<string, string | undefined>; input?: string } = {}): Child {
-  const env: Record<string, string | undefined> = { ...process.env, ROTA_SERVER: `127.0.0.1:${node.port}`, ROTA_TOKEN: OPS, ...opts.env };
+  // No config file of the machine's user: a context there must not change what the tests talk to.
+  const env: Record<string, string | undefined> = { ...process.env, ROTA_SERVER: `127.0.0.1:${node.port}`, ROTA_TOKEN: OPS, ROTA_CONFIG: '/nonexistent/rota-config.yaml', ...opts.env };
   for (const k of Object.keys(env)) if (env[k] === undefined) delete env[k];
   const child = spawn(process.execPath, [CLI, ...args], { env: env as NodeJS.ProcessEnv, stdio: ['pipe', 'pipe', 'pipe'] });
   let stdout = '';
@@ -457,6 +462,110 @@ describe('rota CLI (built, against a real node)', function () {
       const invalid = await rota(target, ['import', '-'], { input: JSON.stringify([{ name: 'broken', schedule: { cron: 'nope' }, action: { process: { command: 'true' } } }]) });
       expect(invalid.code).to.equal(1);
       expect(invalid.stdout).to.include('FAILED').and.include('broken');
+    });
+  });
+
+  describe('habits: contexts, -o wide, --no-headers, --watch, completion, --ca-cert', () => {
+    const noEnv = { ROTA_SERVER: undefined, ROTA_TOKEN: undefined, ROTA_CONTEXT: undefined, ROTA_CA_CERT: undefined };
+
+    it('contexts in a config file: set, use, list, --context and the environment over them; the file is 0600 and shows no token', async () => {
+      const cfg = join(tempDir('rota-cli-cfg-'), 'config.yaml');
+      const env = { ...noEnv, ROTA_CONFIG: cfg };
+      expect(await ok(node, ['config', 'set-context', 'local', '--server', `127.0.0.1:${node.port}`, '--token', OPS], { env })).to.include('context local saved').and.include('(current)');
+      expect(statSync(cfg).mode & 0o777).to.equal(0o600);
+      await ok(node, ['config', 'set-context', 'dead', '--server', '127.0.0.1:1'], { env });
+      await ok(node, ['task', 'add', '--name', 'ctx-task', '--manual', '--command', 'true'], { env });
+      const list = await okJson(node, ['config', 'get-contexts'], { env });
+      expect(list.current).to.equal('local');
+      expect(list.items).to.deep.include({ name: 'local', current: true, server: `127.0.0.1:${node.port}`, token: '(set)' });
+      expect(await ok(node, ['config', 'view'], { env })).to.not.include(OPS);
+      expect(await ok(node, ['config', 'use-context', 'dead'], { env })).to.include('switched to context dead');
+      expect((await ok(node, ['config', 'current-context'], { env })).trim()).to.equal('dead');
+      expect((await rota(node, ['task', 'ls'], { env })).code, 'the dead context is used').to.equal(3);
+      expect(await ok(node, ['--context', 'local', 'task', 'ls'], { env })).to.include('ctx-task');
+      expect(await ok(node, ['task', 'ls'], { env: { ...env, ROTA_CONTEXT: 'local' } })).to.include('ctx-task');
+      expect(await ok(node, ['task', 'ls'], { env: { ...env, ROTA_SERVER: `127.0.0.1:${node.port}`, ROTA_TOKEN: OPS } }), 'the environment beats the context').to.include('ctx-task');
+      expect((await rota(node, ['--context', 'nope', 'task', 'ls'], { env })).code).to.equal(2);
+      expect((await rota(node, ['config', 'use-context', 'nope'], { env })).code).to.equal(1);
+      await ok(node, ['config', 'delete-context', 'dead'], { env });
+      expect((await rota(node, ['config', 'current-context'], { env })).code).to.equal(1);
+      writeFileSync(cfg, 'contexts: [1, 2');
+      const bad = await rota(node, ['task', 'ls'], { env });
+      expect(bad.code).to.equal(2);
+      expect(bad.stderr).to.include(cfg);
+    });
+
+    it('-o wide adds columns; --no-headers drops the header row and the empty-list notes', async () => {
+      await ok(node, ['task', 'add', '--name', 'wide-task', '--manual', '--command', 'true']);
+      const wide = (await ok(node, ['task', 'ls', '-o', 'wide'])).split('\n');
+      expect(wide[0]).to.match(/^ID\s+NAME\s+GROUP\s+STATE\s+SCHEDULE\s+REPLICAS\s+OVERLAP\s+LABELS\s+UPDATED\s+ACTION$/);
+      expect((await ok(node, ['task', 'ls'])).split('\n')[0]).to.match(/^ID\s+NAME\s+GROUP\s+STATE\s+SCHEDULE\s+ACTION$/);
+      const bare = (await ok(node, ['task', 'ls', '--no-headers'])).split('\n').filter(Boolean);
+      expect(bare.every((l) => /^\d+\s/.test(l)), bare.join('\n')).to.equal(true);
+      expect(bare.some((l) => l.includes('wide-task'))).to.equal(true);
+      expect(await ok(node, ['runs', 'wide-task', '--no-headers'])).to.equal('');
+      expect(await ok(node, ['runs', 'wide-task'])).to.equal('no runs\n');
+      expect((await ok(node, ['nodes', 'ls', '-o', 'wide'])).split('\n')[0]).to.include('ATTRIBUTES');
+      expect((await rota(node, ['task', 'ls', '-o', 'xml'])).code).to.equal(2);
+    });
+
+    it('--watch runs the command again every interval, clearing the screen, until stopped', async () => {
+      const env: Record<string, string | undefined> = { ...process.env, ROTA_SERVER: `127.0.0.1:${node.port}`, ROTA_TOKEN: OPS };
+      const child = spawn(process.execPath, [CLI, 'task', 'ls', '--watch', '0.5'], { env: env as NodeJS.ProcessEnv });
+      let out = '';
+      child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+      try {
+        // Three rounds printed whole: three tables under three headers.
+        await waitFor(() => (out.match(/^ID\s+NAME/gm) ?? []).length >= 3, 'three rounds');
+      } finally {
+        child.kill('SIGINT');
+      }
+      expect(out).to.include('\x1b[2J');
+      expect((out.match(/Every 0\.5s: rota task ls/g) ?? []).length).to.be.at.least(3);
+      expect((await rota(node, ['task', 'ls', '--watch', '0.1'])).code).to.equal(2);
+    });
+
+    it('completion: a bash script that completes commands, subcommands and flags; zsh through bashcompinit', async () => {
+      const script = join(tempDir('rota-cli-'), 'rota.bash');
+      writeFileSync(script, await ok(node, ['completion', 'bash']));
+      const complete = (line: string) => {
+        const words = line.split(' ');
+        const r = spawnSync('bash', ['-c', `source ${script}; COMP_WORDS=(${words.map((w) => `'${w}'`).join(' ')}); COMP_CWORD=${words.length - 1}; _rota; echo "\${COMPREPLY[*]}"`], { encoding: 'utf8' });
+        expect(r.status, r.stderr).to.equal(0);
+        return r.stdout.trim().split(' ').filter(Boolean).sort();
+      };
+      expect(complete('rota ta')).to.deep.equal(['task']);
+      expect(complete('rota task re')).to.deep.equal(['restart', 'resume']);
+      expect(complete('rota logs 7-1-1 --f')).to.deep.equal(['--follow']);
+      expect(complete('rota -o json task restart --rep')).to.deep.equal(['--replica']);
+      expect(complete('rota config use')).to.deep.equal(['use-context']);
+      expect(await ok(node, ['completion', 'zsh'])).to.match(/^#compdef rota\nautoload -U \+X bashcompinit && bashcompinit\n/);
+      expect((await rota(node, ['completion', 'fish'])).code).to.equal(2);
+    });
+
+    it('--ca-cert: HTTPS through a proxy whose certificate a private CA signed (flag, environment or context)', async () => {
+      const pki = makePki();
+      const proxy = createHttpsServer({ cert: readFileSync(pki.serverCert), key: readFileSync(pki.serverKey) }, (req, res) => {
+        const up = httpRequest({ host: '127.0.0.1', port: node.port, path: req.url, method: req.method, headers: req.headers }, (r) => {
+          res.writeHead(r.statusCode ?? 502, r.headers);
+          r.pipe(res);
+        });
+        req.pipe(up);
+      });
+      await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', () => r()));
+      const url = `https://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
+      try {
+        const refused = await rota(node, ['--server', url, 'task', 'ls']);
+        expect(refused.code, 'an unknown CA').to.equal(3);
+        expect(await ok(node, ['--server', url, '--ca-cert', pki.ca, 'task', 'ls'])).to.match(/^ID\s+NAME/);
+        expect(await ok(node, ['--server', url, 'task', 'ls'], { env: { ROTA_CA_CERT: pki.ca } })).to.match(/^ID\s+NAME/);
+        const cfg = join(tempDir('rota-cli-cfg-'), 'config.yaml');
+        await ok(node, ['config', 'set-context', 'tls', '--server', url, '--token', OPS, '--ca-cert', pki.ca], { env: { ...noEnv, ROTA_CONFIG: cfg } });
+        expect(await ok(node, ['task', 'ls', '-o', 'json'], { env: { ...noEnv, ROTA_CONFIG: cfg } })).to.include('"items"');
+        expect((await rota(node, ['--server', url, '--ca-cert', '/nonexistent.pem', 'task', 'ls'])).code).to.equal(2);
+      } finally {
+        await new Promise((r) => proxy.close(r));
+      }
     });
   });
 });
