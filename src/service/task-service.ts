@@ -12,6 +12,7 @@ import type { Firing } from '../domain/firing.js';
 import { firingRunId, hasStarted } from '../domain/firing.js';
 import { findDepCycle } from '../domain/replicas.js';
 import { scheduleInstants } from '../domain/schedule.js';
+import { orderTasks, type TaskOrder } from '../domain/task-order.js';
 import { slotPage, type SlotQuery } from './slots.js';
 import type { Slot } from '../domain/slots.js';
 import { normalizeTask, type InputLimits, type TaskFields, type TaskInput } from './task-input.js';
@@ -127,11 +128,19 @@ export class TaskService {
     );
   }
 
-  /** Filtered, ordered by id; `after` is the last id of the previous page. One scan per page. */
-  async list(c: Caller, f: TaskFilter, limit: number, after?: string): Promise<{ items: Task[]; next?: string }> {
-    const all = after === undefined ? await this.listAll(c, f) : (await this.listAll(c, f)).filter((t) => Number(t.id) > Number(after));
-    const items = all.slice(0, limit);
-    return all.length > limit ? { items, next: items[items.length - 1]!.id } : { items };
+  /**
+   * Filtered and ordered (by id, name or next firing: domain/task-order.ts), one scan per page;
+   * `total` matches the filter. By id, `after` (the last id of the previous page) pages as a
+   * cursor and `next` gives it; any order pages by `offset`.
+   */
+  async list(c: Caller, f: TaskFilter, limit: number, page: { after?: string; offset?: number; sort?: TaskOrder } = {}): Promise<{ items: Task[]; next?: string; total: number }> {
+    const sort = page.sort ?? 'id';
+    const matching = orderTasks(await this.listAll(c, f), sort, this.clock.now());
+    const after = sort === 'id' && page.after !== undefined ? matching.filter((t) => Number(t.id) > Number(page.after)) : matching;
+    const from = page.offset ?? 0;
+    const items = after.slice(from, from + limit);
+    const more = after.length > from + limit;
+    return { items, total: matching.length, ...(more && sort === 'id' ? { next: items[items.length - 1]!.id } : {}) };
   }
 
   /** A task's newest runs (its firings in flight first), for a task the caller was given already. */

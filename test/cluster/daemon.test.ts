@@ -155,6 +155,21 @@ describe('cluster: daemon replicas (3 nodes, 3 etcd members)', function () {
     await c.api('DELETE', `/api/v1/tasks/${r.body.id}`);
   });
 
+  it("a run's output followed through another node: the answer begins at once, though the run writes nothing for 6 s", async () => {
+    const r = await c.api('POST', '/api/v1/tasks', { name: 'quiet-start', schedule: { manual: true }, action: { process: { command: 'sleep 6; echo late line' } } });
+    const { runId } = (await c.api('POST', `/api/v1/tasks/${r.body.id}/trigger`)).body;
+    const run = await waitFor(async () => {
+      const x = (await c.api('GET', `/api/v1/runs/${runId}`)).body;
+      return x.state === 'running' && x.node ? x : null;
+    }, 'the run started', 15_000, 50);
+    const other = c.nodes.find((n) => n.alive && n.id !== run.node)!;
+    const res = await fetch(`${other.url}/api/v1/runs/${runId}/output?follow=true`);
+    expect(res.status).to.equal(200);
+    expect(res.headers.get('x-rota-node')).to.equal(run.node);
+    expect(await res.text()).to.equal('late line\n');
+    expect((await c.api('GET', `/api/v1/runs/${runId}`)).body.state).to.equal('succeeded');
+  });
+
   it('stopping the task (delete) leaves no process behind, children included', async () => {
     const marker = `1000.${randomInt(1e9)}`;
     const r = await c.api('POST', '/api/v1/tasks', { name: 'kids', schedule: { daemon: true }, replicas: 2, action: { process: { command: `sleep ${marker} & sleep ${marker} & wait` } } });

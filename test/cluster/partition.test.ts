@@ -259,7 +259,8 @@ describe('cluster: a minority etcd member partitioned (netns; 3 nodes, 3 etcd me
     await Promise.all(nodes.map((n) => n.start()));
   });
 
-  after(async () => {
+  after(async function () {
+    if ((this.test?.parent?.tests ?? []).some((t) => t.state === 'failed')) c?.printWarnings();
     await c?.stop().catch(() => undefined);
     lab?.cleanup();
     await rx?.stop();

@@ -120,7 +120,18 @@ describe('native API: tasks', function () {
     }
     expect(seen).to.deep.equal(ids);
 
-    const bad: Record<string, string | number>[] = [{ limit: 0 }, { limit: 501 }, { limit: 'x' }, { enabled: 'maybe' }, { kind: 'ftp' }, { after: 'x' }];
+    // Ordered by name or next firing, paged by offset, with the total that matches the filter.
+    const byName = await api.call('GET', '/api/v1/tasks', { query: { sort: 'name', limit: 4 } });
+    expect(byName.body.items.map((t: { name: string }) => t.name)).to.deep.equal(['job-1', 'job-3', 'job-5', 'web-0']);
+    expect(byName.body.total).to.equal(ids.length);
+    expect(byName.body.next, 'offset pages out of id order').to.equal(undefined);
+    expect(await names({ sort: 'name', offset: 4, limit: 2 })).to.deep.equal(['web-2', 'web-4']);
+    expect((await api.call('GET', '/api/v1/tasks', { query: { group: 'even', limit: 1 } })).body.total).to.equal(4);
+    const byNext = await names({ sort: 'next', limit: 50 });
+    expect(byNext.slice(-3), 'manual tasks never fire: last').to.deep.equal(['job-1', 'job-3', 'job-5']);
+    expect((await api.call('GET', '/api/v1/tasks', { query: { sort: 'name', after: ids[0]! } })).body.error.message).to.match(/^after pages by id/);
+
+    const bad: Record<string, string | number>[] = [{ limit: 0 }, { limit: 501 }, { limit: 'x' }, { enabled: 'maybe' }, { kind: 'ftp' }, { after: 'x' }, { sort: 'size' }, { offset: -1 }];
     for (const query of bad) {
       const r = await api.call('GET', '/api/v1/tasks', { query });
       expect(r.status, JSON.stringify(query)).to.equal(400);

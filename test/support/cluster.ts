@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, createWriteStream, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { freePort, startEtcdProcess, waitReady, type EtcdProcess } from '../../src/store/etcd-process.js';
@@ -285,10 +285,18 @@ export class TestCluster {
   }
 
   /** Each node's last warnings on stdout, under its id. */
+  /** After a failure: each node's last warnings, and with ROTA_KEEP_LOGS=DIR its whole log copied there (the cluster's folders go with it). */
   printWarnings(): void {
     for (const n of this.nodes) {
       const w = n.warnings();
       if (w.length) console.log(`      ${n.id}'s last warnings:\n${w.map((l) => `        ${l}`).join('\n')}`);
+    }
+    const keep = process.env.ROTA_KEEP_LOGS;
+    if (keep) {
+      const dir = join(keep, `cluster-${Date.now()}`);
+      mkdirSync(dir, { recursive: true });
+      for (const n of this.nodes) if (existsSync(n.logFile)) copyFileSync(n.logFile, join(dir, `${n.id}.log`));
+      console.log(`      node logs kept in ${dir}`);
     }
   }
 

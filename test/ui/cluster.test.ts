@@ -4,19 +4,14 @@
  * (GET /api/v1/cluster/stats, summed over the live nodes) never go backwards between two of
  * them. Writes docs/ui/cluster-three.png and nodes-three.png with `make ui`.
  */
-import { mkdirSync, mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { launchChromium, screenshotDir } from '../support/browser.js';
 import { TestCluster } from '../support/cluster.js';
 import { startHaproxy, type LoadBalancer } from '../support/haproxy.js';
 import { waitFor } from '../support/etcd.js';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const SHOTS = process.env.ROTA_UI_SCREENSHOTS === 'docs' ? fileURLToPath(new URL('../../../docs/ui/', import.meta.url)) : `${mkdtempSync(join(tmpdir(), 'rota-ui-shots-'))}/`;
-const ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const SHOTS = screenshotDir();
 
 describe('web dashboard of a three-node cluster behind HAProxy (headless Chromium)', function () {
   this.timeout(180_000);
@@ -29,11 +24,10 @@ describe('web dashboard of a three-node cluster behind HAProxy (headless Chromiu
   before(async () => {
     c = await TestCluster.start();
     lb = await startHaproxy(c.nodes.map((n) => ({ id: n.id, port: n.port })));
-    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ARGS });
+    browser = await launchChromium();
     page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
     page.on('pageerror', (e) => pageErrors.push(String(e)));
     page.on('console', (m) => m.type() === 'error' && !m.text().startsWith('Failed to load resource') && pageErrors.push(m.text()));
-    mkdirSync(SHOTS, { recursive: true });
   });
 
   after(async () => {

@@ -5,22 +5,18 @@
  * resumes, triggers, deletes, drains and undrains the node, and signs in with a token. Writes the
  * screenshots docs/ui.md shows to docs/ui/*.png.
  */
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { launchChromium, screenshotDir } from '../support/browser.js';
 import { DEFAULTS } from '../../src/config.js';
 import type { RotaNode } from '../../src/node.js';
 import { freshEtcd, waitFor } from '../support/etcd.js';
 import { api, startNode } from '../support/node.js';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-/** docs/ui/ with `make ui` (ROTA_UI_SCREENSHOTS=docs); a scratch folder in `make test`, so a test run leaves the tree clean. */
-const SHOTS = process.env.ROTA_UI_SCREENSHOTS === 'docs' ? fileURLToPath(new URL('../../../docs/ui/', import.meta.url)) : `${mkdtempSync(join(tmpdir(), 'rota-ui-shots-'))}/`;
-// As root the sandbox cannot start; without the network flags a closed network floods the log.
-const ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const SHOTS = screenshotDir();
 
 describe('web dashboard in headless Chromium', function () {
   this.timeout(120_000);
@@ -35,14 +31,13 @@ describe('web dashboard in headless Chromium', function () {
     const { endpoint, prefix } = await freshEtcd();
     node = await startNode(endpoint, prefix);
     base = `http://127.0.0.1:${node.port}`;
-    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ARGS });
+    browser = await launchChromium();
     page = await browser.newPage({ viewport: { width: 1280, height: 860 } });
     page.on('dialog', (d) => void d.accept());
     page.on('pageerror', (e) => pageErrors.push(String(e)));
     // An API refusal the page shows (the bad cron's 400) is logged by Chromium as a failed load: not an error of the page.
     page.on('console', (m) => m.type() === 'error' && !m.text().startsWith('Failed to load resource') && pageErrors.push(m.text()));
     page.on('request', (r) => !r.url().startsWith(base) && offsite.push(r.url()));
-    mkdirSync(SHOTS, { recursive: true });
   });
 
   after(async () => {
@@ -274,6 +269,17 @@ describe('web dashboard in headless Chromium', function () {
     await page.selectOption('#task-filter', 'failing');
     await waitFor(async () => (await rows('#task-table tbody tr[data-task]').allTextContents()).join('|').startsWith('flaky-import'), 'the failing filter');
     await page.selectOption('#task-filter', 'all');
+    // Ordered and paged by the server: by name, and by next firing (the every-2s task first).
+    await page.selectOption('#task-sort', 'name');
+    await waitFor(async () => {
+      const names = await rows('#task-table tbody tr[data-task]').evaluateAll((els) => els.map((e) => e.getAttribute('data-task')!));
+      return names.length > 2 && names.join() === [...names].sort((a, b) => a.localeCompare(b)).join();
+    }, 'the list by name');
+    await page.selectOption('#task-sort', 'next');
+    await waitFor(async () => (await rows('#task-table tbody tr[data-task]').first().getAttribute('data-task')) === 'hello-dashboard', 'the every-2s task first by next firing');
+    const total = (await api(node, 'GET', '/api/v1/tasks?limit=1')).body.total;
+    expect(await page.textContent('#task-count')).to.equal(`1–${total} of ${total}`);
+    await page.selectOption('#task-sort', 'id');
   });
 
   it('deletes a task from the list', async () => {
@@ -319,6 +325,31 @@ describe('web dashboard in headless Chromium', function () {
     const planned = Number(await page.textContent('[data-stat=planned] .stat-value'));
     await waitFor(async () => Number(await page.textContent('[data-stat=planned] .stat-value')) > planned, 'the counter to move without a reload', 10_000);
     await page.screenshot({ path: `${SHOTS}cluster.png`, fullPage: true });
+  });
+
+  it('dark when the system asks for it; on a phone-sized screen the pages fit its width (wide tables scroll inside)', async () => {
+    const ctx = await browser.newContext({ colorScheme: 'dark', viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true });
+    const p = await ctx.newPage();
+    p.on('pageerror', (e) => pageErrors.push(String(e)));
+    try {
+      const t = await taskByName('hello-dashboard');
+      for (const [hash, ready, shot] of [
+        ['#/', '#etcd-health', 'phone-cluster'],
+        ['#/tasks', '#task-table tr[data-task]', 'phone-tasks'],
+        [`#/tasks/${t.id}`, '#runs-table tr[data-run]', 'phone-task'],
+        ['#/history', '#history-table tr[data-run]', null],
+        ['#/nodes/n1', '#node-page', null],
+      ] as const) {
+        await p.goto(`${base}/ui/${hash}`);
+        await p.locator(ready).first().waitFor();
+        const { bg, overflow } = await p.evaluate(() => ({ bg: getComputedStyle(document.body).backgroundColor, overflow: document.documentElement.scrollWidth - window.innerWidth }));
+        expect(bg, `${hash}: the dark background`).to.equal('rgb(13, 17, 23)');
+        expect(overflow, `${hash}: wider than the screen by`).to.be.at.most(1);
+        if (shot) await p.screenshot({ path: `${SHOTS}${shot}.png`, fullPage: true });
+      }
+    } finally {
+      await ctx.close();
+    }
   });
 
   it('asks for a token when tokens are configured, and shows a tenant only its own tasks', async () => {

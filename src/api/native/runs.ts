@@ -30,6 +30,11 @@ export function runRoutes(r: Router, n: Native): void {
     // Sent as it is read; a follow's bytes are not held back by a proxy that buffers.
     ctx.set('X-Accel-Buffering', 'no');
     ctx.type = 'text/plain; charset=utf-8';
+    // A follow may wait for the run's first bytes: the headers go now, so a forwarding node (5 s to answer) and a client see the answer has begun.
+    if (q.follow) {
+      ctx.status = 200;
+      ctx.flushHeaders();
+    }
     ctx.body = out.body;
   });
 

@@ -284,8 +284,8 @@ export const ErrorBody: Schema = obj(
 );
 
 /** `{"items":[...],"next":"..."}`; `next` is absent on the last page. */
-export const page = (itemRef: string): Schema =>
-  obj({ items: { type: 'array', items: { $ref: itemRef } }, next: { type: 'string', description: 'pass back to get the next page' } }, { required: ['items'] });
+export const page = (itemRef: string, extra: Schema = {}): Schema =>
+  obj({ items: { type: 'array', items: { $ref: itemRef } }, next: { type: 'string', description: 'pass back to get the next page' }, ...extra }, { required: ['items'] });
 
 // ---------- query strings (validated with type coercion) ----------
 
@@ -300,8 +300,10 @@ export const ListTasksQuery: Schema = {
     group: str(200),
     enabled: { type: 'boolean' },
     kind: { enum: TASK_KINDS, description: 'action kind or schedule kind' },
+    sort: { enum: ['id', 'name', 'next'], default: 'id', description: 'id (creation order), name, or next firing (soonest first; tasks that will not fire last)' },
+    offset: int(0, 10_000_000, { default: 0, description: 'skip this many (paging in any order)' }),
     limit,
-    after: str(20, { pattern: '^\\d+$', description: "the previous page's next" }),
+    after: str(20, { pattern: '^\\d+$', description: "with sort=id: the previous page's next" }),
   },
 };
 

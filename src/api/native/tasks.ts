@@ -6,6 +6,7 @@ import { expectObject } from '../body.js';
 import { presentTask, stripPresented } from './presenter.js';
 import { listTasksQuery, validateTaskInput, validateTaskPatch } from './inputs.js';
 import { param, queryOf, type Native } from './native.js';
+import { RotaError } from '../../domain/errors.js';
 
 const KIND_ALIAS: Record<string, string> = { every: 'everyMs', at: 'atMs' };
 
@@ -28,8 +29,9 @@ export function taskRoutes(r: Router, n: Native): void {
       ...(q.enabled !== undefined ? { enabled: q.enabled } : {}),
       ...(q.kind !== undefined ? { kind: KIND_ALIAS[q.kind] ?? q.kind } : {}),
     };
-    const page = await service.list(callerOf(ctx), filter, q.limit, q.after);
-    ctx.body = { items: page.items.map(presentTask), ...(page.next ? { next: page.next } : {}) };
+    if (q.after !== undefined && q.sort !== 'id') throw new RotaError('INVALID_QUERY', `after pages by id: with sort=${q.sort} use offset`);
+    const page = await service.list(callerOf(ctx), filter, q.limit, { ...(q.after !== undefined ? { after: q.after } : {}), offset: q.offset, sort: q.sort });
+    ctx.body = { items: page.items.map(presentTask), ...(page.next ? { next: page.next } : {}), total: page.total };
   });
 
   r.get('/api/v1/tasks/:id', n.auth, async (ctx) => {

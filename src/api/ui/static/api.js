@@ -80,19 +80,6 @@ export async function download(path, filename) {
   setTimeout(() => URL.revokeObjectURL(url), 10_000);
 }
 
-/** Every page of a list (the API pages by `next`), up to `max` items. */
-export async function listAll(path, cursorName, max = 2000) {
-  const items = [];
-  let next;
-  do {
-    const sep = path.includes('?') ? '&' : '?';
-    const page = await api('GET', next ? `${path}${sep}${cursorName}=${encodeURIComponent(next)}` : path);
-    items.push(...page.items);
-    next = page.next;
-  } while (next && items.length < max);
-  return items;
-}
-
 export const POLL_MS = 1500;
 
 /**

@@ -1,14 +1,20 @@
 // The task list (search, filters, state, last outcome, actions) and the create/edit form.
 import { useEffect, useState } from 'preact/hooks';
-import { html, api, listAll, usePoll } from './api.js';
+import { html, api, usePoll } from './api.js';
 import { scheduleWords, scheduleRaw, actionWords, fmtRelative } from './format.js';
 
 const FINAL = 'succeeded,failed,killed,skipped,expired,lost';
 
-/** Tasks, the runs in flight on every node, and each task's newest finished run. */
-async function loadTasks() {
-  const [tasks, nodes, log] = await Promise.all([
-    listAll('/api/v1/tasks?limit=500', 'after'),
+const PAGE = 100;
+
+/** A page of tasks (filtered, ordered and paged by the server), the runs in flight on every node, and each task's newest finished run. */
+async function loadTasks(v) {
+  const q = new URLSearchParams({ sort: v.sort, offset: String(v.offset), limit: String(PAGE) });
+  if (v.q) q.set('name', v.q);
+  if (v.filter === 'enabled' || v.filter === 'paused') q.set('enabled', String(v.filter === 'enabled'));
+  if (v.filter.startsWith('group:')) q.set('group', v.filter.slice(6));
+  const [page, nodes, log] = await Promise.all([
+    api('GET', `/api/v1/tasks?${q}`),
     api('GET', '/api/v1/nodes'),
     api('GET', `/api/v1/log?kinds=${FINAL}&limit=500`),
   ]);
@@ -16,7 +22,7 @@ async function loadTasks() {
   const running = new Set(inflight.flatMap((p) => p.items).filter((i) => i.state === 'running' && (i.startedMs ?? 0) <= Date.now()).map((i) => i.taskId));
   const last = new Map();
   for (const e of log.items) if (e.kind === 'run' && !last.has(e.run.taskId)) last.set(e.run.taskId, e.run);
-  return { tasks, running, last };
+  return { tasks: page.items, total: page.total, running, last };
 }
 
 export async function taskAction(verb, task, reload) {
@@ -39,36 +45,42 @@ export function RunState({ state }) {
 }
 
 export function TaskList() {
-  const { data, error, reload } = usePoll(loadTasks);
-  const [q, setQ] = useState('');
-  const [filter, setFilter] = useState('all');
+  const [v, setV] = useState({ q: '', filter: 'all', sort: 'id', offset: 0 });
+  const { data, error, reload } = usePoll(() => loadTasks(v), JSON.stringify(v));
+  const [groups, setGroups] = useState([]);
   const [actionError, setActionError] = useState('');
   const act = (verb, t) => taskAction(verb, t, reload).catch((e) => setActionError(`${verb} ${t.name}: ${e.message}`));
-  const groups = data ? [...new Set(data.tasks.map((t) => t.group).filter(Boolean))].sort() : [];
+  const set = (k) => (e) => setV({ ...v, [k]: e.target.value, offset: 0 });
+  // Groups seen on any page so far: the filter offers them.
+  useEffect(() => {
+    if (!data) return;
+    const seen = [...new Set([...groups, ...data.tasks.map((t) => t.group).filter(Boolean)])].sort();
+    if (seen.length !== groups.length) setGroups(seen);
+  }, [data]);
+  // "running now" and "last run failed" need the runs: they narrow the page shown.
   const shown = !data
     ? []
     : data.tasks.filter((t) => {
-        const text = `${t.name} ${t.group || ''} ${actionWords(t.action)} ${scheduleRaw(t.schedule)}`.toLowerCase();
-        if (q && !text.includes(q.toLowerCase())) return false;
         const last = data.last.get(t.id);
-        if (filter === 'enabled') return t.enabled;
-        if (filter === 'paused') return !t.enabled;
-        if (filter === 'running') return data.running.has(t.id);
-        if (filter === 'failing') return last && ['failed', 'lost', 'expired', 'killed'].includes(last.state);
-        if (filter.startsWith('group:')) return t.group === filter.slice(6);
+        if (v.filter === 'running') return data.running.has(t.id);
+        if (v.filter === 'failing') return last && ['failed', 'lost', 'expired', 'killed'].includes(last.state);
         return true;
       });
+  const total = data ? data.total : 0;
   return html`<section id="tasks-page">
     <div class="row">
       <h1>Tasks</h1><span class="spacer"></span>
       <a class="button primary" href="#/tasks/new" id="new-task">New task</a>
     </div>
     <div class="row filters">
-      <input type="search" id="task-search" placeholder="Search name, group, command, schedule" value=${q} onInput=${(e) => setQ(e.target.value)} />
-      <select id="task-filter" value=${filter} onChange=${(e) => setFilter(e.target.value)}>
+      <input type="search" id="task-search" placeholder="Search names" value=${v.q} onInput=${set('q')} />
+      <select id="task-filter" value=${v.filter} onChange=${set('filter')}>
         <option value="all">all</option><option value="enabled">enabled</option><option value="paused">paused</option>
-        <option value="running">running now</option><option value="failing">last run failed</option>
+        <option value="running">running now (this page)</option><option value="failing">last run failed (this page)</option>
         ${groups.map((g) => html`<option value=${`group:${g}`}>group ${g}</option>`)}
+      </select>
+      <select id="task-sort" value=${v.sort} onChange=${set('sort')} title="order">
+        <option value="id">by creation</option><option value="name">by name</option><option value="next">by next firing</option>
       </select>
     </div>
     ${error && html`<p class="error">${error.message}</p>`}
@@ -91,9 +103,15 @@ export function TaskList() {
             </td>
           </tr>`;
         })}
-        ${shown.length === 0 && html`<tr><td colspan="6" class="muted">No tasks${q || filter !== 'all' ? ' match' : ' yet'}.</td></tr>`}
+        ${shown.length === 0 && html`<tr><td colspan="6" class="muted">No tasks${v.q || v.filter !== 'all' ? ' match' : ' yet'}.</td></tr>`}
       </tbody>
     </table>`}
+    ${data && html`<div class="row pager">
+      <span class="muted small" id="task-count">${total === 0 ? 'no tasks' : `${v.offset + 1}–${Math.min(v.offset + PAGE, total)} of ${total}`}</span>
+      <span class="spacer"></span>
+      <button id="tasks-prev" disabled=${v.offset === 0} onClick=${() => setV({ ...v, offset: Math.max(0, v.offset - PAGE) })}>Previous</button>
+      <button id="tasks-next" disabled=${v.offset + PAGE >= total} onClick=${() => setV({ ...v, offset: v.offset + PAGE })}>Next</button>
+    </div>`}
   </section>`;
 }
 
