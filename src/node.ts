@@ -44,6 +44,9 @@ function primaryIp(): string {
   return '127.0.0.1';
 }
 
+/** How long a node with journalled outcomes waits for them to commit before it stands for leader. */
+const JOURNAL_FIRST_MS = 10_000;
+
 /**
  * One Rota node: the API, an agent that runs what it is assigned, and a candidate for
  * leadership. A single node is a cluster of one and takes exactly the same path.
@@ -287,6 +290,7 @@ export class RotaNode {
   }
 
   private async leadershipLoop(): Promise<void> {
+    let journalWaitFrom: number | null = null;
     while (!this.stopping) {
       try {
         // A draining node, or one whose clock is off from the others' (it would decide misfires and backstops by the wrong time), does not stand.
@@ -294,6 +298,15 @@ export class RotaNode {
           await this.clock.sleep(500, this.campaignAbort.signal);
           continue;
         }
+        // Outcomes this node journalled while etcd was away go in before it stands: as leader it
+        // would otherwise find its own old lease gone and take those runs back as lost (and retry
+        // them) first. At most JOURNAL_FIRST_MS: an outcome etcd keeps refusing does not keep it out.
+        if (this.journal && this.journal.size > 0 && this.clock.now() - (journalWaitFrom ??= this.clock.now()) < JOURNAL_FIRST_MS) {
+          await this.journal.flushNow().catch(() => undefined);
+          if (this.journal.size > 0) await this.clock.sleep(250, this.campaignAbort.signal);
+          continue;
+        }
+        journalWaitFrom = null;
         const l = await campaign(this.h, this.session, this.cfg.node.id, this.campaignAbort.signal, this.log, this.metrics.survived);
         if (!l) {
           await this.clock.sleep(200, this.campaignAbort.signal);

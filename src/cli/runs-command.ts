@@ -3,7 +3,7 @@ import { Command } from 'commander';
 import { parseDurationMs } from '../domain/duration.js';
 import type { ApiRun, LogPage, Page } from './api-types.js';
 import { FINAL_STATES } from './api-types.js';
-import { contextOf } from './context.js';
+import { contextOf, type CliContext } from './context.js';
 import { CliError, EXIT, parseLimit, usageError } from './exit.js';
 import { followRun, printOutput } from './follow.js';
 import { clip, duration, emit, fields, grid, none, time } from './output.js';
@@ -167,7 +167,7 @@ A run's time is its end (else its start, else its scheduled time). Examples:
 /** `rota logs RUN [--follow]`: a run's whole output, read from the node that ran it. */
 export function logsCommand(): Command {
   return new Command('logs')
-    .argument('<run>', 'run id (rota runs lists them)')
+    .argument('<run>', 'run id (rota runs lists them), or TASK:REPLICA for a daemon replica\'s current run (web:0)')
     .description("print a run's whole output (stdout and stderr as they came), read on the node that ran it; --follow: as it is written, until the run ends")
     .option('-f, --follow', 'while the run runs, print what it writes until it ends; exit 5 unless it succeeds')
     .option('--timeout <duration>', 'with --follow: give up after this long (exit 4)')
@@ -178,10 +178,12 @@ The output is the file on the node that ran the run (kept as long as the run his
 the run). If that node is gone, only the last part kept with the run record is printed, and
 a note on stderr says so. Examples:
   rota logs 42-1760000000000-1 > run.log
-  rota logs 42-1760000000000-1 --follow`,
+  rota logs 42-1760000000000-1 --follow
+  rota logs web:1 --follow          # replica 1 of task web (rota task replicas web lists them)`,
     )
-    .action(async (runId: string, o: { follow?: boolean; timeout?: string }, cmd: Command) => {
+    .action(async (ref: string, o: { follow?: boolean; timeout?: string }, cmd: Command) => {
       const ctx = contextOf(cmd);
+      const runId = await runOf(ctx, ref);
       if (o.follow) {
         const run = await ctx.api.get<ApiRun>(`/api/v1/runs/${encodeURIComponent(runId)}`);
         await followRun(ctx, await resolveTask(ctx.api, run.taskId), run.id, o.timeout);
@@ -191,4 +193,30 @@ a note on stderr says so. Examples:
       const { source } = await printOutput(ctx, runId, false);
       if (source === 'tail') process.stderr.write(`only the last part of run ${runId}'s output is left: the node that ran it is gone, or the action wrote no output file\n`);
     });
+}
+
+/** A run id as given, or the current run of replica N of a task written TASK:N (the process manager's alias). */
+async function runOf(ctx: CliContext, ref: string): Promise<string> {
+  const alias = /^(.+):(\d+)$/.exec(ref);
+  if (!alias) return ref;
+  const task = await resolveTask(ctx.api, alias[1]!);
+  const replicas = (await ctx.api.get<Page<ReplicaView>>(`/api/v1/tasks/${task.id}/replicas`)).items;
+  const r = replicas.find((x) => x.replica === Number(alias[2]));
+  if (!r) throw new CliError(`task ${task.id} (${task.name}) has no replica ${alias[2]} (replicas: ${replicas.length})`, EXIT.FAILED);
+  if (!r.runId) throw new CliError(`replica ${r.alias} is ${r.state} and has no run yet`, EXIT.FAILED);
+  return r.runId;
+}
+
+/** A replica as GET /api/v1/tasks/{id}/replicas gives it. */
+export interface ReplicaView {
+  replica: number;
+  alias: string;
+  state: string;
+  node?: string;
+  pid?: number;
+  runId?: string;
+  restarts: number;
+  startedMs?: number;
+  lastExitCode?: number;
+  backoffMs?: number;
 }

@@ -6,6 +6,7 @@ import { actionText, clip, emit, fields, grid, none, scheduleText, serialize, ti
 import { newTaskBody, taskPatch, type TaskFlags } from './task-body.js';
 import { allTasks, resolveTask } from './tasks.js';
 import { followRun } from './follow.js';
+import type { ReplicaView } from './runs-command.js';
 import { usageError } from './exit.js';
 
 function taskRows(tasks: ApiTask[]): string {
@@ -180,6 +181,32 @@ that --tz alone keeps the cron expression, --method alone keeps the URL, and --t
       emit(ctx.format, { items: out }, () => out.map((t) => `${past} task ${t.id} (${t.name})`).join('\n'));
     });
   }
+
+  task
+    .command('replicas')
+    .argument('<task>', 'task id or name')
+    .description("a task's replicas: state, node, pid, restarts, last exit code and current run (rota logs TASK:N prints one's output)")
+    .action(async (ref: string, _o: unknown, cmd: Command) => {
+      const ctx = contextOf(cmd);
+      const t = await resolveTask(ctx.api, ref);
+      const page = await ctx.api.get<{ items: ReplicaView[] }>(`/api/v1/tasks/${t.id}/replicas`);
+      emit(ctx.format, page, () =>
+        grid<ReplicaView>(
+          [
+            { h: 'REPLICA', v: (r) => r.alias },
+            { h: 'STATE', v: (r) => r.state },
+            { h: 'NODE', v: (r) => r.node ?? '-' },
+            { h: 'PID', v: (r) => (r.pid !== undefined ? String(r.pid) : '-') },
+            { h: 'RESTARTS', v: (r) => String(r.restarts) },
+            { h: 'LAST-EXIT', v: (r) => (r.lastExitCode !== undefined ? String(r.lastExitCode) : '-') },
+            { h: 'STARTED', v: (r) => time(r.startedMs), wide: true },
+            { h: 'BACKOFF', v: (r) => (r.backoffMs !== undefined ? `${r.backoffMs} ms` : '-'), wide: true },
+            { h: 'RUN', v: (r) => r.runId ?? '-' },
+          ],
+          page.items,
+        ),
+      );
+    });
 
   task
     .command('run')

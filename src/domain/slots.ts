@@ -38,6 +38,8 @@ export interface SlotFacts {
   pauses: { fromMs: number; toMs: number | null }[];
   /** The task's schedule cursor: instants up to it were planned. */
   cursorMs: number | null;
+  /** Instants still in the stored plans (protocol v2): planned, and not yet gone through a claim or the backstop to a firing and a record. */
+  plannedMs?: number[];
   /** The oldest run record kept (history bounds prune older ones), if any. */
   oldestKeptMs: number | null;
   nowMs: number;
@@ -109,6 +111,8 @@ function decide(ms: number, trigger: 'schedule' | 'manual', runs: Run[], firings
   if (pause) return { ...base, outcome: 'paused', reason: `the task was paused from ${iso(pause.fromMs)}${pause.toMs ? ` to ${iso(pause.toMs)}` : ' (still paused)'}` };
   if (f.oldestKeptMs !== null && ms < f.oldestKeptMs) return { ...base, outcome: 'missed', reason: 'no run record: older than the history kept (runs.keep, runs.maxAgeMs), so what happened is not known any more' };
   if (f.cursorMs === null || ms > f.cursorMs) return { ...base, outcome: 'pending', reason: 'not planned yet: no leader has reached this instant (none elected, or catching up)' };
+  // Still in a stored plan with no firing and no record: no node has claimed it yet, and the leader's backstop has not placed it (etcd slow or without a quorum, a leader changing): late, not lost.
+  if (f.plannedMs?.includes(ms)) return { ...base, outcome: 'pending', reason: `planned, not claimed yet (${Math.round((f.nowMs - ms) / 1000)} s late): no candidate has claimed it and the leader's backstop has not placed it yet` };
   return { ...base, outcome: 'missed', reason: 'planned, but no run record and no firing: nothing ran it (the task was changed or deleted and created again, or the record was lost with an etcd restore)' };
 }
 

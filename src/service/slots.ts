@@ -1,7 +1,7 @@
 /**
  * A task's slots ("why did this not run?"): the instants its schedule had in a range, each with
  * what became of it and why (domain/slots.ts decides), gathered from its run records, its
- * firings in flight, its pauses in the audit log and its cursor. Newest first, a page at a time.
+ * firings in flight, its pauses in the audit log, its cursor and its plans still stored. Newest first, a page at a time.
  */
 import { RotaError } from '../domain/errors.js';
 import { nextFire } from '../domain/schedule.js';
@@ -10,6 +10,7 @@ import type { Task } from '../domain/task.js';
 import type { RunStore } from '../store/run-store.js';
 import type { EventStore } from '../store/event-store.js';
 import type { FiringReads } from '../store/firing-reads.js';
+import type { PlanStore } from '../store/plan-store.js';
 
 /** At most this many instants are enumerated for one page (a per-second cron over a day is 86,400). */
 const MAX_INSTANTS = 200_000;
@@ -27,6 +28,7 @@ export interface SlotStores {
   runs: RunStore;
   events: EventStore;
   firings: FiringReads;
+  plans: Pick<PlanStore, 'plannedOf'>;
 }
 
 /** The schedule's instants in [fromMs, toMs], ascending. */
@@ -65,7 +67,7 @@ function decodeCursor(cursor: string): number {
 export async function slotPage(stores: SlotStores, task: Task, q: SlotQuery, nowMs: number): Promise<{ items: Slot[]; next?: string }> {
   if (q.fromMs > q.toMs) throw new RotaError('INVALID_QUERY', 'from is after to');
   const toMs = q.cursor === undefined ? q.toMs : Math.min(q.toMs, decodeCursor(q.cursor) - 1);
-  const [runs, firings, pauses, cursors] = await Promise.all([stores.runs.allForTask(task.id), stores.firings.firingsOf(task.id), pausesOf(stores.events, task), stores.firings.readCursors([task.id])]);
+  const [runs, firings, pauses, cursors, planned] = await Promise.all([stores.runs.allForTask(task.id), stores.firings.firingsOf(task.id), pausesOf(stores.events, task), stores.firings.readCursors([task.id]), stores.plans.plannedOf(task.id)]);
   const kept = runs.map((r) => r.scheduledMs);
   const slots = slotsOf({
     instants: instantsIn(task, q.fromMs, toMs),
@@ -73,6 +75,7 @@ export async function slotPage(stores: SlotStores, task: Task, q: SlotQuery, now
     firings,
     pauses,
     cursorMs: cursors.get(task.id)?.value ?? null,
+    plannedMs: planned,
     oldestKeptMs: kept.length ? Math.min(...kept) : null,
     nowMs,
     fromMs: q.fromMs,

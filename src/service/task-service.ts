@@ -4,6 +4,7 @@ import { RunStore, type Page } from '../store/run-store.js';
 import { EventStore, type AuditAction, type AuditEvent } from '../store/event-store.js';
 import { FiringReads } from '../store/firing-reads.js';
 import { TriggerStore } from '../store/trigger-store.js';
+import { PlanStore } from '../store/plan-store.js';
 import { K, parseRunId } from '../store/keys.js';
 import { RotaError, orNullIfNotFound } from '../domain/errors.js';
 import type { Clock } from '../domain/clock.js';
@@ -40,6 +41,7 @@ export class TaskService {
   private readonly events: EventStore;
   private readonly firings: FiringReads;
   private readonly triggers: TriggerStore;
+  private readonly plans: PlanStore;
 
   constructor(
     h: EtcdHandle,
@@ -51,6 +53,7 @@ export class TaskService {
     this.events = new EventStore(h);
     this.firings = new FiringReads(h);
     this.triggers = new TriggerStore(h);
+    this.plans = new PlanStore(h);
   }
 
   private async audit(c: Caller, action: AuditAction, task: Task, detail?: Record<string, unknown>): Promise<void> {
@@ -172,7 +175,7 @@ export class TaskService {
   /** "Why did this not run?": the task's slots in a range, newest first (service/slots.ts). */
   async slots(c: Caller, id: string, q: SlotQuery): Promise<{ items: Slot[]; next?: string }> {
     const task = await this.get(c, id);
-    return slotPage({ runs: this.runs, events: this.events, firings: this.firings }, task, q, this.clock.now());
+    return slotPage({ runs: this.runs, events: this.events, firings: this.firings, plans: this.plans }, task, q, this.clock.now());
   }
 
   /** The service's clock (dialects whose clients send relative or past times read it here). */

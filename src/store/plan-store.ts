@@ -123,6 +123,11 @@ export class PlanStore {
     return { planned: kvs.flatMap((kv) => decodeChunk(kv.value)), revision };
   }
 
+  /** The instants of one task still planned (stored, whether claimed since or not): the slots' "not run yet" from "lost". */
+  async plannedOf(taskId: string): Promise<number[]> {
+    return (await this.list()).planned.filter((p) => p.taskId === taskId).map((p) => p.scheduledMs);
+  }
+
   /** Leader: drops the chunks whose newest firing is at or before `ms` (one range delete). */
   async deleteThrough(ms: number): Promise<number> {
     const r = await this.h.ns.delete().inRange({ start: K.plans, end: K.planChunk(ms, '~') }).exec();

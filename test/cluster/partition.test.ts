@@ -105,7 +105,7 @@ describe('cluster: network partitions (netns; 3 nodes in namespaces, 3 etcd memb
       }
     }
     const end = Date.now() + 3000;
-    await settle(rx, ids, end, 60_000);
+    await settle(rx, ids, end, 60_000, from);
     await expectSeriesClean(c, rx, ids, from, end, 'worker partition');
     for (const id of ids) await c.api('DELETE', `/api/v1/tasks/${id}`);
   });
@@ -140,7 +140,7 @@ describe('cluster: network partitions (netns; 3 nodes in namespaces, 3 etcd memb
     }, 'the old leader reports itself a follower', 60_000, 100);
     console.log(`      old leader reported self.leader false ${Date.now() - healedAt} ms after it rejoined`);
     const end = Date.now() + 3000;
-    await settle(rx, ids, end, 60_000);
+    await settle(rx, ids, end, 60_000, from);
     await expectSeriesClean(c, rx, ids, from, end, 'leader partition');
     for (const id of ids) await c.api('DELETE', `/api/v1/tasks/${id}`);
   });
@@ -280,7 +280,7 @@ describe('cluster: a minority etcd member partitioned (netns; 3 nodes, 3 etcd me
     }
     const healedAt = Date.now();
     const end = Date.now() + 5000;
-    await settle(rx, ids, end, 60_000);
+    await settle(rx, ids, end, 60_000, from);
     // How long the receiver heard nothing at all, from the cut until the end mark. The quorum of
     // two should keep firing on time; clients whose calls land on the cut-off member stall instead
     // (reported, not asserted: see the report).

@@ -311,6 +311,24 @@ describe('rota CLI (built, against a real node)', function () {
       expect((await rota(node, ['logs', runId], { env: { ROTA_TOKEN: OTHER } })).code, "another tenant's run").to.equal(1);
     });
 
+    it('task replicas lists a daemon\'s replicas; logs TASK:N prints a replica\'s output; task restart --replica N restarts that one', async () => {
+      await ok(node, ['task', 'add', '--name', 'cli-daemon', '--daemon', '--replicas', '2', '--command', 'echo replica $ROTA_RUN_ID; sleep 600']);
+      const both = await waitFor(async () => {
+        const rs = (await okJson(node, ['task', 'replicas', 'cli-daemon'])).items as { replica: number; state: string; pid?: number; runId?: string }[];
+        return rs.length === 2 && rs.every((r) => r.state === 'running' && r.pid) ? rs : null;
+      }, 'both replicas running');
+      expect((await ok(node, ['task', 'replicas', 'cli-daemon'])).split('\n')[0]).to.match(/^REPLICA\s+STATE\s+NODE\s+PID\s+RESTARTS\s+LAST-EXIT\s+RUN$/);
+      await waitFor(async () => (await rota(node, ['logs', 'cli-daemon:1'])).stdout === `replica ${both[1]!.runId}\n`, "replica 1's output");
+      expect(await ok(node, ['task', 'restart', 'cli-daemon', '--replica', '1'])).to.include('restarting replica 1');
+      await waitFor(async () => {
+        const rs = (await okJson(node, ['task', 'replicas', 'cli-daemon'])).items as { state: string; runId?: string }[];
+        return rs[1]?.state === 'running' && rs[1].runId !== both[1]!.runId && rs[0]?.runId === both[0]!.runId;
+      }, 'replica 1 restarted alone');
+      expect((await rota(node, ['logs', 'cli-daemon:5'])).code).to.equal(1);
+      expect((await rota(node, ['task', 'restart', 'cli-daemon', '--replica', 'x'])).code).to.equal(2);
+      await ok(node, ['task', 'rm', 'cli-daemon']);
+    });
+
     it('task restart fires a non-daemon task now; events lists who did what, for one task or all', async () => {
       await ok(node, ['task', 'add', '--name', 'restartable', '--manual', '--command', 'true']);
       expect(await ok(node, ['task', 'restart', 'restartable'])).to.include('restarted task').and.include('(restartable)');
@@ -535,7 +553,7 @@ describe('rota CLI (built, against a real node)', function () {
         return r.stdout.trim().split(' ').filter(Boolean).sort();
       };
       expect(complete('rota ta')).to.deep.equal(['task']);
-      expect(complete('rota task re')).to.deep.equal(['restart', 'resume']);
+      expect(complete('rota task re')).to.deep.equal(['replicas', 'restart', 'resume']);
       expect(complete('rota logs 7-1-1 --f')).to.deep.equal(['--follow']);
       expect(complete('rota -o json task restart --rep')).to.deep.equal(['--replica']);
       expect(complete('rota config use')).to.deep.equal(['use-context']);

@@ -15,9 +15,21 @@ export async function secondTasks(c: TestCluster, rx: Receiver, k: number, name:
   return ids;
 }
 
-/** Waits until every task has been received at every second up to `untilMs`. */
-export async function settle(rx: Receiver, ids: string[], untilMs: number, timeoutMs = 30_000): Promise<void> {
-  await waitFor(() => ids.every((id) => rx.forTask(id).some((h) => h.scheduledMs >= untilMs)), 'firings up to the end mark', timeoutMs, 100);
+/**
+ * Waits until every task has been received at a second at or after `untilMs`; with `fromMs`,
+ * also at every second in [fromMs, untilMs] (a firing made late by a stalled etcd counts once it
+ * arrives; one that never does is still missed after `timeoutMs`).
+ */
+export async function settle(rx: Receiver, ids: string[], untilMs: number, timeoutMs = 30_000, fromMs?: number): Promise<void> {
+  const every = (id: string) => {
+    if (fromMs === undefined) return true;
+    const seen = new Set(rx.forTask(id).map((h) => h.scheduledMs));
+    for (let t = Math.ceil(fromMs / 1000) * 1000; t <= untilMs; t += 1000) if (!seen.has(t)) return false;
+    return true;
+  };
+  const waited = waitFor(() => ids.every((id) => rx.forTask(id).some((h) => h.scheduledMs >= untilMs) && every(id)), 'firings up to the end mark', timeoutMs, 100);
+  // With fromMs a series check follows: it names the seconds that never came, and what the slots API says of them.
+  await (fromMs === undefined ? waited : waited.catch(() => undefined));
 }
 
 export interface SeriesCheck {

@@ -42,6 +42,11 @@ describe('slots: why did this instant (not) run', () => {
     expect(one({ instants: [99 * S] }).reason).to.match(/due just now/);
     expect(one({ instants: [20 * S], oldestKeptMs: 30 * S }).reason).to.match(/older than the history kept/);
     expect(one({ instants: [50 * S] })).to.deep.include({ outcome: 'missed' });
+    // Still in a stored plan: not claimed yet (late), not lost.
+    const late = one({ instants: [50 * S], plannedMs: [50 * S] });
+    expect(late.outcome).to.equal('pending');
+    expect(late.reason).to.equal("planned, not claimed yet (50 s late): no candidate has claimed it and the leader's backstop has not placed it yet");
+    expect(one({ instants: [50 * S], plannedMs: [51 * S] })).to.deep.include({ outcome: 'missed' });
   });
 
   it('manual triggers are their own slots; the range bounds everything; newest first', () => {
