@@ -150,6 +150,12 @@ HEAP_ARGS ?=
 .PHONY: bench-heap
 bench-heap: etcd-bin build
 	$(call bench-run,leader-heap,$(HEAP_ARGS))
+# The operator's reads (task list by id/name/next firing, history, upcoming, slots) with many
+# task definitions (issue 21): LIST_ARGS="--tasks 100000 --repeat 5".
+LIST_ARGS ?=
+.PHONY: bench-list
+bench-list: etcd-bin build
+	$(call bench-run,list-scale,$(LIST_ARGS))
 # etcd's write ceiling with 1..S independent clusters at once (the storage side of docs/scaling.md).
 SHARD_ARGS ?=
 .PHONY: bench-shards

@@ -18,11 +18,10 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort, startEtcdProcess } from '../src/store/etcd-process.js';
-import { connectEtcd } from '../src/store/etcd.js';
-import { K } from '../src/store/keys.js';
 import { RotaProcess } from '../test/support/cluster.js';
 import { waitFor } from '../test/support/etcd.js';
-import { machine, pool, sleep } from './lib/common.js';
+import { machine, sleep } from './lib/common.js';
+import { seedTasks } from './lib/seed.js';
 import { rssMB } from './lib/cluster-watch.js';
 
 const { values } = parseArgs({
@@ -54,25 +53,8 @@ try {
   const made = await node.api('POST', '/api/v1/tasks', { name: 'template', schedule: { cron: '0 0 1 1 *', tz: 'UTC' }, action: { http: { url: 'http://127.0.0.1:9/seed' } } });
   if (made.status !== 201) throw new Error(`template task: ${made.status} ${JSON.stringify(made.body)}`);
   await node.stop();
-  const h = connectEtcd({ endpoints: [endpoint], prefix: '/rota/' });
-  const template = JSON.parse((await h.ns.get(K.task(made.body.id)).string())!) as Record<string, unknown>;
-  const cursor = (await h.ns.get(K.cursor(made.body.id)).string())!;
-  const t0 = Date.now();
-  const BATCH = 42; // 3 keys each: 126 ops, under etcd's default --max-txn-ops (128)
-  const starts: number[] = [];
-  for (let i = 1; i <= N; i += BATCH) starts.push(i);
-  await pool(starts, 4, async (i) => {
-    const ops = [];
-    for (let j = i; j < Math.min(N + 1, i + BATCH); j++) {
-      const id = String(1_000_000 + j);
-      const name = `seed-${j}`;
-      ops.push(h.ns.put(K.task(id)).value(JSON.stringify({ ...template, id, name })), h.ns.put(K.name('default', name)).value(id), h.ns.put(K.cursor(id)).value(cursor));
-    }
-    await h.ns.if(K.taskSeq, 'Version', '>', -1).then(...ops).commit();
-    if (i % 20_000 < BATCH) log(`seeded ${Math.min(N, i + BATCH - 1)} of ${N}`);
-  });
-  log(`seeded ${N} tasks in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
-  h.close();
+  const seededMs = await seedTasks(endpoint, made.body.id, N, log);
+  log(`seeded ${N} tasks in ${(seededMs / 1000).toFixed(1)} s`);
 
   const startMs = Date.now();
   await node.start();

@@ -64,6 +64,8 @@ export class Agent {
   private candidacy: Candidacy | null = null;
   private clockCheck: ClockCheck | null = null;
   private readonly slots = new Map<string, Slot>();
+  /** Assignments that came while this node still held a slot for the same firing (its own claim as a candidate, still waiting on etcd): taken up when that slot ends. */
+  private readonly deferred = new Map<string, { firing: Firing; assignmentRev: number }>();
   private readonly seen = new Set<string>();
   private readonly store: NodeFirings;
   private readonly runs: RunStore;
@@ -260,7 +262,17 @@ export class Agent {
    */
   private async occupy(firing: Firing, claim: (() => Promise<Claimed>) | null, assignmentRev = 0): Promise<void> {
     const key = slotKey(firing.taskId, firing.scheduledMs, firing.replica);
-    if (this.slots.has(key)) return;
+    if (this.slots.has(key)) {
+      // The leader placed here a firing this node is still claiming as a candidate (the claim
+      // stuck on an etcd member without a quorum, say, while the backstop moved on): dropping the
+      // assignment would leave it placed here and never run. It waits for the slot to end; its
+      // claim then wins, or finds the firing taken (harmless).
+      if (!claim) {
+        this.deferred.set(key, { firing, assignmentRev });
+        this.log.info({ firing: key }, 'an assignment came while this node still held the firing: taken up when that ends');
+      }
+      return;
+    }
     const abort = new AbortController();
     let resolveDone!: () => void;
     const slot: Slot = { status: null, abort, done: new Promise<void>((r) => (resolveDone = r)) };
@@ -290,6 +302,11 @@ export class Agent {
     } finally {
       this.slots.delete(key);
       resolveDone();
+      const next = this.deferred.get(key);
+      if (next) {
+        this.deferred.delete(key);
+        void this.handle(next.firing, next.assignmentRev);
+      }
     }
   }
 
