@@ -167,6 +167,7 @@ export class TaskService {
   /** The run history and audit events RunLogService reads and clears (tenant checks are its own). */
   readonly history = {
     runsOf: (taskId: string): Promise<Run[]> => this.runs.allForTask(taskId),
+    runsByTask: (): Promise<Map<string, Run[]>> => this.runs.allByTask(),
     deleteRunsOf: (taskId: string): Promise<void> => this.runs.deleteForTask(taskId),
     events: (tenant: string, fromMs?: number, toMs?: number): Promise<AuditEvent[]> => this.events.range(tenant, fromMs, toMs),
     deleteEvents: (tenant: string, ids: string[]): Promise<void> => this.events.deleteIds(tenant, ids),

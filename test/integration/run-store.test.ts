@@ -57,6 +57,12 @@ describe('run store: runs in flight are read from their firings (integration, re
       expect(seen, `pages of ${limit}`).to.deep.equal(want);
     }
     expect((await runs.allForTask(T)).map(shape)).to.deep.equal([...want].reverse());
+    // Every task at once (the run log over many tasks): the same runs, in the same order, by task.
+    await put(K.run('8', base, 1), { ...rec(base, 1, 'succeeded'), taskId: '8', id: `8-${base}-1` });
+    const all = await runs.allByTask();
+    expect([...all.keys()].sort()).to.deep.equal(['8', T].sort());
+    expect(all.get(T)!.map(shape)).to.deep.equal([...want].reverse());
+    expect(all.get('8')!.map(shape)).to.deep.equal([[base, 1, 'succeeded']]);
   });
 
   it('prune: writes nothing when within bounds; else keeps the newest N, drops the aged, touches no other task', async () => {
