@@ -25,14 +25,13 @@ export function parseTimeoutMs(v: string | undefined, flag = '--timeout'): numbe
  * Writes the run's output to stdout (following it while it runs when `follow`); returns the bytes
  * written and where they came from (`tail`: only the run record's last part was left).
  */
-export async function printOutput(ctx: CliContext, runId: string, follow: boolean, signal?: AbortSignal): Promise<{ bytes: number; source: string }> {
+export async function printOutput(ctx: CliContext, runId: string, follow: boolean, signal?: AbortSignal, printed = { bytes: 0 }): Promise<{ bytes: number; source: string }> {
   const { headers, body } = await ctx.api.stream(`/api/v1/runs/${encodeURIComponent(runId)}/output`, { follow: follow || undefined }, signal);
-  let bytes = 0;
   for await (const chunk of body) {
-    bytes += chunk.length;
+    printed.bytes += chunk.length;
     if (!process.stdout.write(chunk)) await new Promise((r) => process.stdout.once('drain', r));
   }
-  return { bytes, source: headers.get('x-rota-output') ?? 'file' };
+  return { bytes: printed.bytes, source: headers.get('x-rota-output') ?? 'file' };
 }
 
 /** Follows one run of `task` to its end; sets the exit code from its outcome. */
@@ -49,12 +48,15 @@ export async function followRun(ctx: CliContext, task: ApiTask, runId: string, t
       await sleep(POLL_MS);
       run = await ctx.api.get<ApiRun>(`/api/v1/runs/${runId}`);
     }
+    const printed = { bytes: 0 };
+    let interrupted = false;
     try {
-      await printOutput(ctx, runId, true, abort.signal);
+      await printOutput(ctx, runId, true, abort.signal, printed);
     } catch (err) {
       if (abort.signal.aborted) throw timedOut('running');
       // The node that runs it went away mid-stream: say so, and still wait for the outcome.
-      process.stderr.write(`\n[output interrupted: ${(err as Error).message}]\n`);
+      interrupted = true;
+      process.stderr.write(`${printed.bytes ? '\n' : ''}[output interrupted: ${(err as Error).message}]\n`);
     }
     // The stream ends once the run has; its record may take a moment to be final everywhere.
     run = await ctx.api.get<ApiRun>(`/api/v1/runs/${runId}`);
@@ -63,6 +65,8 @@ export async function followRun(ctx: CliContext, task: ApiTask, runId: string, t
       await sleep(POLL_MS);
       run = await ctx.api.get<ApiRun>(`/api/v1/runs/${runId}`);
     }
+    // Interrupted before anything was printed: what the run left, read once now that it has ended.
+    if (interrupted && printed.bytes === 0) await printOutput(ctx, runId, false, abort.signal).catch((err: Error) => process.stderr.write(`[output not readable: ${err.message}]\n`));
     const took = run.startedMs !== undefined && run.endedMs !== undefined ? ` in ${duration(run.endedMs - run.startedMs)}` : '';
     const detail = [run.exitCode !== undefined ? `exit code ${run.exitCode}` : '', run.httpStatus !== undefined ? `HTTP ${run.httpStatus}` : '', run.message ?? ''].filter(Boolean).join(', ');
     process.stderr.write(`run ${run.id} of task ${task.id} (${task.name}) ${run.state}${took}${detail ? `: ${detail}` : ''}\n`);

@@ -4,6 +4,7 @@ import { parseDurationMs } from '../domain/duration.js';
 import type { ApiRun, LogPage, Page } from './api-types.js';
 import { FINAL_STATES } from './api-types.js';
 import { contextOf, type CliContext } from './context.js';
+import type { ReplicaStatus } from '../service/replica-service.js';
 import { CliError, EXIT, parseLimit, usageError } from './exit.js';
 import { followRun, printOutput } from './follow.js';
 import { clip, duration, emit, fields, grid, none, time } from './output.js';
@@ -207,16 +208,5 @@ async function runOf(ctx: CliContext, ref: string): Promise<string> {
   return r.runId;
 }
 
-/** A replica as GET /api/v1/tasks/{id}/replicas gives it. */
-export interface ReplicaView {
-  replica: number;
-  alias: string;
-  state: string;
-  node?: string;
-  pid?: number;
-  runId?: string;
-  restarts: number;
-  startedMs?: number;
-  lastExitCode?: number;
-  backoffMs?: number;
-}
+/** A replica as GET /api/v1/tasks/{id}/replicas gives it (the service's record, as JSON). */
+export type ReplicaView = ReplicaStatus;

@@ -83,6 +83,7 @@ export class RunOutputService {
     try {
       let pos = 0;
       let lastCheck = 0;
+      let missing = 0;
       let ended: Run | null = null;
       for (;;) {
         fh ??= await open(file, 'r').catch(() => null);
@@ -101,8 +102,10 @@ export class RunOutputService {
         }
         if (Date.now() - lastCheck >= 1000) {
           lastCheck = Date.now();
-          // etcd not answering: go on reading; the run gone (its task deleted): it has ended.
-          const now = await this.tasks.getRun(c, run.id).catch((err: unknown) => (err instanceof RotaError && err.code === 'NOT_FOUND' ? run : null));
+          // etcd not answering: go on reading. Not found three times in a row (its task deleted):
+          // it has ended; once may be a moment between its firing and its record.
+          const now = await this.tasks.getRun(c, run.id).catch((err: unknown) => (err instanceof RotaError && err.code === 'NOT_FOUND' && ++missing >= 3 ? run : null));
+          if (now && now !== run) missing = 0;
           if (now && (now === run || now.state !== 'running')) {
             ended = now;
             continue;

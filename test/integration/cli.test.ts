@@ -253,8 +253,8 @@ describe('rota CLI (built, against a real node)', function () {
     it('task run --follow fires and follows; a failing run exits 5', async () => {
       await ok(node, ['task', 'add', '--name', 'fails', '--manual', '--command', 'echo oops; exit 3']);
       const r = await rota(node, ['task', 'run', 'fails', '--follow']);
-      expect(r.code).to.equal(5);
-      expect(r.stdout).to.equal('oops\n');
+      expect(r.code, r.stderr).to.equal(5);
+      expect(r.stdout, `stderr: ${r.stderr}`).to.equal('oops\n');
       expect(r.stderr).to.include('failed').and.include('exit code 3');
       expect((await rota(node, ['runs', 'stdin-task', '--follow'])).code).to.equal(1);
     });
