@@ -2,6 +2,9 @@ import { expect } from 'chai';
 import { request, type Reply } from '../support/http.js';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { tempDir } from '../support/tmp.js';
 import { waitFor } from '../support/etcd.js';
 import { freshPrefixAndReceiver, startNode, stopAfterTest } from '../support/node.js';
 import type { Receiver } from '../support/receiver.js';
@@ -211,9 +214,12 @@ describe('qschedule dialect /api2/* and /api/check (integration, real etcd)', fu
 
   it('/api/check/$ip.do lists, without a token, the jobs with a run in flight on that host, from start to end', async () => {
     const n = await node();
-    const long = await job(n, { name: 'long.job', schedule: { manual: true }, action: { process: { command: 'sleep 2' } } });
+    // Both runs last until the test has seen them together (a file appears), not a fixed time: on a
+    // loaded machine two `sleep 2` runs started one after the other may never overlap in a check.
+    const gate = join(tempDir('rota-qcheck-'), 'go');
+    const long = await job(n, { name: 'long.job', schedule: { manual: true }, action: { process: { command: `while [ ! -e ${gate} ]; do sleep 0.05; done` } } });
     await job(n, httpJob('idle.job'));
-    await job(n, { name: 'their.long', schedule: { manual: true }, action: { process: { command: 'sleep 2' } } }, 'tqb');
+    await job(n, { name: 'their.long', schedule: { manual: true }, action: { process: { command: `while [ ! -e ${gate} ]; do sleep 0.05; done` } } }, 'tqb');
     const empty = await q(n, 'GET', '/api/check/127.0.0.1.do', undefined, null);
     expect(empty.body).to.deep.equal({ data: [], ret: true });
     const t = await q(n, 'POST', '/api2/tasks.do', { job: 'long.job', param: {} });
@@ -228,6 +234,7 @@ describe('qschedule dialect /api2/* and /api/check (integration, real etcd)', fu
     // Not on another host.
     expect((await q(n, 'GET', '/api/check/10.1.2.3.do', undefined, null)).body).to.deep.equal({ data: [], ret: true });
     // Until the outcome is committed: then it is gone.
+    writeFileSync(gate, '');
     await waitFor(async () => (await native(n, `/api/v1/runs/${t.body.message}`)).state === 'succeeded', 'the long run ended');
     await waitFor(async () => (await q(n, 'GET', '/api/check/127.0.0.1.do', undefined, null)).body.data.every((d: { name: string }) => d.name !== 'long.job'), 'long.job gone from the check');
     expect((await q(n, 'GET', '/api/check/bad%20host.do', undefined, null)).body).to.deep.equal({ ret: false, message: '参数错误' });
