@@ -161,6 +161,10 @@ describe('native API: pause, trigger, runs, events', function () {
     const bad = await api.call('GET', '/api/v1/tasks/{id}/slots', { params: { id: t.id }, query: { from: 'yesterday' } });
     expect([bad.status, bad.body.error.code]).to.deep.equal([400, 'INVALID_QUERY']);
     expect((await api.call('GET', '/api/v1/tasks/{id}/slots', { params: { id: t.id }, query: { cursor: 'runs/1/2' } })).status).to.equal(400);
+    // Past the year 9999 (fuzz: to=9007199254740993 was a 500 from the schedule math).
+    const far = await api.call('GET', '/api/v1/tasks/{id}/slots', { params: { id: t.id }, query: { to: '9007199254740993' } });
+    expect(far.status).to.equal(400);
+    expect(far.body.error.message).to.equal("to: '9007199254740993' is outside 1970-01-01 to 9999-12-31");
     expect((await api.call('GET', '/api/v1/tasks/{id}/slots', { params: { id: '999' } })).status).to.equal(404);
   });
 

@@ -8,10 +8,14 @@ import { param, queryOf, type Native } from './native.js';
 
 const slotsQuery = compileQueryValidator<{ from?: string; to?: string; limit: number; cursor?: string }>(S.SlotsQuery);
 
-/** Epoch ms or ISO 8601 as epoch ms. */
+/** The last instant a task's schedule is asked about: 9999-12-31T23:59:59.999Z, as the task fields. */
+const MAX_MS = 253_402_300_799_999;
+
+/** Epoch ms or ISO 8601 as epoch ms, from 0 to the year 9999 (past that, dates stop being dates: fuzz found a 500). */
 function instantOf(v: string, name: string): number {
   const ms = /^\d+$/.test(v) ? Number(v) : Date.parse(v);
   if (!Number.isFinite(ms)) throw new RotaError('INVALID_QUERY', `${name}: not an instant (epoch ms or ISO 8601): '${v}'`);
+  if (ms < 0 || ms > MAX_MS) throw new RotaError('INVALID_QUERY', `${name}: '${v}' is outside 1970-01-01 to 9999-12-31`);
   return ms;
 }
 
