@@ -74,8 +74,9 @@ export class ReplicaService {
   async restartReplica(c: Caller, taskId: string, replica: number): Promise<ReplicaStatus> {
     const task = await this.tasks.get(c, taskId);
     if (!isDaemon(task)) throw new RotaError('INVALID_STATE', `task ${taskId} is not a daemon: POST /api/v1/tasks/${taskId}/restart kills its live runs and fires it again`);
+    mustHaveReplica(task, replica);
     const st = statusOf(task, await this.firingsOf(taskId)).find((r) => r.replica === replica);
-    if (!st || replica >= Math.max(task.replicas, 1)) throw new RotaError('NOT_FOUND', `task ${taskId} has no replica ${replica} (replicas: ${task.replicas})`);
+    if (!st) throw new RotaError('NOT_FOUND', `task ${taskId} has no replica ${replica} (replicas: ${task.replicas})`);
     if (st.state !== 'running' || !st.runId) throw new RotaError('INVALID_STATE', `replica ${replica} of task ${taskId} is ${st.state}, not running: the leader starts it`);
     await this.tasks.kill(c, st.runId, 'restart');
     return st;
@@ -84,9 +85,7 @@ export class ReplicaService {
   /** The newest run of a replica and the tail of its output file (read on its node). */
   async output(c: Caller, taskId: string, replica: number, maxBytes: number, via: Via = {}): Promise<ReplicaOutput> {
     const task = await this.tasks.get(c, taskId);
-    if (!Number.isInteger(replica) || replica < 0 || replica >= Math.max(task.replicas, 1)) {
-      throw new RotaError('NOT_FOUND', `task ${taskId} has no replica ${replica} (replicas: ${task.replicas})`);
-    }
+    mustHaveReplica(task, replica);
     const run = (await this.tasks.newestRuns(task, 200)).find((r: Run) => (r.replica ?? 0) === replica && r.node && r.state !== 'skipped');
     if (!run || !run.node) return { replica, runId: null, node: null, output: '', truncated: false };
     if (run.node === this.self.nodeId()) {
@@ -100,6 +99,11 @@ export class ReplicaService {
     if (!owner) return { replica, runId: run.id, node: run.node, output: run.outputTail ?? '', truncated: true };
     return (await askOwner(owner, `/api/v1/tasks/${taskId}/replicas/${replica}/output?bytes=${maxBytes}`, this.self.nodeId(), via).then((r) => r.json())) as ReplicaOutput;
   }
+}
+
+/** A replica index the task has (0..replicas-1), else NOT_FOUND. */
+function mustHaveReplica(task: Task, replica: number): void {
+  if (!Number.isInteger(replica) || replica < 0 || replica >= Math.max(task.replicas, 1)) throw new RotaError('NOT_FOUND', `task ${task.id} has no replica ${replica} (replicas: ${task.replicas})`);
 }
 
 /** Pure: the replica slots of a task from its firings. */

@@ -100,8 +100,8 @@ export class RunOutputService {
           if (!fh && ended.outputTail) yield Buffer.from(ended.outputTail);
           return;
         }
-        if (Date.now() - lastCheck >= 1000) {
-          lastCheck = Date.now();
+        if (this.tasks.now() - lastCheck >= 1000) {
+          lastCheck = this.tasks.now();
           // etcd not answering: go on reading. Not found three times in a row (its task deleted):
           // it has ended; once may be a moment between its firing and its record.
           const now = await this.tasks.getRun(c, run.id).catch((err: unknown) => (err instanceof RotaError && err.code === 'NOT_FOUND' && ++missing >= 3 ? run : null));
