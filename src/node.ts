@@ -295,6 +295,7 @@ export class RotaNode {
       try {
         // A draining node, or one whose clock is off from the others' (it would decide misfires and backstops by the wrong time), does not stand.
         if (!this.session.alive() || this.session.node.state === 'draining' || this.session.node.clockSkewed) {
+          journalWaitFrom = null; // the journal's turn is counted from when this node can write again
           await this.clock.sleep(500, this.campaignAbort.signal);
           continue;
         }
@@ -335,6 +336,7 @@ export class RotaNode {
               this.alerts.runEnded(run);
               this.callbacks.runEnded(null, run, retrying);
             },
+            journalled: (runId) => this.journal?.holds(runId) ?? false,
           });
           await this.leader.run();
         } finally {

@@ -62,6 +62,11 @@ export class OutcomeJournal {
     return this.pending.size;
   }
 
+  /** Whether this run's outcome is here, not committed yet. */
+  holds(runId: string): boolean {
+    return this.pending.has(runId);
+  }
+
   /** Reads what an earlier process left and starts committing it. */
   start(): void {
     let text = '';

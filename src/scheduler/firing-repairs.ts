@@ -21,7 +21,7 @@ export class FiringRepairs {
   /** The firings marked in the work (changed, or due again), and those waiting on silent nodes. */
   async repair(): Promise<void> {
     const { view, work, metrics } = this.s;
-    const ctx: RepairContext = { ...this.s.planContext(), liveLeases: view.liveLeases(), isDraining: (n) => view.nodes.get(n)?.value.state === 'draining' || !!view.nodes.get(n)?.value.clockSkewed, silent: this.s.silent() };
+    const ctx: RepairContext = { ...this.s.planContext(), liveLeases: view.liveLeases(), isDraining: (n) => view.nodes.get(n)?.value.state === 'draining' || !!view.nodes.get(n)?.value.clockSkewed, silent: this.s.silent(), journalled: this.s.journalled };
     for (const lease of ctx.silent ?? []) for (const k of view.claims.waitingOn(lease)) work.firings.add(k);
     const keys = [...work.firings];
     work.firings.clear();

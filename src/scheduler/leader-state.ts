@@ -27,6 +27,8 @@ export interface LeaderOptions {
   candidates?: CandidateOptions;
   /** Told of each run record the leader ends (lost runs): failure alerts, callbacks; `retrying`: another attempt follows. */
   runEnded?: (run: Run, retrying: boolean) => void;
+  /** Whether this node's outcome journal still holds a run's outcome (not lost: it is committed soon). */
+  journalled?: (runId: string) => boolean;
 }
 
 export interface CandidateOptions {
@@ -56,6 +58,7 @@ export class LeaderState {
   readonly nodes: NodeStore;
   readonly random: () => number;
   readonly runEnded: (run: Run, retrying: boolean) => void;
+  readonly journalled: (runId: string) => boolean;
   private readonly turn = { n: 0 };
   stopped = false;
 
@@ -76,6 +79,7 @@ export class LeaderState {
     this.nodes = new NodeStore(h);
     this.random = opts.random ?? Math.random;
     this.runEnded = opts.runEnded ?? (() => undefined);
+    this.journalled = opts.journalled ?? (() => false);
   }
 
   get fence(): Leadership['fence'] {

@@ -16,7 +16,12 @@ export interface RepairContext extends PlanContext {
   isDraining(node: string): boolean;
   /** Leases whose nodes have stopped claiming (domain/claims.ts). */
   silent?: ReadonlySet<string>;
+  /** Runs whose outcome this (the leader's own) node holds in its journal, not committed yet (agent/outcome-journal.ts). */
+  journalled?: (runId: string) => boolean;
 }
+
+/** How soon the leader looks again at a firing whose outcome its own node's journal still holds. */
+const JOURNALLED_WAIT_MS = 1_000;
 
 /**
  * Pure: a firing whose incarnation vanished (never claimed: placed again, same attempt;
@@ -30,6 +35,9 @@ export function repairFiring(f: Firing, task: Task | undefined, ctx: RepairConte
     // Never started: assigned, or claimed for an instant still ahead (a node past its lease
     // deadline starts nothing, and that deadline is before the lease's expiry in etcd).
     const started = hasStarted(f, now);
+    // Its outcome is in this node's own journal (etcd was away when the run ended): not lost,
+    // it goes in with the journal's next round. Taken back now, it would run again.
+    if (started && ctx.journalled?.(firingRunId(f))) return { kind: 'wait', untilMs: now + JOURNALLED_WAIT_MS };
     if (!started) {
       const again = placeAgain(placeAgainSame(f), task, ctx);
       // Claimed ahead, its node starts it by a local timer: be sure the lease is gone in etcd.

@@ -34,6 +34,15 @@ describe('repairFiring (the reconciler decision)', () => {
     expect(r.next).to.include({ state: 'assigned', node: 'n2', attempt: 2, trigger: 'retry' });
   });
 
+
+  it('a running firing whose lease is gone but whose outcome the leader\'s own journal holds waits for it, not lost, not retried', () => {
+    const journalled = (runId: string) => runId === `5-${NOW - 500}-1`;
+    const r = repairFiring(firing(), task(), { ...ctx(['Ln2'], [node('n2')]), journalled });
+    expect(r).to.deep.equal({ kind: 'wait', untilMs: NOW + 1_000 });
+    // Another run's outcome in the journal changes nothing for this one.
+    const other = repairFiring(firing({ scheduledMs: NOW - 900 }), task(), { ...ctx(['Ln2'], [node('n2')]), journalled });
+    expect(other.kind === 'transition' && other.lost).to.equal(true);
+  });
   it('onLost discard drops the firing after recording the loss; a daemon is always placed again', () => {
     const discard = repairFiring(firing(), task({ policies: { ...DEFAULT_POLICIES, onLost: 'discard' } }), ctx(['Ln2'], [node('n2')]));
     expect(discard.kind === 'transition' && discard.next).to.equal(null);
