@@ -109,7 +109,7 @@ export class RotaNode {
     await probeEtcd(this.h, endpoints, { auth: !!security.auth, tls: !!security.credentials });
     this.h.maxTxnOps = await probeTxnLimit(this.h);
     if (this.h.maxTxnOps < WANTED_TXN_OPS) this.log.warn({ maxTxnOps: this.h.maxTxnOps }, `etcd takes ${this.h.maxTxnOps} operations per transaction: start its members with --max-txn-ops ${WANTED_TXN_OPS} to batch writes in fewer proposals`);
-    this.service = new TaskService(this.h, this.clock, { allowedUsers: this.cfg.runAs.allowed, maxReplicas: this.cfg.api.maxReplicas });
+    this.service = new TaskService(this.h, this.clock, { allowedUsers: this.cfg.runAs.allowed, maxReplicas: this.cfg.api.maxReplicas }, this.log);
     this.clusterService = new ClusterService(this.h, this.cfg.auth.operators);
     this.etcdHealth = new EtcdHealth(this.h, () => this.clock.now());
     this.metrics.build(VERSION, this.cfg.scheduler.candidates ? 2 : 1);
@@ -394,6 +394,7 @@ export class RotaNode {
     await survive(this.loop, this.log, 'node.stop', 'the leadership loop ended with an error', this.metrics.survived);
     await survive(this.agent?.stop(this.cfg.shutdown.graceMs), this.log, 'node.stop', 'stopping the agent failed', this.metrics.survived);
     this.journal?.stop();
+    await this.service?.stop();
     await this.session?.close();
     await new Promise<void>((r) => (this.server ? this.server.close(() => r()) : r()));
     this.server?.closeAllConnections?.();

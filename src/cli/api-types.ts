@@ -2,6 +2,9 @@
 
 import { FINAL_RUN_STATES, type Run } from '../domain/task.js';
 
+/** Fields of a task the server makes or the list adds (not input): an export leaves them out, add and import drop them. */
+export const SERVER_FIELDS = ['id', 'tenant', 'createdMs', 'updatedMs', 'createdAt', 'updatedAt', 'lastRun', 'running'];
+
 export interface ApiTask {
   id: string;
   name: string;

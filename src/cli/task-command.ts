@@ -1,6 +1,6 @@
 /** `rota task ls|get|add|edit|rm|pause|resume|run`. */
 import { Command, Option } from 'commander';
-import type { ApiTask } from './api-types.js';
+import { SERVER_FIELDS, type ApiTask } from './api-types.js';
 import { contextOf, type CliContext } from './context.js';
 import { actionText, clip, emit, fields, grid, none, scheduleText, serialize, time } from './output.js';
 import { newTaskBody, taskPatch, type TaskFlags } from './task-body.js';
@@ -18,6 +18,7 @@ function taskRows(tasks: ApiTask[]): string {
       { h: 'GROUP', v: (t) => t.group ?? '-' },
       { h: 'STATE', v: (t) => (t.enabled ? 'enabled' : 'paused') },
       { h: 'SCHEDULE', v: (t) => scheduleText(t.schedule) },
+      { h: 'LAST', v: (t) => lastText(t) },
       { h: 'REPLICAS', v: (t) => String(t.replicas ?? 1), wide: true },
       { h: 'OVERLAP', v: (t) => String(t.policies?.overlap ?? '-'), wide: true },
       { h: 'LABELS', v: (t) => (t.labels && Object.keys(t.labels).length ? Object.entries(t.labels).map(([k, v]) => `${k}=${v}`).join(',') : '-'), wide: true },
@@ -26,6 +27,13 @@ function taskRows(tasks: ApiTask[]): string {
     ],
     tasks,
   );
+}
+
+/** The newest finished run's state and age, "running" first when a run is in flight. */
+function lastText(t: ApiTask): string {
+  const last = t.lastRun as { state: string; endedMs: number } | null | undefined;
+  const ran = last ? `${last.state} ${time(last.endedMs)}` : '-';
+  return typeof t.running === 'number' && t.running > 0 ? `running (${t.running}); ${ran}` : ran;
 }
 
 function taskDetail(t: ApiTask): string {
@@ -88,11 +96,14 @@ export function taskCommand(): Command {
     .addOption(new Option('--kind <kind>', 'only this action or schedule kind').choices(['http', 'process', 'jsonrpc', 'container', 'cron', 'every', 'at', 'now', 'manual', 'daemon']))
     .option('--enabled', 'only enabled tasks')
     .option('--paused', 'only paused tasks')
-    .action(async (o: { name?: string; group?: string; kind?: string; enabled?: boolean; paused?: boolean }, cmd: Command) => {
+    .option('--running', 'only tasks with a run in flight now')
+    .option('--failing', 'only tasks whose last run failed (failed, lost, expired or killed)')
+    .addOption(new Option('--sort <order>', 'id (creation), name, next (next firing) or last (last outcome: failing first)').choices(['id', 'name', 'next', 'last']).default('id'))
+    .action(async (o: { name?: string; group?: string; kind?: string; enabled?: boolean; paused?: boolean; running?: boolean; failing?: boolean; sort: 'id' | 'name' | 'next' | 'last' }, cmd: Command) => {
       const ctx = contextOf(cmd);
       if (o.enabled && o.paused) throw usageError('give --enabled or --paused, not both');
       const enabled = o.enabled ? true : o.paused ? false : undefined;
-      const tasks = await allTasks(ctx.api, { name: o.name, group: o.group, kind: o.kind, enabled });
+      const tasks = await allTasks(ctx.api, { name: o.name, group: o.group, kind: o.kind, enabled, ...(o.running ? { running: true } : {}), ...(o.failing ? { lastOutcome: 'failed,lost,expired,killed' } : {}) }, o.sort);
       emit(ctx.format, { items: tasks }, () => taskRows(tasks));
     });
 
@@ -119,7 +130,7 @@ Examples:
     .action(async (o: TaskFlags, cmd: Command) => {
       const ctx = contextOf(cmd);
       const body = newTaskBody(o);
-      for (const k of ['id', 'tenant', 'createdMs', 'updatedMs', 'createdAt', 'updatedAt']) delete body[k];
+      for (const k of SERVER_FIELDS) delete body[k];
       printTask(ctx, await ctx.api.post<ApiTask>('/api/v1/tasks', body), 'created');
     });
 

@@ -8,11 +8,21 @@ export interface TaskFilter {
   group?: string;
   enabled?: boolean;
   kind?: string;
+  running?: boolean;
+  lastOutcome?: string;
 }
 
-/** Every task of the token's tenant that matches, following `next` (ordered by id). */
-export async function allTasks(api: ApiClient, filter: TaskFilter = {}): Promise<ApiTask[]> {
+/** Every task of the token's tenant that matches: by id following `next`, in another order by offset. */
+export async function allTasks(api: ApiClient, filter: TaskFilter = {}, sort: 'id' | 'name' | 'next' | 'last' = 'id'): Promise<ApiTask[]> {
   const out: ApiTask[] = [];
+  if (sort !== 'id') {
+    for (let total = Infinity; out.length < total; ) {
+      const page = await api.get<Page<ApiTask> & { total: number }>('/api/v1/tasks', { ...filter, sort, limit: 500, offset: out.length });
+      out.push(...page.items);
+      total = page.items.length ? page.total : out.length;
+    }
+    return out;
+  }
   let after: string | undefined;
   do {
     const page = await api.get<Page<ApiTask>>('/api/v1/tasks', { ...filter, limit: 500, after });
@@ -20,6 +30,12 @@ export async function allTasks(api: ApiClient, filter: TaskFilter = {}): Promise
     after = page.next;
   } while (after);
   return out;
+}
+
+/** A listed task without what the list adds (its last outcome, its runs in flight): the definition, as GET answers it. */
+function definition(t: ApiTask): ApiTask {
+  const { lastRun: _lastRun, running: _running, ...def } = t;
+  return def as ApiTask;
 }
 
 /** A task by id (digits) or exact name; exit 1 with a clear message when there is none. */
@@ -34,5 +50,5 @@ export async function resolveTask(api: ApiClient, ref: string): Promise<ApiTask>
   }
   const found = (await allTasks(api, { name: ref })).find((t) => t.name === ref);
   if (!found) throw new CliError(`no task with id or name '${ref}' (in this token's tenant): see rota task ls`, EXIT.FAILED);
-  return found;
+  return definition(found);
 }

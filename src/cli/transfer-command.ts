@@ -8,7 +8,7 @@ import { writeFileSync } from 'node:fs';
 import { isDeepStrictEqual } from 'node:util';
 import { Command } from 'commander';
 import { normalizeTask, type TaskInput } from '../service/task-input.js';
-import type { ApiTask } from './api-types.js';
+import { SERVER_FIELDS, type ApiTask } from './api-types.js';
 import { ApiError } from './client.js';
 import { contextOf } from './context.js';
 import { CliError, EXIT, usageError } from './exit.js';
@@ -20,8 +20,6 @@ export const EXPORT_VERSION = 1;
 
 type Definition = Record<string, unknown>;
 
-/** Fields the server makes: an export leaves them out, an import ignores them. */
-const SERVER_FIELDS = ['id', 'tenant', 'createdMs', 'updatedMs', 'createdAt', 'updatedAt'];
 
 /** A task as the input it was made from: server fields and ISO companions off. */
 export function definitionOf(t: Record<string, unknown>): Definition {

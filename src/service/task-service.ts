@@ -13,17 +13,15 @@ import type { Firing } from '../domain/firing.js';
 import { firingRunId, hasStarted } from '../domain/firing.js';
 import { findDepCycle } from '../domain/replicas.js';
 import { scheduleInstants } from '../domain/schedule.js';
-import { orderTasks, type TaskOrder } from '../domain/task-order.js';
+import type { TaskOrder } from '../domain/task-order.js';
+import { TaskIndex, type ListedTask, type TaskFilter } from './task-index.js';
+import { openTaskFeed } from '../store/task-feed.js';
+import type { Logger } from '../log.js';
 import { slotPage, type SlotQuery } from './slots.js';
 import type { Slot } from '../domain/slots.js';
 import { normalizeTask, type InputLimits, type TaskFields, type TaskInput } from './task-input.js';
 
-export interface TaskFilter {
-  name?: string;
-  group?: string;
-  enabled?: boolean;
-  kind?: string;
-}
+export type { TaskFilter, ListedTask } from './task-index.js';
 
 /** Who is asking: every operation is scoped to one tenant. */
 export interface Caller {
@@ -42,13 +40,17 @@ export class TaskService {
   private readonly firings: FiringReads;
   private readonly triggers: TriggerStore;
   private readonly plans: PlanStore;
+  /** The task list, answered from memory while it is read (task-index.ts). */
+  private readonly index: TaskIndex;
 
   constructor(
     h: EtcdHandle,
     private readonly clock: Clock,
     private readonly limits: InputLimits,
+    log: Logger,
   ) {
-    this.tasks = new TaskStore(h);
+    this.index = new TaskIndex((to) => openTaskFeed(h, log, to), clock, log);
+    this.tasks = new TaskStore(h, this.index.written);
     this.runs = new RunStore(h);
     this.events = new EventStore(h);
     this.firings = new FiringReads(h);
@@ -132,18 +134,18 @@ export class TaskService {
   }
 
   /**
-   * Filtered and ordered (by id, name or next firing: domain/task-order.ts), one scan per page;
+   * Filtered and ordered (by id, name, next firing or last outcome: domain/task-order.ts), with
+   * each task's newest finished run and its runs in flight, from the node's task index;
    * `total` matches the filter. By id, `after` (the last id of the previous page) pages as a
    * cursor and `next` gives it; any order pages by `offset`.
    */
-  async list(c: Caller, f: TaskFilter, limit: number, page: { after?: string; offset?: number; sort?: TaskOrder } = {}): Promise<{ items: Task[]; next?: string; total: number }> {
-    const sort = page.sort ?? 'id';
-    const matching = orderTasks(await this.listAll(c, f), sort, this.clock.now());
-    const after = sort === 'id' && page.after !== undefined ? matching.filter((t) => Number(t.id) > Number(page.after)) : matching;
-    const from = page.offset ?? 0;
-    const items = after.slice(from, from + limit);
-    const more = after.length > from + limit;
-    return { items, total: matching.length, ...(more && sort === 'id' ? { next: items[items.length - 1]!.id } : {}) };
+  async list(c: Caller, f: TaskFilter, limit: number, page: { after?: string; offset?: number; sort?: TaskOrder } = {}): Promise<{ items: ListedTask[]; next?: string; total: number }> {
+    return this.index.list(c.tenant, f, limit, page);
+  }
+
+  /** Closes the task index's watches (the node stops). */
+  async stop(): Promise<void> {
+    await this.index.stop();
   }
 
   /** A task's newest runs (its firings in flight first), for a task the caller was given already. */

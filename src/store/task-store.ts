@@ -9,9 +9,15 @@ export type { Versioned } from './keys.js';
 /** Task ids a node reserves at a time. */
 export const ID_BLOCK = 100;
 
+/** Told of each definition this store wrote (null: deleted), at the revision it was written. */
+export type TaskWritten = (id: string, task: Task | null, raw: string, rev: number) => void;
+
 /** Task definitions, their unique-name index and their schedule cursors. */
 export class TaskStore {
-  constructor(private readonly h: EtcdHandle) {}
+  constructor(
+    private readonly h: EtcdHandle,
+    private readonly written: TaskWritten = () => undefined,
+  ) {}
 
   /** Ids this node reserved from the shared counter and has not used yet: [next, end). */
   private ids = { next: 0, end: 0 };
@@ -31,13 +37,17 @@ export class TaskStore {
       const id = await this.nextId();
       const task: Task = { ...draft, id };
       const nameKey = K.name(task.tenant, task.name);
+      const raw = JSON.stringify(task);
       const r = await ns
         .if(nameKey, 'Create', '==', 0)
         .and(K.task(id), 'Create', '==', 0)
-        .then(ns.put(K.task(id)).value(JSON.stringify(task)), ns.put(nameKey).value(id), ns.put(K.cursor(id)).value(String(cursorMs)))
+        .then(ns.put(K.task(id)).value(raw), ns.put(nameKey).value(id), ns.put(K.cursor(id)).value(String(cursorMs)))
         .else(ns.get(nameKey))
         .commit();
-      if (r.succeeded) return task;
+      if (r.succeeded) {
+        this.written(id, task, raw, Number(r.header.revision));
+        return task;
+      }
       const existing = r.responses[0]?.response_range?.kvs[0];
       if (existing) throw new RotaError('CONFLICT', `a task named '${task.name}' already exists (id ${existing.value.toString()})`);
     }
@@ -101,7 +111,8 @@ export class TaskStore {
     const { ns } = this.h;
     const renamed = prev.value.name !== next.name || prev.value.tenant !== next.tenant;
     let txn = ns.if(K.task(next.id), 'Mod', '==', prev.modRevision);
-    const ops = [ns.put(K.task(next.id)).value(JSON.stringify(next))];
+    const raw = JSON.stringify(next);
+    const ops = [ns.put(K.task(next.id)).value(raw)];
     if (renamed) {
       txn = txn.and(K.name(next.tenant, next.name), 'Create', '==', 0);
       ops.push(ns.put(K.name(next.tenant, next.name)).value(next.id));
@@ -116,7 +127,10 @@ export class TaskStore {
       ops.push(ns.put(K.cursor(next.id)).value(String(cursor === 'set' ? cursorMs : Math.max(old, cursorMs))));
     }
     const r = await txn.then(...ops, ...(renamed ? [ns.delete().key(K.name(prev.value.tenant, prev.value.name))] : [])).commit();
-    if (r.succeeded) return next;
+    if (r.succeeded) {
+      this.written(next.id, next, raw, Number(r.header.revision));
+      return next;
+    }
     if (renamed && (await this.idByName(next.tenant, next.name))) {
       throw new RotaError('CONFLICT', `a task named '${next.name}' already exists`);
     }
@@ -139,5 +153,6 @@ export class TaskStore {
       )
       .commit();
     if (!r.succeeded) throw new RotaError('CONFLICT', `task ${t.id} was changed by someone else; read it again and retry`);
+    this.written(t.id, null, '', Number(r.header.revision));
   }
 }

@@ -53,6 +53,16 @@ export async function listPrefix(h: EtcdHandle, prefix: string, pageSize = 5000)
 /** Every key in [start, end), read in pages at one revision. */
 export async function listRange(h: EtcdHandle, start: string, end: string, pageSize = 5000): Promise<{ kvs: Kv[]; revision: number }> {
   const out: Kv[] = [];
+  const revision = await foldRange(h, start, end, (page) => (out.push(...page), true), pageSize);
+  return { kvs: out, revision };
+}
+
+/**
+ * Every key in [start, end), a page at a time to `each` (false: stop), all at the revision of
+ * the first page, which it returns (even for an empty range). For a consumer that keeps little
+ * of each value (a task's newest outcome of its whole run history) and must not hold them all.
+ */
+export async function foldRange(h: EtcdHandle, start: string, end: string, each: (page: Kv[], revision: number) => boolean, pageSize = 5000): Promise<number> {
   let revision = 0;
   let from = start;
   for (;;) {
@@ -61,11 +71,9 @@ export async function listRange(h: EtcdHandle, start: string, end: string, pageS
     const res = await q.exec();
     if (!revision) revision = Number(res.header.revision);
     const page = res.kvs.map(toKv);
-    out.push(...page);
-    if (!res.more || page.length === 0) break;
+    if (!each(page, revision) || !res.more || page.length === 0) return revision;
     from = page[page.length - 1]!.key + '\0';
   }
-  return { kvs: out, revision };
 }
 
 /**
@@ -111,8 +119,10 @@ export function prefixEnd(prefix: string): string {
  *   the consumer a fresh snapshot and watch again from after it;
  * - handler exceptions would be re-thrown by the client outside any try: we catch and log.
  * `ignoreDeletes` asks etcd not to send delete events at all (the snapshot is unaffected).
+ * `paged`: the snapshot comes as reset([]) and then a put per key, read a page at a time, for a
+ * prefix too large to hold whole (every run record) whose consumer keeps little of each.
  */
-export async function watchPrefix(h: EtcdHandle, prefix: string, handlers: PrefixHandlers, log: Logger, opts: { ignoreDeletes?: boolean } = {}): Promise<PrefixWatch> {
+export async function watchPrefix(h: EtcdHandle, prefix: string, handlers: PrefixHandlers, log: Logger, opts: { ignoreDeletes?: boolean; paged?: boolean } = {}): Promise<PrefixWatch> {
   let closed = false;
   let watcher: Watcher | null = null;
   let resume = 0;
@@ -133,10 +143,23 @@ export async function watchPrefix(h: EtcdHandle, prefix: string, handlers: Prefi
    * any closure made in it lives, and 100k listed tasks are ~55 MB of raw JSON (leader-heap).
    */
   async function snapshot(): Promise<number | null> {
+    if (opts.paged) return pagedSnapshot();
     const { kvs, revision } = await listPrefix(h, prefix);
     if (closed) return null;
     safe(() => handlers.reset(kvs, revision));
     return revision;
+  }
+
+  /** The snapshot a page at a time, one revision: reset with none, then each key as a put. */
+  async function pagedSnapshot(): Promise<number | null> {
+    let at = 0;
+    await foldRange(h, prefix, prefixEnd(prefix), (page, revision) => {
+      if (closed) return false;
+      if (!at) safe(() => handlers.reset([], (at = revision)));
+      for (const kv of page) safe(() => handlers.event({ type: 'put', ...kv }));
+      return true;
+    });
+    return closed ? null : at;
   }
 
   async function start(): Promise<void> {

@@ -65,7 +65,7 @@ export class ApiHarness {
 
   static async start(o: ApiHarnessOptions = {}): Promise<ApiHarness> {
     const { handle } = await freshEtcd();
-    const service = new TaskService(handle, o.clock ?? systemClock, { allowedUsers: o.allowedUsers ?? [], maxReplicas: 1000 });
+    const service = new TaskService(handle, o.clock ?? systemClock, { allowedUsers: o.allowedUsers ?? [], maxReplicas: 1000 }, silentLogger);
     const app = createApp({
       service,
       clusterOps: new ClusterService(handle, o.operators),
@@ -90,6 +90,7 @@ export class ApiHarness {
       this.server.close(() => ok());
       this.server.closeAllConnections();
     });
+    await this.service.stop();
     this.handle.close();
   }
 

@@ -1,5 +1,7 @@
 import { expect } from 'chai';
 import { ApiHarness, httpTask } from './api-harness.js';
+import { K } from '../../src/store/keys.js';
+import { waitFor } from '../support/etcd.js';
 
 describe('native API: tasks', function () {
   let api: ApiHarness;
@@ -137,6 +139,62 @@ describe('native API: tasks', function () {
       expect(r.status, JSON.stringify(query)).to.equal(400);
       expect(r.body.error.code).to.equal('INVALID_QUERY');
       expect(r.body.error.message).to.match(/^query\.\w+: /);
+    }
+  });
+
+  it("lists each task's last outcome and runs in flight, sorts by last outcome and filters on both over the whole list", async () => {
+    const ids: Record<string, string> = {};
+    for (const name of ['ok', 'broke', 'busy', 'fresh', 'lost-one', 'skipped']) ids[name] = (await api.call('POST', '/api/v1/tasks', { body: httpTask(name) })).body.id;
+    const now = Date.now();
+    // Run records and a firing in flight as nodes write them (this harness runs no agent).
+    const run = (name: string, ms: number, attempt: number, state: string, endedMs?: number) =>
+      api.handle.ns.put(K.run(ids[name]!, ms, attempt)).value(JSON.stringify({ id: `${ids[name]}-${ms}-${attempt}`, taskId: ids[name], tenant: 'default', scheduledMs: ms, attempt, trigger: 'schedule', state, ...(endedMs ? { endedMs } : {}) }));
+    await run('ok', now - 60_000, 1, 'failed', now - 59_000);
+    await run('ok', now - 30_000, 1, 'succeeded', now - 29_000); // newer: the last outcome
+    await run('broke', now - 20_000, 1, 'failed', now - 19_000);
+    await run('lost-one', now - 10_000, 1, 'lost', now - 9_000);
+    await run('skipped', now - 5_000, 1, 'skipped', now - 5_000);
+    await run('busy', now - 40_000, 1, 'succeeded', now - 39_000);
+    await run('busy', now - 1_000, 1, 'running'); // not an outcome
+    const firing = { taskId: ids.busy, tenant: 'default', scheduledMs: now - 1_000, replica: 0, attempt: 1, trigger: 'schedule', state: 'running', node: 'n1', lease: '1', dueMs: now - 1_000, startedMs: now - 1_000 };
+    await api.handle.ns.put(K.firing(ids.busy!, now - 1_000)).value(JSON.stringify(firing));
+
+    const list = async (query: Record<string, string | number | boolean> = {}) => (await api.call('GET', '/api/v1/tasks', { query })).body;
+    // The index follows etcd by its watch: wait until it has seen the records written above.
+    await waitFor(async () => (await list({ sort: 'last' })).items[4]?.name === 'busy', 'the runs seen', 10_000);
+    const byLast = await list({ sort: 'last' });
+    // Failing first (newest first: lost 9 s ago, failed 19 s ago), then skipped, then succeeded (newest first), never run last.
+    expect(byLast.items.map((t: { name: string }) => t.name)).to.deep.equal(['lost-one', 'broke', 'skipped', 'ok', 'busy', 'fresh']);
+    const shown = Object.fromEntries(byLast.items.map((t: { name: string; lastRun: unknown; running: number }) => [t.name, [t.lastRun && (t.lastRun as { state: string }).state, t.running]]));
+    expect(shown).to.deep.equal({ 'lost-one': ['lost', 0], broke: ['failed', 0], skipped: ['skipped', 0], ok: ['succeeded', 0], busy: ['succeeded', 1], fresh: [null, 0] });
+    expect(byLast.items[0].lastRun).to.deep.equal({ runId: `${ids['lost-one']}-${now - 10_000}-1`, state: 'lost', endedMs: now - 9_000, endedAt: new Date(now - 9_000).toISOString() });
+
+    // Filters narrow the whole list (the total says so), not a page.
+    const failing = await list({ lastOutcome: 'failed,lost,expired,killed', limit: 1 });
+    expect(failing.total).to.equal(2);
+    expect(failing.items.map((t: { name: string }) => t.name)).to.deep.equal(['broke']);
+    expect((await list({ running: true })).items.map((t: { name: string }) => t.name)).to.deep.equal(['busy']);
+    expect((await list({ running: false })).total).to.equal(5);
+    expect((await list({ lastOutcome: 'succeeded', sort: 'name' })).items.map((t: { name: string }) => t.name)).to.deep.equal(['busy', 'ok']);
+
+    // The run ends; its firing goes: no longer running, the new outcome is the last.
+    await run('busy', now - 1_000, 1, 'failed', Date.now());
+    await api.handle.ns.delete().key(K.firing(ids.busy!, now - 1_000)).exec();
+    await waitFor(async () => (await list({ running: true })).total === 0, 'busy no longer running', 10_000);
+    expect((await list({ lastOutcome: 'failed' })).items.map((t: { name: string }) => t.name)).to.deep.equal(['broke', 'busy']);
+
+    // A task written by another node (straight to etcd here) is listed once its watch event comes; one deleted here, at once.
+    const other = { ...httpTask('from-elsewhere'), id: '9999', tenant: 'default', enabled: true, replicas: 1, placement: { strategy: 'least-loaded' }, policies: {}, createdMs: now, updatedMs: now };
+    await api.handle.ns.put(K.task('9999')).value(JSON.stringify(other));
+    await waitFor(async () => (await list({ name: 'from-elsewhere' })).total === 1, 'the task from elsewhere listed', 10_000);
+    expect((await api.call('DELETE', '/api/v1/tasks/{id}', { params: { id: ids.ok! } })).status).to.equal(204);
+    expect((await list({ name: 'ok' })).items.map((t: { name: string }) => t.name)).to.deep.equal(['broke']);
+
+    const bad: Record<string, string>[] = [{ lastOutcome: 'running' }, { lastOutcome: 'failed,' }, { running: 'maybe' }, { sort: 'outcome' }];
+    for (const query of bad) {
+      const r = await api.call('GET', '/api/v1/tasks', { query });
+      expect(r.status, JSON.stringify(query)).to.equal(400);
+      expect(r.body.error.code).to.equal('INVALID_QUERY');
     }
   });
 

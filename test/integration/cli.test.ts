@@ -153,7 +153,7 @@ describe('rota CLI (built, against a real node)', function () {
     it('ls prints an aligned table, and every task with -o json', async () => {
       const table = await ok(node, ['task', 'ls']);
       const lines = table.trimEnd().split('\n');
-      expect(lines[0]).to.match(/^ID\s+NAME\s+GROUP\s+STATE\s+SCHEDULE\s+ACTION$/);
+      expect(lines[0]).to.match(/^ID\s+NAME\s+GROUP\s+STATE\s+SCHEDULE\s+LAST\s+ACTION$/);
       const nameCol = lines[0]!.indexOf('NAME');
       for (const l of lines.slice(1)) expect(l.slice(nameCol).split(/\s+/)[0]).to.be.oneOf(['ping', 'nightly', 'stdin-task']);
       expect(table).to.include('every 1h').and.include('cron 0 30 2 * * * (Europe/Berlin)');
@@ -161,6 +161,11 @@ describe('rota CLI (built, against a real node)', function () {
       expect(json.items.map((t: { name: string }) => t.name)).to.have.members(['ping', 'nightly', 'stdin-task']);
       const only = await okJson(node, ['task', 'ls', '--kind', 'process']);
       expect(only.items.map((t: { name: string }) => t.name)).to.deep.equal(['nightly']);
+      // Ordered by the server (paged by offset), filtered on the runs: nothing has run yet.
+      expect((await okJson(node, ['task', 'ls', '--sort', 'name'])).items.map((t: { name: string }) => t.name)).to.deep.equal(['nightly', 'ping', 'stdin-task']);
+      expect((await okJson(node, ['task', 'ls', '--sort', 'last', '--failing'])).items).to.deep.equal([]);
+      expect((await okJson(node, ['task', 'ls', '--running'])).items).to.deep.equal([]);
+      expect(json.items.every((t: { lastRun: unknown; running: number }) => t.lastRun === null && t.running === 0)).to.equal(true);
     });
 
     it('get by id and by name; an unknown task exits 1', async () => {
@@ -449,7 +454,8 @@ describe('rota CLI (built, against a real node)', function () {
       expect(first.created).to.have.members(source.map((t: { name: string }) => t.name));
       expect(first).to.deep.include({ updated: [], unchanged: [], failed: [], dryRun: false });
       const copied = (await okJson(target, ['task', 'ls'])).items;
-      const strip = ({ id: _i, createdMs: _c, updatedMs: _u, createdAt: _ca, updatedAt: _ua, ...rest }: Record<string, unknown>) => rest;
+      // The definitions, without what the server made or what the list adds of the runs (the copies have none).
+      const strip = ({ id: _i, createdMs: _c, updatedMs: _u, createdAt: _ca, updatedAt: _ua, lastRun: _l, running: _r, ...rest }: Record<string, unknown>) => rest;
       const byName = (ts: Record<string, unknown>[]) => Object.fromEntries(ts.map((t) => [t.name as string, strip(t)]));
       expect(byName(copied)).to.deep.equal(byName(source));
       expect((await okJson(target, ['task', 'get', 'quiet'])).enabled).to.equal(false);
@@ -516,8 +522,8 @@ describe('rota CLI (built, against a real node)', function () {
     it('-o wide adds columns; --no-headers drops the header row and the empty-list notes', async () => {
       await ok(node, ['task', 'add', '--name', 'wide-task', '--manual', '--command', 'true']);
       const wide = (await ok(node, ['task', 'ls', '-o', 'wide'])).split('\n');
-      expect(wide[0]).to.match(/^ID\s+NAME\s+GROUP\s+STATE\s+SCHEDULE\s+REPLICAS\s+OVERLAP\s+LABELS\s+UPDATED\s+ACTION$/);
-      expect((await ok(node, ['task', 'ls'])).split('\n')[0]).to.match(/^ID\s+NAME\s+GROUP\s+STATE\s+SCHEDULE\s+ACTION$/);
+      expect(wide[0]).to.match(/^ID\s+NAME\s+GROUP\s+STATE\s+SCHEDULE\s+LAST\s+REPLICAS\s+OVERLAP\s+LABELS\s+UPDATED\s+ACTION$/);
+      expect((await ok(node, ['task', 'ls'])).split('\n')[0]).to.match(/^ID\s+NAME\s+GROUP\s+STATE\s+SCHEDULE\s+LAST\s+ACTION$/);
       const bare = (await ok(node, ['task', 'ls', '--no-headers'])).split('\n').filter(Boolean);
       expect(bare.every((l) => /^\d+\s/.test(l)), bare.join('\n')).to.equal(true);
       expect(bare.some((l) => l.includes('wide-task'))).to.equal(true);

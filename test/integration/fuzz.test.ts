@@ -30,7 +30,7 @@ import { ClusterService } from '../../src/service/cluster-service.js';
 import { ReplicaService } from '../../src/service/replica-service.js';
 import { RunOutputService } from '../../src/service/run-output.js';
 import { systemClock } from '../../src/domain/clock.js';
-import { createLogger } from '../../src/log.js';
+import { createLogger, silentLogger } from '../../src/log.js';
 import { owns } from '../../src/api/mount.js';
 import { K } from '../../src/store/keys.js';
 import type { EtcdHandle } from '../../src/store/etcd.js';
@@ -232,7 +232,7 @@ describe('fuzz: every route of every API (integration, real etcd)', function () 
   before(async () => {
     const e = await freshEtcd();
     handle = e.handle;
-    service = new TaskService(handle, systemClock, { allowedUsers: [], maxReplicas: 1000 });
+    service = new TaskService(handle, systemClock, { allowedUsers: [], maxReplicas: 1000 }, silentLogger);
     deps = {
       service,
       clusterOps: new ClusterService(handle, ['ops']),
@@ -263,6 +263,7 @@ describe('fuzz: every route of every API (integration, real etcd)', function () 
     sender?.close();
     server?.closeAllConnections();
     await new Promise<void>((ok) => (server ? server.close(() => ok()) : ok()));
+    await service?.stop();
     handle?.close();
   });
 

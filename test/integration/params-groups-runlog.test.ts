@@ -175,14 +175,14 @@ describe('trigger and task params, group writes, the run log, tenant listing (se
     expect((await s.listAll(me, { group: 'odd' })).map((t) => t.name)).to.deep.equal(['t1', 't5', 't7', 't11']);
     const p1 = await s.list(me, {}, 5);
     const p2 = await s.list(me, {}, 5, { ...(p1.next ? { after: p1.next } : {}) });
-    expect([...p1.items, ...p2.items].map((t) => t.name)).to.deep.equal(mine.map((t) => t.name));
+    expect([...p1.items, ...p2.items].map((l) => l.task.name)).to.deep.equal(mine.map((t) => t.name));
     expect(p2.next).to.equal(undefined);
     expect(p1.total).to.equal(8);
     // By name (t1, t10, t11, t2, ...), paged by offset.
     const byName = [...mine.map((t) => t.name)].sort((a, b) => a.localeCompare(b));
     const n1 = await s.list(me, {}, 3, { sort: 'name' });
     const n2 = await s.list(me, {}, 10, { sort: 'name', offset: 3 });
-    expect([...n1.items, ...n2.items].map((t) => t.name)).to.deep.equal(byName);
+    expect([...n1.items, ...n2.items].map((l) => l.task.name)).to.deep.equal(byName);
     expect(n1.next, 'no cursor out of id order').to.equal(undefined);
   });
 });

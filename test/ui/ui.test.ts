@@ -266,9 +266,19 @@ describe('web dashboard in headless Chromium', function () {
     await page.fill('#task-search', 'report');
     await waitFor(async () => (await rows('#task-table tbody tr[data-task]').count()) === 1, 'search to narrow the list');
     await page.fill('#task-search', '');
+    // "last run failed" and "running now" are filters of the server: over every task, not a page.
+    const shownNames = () => rows('#task-table tbody tr[data-task]').evaluateAll((els) => els.map((e) => e.getAttribute('data-task')!));
+    const failing = (await api(node, 'GET', '/api/v1/tasks?lastOutcome=failed,lost,expired,killed&limit=500')).body;
+    expect(failing.items.map((t: { name: string }) => t.name)).to.include('flaky-import');
     await page.selectOption('#task-filter', 'failing');
-    await waitFor(async () => (await rows('#task-table tbody tr[data-task]').allTextContents()).join('|').startsWith('flaky-import'), 'the failing filter');
+    await waitFor(async () => (await shownNames()).join() === failing.items.map((t: { name: string }) => t.name).join(), 'the failing filter');
+    expect(await page.textContent('#task-count')).to.equal(`1–${failing.total} of ${failing.total}`);
     await page.selectOption('#task-filter', 'all');
+    // By last outcome: the failing first, as the API orders them.
+    await page.selectOption('#task-sort', 'last');
+    const byLast = (await api(node, 'GET', `/api/v1/tasks?sort=last&limit=${failing.total}`)).body.items.map((t: { name: string }) => t.name);
+    expect([...byLast].sort()).to.deep.equal(failing.items.map((t: { name: string }) => t.name).sort());
+    await waitFor(async () => (await shownNames()).slice(0, byLast.length).join() === byLast.join(), 'the list by last outcome');
     // Ordered and paged by the server: by name, and by next firing (the every-2s task first).
     await page.selectOption('#task-sort', 'name');
     await waitFor(async () => {

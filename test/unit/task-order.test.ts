@@ -1,8 +1,8 @@
 import { expect } from 'chai';
-import { orderTasks } from '../../src/domain/task-order.js';
+import { orderTasks, type LastOutcome } from '../../src/domain/task-order.js';
 import type { Schedule } from '../../src/domain/task.js';
 
-describe('orderTasks: a task list by id, name or next firing', () => {
+describe('orderTasks: a task list by id, name, next firing or last outcome', () => {
   const now = Date.UTC(2026, 0, 5, 10, 0, 0);
   const t = (id: string, name: string, schedule: Schedule, enabled = true) => ({ id, name, enabled, schedule, createdMs: now - 1000 });
   const tasks = [
@@ -17,4 +17,15 @@ describe('orderTasks: a task list by id, name or next firing', () => {
   it('by name, then id', () => expect(orderTasks(tasks, 'name', now).map((x) => x.name)).to.deep.equal(['a-also-minutely', 'a-minutely', 'b-hourly', 'c-paused', 'd-manual', 'e-every-30s']));
   it('by next firing: the soonest first, ties by name; tasks that will not fire (paused, manual) last, by name', () =>
     expect(orderTasks(tasks, 'next', now).map((x) => x.name)).to.deep.equal(['e-every-30s', 'a-also-minutely', 'a-minutely', 'b-hourly', 'c-paused', 'd-manual']));
+  it('by last outcome: failing states first, then skipped, then succeeded, newest first within each, never run last (by name)', () => {
+    const last: Record<string, LastOutcome> = {
+      '10': { runId: 'x', state: 'succeeded', endedMs: now - 10 },
+      '2': { runId: 'x', state: 'killed', endedMs: now - 500 },
+      '3': { runId: 'x', state: 'expired', endedMs: now - 100 },
+      '5': { runId: 'x', state: 'skipped', endedMs: now - 1 },
+    };
+    expect(orderTasks(tasks, 'last', now, { lastOf: (id) => last[id] }).map((x) => x.id)).to.deep.equal(['3', '2', '5', '10', '6', '4']);
+  });
+  it('by next firing with a cache that answers for the schedule', () =>
+    expect(orderTasks(tasks, 'next', now, { nextOf: (id) => (id === '4' ? now : null) }).map((x) => x.id)).to.deep.equal(['4', '6', '2', '10', '3', '5']));
 });

@@ -9,7 +9,7 @@ export const validateTaskInput = compileValidator<TaskInputT>(S.TaskInput);
 export const validateTaskPatch = compileValidator<{ [K in keyof TaskInputT]?: TaskInputT[K] | null }>(S.TaskPatch);
 export const validateTrigger = compileValidator<{ params?: Record<string, unknown> }>(S.TriggerInput);
 
-export const listTasksQuery = compileQueryValidator<{ name?: string; group?: string; enabled?: boolean; kind?: string; limit: number; after?: string; sort: TaskOrder; offset: number }>(S.ListTasksQuery);
+export const listTasksQuery = compileQueryValidator<{ name?: string; group?: string; enabled?: boolean; kind?: string; running?: boolean; lastOutcome?: string; limit: number; after?: string; sort: TaskOrder; offset: number }>(S.ListTasksQuery);
 export const listRunsQuery = compileQueryValidator<{ limit: number; cursor?: string }>(S.ListRunsQuery);
 export const runOutputQuery = compileQueryValidator<{ follow: boolean; download: boolean }>(S.RunOutputQuery);
 export const listEventsQuery = compileQueryValidator<{ limit: number; before?: string; taskId?: string }>(S.ListEventsQuery);

@@ -68,7 +68,7 @@ function paths(): Obj {
   return {
     '/api/v1/tasks': {
       post: operation({ tag: 'tasks', summary: 'Create a task', body: { schema: ref('TaskInput') }, ok: { status: 201, description: 'Created', schema: ref('Task'), headers: location('new task') }, errors: [400, 409, 413] }),
-      get: operation({ tag: 'tasks', summary: 'List tasks (by id, name or next firing; paged by cursor or offset)', params: queryParams(S.ListTasksQuery), ok: { status: 200, description: 'A page of tasks', schema: ref('TaskPage') }, errors: [400] }),
+      get: operation({ tag: 'tasks', summary: 'List tasks with their last outcome and runs in flight (by id, name, next firing or last outcome; paged by cursor or offset)', params: queryParams(S.ListTasksQuery), ok: { status: 200, description: 'A page of tasks', schema: ref('TaskPage') }, errors: [400] }),
     },
     '/api/v1/tasks/{id}': {
       get: operation({ tag: 'tasks', summary: 'Get a task', params: [ID], ok: { status: 200, description: 'The task', schema: ref('Task') }, errors: [404] }),
@@ -200,7 +200,8 @@ export function openApiDocument(): Obj {
         TaskInput: S.TaskInput,
         TaskPatch: S.TaskPatch,
         Task: S.Task,
-        TaskPage: S.page('#/components/schemas/Task', { total: { type: 'integer', minimum: 0, description: 'tasks matching the filter' } }),
+        ListedTask: S.ListedTask,
+        TaskPage: S.page('#/components/schemas/ListedTask', { total: { type: 'integer', minimum: 0, description: 'tasks matching the filter' } }),
         TriggerInput: S.TriggerInput,
         TriggerResult: S.TriggerResult,
         Run: S.Run,

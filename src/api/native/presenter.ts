@@ -4,6 +4,7 @@
  */
 import type { InflightEntry } from '../../service/cluster-service.js';
 import type { ReplicaStatus } from '../../service/replica-service.js';
+import type { ListedTask } from '../../service/task-index.js';
 import { RotaError } from '../../domain/errors.js';
 import type { Run, Task } from '../../domain/task.js';
 import type { AuditEvent } from '../../domain/audit.js';
@@ -30,6 +31,11 @@ export function presentTask(t: Task): Record<string, unknown> {
   return withIso({ ...t, schedule }, ['created', 'updated']);
 }
 
+/** A task as the list shows it: with its newest finished run and its runs in flight. */
+export function presentListedTask(l: ListedTask): Record<string, unknown> {
+  return { ...presentTask(l.task), lastRun: l.lastRun && withIso(l.lastRun, ['ended']), running: l.running };
+}
+
 export function presentRun(r: Run): Record<string, unknown> {
   return withIso(r, ['scheduled', 'started', 'ended', 'callback']);
 }
@@ -47,7 +53,7 @@ export function presentEvent(e: AuditEvent): Record<string, unknown> {
 }
 
 /** Fields a client got from GET that are not part of the input (server-made or ISO companions). */
-const SERVER_FIELDS = ['id', 'tenant', 'createdMs', 'updatedMs', 'createdAt', 'updatedAt'];
+const SERVER_FIELDS = ['id', 'tenant', 'createdMs', 'updatedMs', 'createdAt', 'updatedAt', 'lastRun', 'running'];
 
 /**
  * Takes the presenter's additions off a PUT/PATCH body, so GET -> PUT round-trips. An id or

@@ -166,6 +166,26 @@ export const Task: Schema = obj(
 
 export const RUN_STATES = ['pending', 'running', 'succeeded', 'failed', 'killed', 'skipped', 'expired', 'lost'];
 
+/** A task as GET /api/v1/tasks lists it: the definition, its newest finished run, its runs in flight. */
+export const ListedTask: Schema = {
+  ...Task,
+  properties: {
+    ...(Task.properties as Record<string, Schema>),
+    lastRun: {
+      oneOf: [
+        { type: 'null' },
+        obj(
+          { runId: { type: 'string' }, state: { enum: ['succeeded', 'failed', 'killed', 'skipped', 'expired', 'lost'] }, endedMs: int(0), endedAt: iso },
+          { required: ['runId', 'state', 'endedMs'] },
+        ),
+      ],
+      description: 'the newest finished run (null: none yet, or its history was cleared)',
+    },
+    running: int(0, undefined, { description: 'runs of the task in flight now' }),
+  },
+  required: [...(Task.required as string[]), 'lastRun', 'running'],
+};
+
 export const Run: Schema = obj(
   {
     id: { type: 'string', description: '{taskId}-{scheduledMs}-{attempt}' },
@@ -300,7 +320,13 @@ export const ListTasksQuery: Schema = {
     group: str(200),
     enabled: { type: 'boolean' },
     kind: { enum: TASK_KINDS, description: 'action kind or schedule kind' },
-    sort: { enum: ['id', 'name', 'next'], default: 'id', description: 'id (creation order), name, or next firing (soonest first; tasks that will not fire last)' },
+    sort: {
+      enum: ['id', 'name', 'next', 'last'],
+      default: 'id',
+      description: 'id (creation order), name, next firing (soonest first; tasks that will not fire last), or last outcome (failed, lost, expired or killed first, then skipped, then succeeded, newest first within each; never run last)',
+    },
+    running: { type: 'boolean', description: 'true: only tasks with a run in flight now; false: only those without' },
+    lastOutcome: str(200, { pattern: '^(succeeded|failed|killed|skipped|expired|lost)(,(succeeded|failed|killed|skipped|expired|lost))*$', description: 'comma-separated run states: only tasks whose newest finished run ended so (e.g. failed,lost,expired,killed)' }),
     offset: int(0, 10_000_000, { default: 0, description: 'skip this many (paging in any order)' }),
     limit,
     after: str(20, { pattern: '^\\d+$', description: "with sort=id: the previous page's next" }),

@@ -3,7 +3,8 @@ import type Router from '@koa/router';
 import type { TaskInput } from '../../service/task-input.js';
 import { callerOf } from '../auth.js';
 import { expectObject } from '../body.js';
-import { presentTask, stripPresented } from './presenter.js';
+import { presentListedTask, presentTask, stripPresented } from './presenter.js';
+import type { RunState } from '../../domain/task.js';
 import { listTasksQuery, validateTaskInput, validateTaskPatch } from './inputs.js';
 import { param, queryOf, type Native } from './native.js';
 import { RotaError } from '../../domain/errors.js';
@@ -28,10 +29,12 @@ export function taskRoutes(r: Router, n: Native): void {
       ...(q.group !== undefined ? { group: q.group } : {}),
       ...(q.enabled !== undefined ? { enabled: q.enabled } : {}),
       ...(q.kind !== undefined ? { kind: KIND_ALIAS[q.kind] ?? q.kind } : {}),
+      ...(q.running !== undefined ? { running: q.running } : {}),
+      ...(q.lastOutcome !== undefined ? { lastOutcome: q.lastOutcome.split(',') as RunState[] } : {}),
     };
     if (q.after !== undefined && q.sort !== 'id') throw new RotaError('INVALID_QUERY', `after pages by id: with sort=${q.sort} use offset`);
     const page = await service.list(callerOf(ctx), filter, q.limit, { ...(q.after !== undefined ? { after: q.after } : {}), offset: q.offset, sort: q.sort });
-    ctx.body = { items: page.items.map(presentTask), ...(page.next ? { next: page.next } : {}), total: page.total };
+    ctx.body = { items: page.items.map(presentListedTask), ...(page.next ? { next: page.next } : {}), total: page.total };
   });
 
   r.get('/api/v1/tasks/:id', n.auth, async (ctx) => {

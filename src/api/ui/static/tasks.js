@@ -3,26 +3,18 @@ import { useEffect, useState } from 'preact/hooks';
 import { html, api, usePoll } from './api.js';
 import { scheduleWords, scheduleRaw, actionWords, fmtRelative } from './format.js';
 
-const FINAL = 'succeeded,failed,killed,skipped,expired,lost';
-
 const PAGE = 100;
 
-/** A page of tasks (filtered, ordered and paged by the server), the runs in flight on every node, and each task's newest finished run. */
+/** A page of tasks, filtered, ordered and paged by the server, each with its newest finished run and its runs in flight. */
 async function loadTasks(v) {
   const q = new URLSearchParams({ sort: v.sort, offset: String(v.offset), limit: String(PAGE) });
   if (v.q) q.set('name', v.q);
   if (v.filter === 'enabled' || v.filter === 'paused') q.set('enabled', String(v.filter === 'enabled'));
+  if (v.filter === 'running') q.set('running', 'true');
+  if (v.filter === 'failing') q.set('lastOutcome', 'failed,lost,expired,killed');
   if (v.filter.startsWith('group:')) q.set('group', v.filter.slice(6));
-  const [page, nodes, log] = await Promise.all([
-    api('GET', `/api/v1/tasks?${q}`),
-    api('GET', '/api/v1/nodes'),
-    api('GET', `/api/v1/log?kinds=${FINAL}&limit=500`),
-  ]);
-  const inflight = await Promise.all(nodes.items.map((n) => api('GET', `/api/v1/nodes/${encodeURIComponent(n.id)}/inflight`).catch(() => ({ items: [] }))));
-  const running = new Set(inflight.flatMap((p) => p.items).filter((i) => i.state === 'running' && (i.startedMs ?? 0) <= Date.now()).map((i) => i.taskId));
-  const last = new Map();
-  for (const e of log.items) if (e.kind === 'run' && !last.has(e.run.taskId)) last.set(e.run.taskId, e.run);
-  return { tasks: page.items, total: page.total, running, last };
+  const page = await api('GET', `/api/v1/tasks?${q}`);
+  return { tasks: page.items, total: page.total };
 }
 
 export async function taskAction(verb, task, reload) {
@@ -57,15 +49,7 @@ export function TaskList() {
     const seen = [...new Set([...groups, ...data.tasks.map((t) => t.group).filter(Boolean)])].sort();
     if (seen.length !== groups.length) setGroups(seen);
   }, [data]);
-  // "running now" and "last run failed" need the runs: they narrow the page shown.
-  const shown = !data
-    ? []
-    : data.tasks.filter((t) => {
-        const last = data.last.get(t.id);
-        if (v.filter === 'running') return data.running.has(t.id);
-        if (v.filter === 'failing') return last && ['failed', 'lost', 'expired', 'killed'].includes(last.state);
-        return true;
-      });
+  const shown = data ? data.tasks : [];
   const total = data ? data.total : 0;
   return html`<section id="tasks-page">
     <div class="row">
@@ -76,11 +60,11 @@ export function TaskList() {
       <input type="search" id="task-search" placeholder="Search names" value=${v.q} onInput=${set('q')} />
       <select id="task-filter" value=${v.filter} onChange=${set('filter')}>
         <option value="all">all</option><option value="enabled">enabled</option><option value="paused">paused</option>
-        <option value="running">running now (this page)</option><option value="failing">last run failed (this page)</option>
+        <option value="running">running now</option><option value="failing">last run failed</option>
         ${groups.map((g) => html`<option value=${`group:${g}`}>group ${g}</option>`)}
       </select>
       <select id="task-sort" value=${v.sort} onChange=${set('sort')} title="order">
-        <option value="id">by creation</option><option value="name">by name</option><option value="next">by next firing</option>
+        <option value="id">by creation</option><option value="name">by name</option><option value="next">by next firing</option><option value="last">by last outcome</option>
       </select>
     </div>
     ${error && html`<p class="error">${error.message}</p>`}
@@ -89,13 +73,13 @@ export function TaskList() {
       <thead><tr><th>Name</th><th>Schedule</th><th>Action</th><th>State</th><th>Last run</th><th></th></tr></thead>
       <tbody>
         ${shown.map((t) => {
-          const last = data.last.get(t.id);
+          const last = t.lastRun;
           return html`<tr data-task=${t.name}>
             <td><a href=${`#/tasks/${t.id}`}>${t.name}</a>${t.group && html`<div class="muted small">${t.group}</div>`}</td>
             <td>${scheduleWords(t.schedule)}<div class="muted small mono">${scheduleRaw(t.schedule)}</div></td>
             <td class="mono small">${actionWords(t.action)}</td>
-            <td><${StateBadges} task=${t} running=${data.running.has(t.id)} /></td>
-            <td>${last ? html`<${RunState} state=${last.state} /> <span class="muted small">${fmtRelative(last.endedMs ?? last.scheduledMs)}</span>` : html`<span class="muted">never</span>`}</td>
+            <td><${StateBadges} task=${t} running=${t.running > 0} /></td>
+            <td>${last ? html`<${RunState} state=${last.state} /> <span class="muted small">${fmtRelative(last.endedMs)}</span>` : html`<span class="muted">never</span>`}</td>
             <td class="actions">
               ${t.enabled ? html`<button onClick=${() => act('pause', t)}>Pause</button>` : html`<button onClick=${() => act('resume', t)}>Resume</button>`}
               <button onClick=${() => act('trigger', t)}>Run now</button>
@@ -132,7 +116,7 @@ const EMPTY = { name: '', group: '', kind: 'cron', cron: '*/10 * * * * *', tz: I
 function formOf(t) {
   const s = t.schedule;
   const a = t.action;
-  const { id, tenant, name, group, enabled, schedule, action, createdMs, updatedMs, createdAt, updatedAt, ...rest } = t;
+  const { id, tenant, name, group, enabled, schedule, action, createdMs, updatedMs, createdAt, updatedAt, lastRun, running, ...rest } = t;
   return {
     ...EMPTY,
     name: t.name,

@@ -1,0 +1,206 @@
+import type { TaskFeedConsumer } from '../store/task-feed.js';
+import type { Clock } from '../domain/clock.js';
+import type { Logger } from '../log.js';
+import { FINAL_RUN_STATES, type Run, type RunState, type Schedule, type Task } from '../domain/task.js';
+import type { Firing } from '../domain/firing.js';
+import { nextFiringOf, orderTasks, type LastOutcome, type TaskOrder } from '../domain/task-order.js';
+
+/** A task list's filter: the definition's fields, and what its runs are doing. */
+export interface TaskFilter {
+  name?: string;
+  group?: string;
+  enabled?: boolean;
+  kind?: string;
+  /** true: only tasks with a run in flight now; false: only those without. */
+  running?: boolean;
+  /** Only tasks whose newest finished run ended in one of these states. */
+  lastOutcome?: readonly RunState[];
+}
+
+/** A task as a list shows it: its definition, its newest finished run, its runs in flight now. */
+export interface ListedTask {
+  task: Task;
+  lastRun: LastOutcome | null;
+  running: number;
+}
+
+/** What a list keeps of a definition: what it filters and sorts by, and the JSON it answers with. */
+interface Entry {
+  id: string;
+  tenant: string;
+  name: string;
+  group?: string;
+  enabled: boolean;
+  kinds: [string, string];
+  schedule: Schedule;
+  createdMs: number;
+  raw: string;
+  rev: number;
+  /** The next firing as last computed: still right while it is ahead (or null: it will not fire). */
+  next?: number | null;
+}
+
+/** The index closes this long after the last list read: its watches cost while nobody looks. */
+export const INDEX_IDLE_MS = 10 * 60_000;
+
+/**
+ * The task list of one node, answered from memory: every definition (what it filters and sorts
+ * by, and its JSON), each task's newest finished run and its runs in flight, kept by a watch
+ * (store/task-feed.ts). It opens at the first list read (that read waits for the listing: as
+ * long as one scan) and closes after INDEX_IDLE_MS without one. This node's own writes are
+ * applied as they commit (TaskStore tells it), so a task created here is listed at once; a
+ * write on another node shows as soon as its watch event arrives (milliseconds).
+ */
+export class TaskIndex implements TaskFeedConsumer {
+  private readonly tasks = new Map<string, Entry>();
+  /** Deleted definitions by the revision they went at: an older put arriving later is not a task. */
+  private readonly gone = new Map<string, number>();
+  private readonly last = new Map<string, LastOutcome & { key: string }>();
+  private readonly inFlight = new Map<string, Map<string, number>>();
+  private feed: Promise<{ close(): Promise<void> }> | null = null;
+  private usedMs = 0;
+  private idle: (() => void) | null = null;
+
+  constructor(
+    /** Opens the feed into this index (store/task-feed.ts openTaskFeed). */
+    private readonly openFeed: (to: TaskFeedConsumer) => Promise<{ close(): Promise<void> }>,
+    private readonly clock: Clock,
+    private readonly log: Logger,
+    private readonly idleMs = INDEX_IDLE_MS,
+  ) {}
+
+  /** Filtered, ordered, paged; `total` matches the filter. By id, `after` is a cursor (the last id of a page). */
+  async list(tenant: string, f: TaskFilter, limit: number, page: { after?: string; offset?: number; sort?: TaskOrder }): Promise<{ items: ListedTask[]; next?: string; total: number }> {
+    await this.open();
+    const now = this.clock.now();
+    const sort = page.sort ?? 'id';
+    const matching = orderTasks(
+      [...this.tasks.values()].filter((e) => e.tenant === tenant && this.matches(e, f, now)),
+      sort,
+      now,
+      { nextOf: (id) => this.nextOf(this.tasks.get(id)!, now), lastOf: (id) => this.last.get(id) },
+    );
+    const after = sort === 'id' && page.after !== undefined ? matching.filter((e) => Number(e.id) > Number(page.after)) : matching;
+    const from = page.offset ?? 0;
+    const shown = after.slice(from, from + limit);
+    const items = shown.map((e) => this.listed(e, now));
+    const more = after.length > from + limit;
+    return { items, total: matching.length, ...(more && sort === 'id' ? { next: shown[shown.length - 1]!.id } : {}) };
+  }
+
+  /** This node wrote a definition (null: deleted) at `rev`. */
+  readonly written = (id: string, task: Task | null, raw: string, rev: number): void => {
+    if (this.feed) this.task(id, task, raw, rev);
+  };
+
+  async stop(): Promise<void> {
+    this.idle?.();
+    this.idle = null;
+    const feed = this.feed;
+    this.feed = null;
+    this.clear();
+    if (feed) await (await feed.catch(() => null))?.close();
+  }
+
+  reset(part: 'tasks' | 'runs' | 'firings'): void {
+    if (part === 'tasks') this.tasks.clear();
+    if (part === 'runs') this.last.clear();
+    if (part === 'firings') this.inFlight.clear();
+  }
+
+  task(id: string, task: Task | null, raw: string, rev: number): void {
+    const had = this.tasks.get(id);
+    if ((had && had.rev >= rev) || (this.gone.get(id) ?? 0) >= rev) return; // older than what is held
+    if (!task) {
+      this.tasks.delete(id);
+      this.last.delete(id);
+      this.inFlight.delete(id);
+      this.gone.set(id, rev);
+      return;
+    }
+    this.gone.delete(id);
+    const kinds: [string, string] = [Object.keys(task.action)[0] ?? '', Object.keys(task.schedule)[0] ?? ''];
+    this.tasks.set(id, { id, tenant: task.tenant, name: task.name, ...(task.group !== undefined ? { group: task.group } : {}), enabled: task.enabled, kinds, schedule: task.schedule, createdMs: task.createdMs, raw, rev });
+  }
+
+  run(taskId: string, key: string, run: Pick<Run, 'id' | 'state' | 'endedMs'> | null): void {
+    const held = this.last.get(taskId);
+    if (!run) {
+      if (held?.key === key) this.last.delete(taskId); // its history cleared: no outcome to show
+      return;
+    }
+    if (!FINAL_RUN_STATES.includes(run.state) || (held && held.key > key)) return;
+    this.last.set(taskId, { key, runId: run.id, state: run.state, endedMs: run.endedMs ?? 0 });
+  }
+
+  firing(taskId: string, key: string, f: Pick<Firing, 'state' | 'startedMs'> | null): void {
+    let held = this.inFlight.get(taskId);
+    if (f && f.state === 'running' && f.startedMs !== undefined) {
+      if (!held) this.inFlight.set(taskId, (held = new Map()));
+      held.set(key, f.startedMs);
+    } else if (held?.delete(key) && held.size === 0) this.inFlight.delete(taskId);
+  }
+
+  /** Opens the feed if it is not open (once for concurrent reads), and keeps it open a while longer. */
+  private async open(): Promise<void> {
+    this.usedMs = this.clock.now();
+    if (!this.feed) {
+      const opening = this.openFeed(this);
+      this.feed = opening;
+      opening.then(
+        () => this.armIdle(),
+        () => {
+          if (this.feed === opening) this.feed = null;
+          this.clear();
+        },
+      );
+    }
+    await this.feed;
+  }
+
+  private armIdle(): void {
+    this.idle?.();
+    this.idle = this.clock.timeout(Math.max(1_000, this.usedMs + this.idleMs - this.clock.now()), () => {
+      this.idle = null;
+      if (this.clock.now() - this.usedMs < this.idleMs) return this.armIdle();
+      this.log.info('task list index closed: no list read for a while');
+      void this.stop();
+    });
+  }
+
+  private clear(): void {
+    this.tasks.clear();
+    this.gone.clear();
+    this.last.clear();
+    this.inFlight.clear();
+  }
+
+  private runningNow(id: string, now: number): number {
+    let n = 0;
+    for (const startedMs of this.inFlight.get(id)?.values() ?? []) if (startedMs <= now) n++;
+    return n;
+  }
+
+  private matches(e: Entry, f: TaskFilter, now: number): boolean {
+    if (f.name !== undefined && !e.name.includes(f.name)) return false;
+    if (f.group !== undefined && e.group !== f.group) return false;
+    if (f.enabled !== undefined && e.enabled !== f.enabled) return false;
+    if (f.kind !== undefined && !e.kinds.includes(f.kind)) return false;
+    if (f.running !== undefined && this.runningNow(e.id, now) > 0 !== f.running) return false;
+    if (f.lastOutcome !== undefined) {
+      const last = this.last.get(e.id);
+      if (!last || !f.lastOutcome.includes(last.state)) return false;
+    }
+    return true;
+  }
+
+  private nextOf(e: Entry, now: number): number | null {
+    if (e.next === undefined || (e.next !== null && e.next <= now)) e.next = nextFiringOf(e, now);
+    return e.next;
+  }
+
+  private listed(e: Entry, now: number): ListedTask {
+    const last = this.last.get(e.id);
+    return { task: JSON.parse(e.raw) as Task, lastRun: last ? { runId: last.runId, state: last.state, endedMs: last.endedMs } : null, running: this.runningNow(e.id, now) };
+  }
+}
