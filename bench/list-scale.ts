@@ -3,9 +3,11 @@
  * definitions seeded straight into it (bench/lib/seed.ts; each a cron task at its own minute and
  * hour of the day, so "by next firing" has something to order), one `rota serve` node that leads
  * them; then each read the dashboard and the CLI make, --repeat times, the median and the
- * slowest reported: the task list by id, by name, by next firing, a page deep into it, a name
- * search, what fires next, the run log (the history page's source), a node's runs, and one
- * task's slots.
+ * slowest reported: the task list by id, by name, by next firing, by last outcome, a page deep
+ * into it, a name search, the "last run failed" and "running now" filters, what fires next, the
+ * run log (the history page's source), a node's runs, and one task's slots. The task list answers
+ * from the node's task index (service/task-index.ts), opened by the first list read: that first
+ * read is timed on its own, with the node's resident memory before and after.
  *
  *   node dist/bench/list-scale.js [--tasks 100000] [--repeat 5] [--json FILE]
  */
@@ -38,10 +40,21 @@ try {
   await node.start();
   await waitFor(() => readFileSync(node.logFile, 'utf8').split('\n').some((l) => l.includes('leader view synced') && JSON.parse(l).tasks >= N), 'the leader view synced', 180_000, 500);
   const id = String(1_000_000 + Math.floor(N / 2));
+  const rss = async () => Number(/^rota_process_resident_memory_bytes (\S+)$/m.exec(await (await fetch(`${node.url}/metrics`)).text())?.[1] ?? 0) / 2 ** 20;
+  const rssBefore = await rss();
+  const t0 = performance.now();
+  const first = await fetch(`${node.url}/api/v1/tasks?limit=100`, { signal: AbortSignal.timeout(120_000) });
+  await first.text();
+  const openMs = Math.round(performance.now() - t0);
+  const rssAfter = await rss();
+  log(`first list read (the index opens): ${openMs} ms; node RSS ${rssBefore.toFixed(0)} -> ${rssAfter.toFixed(0)} MiB`);
   const reads: [string, string][] = [
     ['task list, first page (by id)', '/api/v1/tasks?limit=100'],
     ['task list by name', '/api/v1/tasks?sort=name&limit=100'],
     ['task list by next firing', '/api/v1/tasks?sort=next&limit=100'],
+    ['task list by last outcome', '/api/v1/tasks?sort=last&limit=100'],
+    ['task list, last run failed', '/api/v1/tasks?lastOutcome=failed,lost,expired,killed&limit=100'],
+    ['task list, running now', '/api/v1/tasks?running=true&limit=100'],
     [`task list by name, offset ${Math.floor(N / 2)}`, `/api/v1/tasks?sort=name&offset=${Math.floor(N / 2)}&limit=100`],
     ['task list, name search', '/api/v1/tasks?name=seed-4242&limit=100'],
     ['what fires in 10 minutes', '/api/v1/upcoming?within=600000&limit=50'],
@@ -67,10 +80,11 @@ try {
     log(`${name}: ${rows.at(-1)!.p50} ms median`);
   }
   console.log(`\nOperator reads with ${N} task definitions, one node on one etcd member, ${R} times each (${JSON.stringify(machine())})\n`);
+  console.log(`The first task list read opens the node's task index: ${openMs} ms (status ${first.status}); the node's RSS ${rssBefore.toFixed(0)} MiB before it, ${rssAfter.toFixed(0)} MiB after.\n`);
   console.log('| read | path | status | median ms | slowest ms | bytes |');
   console.log('|---|---|---:|---:|---:|---:|');
   for (const r of rows) console.log(`| ${r.read} | \`${r.path}\` | ${r.status} | ${r.p50} | ${r.max} | ${r.bytes} |`);
-  if (values.json) writeFileSync(values.json, JSON.stringify({ machine: machine(), tasks: N, repeat: R, rows }, null, 2));
+  if (values.json) writeFileSync(values.json, JSON.stringify({ machine: machine(), tasks: N, repeat: R, index: { openMs, rssBeforeMiB: rssBefore, rssAfterMiB: rssAfter }, rows }, null, 2));
 } finally {
   await node.kill();
   node.cleanup();

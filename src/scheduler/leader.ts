@@ -38,6 +38,7 @@ export class Leader {
   private readonly backstop: Backstop;
   private readonly box: Mailbox;
   private cancelTimer: (() => void) | null = null;
+  private cancelPlanRetry: (() => void) | null = null;
   private timerAt = 0;
   private synced = false;
   private stepQueued = false;
@@ -86,10 +87,8 @@ export class Leader {
         for (const k of view.firings.keys()) work.firings.add(k);
         for (const k of view.triggers.keys()) work.triggers.add(k);
         this.log.info({ tasks: view.tasks.size, firings: view.firings.size }, 'leader view synced; scheduling');
-        // The firings planned ahead by a predecessor: claimed by their candidates with or without
-        // this leader, which only steps in for those nobody claims.
-        await this.backstop.load((p) => this.planning.expect(p)).catch((err: Error) => this.log.warn({ err: err.message }, 'reading the planned firings failed'));
       });
+      this.loadPlans();
       this.requestStep();
       await new Promise<void>((resolve) => {
         if (this.leadership.lost.aborted) return resolve();
@@ -98,9 +97,31 @@ export class Leader {
     } finally {
       this.s.stopped = true;
       this.cancelTimer?.();
+      this.cancelPlanRetry?.();
       await Promise.all(watches.map((w) => w.close()));
       await this.box.idle();
     }
+  }
+
+  /**
+   * The firings planned ahead by a predecessor: claimed by their candidates with or without this
+   * leader, which only steps in for those nobody claims. A read that fails (etcd busy or briefly
+   * away as leadership changes) is tried again every second while this node leads: without it,
+   * planned firings nobody claims would wait for the next plan's backstop, or never fire.
+   */
+  private loadPlans(): void {
+    this.box.post(async () => {
+      if (this.s.stopped) return;
+      try {
+        await this.backstop.load((p) => this.planning.expect(p));
+      } catch (err) {
+        this.log.warn({ err: (err as Error).message }, 'reading the planned firings failed; again in 1 s');
+        this.cancelPlanRetry = this.clock.timeout(1_000, () => {
+          this.cancelPlanRetry = null;
+          this.loadPlans();
+        });
+      }
+    });
   }
 
   /** Daemon replicas as this leader sees them (for /metrics). */
