@@ -88,6 +88,22 @@ export class TaskIndex implements TaskFeedConsumer {
     return { items, total: matching.length, ...(more && sort === 'id' ? { next: shown[shown.length - 1]!.id } : {}) };
   }
 
+  /**
+   * The tenant's enabled tasks that fire within (now, now + withinMs] (by each one's next
+   * firing, kept between reads), as the upcoming firings read them: what fires next without a
+   * schedule computed for every task on every read.
+   */
+  async firingWithin(tenant: string, now: number, withinMs: number): Promise<Pick<Task, 'id' | 'name' | 'group' | 'enabled' | 'schedule' | 'createdMs'>[]> {
+    await this.open();
+    const out: Entry[] = [];
+    for (const e of this.tasks.values()) {
+      if (e.tenant !== tenant) continue;
+      const next = this.nextOf(e, now);
+      if (next !== null && next <= now + withinMs) out.push(e);
+    }
+    return out;
+  }
+
   /** This node wrote a definition (null: deleted) at `rev`. */
   readonly written = (id: string, task: Task | null, raw: string, rev: number): void => {
     if (this.feed) this.task(id, task, raw, rev);

@@ -12,7 +12,7 @@ import type { Run, Task } from '../domain/task.js';
 import type { Firing } from '../domain/firing.js';
 import { firingRunId, hasStarted } from '../domain/firing.js';
 import { findDepCycle } from '../domain/replicas.js';
-import { scheduleInstants } from '../domain/schedule.js';
+import { scheduleInstants, upcomingFirings, type Upcoming } from '../domain/schedule.js';
 import type { TaskOrder } from '../domain/task-order.js';
 import { TaskIndex, type ListedTask, type TaskFilter } from './task-index.js';
 import { openTaskFeed } from '../store/task-feed.js';
@@ -141,6 +141,11 @@ export class TaskService {
    */
   async list(c: Caller, f: TaskFilter, limit: number, page: { after?: string; offset?: number; sort?: TaskOrder } = {}): Promise<{ items: ListedTask[]; next?: string; total: number }> {
     return this.index.list(c.tenant, f, limit, page);
+  }
+
+  /** What fires within the next withinMs across the caller's tasks, soonest first (from the task index). */
+  async upcoming(c: Caller, nowMs: number, withinMs: number, limit: number): Promise<{ items: Upcoming[]; more: boolean }> {
+    return upcomingFirings(await this.index.firingWithin(c.tenant, nowMs, withinMs), nowMs, withinMs, limit);
   }
 
   /** Closes the task index's watches (the node stops). */

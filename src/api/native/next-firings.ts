@@ -4,7 +4,7 @@
  * dashboard shows them in the task's zone).
  */
 import type Router from '@koa/router';
-import { nextFire, upcomingFirings } from '../../domain/schedule.js';
+import { nextFire } from '../../domain/schedule.js';
 import { callerOf } from '../auth.js';
 import { compileQueryValidator } from '../validate.js';
 import { isoOf } from './presenter.js';
@@ -34,7 +34,7 @@ export function nextFiringRoutes(r: Router, n: Native): void {
   r.get('/api/v1/upcoming', n.auth, async (ctx) => {
     const q = queryOf(ctx, upcomingQuery);
     const now = n.deps.service.now();
-    const { items, more } = upcomingFirings(await n.deps.service.listAll(callerOf(ctx)), now, q.within, q.limit);
+    const { items, more } = await n.deps.service.upcoming(callerOf(ctx), now, q.within, q.limit);
     ctx.body = { fromMs: now, toMs: now + q.within, more, items: items.map((i) => ({ ...i, at: isoOf(i.ms)! })) };
   });
 }
