@@ -1,5 +1,6 @@
 import { Etcd3, isRecoverableError, type Namespace } from 'etcd3';
-import { circuitBreaker, ConsecutiveBreaker, handleWhen, retry } from 'cockatiel';
+import { circuitBreaker, ConsecutiveBreaker, ExponentialBackoff, handleWhen, retry } from 'cockatiel';
+import { InterceptingCall, type Interceptor } from '@grpc/grpc-js';
 import { storeFault } from './errors.js';
 
 export interface EtcdOptions {
@@ -41,6 +42,22 @@ export const MAX_TXN_BYTES = 1024 * 1024;
 /** An error worth retrying and counting against a member: etcd3's recoverable ones, NOSPACE not. */
 const transient = (err: Error): boolean => isRecoverableError(err) && storeFault(err) !== 'nospace';
 
+/**
+ * etcd's "require leader" (gRPC metadata hasleader=true, as etcd's own client sets with
+ * WithRequireLeader): a member that has lost its leader (cut off from the others' raft, a
+ * minority without quorum) answers "no leader" at once, a recoverable error that the fault
+ * handling retries on another member, instead of holding the call until its deadline. Without it
+ * a claim or the leader's backstop that landed on such a member waited ~7-10 s, and firings were
+ * up to 12 s late while one etcd member was partitioned (docs/benchmarks.md).
+ */
+const requireLeader: Interceptor = (options, nextCall) =>
+  new InterceptingCall(nextCall(options), {
+    start: (metadata, listener, next) => {
+      metadata.set('hasleader', 'true');
+      next(metadata, listener);
+    },
+  });
+
 /** etcd could not be used at start-up: unreachable, TLS refused, or credentials rejected. */
 export class EtcdConnectError extends Error {}
 
@@ -62,13 +79,15 @@ export function connectEtcd(opts: EtcdOptions): EtcdHandle {
       'grpc.keepalive_timeout_ms': 5_000,
       'grpc.max_receive_message_length': 64 * 1024 * 1024,
     },
-    defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + callTimeoutMs }),
-    // etcd3's own fault handling (3 retries, a per-member breaker after 3 failures), except that
+    defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + callTimeoutMs, interceptors: [requireLeader] }),
+    // etcd3's own fault handling (retries, a per-member breaker after 3 failures), except that
     // a NOSPACE refusal is an answer, not a failing member: retried, it only repeats a refused
     // write, and counted, it opened the breaker and blocked the reads that still work.
     faultHandling: {
       host: () => circuitBreaker(handleWhen(transient), { halfOpenAfter: 5_000, breaker: new ConsecutiveBreaker(3) }),
-      global: retry(handleWhen(transient), { maxAttempts: 3 }),
+      // Retried on the next member, after a short pause that grows: with require-leader a call
+      // during an etcd election fails at once ("no leader"), where it used to wait the election out.
+      global: retry(handleWhen(transient), { maxAttempts: 5, backoff: new ExponentialBackoff({ initialDelay: 100, maxDelay: 1_000 }) }),
     },
   });
   const ns = client.namespace(opts.prefix);
