@@ -18,6 +18,9 @@ export interface Outcome {
 
 export type OutcomeResult = 'ok' | 'stale' | 'late' | 'already';
 
+/** How long a journalled outcome holds its firing from being taken for lost (see holds()). */
+export const HOLD_MS = 5 * 60_000;
+
 /**
  * Commits one outcome: the firing's own transaction if the firing is still as claimed ('ok');
  * if the leader took it back meanwhile (its lease was gone: it wrote the attempt `lost`), the
@@ -41,7 +44,7 @@ export async function commitOutcome(store: NodeFirings, o: Outcome): Promise<Out
  */
 export class OutcomeJournal {
   private readonly file: string;
-  private readonly pending = new Map<string, { o: Outcome; task: Task | null }>();
+  private readonly pending = new Map<string, { o: Outcome; task: Task | null; keptMs: number }>();
   private timer: (() => void) | null = null;
   private flushing: Promise<void> | null = null;
   private closed = false;
@@ -62,9 +65,16 @@ export class OutcomeJournal {
     return this.pending.size;
   }
 
-  /** Whether this run's outcome is here, not committed yet. */
+  /**
+   * Whether this run's outcome is here, not committed yet, and kept for less than HOLD_MS: the
+   * node's own leader waits for it rather than take the run for lost. An outcome etcd keeps
+   * refusing longer (a role taken away, a request it always rejects) does not hold its firing
+   * for ever: the leader then takes it as lost, and the outcome, if it ever commits, is recorded
+   * late.
+   */
   holds(runId: string): boolean {
-    return this.pending.has(runId);
+    const e = this.pending.get(runId);
+    return !!e && this.clock.now() - e.keptMs < HOLD_MS;
   }
 
   /** Reads what an earlier process left and starts committing it. */
@@ -80,7 +90,7 @@ export class OutcomeJournal {
       if (!line.trim()) continue;
       try {
         const o = JSON.parse(line) as Outcome;
-        this.pending.set(o.run.id, { o, task: null });
+        this.pending.set(o.run.id, { o, task: null, keptMs: this.clock.now() });
       } catch {
         unreadable++;
         this.log.warn({ file: this.file }, 'unreadable line in the outcome journal: skipped (a write cut short by a crash)');
@@ -94,7 +104,7 @@ export class OutcomeJournal {
 
   /** Keeps an outcome etcd did not take (written to disk before this returns). */
   keep(o: Outcome, task: Task | null): void {
-    this.pending.set(o.run.id, { o, task });
+    this.pending.set(o.run.id, { o, task, keptMs: this.clock.now() });
     const fd = openSync(this.file, 'a', 0o600);
     try {
       appendFileSync(fd, JSON.stringify(o) + '\n');

@@ -1,6 +1,7 @@
 import type { TaskFeedConsumer } from '../store/task-feed.js';
 import type { Clock } from '../domain/clock.js';
 import type { Logger } from '../log.js';
+import { RotaError } from '../domain/errors.js';
 import { FINAL_RUN_STATES, type Run, type RunState, type Schedule, type Task } from '../domain/task.js';
 import type { Firing } from '../domain/firing.js';
 import { nextFiringOf, orderTasks, type LastOutcome, type TaskOrder } from '../domain/task-order.js';
@@ -36,8 +37,8 @@ interface Entry {
   createdMs: number;
   raw: string;
   rev: number;
-  /** The next firing as last computed: still right while it is ahead (or null: it will not fire). */
-  next?: number | null;
+  /** The next firing after fromMs (null: it will not fire): still right for any later time before it. */
+  next?: { ms: number | null; fromMs: number };
 }
 
 /** The index closes this long after the last list read: its watches cost while nobody looks. */
@@ -49,17 +50,25 @@ export const INDEX_IDLE_MS = 10 * 60_000;
  * (store/task-feed.ts). It opens at the first list read (that read waits for the listing: as
  * long as one scan) and closes after INDEX_IDLE_MS without one. This node's own writes are
  * applied as they commit (TaskStore tells it), so a task created here is listed at once; a
- * write on another node shows as soon as its watch event arrives (milliseconds).
+ * write on another node shows as soon as its watch event arrives (milliseconds). Each feed feeds
+ * it under a generation of its own: a feed closed (idle, stop) or failed cannot touch what the
+ * next one builds; a re-listing after a compaction holds reads until it is whole.
  */
-export class TaskIndex implements TaskFeedConsumer {
+export class TaskIndex {
   private readonly tasks = new Map<string, Entry>();
   /** Deleted definitions by the revision they went at: an older put arriving later is not a task. */
   private readonly gone = new Map<string, number>();
   private readonly last = new Map<string, LastOutcome & { key: string }>();
   private readonly inFlight = new Map<string, Map<string, number>>();
   private feed: Promise<{ close(): Promise<void> }> | null = null;
+  /** The feed feeding this index now; calls of an older one are ignored. */
+  private generation = 0;
+  /** Parts being listed again (after a compaction): reads wait until they are whole. */
+  private readonly loading = new Set<string>();
+  private loaded: (() => void)[] = [];
   private usedMs = 0;
   private idle: (() => void) | null = null;
+  private stopped = false;
 
   constructor(
     /** Opens the feed into this index (store/task-feed.ts openTaskFeed). */
@@ -106,72 +115,103 @@ export class TaskIndex implements TaskFeedConsumer {
 
   /** This node wrote a definition (null: deleted) at `rev`. */
   readonly written = (id: string, task: Task | null, raw: string, rev: number): void => {
-    if (this.feed) this.task(id, task, raw, rev);
+    if (this.feed) this.task(id, task, raw, rev, 'written');
   };
 
-  async stop(): Promise<void> {
+  /** Closes the feed. `final`: the node stops; no read opens it again. */
+  async stop(final = true): Promise<void> {
+    if (final) this.stopped = true;
     this.idle?.();
     this.idle = null;
     const feed = this.feed;
     this.feed = null;
-    this.clear();
+    this.generation++; // what the closing feed still delivers goes nowhere
     if (feed) await (await feed.catch(() => null))?.close();
+    this.clear();
   }
 
-  reset(part: 'tasks' | 'runs' | 'firings'): void {
-    if (part === 'tasks') this.tasks.clear();
-    if (part === 'runs') this.last.clear();
-    if (part === 'firings') this.inFlight.clear();
+  /** A consumer for the feed of one generation: once another opens, its calls are dropped. */
+  private consumer(gen: number): TaskFeedConsumer {
+    const live = () => gen === this.generation;
+    return {
+      reset: (part) => {
+        if (!live()) return;
+        this.loading.add(part);
+        if (part === 'tasks') this.tasks.clear();
+        if (part === 'runs') this.last.clear();
+        if (part === 'firings') this.inFlight.clear();
+      },
+      synced: (part) => {
+        if (!live()) return;
+        this.loading.delete(part);
+        if (this.loading.size === 0) for (const go of this.loaded.splice(0)) go();
+      },
+      task: (id, task, raw, rev) => live() && this.task(id, task, raw, rev, 'watch'),
+      run: (taskId, key, run) => live() && this.run(taskId, key, run),
+      firing: (taskId, key, f) => live() && this.firing(taskId, key, f),
+    };
   }
 
-  task(id: string, task: Task | null, raw: string, rev: number): void {
+  private task(id: string, task: Task | null, raw: string, rev: number, from: 'watch' | 'written'): void {
     const had = this.tasks.get(id);
-    if ((had && had.rev >= rev) || (this.gone.get(id) ?? 0) >= rev) return; // older than what is held
+    const goneAt = this.gone.get(id);
+    // The watch has come to a delete this node wrote: nothing older can come after it.
+    if (from === 'watch' && goneAt !== undefined && rev >= goneAt) this.gone.delete(id);
+    if ((had && had.rev >= rev) || (goneAt ?? 0) >= rev) return; // older than what is held
     if (!task) {
       this.tasks.delete(id);
       this.last.delete(id);
       this.inFlight.delete(id);
-      this.gone.set(id, rev);
+      if (from === 'written') this.gone.set(id, rev);
       return;
     }
-    this.gone.delete(id);
     const kinds: [string, string] = [Object.keys(task.action)[0] ?? '', Object.keys(task.schedule)[0] ?? ''];
     this.tasks.set(id, { id, tenant: task.tenant, name: task.name, ...(task.group !== undefined ? { group: task.group } : {}), enabled: task.enabled, kinds, schedule: task.schedule, createdMs: task.createdMs, raw, rev });
   }
 
-  run(taskId: string, key: string, run: Pick<Run, 'id' | 'state' | 'endedMs'> | null): void {
+  /** Runs and firings are kept for the tasks listed (a late record of a deleted task is not). */
+  private run(taskId: string, key: string, run: Pick<Run, 'id' | 'state' | 'endedMs'> | null): void {
     const held = this.last.get(taskId);
     if (!run) {
       if (held?.key === key) this.last.delete(taskId); // its history cleared: no outcome to show
       return;
     }
-    if (!FINAL_RUN_STATES.includes(run.state) || (held && held.key > key)) return;
+    if (!FINAL_RUN_STATES.includes(run.state) || (held && held.key > key) || !this.tasks.has(taskId)) return;
     this.last.set(taskId, { key, runId: run.id, state: run.state, endedMs: run.endedMs ?? 0 });
   }
 
-  firing(taskId: string, key: string, f: Pick<Firing, 'state' | 'startedMs'> | null): void {
+  private firing(taskId: string, key: string, f: Pick<Firing, 'state' | 'startedMs'> | null): void {
     let held = this.inFlight.get(taskId);
-    if (f && f.state === 'running' && f.startedMs !== undefined) {
+    if (f && f.state === 'running' && f.startedMs !== undefined && this.tasks.has(taskId)) {
       if (!held) this.inFlight.set(taskId, (held = new Map()));
       held.set(key, f.startedMs);
     } else if (held?.delete(key) && held.size === 0) this.inFlight.delete(taskId);
   }
 
-  /** Opens the feed if it is not open (once for concurrent reads), and keeps it open a while longer. */
+  /** Opens the feed if it is not open (once for concurrent reads), keeps it open a while longer, and waits for a re-listing to finish. */
   private async open(): Promise<void> {
+    if (this.stopped) throw new RotaError('UNAVAILABLE', 'this node is stopping');
     this.usedMs = this.clock.now();
     if (!this.feed) {
-      const opening = this.openFeed(this);
+      const gen = ++this.generation;
+      this.clear();
+      const opening = this.openFeed(this.consumer(gen));
       this.feed = opening;
       opening.then(
-        () => this.armIdle(),
         () => {
-          if (this.feed === opening) this.feed = null;
+          if (this.feed === opening) this.armIdle();
+        },
+        (err: Error) => {
+          if (this.feed !== opening) return;
+          this.feed = null;
+          this.generation++;
           this.clear();
+          this.log.warn({ err: err.message }, 'task list index: reading the tasks failed (the next list read tries again)');
         },
       );
     }
     await this.feed;
+    if (this.loading.size) await new Promise<void>((go) => this.loaded.push(go));
   }
 
   private armIdle(): void {
@@ -180,7 +220,7 @@ export class TaskIndex implements TaskFeedConsumer {
       this.idle = null;
       if (this.clock.now() - this.usedMs < this.idleMs) return this.armIdle();
       this.log.info('task list index closed: no list read for a while');
-      void this.stop();
+      void this.stop(false);
     });
   }
 
@@ -189,6 +229,8 @@ export class TaskIndex implements TaskFeedConsumer {
     this.gone.clear();
     this.last.clear();
     this.inFlight.clear();
+    this.loading.clear();
+    for (const go of this.loaded.splice(0)) go();
   }
 
   private runningNow(id: string, now: number): number {
@@ -211,8 +253,9 @@ export class TaskIndex implements TaskFeedConsumer {
   }
 
   private nextOf(e: Entry, now: number): number | null {
-    if (e.next === undefined || (e.next !== null && e.next <= now)) e.next = nextFiringOf(e, now);
-    return e.next;
+    // Kept while still ahead and worked out at or before `now` (a read may come with an earlier now).
+    if (!e.next || now < e.next.fromMs || (e.next.ms !== null && e.next.ms <= now)) e.next = { ms: nextFiringOf(e, now), fromMs: now };
+    return e.next.ms;
   }
 
   private listed(e: Entry, now: number): ListedTask {

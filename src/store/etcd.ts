@@ -58,6 +58,9 @@ const requireLeader: Interceptor = (options, nextCall) =>
     },
   });
 
+/** A member's answer that it has no raft leader now (require-leader). */
+const noLeader = (err: Error): boolean => /no leader/.test(err.message);
+
 /** etcd could not be used at start-up: unreachable, TLS refused, or credentials rejected. */
 export class EtcdConnectError extends Error {}
 
@@ -84,10 +87,13 @@ export function connectEtcd(opts: EtcdOptions): EtcdHandle {
     // a NOSPACE refusal is an answer, not a failing member: retried, it only repeats a refused
     // write, and counted, it opened the breaker and blocked the reads that still work.
     faultHandling: {
-      host: () => circuitBreaker(handleWhen(transient), { halfOpenAfter: 5_000, breaker: new ConsecutiveBreaker(3) }),
-      // Retried on the next member, after a short pause that grows: with require-leader a call
-      // during an etcd election fails at once ("no leader"), where it used to wait the election out.
-      global: retry(handleWhen(transient), { maxAttempts: 5, backoff: new ExponentialBackoff({ initialDelay: 100, maxDelay: 1_000 }) }),
+      // "no leader" does not count against a member either: in an etcd election every member
+      // says it for a moment, and three of them in a row would shut each member out for 5 s.
+      host: () => circuitBreaker(handleWhen((e) => transient(e) && !noLeader(e)), { halfOpenAfter: 5_000, breaker: new ConsecutiveBreaker(3) }),
+      // Retried on the next member, after a short pause that grows (up to 4 retries, ~2 s in
+      // all): with require-leader a call during an etcd election fails at once ("no leader"),
+      // where it used to wait the election out.
+      global: retry(handleWhen(transient), { maxAttempts: 4, backoff: new ExponentialBackoff({ initialDelay: 50, maxDelay: 1_000 }) }),
     },
   });
   const ns = client.namespace(opts.prefix);

@@ -9,6 +9,8 @@ import type { Firing } from '../domain/firing.js';
 export interface TaskFeedConsumer {
   /** A (re-)listing of that prefix starts: forget what was held of it; its keys follow as puts. */
   reset(part: 'tasks' | 'runs' | 'firings'): void;
+  /** ...and is whole. */
+  synced(part: 'tasks' | 'runs' | 'firings'): void;
   /** A definition (null: deleted), its JSON as stored, at its etcd revision. */
   task(id: string, task: Task | null, raw: string, rev: number): void;
   /** A run record (null: deleted), named by its key (runs sort by key within a task). */
@@ -27,7 +29,7 @@ export async function openTaskFeed(h: EtcdHandle, log: Logger, to: TaskFeedConsu
   const watches: PrefixWatch[] = [];
   const close = async () => void (await Promise.all(watches.splice(0).map((w) => w.close())));
   const open = async (prefix: string, part: 'tasks' | 'runs' | 'firings', event: (ev: KvEvent, rel: string) => void) =>
-    watches.push(await watchPrefix(h, prefix, { reset: () => to.reset(part), event: (ev) => event(ev, ev.key.slice(prefix.length)) }, log, { paged: true }));
+    watches.push(await watchPrefix(h, prefix, { reset: () => to.reset(part), synced: () => to.synced(part), event: (ev) => event(ev, ev.key.slice(prefix.length)) }, log, { paged: true }));
   try {
     await open(K.tasks, 'tasks', (ev, id) => to.task(id, ev.type === 'put' ? (JSON.parse(ev.value) as Task) : null, ev.value, ev.modRevision));
     await open(K.runs, 'runs', (ev, rel) => to.run(rel.slice(0, rel.indexOf('/')), rel, ev.type === 'put' ? (JSON.parse(ev.value) as Run) : null));

@@ -20,6 +20,8 @@ export interface PrefixHandlers {
   reset(kvs: Kv[], revision: number): void;
   /** One change after the snapshot, in revision order. */
   event(ev: KvEvent): void;
+  /** The snapshot is whole (for a `paged` one: every key has come as a put). */
+  synced?(): void;
 }
 
 export interface PrefixWatch {
@@ -165,6 +167,7 @@ export async function watchPrefix(h: EtcdHandle, prefix: string, handlers: Prefi
   async function start(): Promise<void> {
     const revision = await snapshot();
     if (revision === null) return;
+    if (handlers.synced) safe(() => handlers.synced!());
     resume = revision + 1;
     let builder = h.ns.watch().prefix(prefix).startRevision(String(resume));
     // A consumer that acts on puts only spares etcd and itself the delete events. (etcd3 1.1.2's
@@ -182,6 +185,7 @@ export async function watchPrefix(h: EtcdHandle, prefix: string, handlers: Prefi
     });
     // Whole responses, not single events: one revision may hold many events (a batched txn).
     w.on('data', (res) => {
+      if (closed) return;
       const floor = resume;
       let max = 0;
       for (const ev of res.events ?? []) {

@@ -1,7 +1,8 @@
 import { expect } from 'chai';
 import { readFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { OutcomeJournal, type Outcome } from '../../src/agent/outcome-journal.js';
+import { HOLD_MS, OutcomeJournal, type Outcome } from '../../src/agent/outcome-journal.js';
+import { FakeClock } from '../support/fake-clock.js';
 import type { Firing } from '../../src/domain/firing.js';
 import type { Run } from '../../src/domain/task.js';
 import { systemClock } from '../../src/domain/clock.js';
@@ -67,6 +68,19 @@ describe('outcome journal: outcomes etcd did not take are committed when it does
     expect([...etcd.records.values()].map((r) => [r.taskId, r.exitCode])).to.deep.equal([['a', 3], ['b', 4]]);
     expect(ended.map((r) => r.exitCode)).to.deep.equal([3, 4]);
     expect(readFileSync(join(dir, 'outcomes.journal'), 'utf8')).to.equal('');
+    j.stop();
+  });
+
+  it('holds its runs from being taken for lost while it keeps them, for at most HOLD_MS', async () => {
+    const clock = new FakeClock(10_000);
+    const j = new OutcomeJournal(tempDir('rota-journal-'), new Etcd() as unknown as NodeFirings, clock, silentLogger, new Metrics(), () => undefined);
+    j.keep(outcome('h', 1), null);
+    expect([j.holds('h-1000-1'), j.holds('other-1000-1')]).to.deep.equal([true, false]);
+    await clock.advance(HOLD_MS - 1);
+    expect(j.holds('h-1000-1')).to.equal(true);
+    await clock.advance(1);
+    expect(j.holds('h-1000-1'), 'etcd refused it for HOLD_MS: the leader may take the run as lost').to.equal(false);
+    expect(j.size).to.equal(1);
     j.stop();
   });
 

@@ -13,13 +13,15 @@ function task(id: string, name: string, over: Partial<Task> = {}): Task {
 
 /** An index over a feed the test plays by hand; `opened` counts the feeds opened, `closed` those closed. */
 function indexed(clock = new FakeClock(NOW), idleMs = 60_000) {
-  const seen = { opened: 0, closed: 0, to: null as TaskFeedConsumer | null, initial: [] as Task[] };
+  const seen = { opened: 0, closed: 0, to: null as TaskFeedConsumer | null, initial: [] as Task[], fail: '' };
   const index = new TaskIndex(
     async (to) => {
       seen.opened++;
       seen.to = to;
+      if (seen.fail) throw new Error(seen.fail);
       to.reset('tasks');
       for (const [i, t] of seen.initial.entries()) to.task(t.id, t, JSON.stringify(t), i + 1);
+      to.synced('tasks');
       return { close: async () => void seen.closed++ };
     },
     clock,
@@ -77,6 +79,62 @@ describe('TaskIndex: the task list from memory', () => {
     const p2 = await index.list('t', {}, 2, { after: p1.next! });
     expect(names(p2)).to.deep.equal(['c', 'b']);
     expect(names(await index.list('t', {}, 2, { sort: 'name', offset: 1 }))).to.deep.equal(['b', 'c']);
+  });
+
+  it('a feed that failed to open is opened again by the next read; one closed (idle or stopped) changes nothing any more', async () => {
+    const { index, seen } = indexed();
+    seen.initial = [task('1', 'a')];
+    seen.fail = 'etcd away';
+    let err: Error | null = null;
+    await index.list('t', {}, 10, {}).catch((e: Error) => (err = e));
+    expect(err!.message).to.equal('etcd away');
+    seen.fail = '';
+    expect(names(await index.list('t', {}, 10, {}))).to.deep.equal(['a']);
+    const old = seen.to!;
+    await index.stop(false); // as when idle
+    expect(names(await index.list('t', {}, 10, {}))).to.deep.equal(['a']);
+    // The closed feed's late events go nowhere.
+    old.task('2', task('2', 'from-a-closed-feed'), JSON.stringify(task('2', 'x')), 99);
+    old.reset('tasks');
+    expect(names(await index.list('t', {}, 10, {}))).to.deep.equal(['a']);
+    expect(seen.opened).to.equal(3);
+    // Stopped for good (the node stops): no read opens it again.
+    await index.stop();
+    const refused = await index.list('t', {}, 10, {}).then(() => null, (e: Error) => e.message);
+    expect(refused).to.equal('this node is stopping');
+    expect(seen.opened).to.equal(3);
+  });
+
+  it('a re-listing (after a compaction) holds reads until it is whole, then answers from it', async () => {
+    const { index, seen } = indexed();
+    seen.initial = [task('1', 'a'), task('2', 'b')];
+    await index.list('t', {}, 10, {});
+    const to = seen.to!;
+    to.reset('tasks');
+    to.task('1', task('1', 'a'), JSON.stringify(task('1', 'a')), 1);
+    let answered: string[] | null = null;
+    const reading = index.list('t', {}, 10, {}).then((r) => (answered = names(r)));
+    await new Promise((r) => setTimeout(r, 10));
+    expect(answered, 'no half list').to.equal(null);
+    to.task('2', task('2', 'b'), JSON.stringify(task('2', 'b')), 2);
+    to.synced('tasks');
+    await reading;
+    expect(answered).to.deep.equal(['a', 'b']);
+  });
+
+  it('keeps no run or firing of a task it does not list (a late record of a deleted one)', async () => {
+    const { index, seen } = indexed();
+    seen.initial = [task('1', 'a')];
+    await index.list('t', {}, 10, {});
+    const to = seen.to!;
+    index.written('1', null, '', 50);
+    to.run('1', '1/0001-000001', { id: '1-1-1', state: 'failed', endedMs: NOW });
+    to.firing('1', '1/0002', { state: 'running', startedMs: NOW });
+    to.task('1', null, '', 50); // the watch comes to the delete: the tombstone goes
+    index.written('3', task('3', 'c'), JSON.stringify(task('3', 'c')), 60);
+    const r = await index.list('t', {}, 10, {});
+    expect(names(r)).to.deep.equal(['c']);
+    expect(r.items[0]!.lastRun).to.equal(null);
   });
 
   it('closes its feed after idleMs without a read, and opens it again at the next', async () => {

@@ -66,17 +66,22 @@ export const validateSubmit = compileValidator<SubmitBody>({
   },
 });
 
-const text = (v: unknown): string => (v === null || v === undefined ? '' : String(v));
+/** A variable's value as text; an object or list is refused (Juice's env is a map of strings). */
+function text(v: unknown, name: string): string {
+  if (v === null || v === undefined) return '';
+  if (typeof v === 'object') throw new RotaError('INVALID_BODY', `env: the value of '${name}' must be a string, a number or a boolean`);
+  return String(v);
+}
 
 /** `env` as documented ({name, value}: one variable) or as a map; `envs` as a list of {name, value}. */
 function environment(b: SubmitBody): Record<string, string> {
   const out: Record<string, string> = {};
   const e = b.env;
   if (e) {
-    if (typeof e.name === 'string' && Object.keys(e).every((k) => k === 'name' || k === 'value')) out[e.name] = text(e.value);
-    else for (const [k, v] of Object.entries(e)) out[k] = text(v);
+    if (typeof e.name === 'string' && Object.keys(e).every((k) => k === 'name' || k === 'value')) out[e.name] = text(e.value, e.name);
+    else for (const [k, v] of Object.entries(e)) out[k] = text(v, k);
   }
-  for (const { name, value } of b.envs ?? []) out[name] = text(value);
+  for (const { name, value } of b.envs ?? []) out[name] = text(value, name);
   for (const k of Object.keys(out)) if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k)) throw new RotaError('INVALID_BODY', `env: '${k}' is not a valid variable name`);
   return out;
 }
