@@ -112,6 +112,17 @@ export function prefixEnd(prefix: string): string {
   return '\0';
 }
 
+export interface WatchOptions {
+  ignoreDeletes?: boolean;
+  paged?: boolean;
+  /**
+   * With `paged`: what the snapshot holds instead of every key under the prefix (a part of it,
+   * e.g. each task's newest run records), handed to `each` a page at a time; resolves to the
+   * revision the watch goes on from (every change after it is delivered as an event).
+   */
+  snapshot?: (each: (page: Kv[], revision: number) => boolean) => Promise<number>;
+}
+
 /**
  * List-then-watch a prefix, hardened against the etcd3 1.1.2 hazards in etcd-notes.md:
  * - on reconnect the client resumes from the server's current revision, losing events:
@@ -122,9 +133,9 @@ export function prefixEnd(prefix: string): string {
  * - handler exceptions would be re-thrown by the client outside any try: we catch and log.
  * `ignoreDeletes` asks etcd not to send delete events at all (the snapshot is unaffected).
  * `paged`: the snapshot comes as reset([]) and then a put per key, read a page at a time, for a
- * prefix too large to hold whole (every run record) whose consumer keeps little of each.
+ * prefix too large to hold whole whose consumer keeps little of each (`snapshot`: only a part).
  */
-export async function watchPrefix(h: EtcdHandle, prefix: string, handlers: PrefixHandlers, log: Logger, opts: { ignoreDeletes?: boolean; paged?: boolean } = {}): Promise<PrefixWatch> {
+export async function watchPrefix(h: EtcdHandle, prefix: string, handlers: PrefixHandlers, log: Logger, opts: WatchOptions = {}): Promise<PrefixWatch> {
   let closed = false;
   let watcher: Watcher | null = null;
   let resume = 0;
@@ -155,12 +166,14 @@ export async function watchPrefix(h: EtcdHandle, prefix: string, handlers: Prefi
   /** The snapshot a page at a time, one revision: reset with none, then each key as a put. */
   async function pagedSnapshot(): Promise<number | null> {
     let at = 0;
-    await foldRange(h, prefix, prefixEnd(prefix), (page, revision) => {
+    const each = (page: Kv[], revision: number): boolean => {
       if (closed) return false;
       if (!at) safe(() => handlers.reset([], (at = revision)));
       for (const kv of page) safe(() => handlers.event({ type: 'put', ...kv }));
       return true;
-    });
+    };
+    const revision = await (opts.snapshot ? opts.snapshot(each) : foldRange(h, prefix, prefixEnd(prefix), each));
+    if (!at && !closed) safe(() => handlers.reset([], (at = revision))); // nothing listed
     return closed ? null : at;
   }
 
