@@ -82,11 +82,25 @@ export function cronWords(expr) {
   return parts.join(' ');
 }
 
+const UNITS = [[86_400_000, 'day', 'd'], [3_600_000, 'hour', 'h'], [60_000, 'minute', 'm'], [1000, 'second', 's']];
+
+/** An interval in words, by its largest exact unit: "every 5 seconds", "every minute", "every 90 seconds". */
+export function intervalWords(ms) {
+  for (const [u, name] of UNITS) if (ms >= u && ms % u === 0) return ms === u ? name : `${ms / u} ${name}s`;
+  return `${ms} ms`;
+}
+
+/** An interval as it is typed (the CLI's --every, a duration field): "10s", "5m", "1500ms". */
+export function intervalText(ms) {
+  for (const [u, , short] of UNITS) if (ms >= u && ms % u === 0) return `${ms / u}${short}`;
+  return `${ms}ms`;
+}
+
 /** A stored schedule in words. */
 export function scheduleWords(s) {
   if (!s) return '';
   if ('cron' in s) return `${cronWords(s.cron)} (${s.tz || 'UTC'})`;
-  if ('everyMs' in s) return `every ${fmtDuration(s.everyMs)}`;
+  if ('everyMs' in s) return `every ${intervalWords(s.everyMs)}`;
   if ('atMs' in s) return `once at ${fmtTime(s.atMs)}`;
   if ('now' in s) return 'once, at creation';
   if ('manual' in s) return 'only when triggered';
@@ -98,7 +112,7 @@ export function scheduleWords(s) {
 export function scheduleRaw(s) {
   if (!s) return '';
   if ('cron' in s) return s.cron;
-  if ('everyMs' in s) return `every ${s.everyMs}ms`;
+  if ('everyMs' in s) return `every ${intervalText(s.everyMs)}`;
   if ('atMs' in s) return s.at || new Date(s.atMs).toISOString();
   return Object.keys(s)[0];
 }
