@@ -115,6 +115,7 @@ export class Leader {
       try {
         await this.backstop.load((p) => this.planning.expect(p));
       } catch (err) {
+        if (this.s.stopped) return;
         this.log.warn({ err: (err as Error).message }, 'reading the planned firings failed; again in 1 s');
         this.cancelPlanRetry = this.clock.timeout(1_000, () => {
           this.cancelPlanRetry = null;
