@@ -2,15 +2,10 @@
 import { ApiError, type ApiClient } from './client.js';
 import { CliError, EXIT } from './exit.js';
 import type { ApiTask, Page } from './api-types.js';
+import type { TaskFilter as ListFilter } from '../service/task-index.js';
 
-export interface TaskFilter {
-  name?: string;
-  group?: string;
-  enabled?: boolean;
-  kind?: string;
-  running?: boolean;
-  lastOutcome?: string;
-}
+/** The list's query: the service's filter, with the last outcomes as the comma list the API takes. */
+export type TaskFilter = Omit<ListFilter, 'lastOutcome'> & { lastOutcome?: string };
 
 /** Every task of the token's tenant that matches: by id following `next`, in another order by offset. */
 export async function allTasks(api: ApiClient, filter: TaskFilter = {}, sort: 'id' | 'name' | 'next' | 'last' = 'id'): Promise<ApiTask[]> {
