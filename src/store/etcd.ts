@@ -50,7 +50,7 @@ const transient = (err: Error): boolean => isRecoverableError(err) && storeFault
  * a claim or the leader's backstop that landed on such a member waited ~7-10 s, and firings were
  * up to 12 s late while one etcd member was partitioned (docs/benchmarks.md).
  */
-const requireLeader: Interceptor = (options, nextCall) =>
+export const requireLeader: Interceptor = (options, nextCall) =>
   new InterceptingCall(nextCall(options), {
     start: (metadata, listener, next) => {
       metadata.set('hasleader', 'true');

@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import type { Lease } from 'etcd3';
-import type { EtcdHandle } from './etcd.js';
+import { requireLeader, type EtcdHandle } from './etcd.js';
 import { K } from './keys.js';
 import type { Logger } from '../log.js';
 import type { Clock } from '../domain/clock.js';
@@ -112,7 +112,9 @@ export class NodeSession extends EventEmitter {
         const sentMs = this.clock.now();
         const silentMs = sentMs - this.ackedSendMs;
         try {
-          await this.lease.keepaliveOnce({ deadline: new Date(Date.now() + 600) });
+          // Leader required: a member cut off from the quorum refuses the stream at once
+          // instead of taking the keepalive and never answering, and the next try goes elsewhere.
+          await this.lease.keepaliveOnce({ deadline: new Date(Date.now() + 600), interceptors: [requireLeader] });
           if (sentMs > this.ackedSendMs) this.ackedSendMs = sentMs;
           this.log.warn({ lease: this.leaseId, silentMs }, 'keepalive stream unanswered: lease renewed on another stream');
           return;
