@@ -1,5 +1,5 @@
 import { Etcd3, isRecoverableError, type Namespace } from 'etcd3';
-import { circuitBreaker, ConsecutiveBreaker, ExponentialBackoff, handleWhen, retry } from 'cockatiel';
+import { circuitBreaker, ConsecutiveBreaker, handleWhen, retry, type IBackoff, type IRetryBackoffContext } from 'cockatiel';
 import { InterceptingCall, type Interceptor } from '@grpc/grpc-js';
 import { storeFault } from './errors.js';
 
@@ -61,6 +61,25 @@ export const requireLeader: Interceptor = (options, nextCall) =>
 /** A member's answer that it has no raft leader now (require-leader). */
 const noLeader = (err: Error): boolean => /no leader/.test(err.message);
 
+/** A failure to reach a member at all (down, refusing connections): the next one is tried at once. */
+const unreachable = (err: Error): boolean => /No connection established|ECONNREFUSED|ECONNRESET|EHOSTUNREACH/.test(err.message);
+
+/**
+ * The pause before each retry of a call: none when the member could not be reached (the next
+ * one is tried at once, as etcd3 did), but after an answer that etcd cannot serve it now ("no
+ * leader", "leader changed", a timeout: an election, or a member cut off from its quorum) 200 ms
+ * doubling to 2 s (200, 400, 800, 1600, 2000, ...: about 5 s over the retries), as long as an
+ * etcd election takes on a loaded machine. Calls used to wait an election out inside etcd.
+ */
+function retryPauses(waits: number): { next(ctx: IRetryBackoffContext<unknown>): IBackoff<IRetryBackoffContext<unknown>> } {
+  return {
+    next: (ctx) => {
+      const waitOut = 'error' in ctx.result && !unreachable(ctx.result.error);
+      return { duration: waitOut ? Math.min(2_000, 200 * 2 ** waits) : 0, next: (c) => retryPauses(waitOut ? waits + 1 : waits).next(c) };
+    },
+  };
+}
+
 /** etcd could not be used at start-up: unreachable, TLS refused, or credentials rejected. */
 export class EtcdConnectError extends Error {}
 
@@ -90,10 +109,9 @@ export function connectEtcd(opts: EtcdOptions): EtcdHandle {
       // "no leader" does not count against a member either: in an etcd election every member
       // says it for a moment, and three of them in a row would shut each member out for 5 s.
       host: () => circuitBreaker(handleWhen((e) => transient(e) && !noLeader(e)), { halfOpenAfter: 5_000, breaker: new ConsecutiveBreaker(3) }),
-      // Retried on the next member, after a short pause that grows (up to 4 retries, ~2 s in
-      // all): with require-leader a call during an etcd election fails at once ("no leader"),
-      // where it used to wait the election out.
-      global: retry(handleWhen(transient), { maxAttempts: 4, backoff: new ExponentialBackoff({ initialDelay: 50, maxDelay: 1_000 }) }),
+      // Retried on the next member: at once when it could not be reached, after a growing pause
+      // when it answered that it cannot serve now (retryPauses).
+      global: retry(handleWhen(transient), { maxAttempts: 8, backoff: retryPauses(0) }),
     },
   });
   const ns = client.namespace(opts.prefix);
