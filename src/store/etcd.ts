@@ -68,8 +68,9 @@ const unreachable = (err: Error): boolean => /No connection established|ECONNREF
  * The pause before each retry of a call: none when the member could not be reached (the next
  * one is tried at once, as etcd3 did), but after an answer that etcd cannot serve it now ("no
  * leader", "leader changed", a timeout: an election, or a member cut off from its quorum) 200 ms
- * doubling to 2 s (200, 400, 800, 1600, 2000, ...: about 5 s over the retries), as long as an
- * etcd election takes on a loaded machine. Calls used to wait an election out inside etcd.
+ * doubling to 2 s (200, 400, 800, 1600, 2000, ...: up to ~19 s over 12 retries), longer than an
+ * etcd election takes on a loaded machine (8 retries, ~11 s at most, were once not enough in a
+ * full make test). Calls used to wait an election out inside etcd.
  */
 function retryPauses(waits: number): { next(ctx: IRetryBackoffContext<unknown>): IBackoff<IRetryBackoffContext<unknown>> } {
   return {
@@ -111,7 +112,7 @@ export function connectEtcd(opts: EtcdOptions): EtcdHandle {
       host: () => circuitBreaker(handleWhen((e) => transient(e) && !noLeader(e)), { halfOpenAfter: 5_000, breaker: new ConsecutiveBreaker(3) }),
       // Retried on the next member: at once when it could not be reached, after a growing pause
       // when it answered that it cannot serve now (retryPauses).
-      global: retry(handleWhen(transient), { maxAttempts: 8, backoff: retryPauses(0) }),
+      global: retry(handleWhen(transient), { maxAttempts: 12, backoff: retryPauses(0) }),
     },
   });
   const ns = client.namespace(opts.prefix);
