@@ -55,7 +55,7 @@ export async function freePort(): Promise<number> {
   const high = ephemeralLow() - 1;
   for (let i = 0; i < 200; i++) {
     const port = low + Math.floor(Math.random() * (high - low + 1));
-    if (handedOut.has(port)) continue;
+    if (handedOut.has(port) || BLOCKED_BY_FETCH.has(port)) continue;
     if (await canListen(port)) {
       handedOut.add(port);
       return port;
@@ -65,6 +65,13 @@ export async function freePort(): Promise<number> {
 }
 
 const handedOut = new Set<number>();
+
+/**
+ * Ports of the range above that fetch (Node's undici, Chromium) refuses to connect to, its "bad
+ * ports" list: a node given 10080 started, and every request to it failed with "fetch failed" (a
+ * cluster test's "timed out waiting for n3 ready").
+ */
+export const BLOCKED_BY_FETCH: ReadonlySet<number> = new Set([10080]);
 
 /** The first port of the kernel's ephemeral range (Linux's default when it cannot be read). */
 function ephemeralLow(): number {
