@@ -3,7 +3,7 @@
 import { FINAL_RUN_STATES, type Run } from '../domain/task.js';
 
 /** Fields of a task the server makes or the list adds (not input): an export leaves them out, add and import drop them. */
-export const SERVER_FIELDS = ['id', 'tenant', 'createdMs', 'updatedMs', 'createdAt', 'updatedAt', 'lastRun', 'running'];
+export { SERVER_FIELDS } from '../api/native/presenter.js';
 
 export interface ApiTask {
   id: string;

@@ -1,6 +1,7 @@
 /** `rota task ls|get|add|edit|rm|pause|resume|run`. */
 import { Command, Option } from 'commander';
 import { SERVER_FIELDS, type ApiTask } from './api-types.js';
+import { FAILING_STATES } from '../domain/task-order.js';
 import { contextOf, type CliContext } from './context.js';
 import { actionText, clip, emit, fields, grid, none, scheduleText, serialize, time } from './output.js';
 import { newTaskBody, taskPatch, type TaskFlags } from './task-body.js';
@@ -103,7 +104,7 @@ export function taskCommand(): Command {
       const ctx = contextOf(cmd);
       if (o.enabled && o.paused) throw usageError('give --enabled or --paused, not both');
       const enabled = o.enabled ? true : o.paused ? false : undefined;
-      const tasks = await allTasks(ctx.api, { name: o.name, group: o.group, kind: o.kind, enabled, ...(o.running ? { running: true } : {}), ...(o.failing ? { lastOutcome: 'failed,lost,expired,killed' } : {}) }, o.sort);
+      const tasks = await allTasks(ctx.api, { name: o.name, group: o.group, kind: o.kind, enabled, ...(o.running ? { running: true } : {}), ...(o.failing ? { lastOutcome: FAILING_STATES.join(',') } : {}) }, o.sort);
       emit(ctx.format, { items: tasks }, () => taskRows(tasks));
     });
 

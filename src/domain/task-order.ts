@@ -31,6 +31,31 @@ export function nextFiringOf(t: Pick<Task, 'enabled' | 'schedule' | 'createdMs'>
   return t.enabled ? nextFire(t.schedule, nowMs, t.createdMs) : null;
 }
 
+/** A task list's filter on the definition itself (the runs' filters are the index's). */
+export interface DefinitionFilter {
+  /** A part of the name. */
+  name?: string;
+  group?: string;
+  enabled?: boolean;
+  /** An action kind or a schedule kind. */
+  kind?: string;
+}
+
+/** A task's action kind and schedule kind (`process`, `cron`, ...). */
+export function taskKinds(t: Pick<Task, 'action' | 'schedule'>): [string, string] {
+  return [Object.keys(t.action)[0] ?? '', Object.keys(t.schedule)[0] ?? ''];
+}
+
+/** Whether a definition passes the filter: every list of tasks (the index, a dialect's scan) asks this. */
+export function matchesDefinition(d: { name: string; group?: string; enabled: boolean; kinds: readonly string[] }, f: DefinitionFilter): boolean {
+  return (
+    (f.name === undefined || d.name.includes(f.name)) &&
+    (f.group === undefined || d.group === f.group) &&
+    (f.enabled === undefined || d.enabled === f.enabled) &&
+    (f.kind === undefined || d.kinds.includes(f.kind))
+  );
+}
+
 /** Names compare as localeCompare would, at a fraction of its cost (100k names sort in ~0.1 s, not ~1 s). */
 const collator = new Intl.Collator();
 

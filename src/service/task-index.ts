@@ -4,14 +4,10 @@ import type { Logger } from '../log.js';
 import { RotaError } from '../domain/errors.js';
 import { FINAL_RUN_STATES, type Run, type RunState, type Schedule, type Task } from '../domain/task.js';
 import type { Firing } from '../domain/firing.js';
-import { nextFiringOf, orderTasks, type LastOutcome, type TaskOrder } from '../domain/task-order.js';
+import { matchesDefinition, nextFiringOf, orderTasks, taskKinds, type DefinitionFilter, type LastOutcome, type TaskOrder } from '../domain/task-order.js';
 
 /** A task list's filter: the definition's fields, and what its runs are doing. */
-export interface TaskFilter {
-  name?: string;
-  group?: string;
-  enabled?: boolean;
-  kind?: string;
+export interface TaskFilter extends DefinitionFilter {
   /** true: only tasks with a run in flight now; false: only those without. */
   running?: boolean;
   /** Only tasks whose newest finished run ended in one of these states. */
@@ -165,8 +161,7 @@ export class TaskIndex {
       if (from === 'written') this.gone.set(id, rev);
       return;
     }
-    const kinds: [string, string] = [Object.keys(task.action)[0] ?? '', Object.keys(task.schedule)[0] ?? ''];
-    this.tasks.set(id, { id, tenant: task.tenant, name: task.name, ...(task.group !== undefined ? { group: task.group } : {}), enabled: task.enabled, kinds, schedule: task.schedule, createdMs: task.createdMs, raw, rev });
+    this.tasks.set(id, { id, tenant: task.tenant, name: task.name, ...(task.group !== undefined ? { group: task.group } : {}), enabled: task.enabled, kinds: taskKinds(task), schedule: task.schedule, createdMs: task.createdMs, raw, rev });
   }
 
   /** Runs and firings are kept for the tasks listed (a late record of a deleted task is not). */
@@ -240,10 +235,7 @@ export class TaskIndex {
   }
 
   private matches(e: Entry, f: TaskFilter, now: number): boolean {
-    if (f.name !== undefined && !e.name.includes(f.name)) return false;
-    if (f.group !== undefined && e.group !== f.group) return false;
-    if (f.enabled !== undefined && e.enabled !== f.enabled) return false;
-    if (f.kind !== undefined && !e.kinds.includes(f.kind)) return false;
+    if (!matchesDefinition(e, f)) return false;
     if (f.running !== undefined && this.runningNow(e.id, now) > 0 !== f.running) return false;
     if (f.lastOutcome !== undefined) {
       const last = this.last.get(e.id);

@@ -13,7 +13,7 @@ import type { Firing } from '../domain/firing.js';
 import { firingRunId, hasStarted } from '../domain/firing.js';
 import { findDepCycle } from '../domain/replicas.js';
 import { scheduleInstants, upcomingFirings, type Upcoming } from '../domain/schedule.js';
-import type { TaskOrder } from '../domain/task-order.js';
+import { matchesDefinition, taskKinds, type DefinitionFilter, type TaskOrder } from '../domain/task-order.js';
 import { TaskIndex, type ListedTask, type TaskFilter } from './task-index.js';
 import { openTaskFeed } from '../store/task-feed.js';
 import type { Logger } from '../log.js';
@@ -122,15 +122,8 @@ export class TaskService {
    * Every task of the caller's tenant that passes the filter, ordered by id: one scan of the
    * task definitions (O(N) keys), so a dialect listing everything does not page through them.
    */
-  async listAll(c: Caller, f: TaskFilter = {}): Promise<Task[]> {
-    return (await this.tasks.list()).filter(
-      (t) =>
-        t.tenant === c.tenant &&
-        (f.name === undefined || t.name.includes(f.name)) &&
-        (f.group === undefined || t.group === f.group) &&
-        (f.enabled === undefined || t.enabled === f.enabled) &&
-        (f.kind === undefined || Object.keys(t.action)[0] === f.kind || Object.keys(t.schedule)[0] === f.kind),
-    );
+  async listAll(c: Caller, f: DefinitionFilter = {}): Promise<Task[]> {
+    return (await this.tasks.list()).filter((t) => t.tenant === c.tenant && matchesDefinition({ ...t, kinds: taskKinds(t) }, f));
   }
 
   /**

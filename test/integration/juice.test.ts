@@ -189,8 +189,8 @@ describe('Juice dialect /v1/tasks (integration, real etcd, real processes)', fun
       [{ taskName: 'x', commands: 'true', constraints: { field: 'zone', values: ['a'] } }, /field must be 'hostname' or 'rack_id'/],
       [{ taskName: 'x', commands: 'true', callbackUrl: 'ftp://x' }, /callback.url must be an http or https URL/],
       // An object where a variable's value goes (fuzz found it a 500).
-      [{ taskName: 'x', commands: 'true', env: { B: { toString: 2 } } }, /^env: the value of 'B' must be a string, a number or a boolean$/],
-      [{ taskName: 'x', commands: 'true', envs: [{ name: 'A', value: [1] }] }, /^envs\[0\]\.value: must be a string/],
+      [{ taskName: 'x', commands: 'true', env: { B: { toString: 2 } } }, /^env\.B: must be a string or a number or a boolean or null$/],
+      [{ taskName: 'x', commands: 'true', envs: [{ name: 'A', value: [1] }] }, /^envs\[0\]\.value: must be a string or a number or a boolean or null$/],
       [undefined, /^invalid JSON/, '{"taskName": '],
       [[1], /must be a JSON object/],
     ];

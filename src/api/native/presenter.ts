@@ -52,8 +52,8 @@ export function presentEvent(e: AuditEvent): Record<string, unknown> {
   return { ...e, ...(isoOf(e.atMs) ? { at: isoOf(e.atMs) } : {}) };
 }
 
-/** Fields a client got from GET that are not part of the input (server-made or ISO companions). */
-const SERVER_FIELDS = ['id', 'tenant', 'createdMs', 'updatedMs', 'createdAt', 'updatedAt', 'lastRun', 'running'];
+/** Fields a client got from GET that are not part of the input (server-made, ISO companions, what the list adds). */
+export const SERVER_FIELDS = ['id', 'tenant', 'createdMs', 'updatedMs', 'createdAt', 'updatedAt', 'lastRun', 'running'];
 
 /**
  * Takes the presenter's additions off a PUT/PATCH body, so GET -> PUT round-trips. An id or

@@ -20,7 +20,9 @@ import { compileValidator } from '../../validate.js';
 
 export const LABEL = { taskName: 'juice.taskName', priority: 'juice.priority' } as const;
 
-const nameValue = { type: 'object', required: ['name'], properties: { name: { type: 'string', minLength: 1, maxLength: 256 }, value: { type: ['string', 'number', 'boolean', 'null'] } } };
+/** A variable's value: Juice's env is a map of strings (numbers and booleans are taken as text). */
+const envValue = { type: ['string', 'number', 'boolean', 'null'] };
+const nameValue = { type: 'object', required: ['name'], properties: { name: { type: 'string', minLength: 1, maxLength: 256 }, value: envValue } };
 
 export const SUBMIT_FIELDS = ['taskName', 'callbackUrl', 'resources', 'container', 'commands', 'env', 'envs', 'args', 'constraints', 'priority', 'retry'];
 
@@ -58,7 +60,7 @@ export const validateSubmit = compileValidator<SubmitBody>({
       },
     },
     commands: { type: ['string', 'null'], maxLength: 65_536 },
-    env: { type: ['object', 'null'], maxProperties: 1000 },
+    env: { type: ['object', 'null'], maxProperties: 1000, additionalProperties: envValue },
     envs: { type: ['array', 'null'], maxItems: 1000, items: nameValue },
     args: { type: ['array', 'null'], maxItems: 1000, items: { type: 'string', maxLength: 65_536 } },
     priority: { type: ['integer', 'null'] },
@@ -66,22 +68,17 @@ export const validateSubmit = compileValidator<SubmitBody>({
   },
 });
 
-/** A variable's value as text; an object or list is refused (Juice's env is a map of strings). */
-function text(v: unknown, name: string): string {
-  if (v === null || v === undefined) return '';
-  if (typeof v === 'object') throw new RotaError('INVALID_BODY', `env: the value of '${name}' must be a string, a number or a boolean`);
-  return String(v);
-}
+const text = (v: unknown): string => (v === null || v === undefined ? '' : String(v));
 
 /** `env` as documented ({name, value}: one variable) or as a map; `envs` as a list of {name, value}. */
 function environment(b: SubmitBody): Record<string, string> {
   const out: Record<string, string> = {};
   const e = b.env;
   if (e) {
-    if (typeof e.name === 'string' && Object.keys(e).every((k) => k === 'name' || k === 'value')) out[e.name] = text(e.value, e.name);
-    else for (const [k, v] of Object.entries(e)) out[k] = text(v, k);
+    if (typeof e.name === 'string' && Object.keys(e).every((k) => k === 'name' || k === 'value')) out[e.name] = text(e.value);
+    else for (const [k, v] of Object.entries(e)) out[k] = text(v);
   }
-  for (const { name, value } of b.envs ?? []) out[name] = text(value, name);
+  for (const { name, value } of b.envs ?? []) out[name] = text(value);
   for (const k of Object.keys(out)) if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k)) throw new RotaError('INVALID_BODY', `env: '${k}' is not a valid variable name`);
   return out;
 }
