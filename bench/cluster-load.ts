@@ -31,6 +31,8 @@ const { values } = parseArgs({
     protocol: { type: 'string', default: '2' },
     /** scheduler.claimLeadMs on every node (protocol 2): how long before the instant the first candidate claims. */
     'claim-lead-ms': { type: 'string', default: '0' },
+    /** node.capacity on every node: runs in flight a first or middle candidate takes before it passes its turn (default: Rota's, 100). */
+    capacity: { type: 'string' },
     'no-ceiling': { type: 'boolean', default: false },
     'ceiling-seconds': { type: 'string', default: '5' },
   },
@@ -43,7 +45,10 @@ const log = (...a: unknown[]) => console.error(`[cluster-load ${new Date().toISO
 
 const rx = await new Receiver().start();
 log('starting 3-member etcd + 3 nodes');
-const c = await TestCluster.start({ scheduler: values.protocol === '1' ? { candidates: false } : { claimLeadMs: Number(values['claim-lead-ms']) } });
+const c = await TestCluster.start({
+  scheduler: values.protocol === '1' ? { candidates: false } : { claimLeadMs: Number(values['claim-lead-ms']) },
+  ...(values.capacity ? { node: { capacity: Number(values.capacity) } } : {}),
+});
 const results: StepResult[] = [];
 let ceiling: CeilingRow[] = [];
 let leaderId = '';
@@ -83,6 +88,7 @@ try {
           'bench + receiver': process.pid,
         },
         etcd: c.etcd.endpoints[0],
+        nodes: Object.fromEntries(c.nodes.map((n) => [n.id, n.url])),
       },
       log,
     );

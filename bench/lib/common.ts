@@ -52,6 +52,12 @@ export interface StepResult {
   cpu?: Record<string, number>;
   /** etcd's work per firing due in the window (etcd-counters.ts), when a member was named. */
   etcd?: Record<string, number>;
+  /**
+   * Scheduled time to the start on each node (its last 1,000 starts, read at the window's end),
+   * when node URLs were given: what the received lateness owes to the node, the rest being the
+   * callback's way to the receiver.
+   */
+  started?: Record<string, { p50: number | null; p99: number | null }>;
 }
 
 /**
@@ -232,7 +238,7 @@ export function loadSettings(values: { full?: boolean; rates?: string; seconds?:
 export async function measureStep(
   rx: { hits: Hit[] },
   ids: string[],
-  s: { rate: number; seconds: number; mode: 'cron' | 'every'; warmupMs: number; settleMs: number; procs: Record<string, number | undefined>; etcd?: string },
+  s: { rate: number; seconds: number; mode: 'cron' | 'every'; warmupMs: number; settleMs: number; procs: Record<string, number | undefined>; etcd?: string; nodes?: Record<string, string> },
   log: (...a: unknown[]) => void,
 ): Promise<StepResult> {
   const idSet = new Set(ids);
@@ -254,8 +260,26 @@ export async function measureStep(
   await sleep(toMs - Date.now());
   const cpu = meter.stop();
   const etcd = before && s.etcd ? perFiring(before, await etcdCounters(s.etcd), ids.length * s.seconds) : undefined;
+  const started = s.nodes ? await nodeStarts(s.nodes) : undefined;
+  if (started) log(`started on the nodes (last 1,000 starts each, ms): ${JSON.stringify(started)}`);
   await sleep(s.settleMs);
-  return analyze(rx.hits, ids, fromMs, toMs, { rate: s.rate, tasks: ids.length, seconds: s.seconds, mode: s.mode, cpu, etcd });
+  return { ...analyze(rx.hits, ids, fromMs, toMs, { rate: s.rate, tasks: ids.length, seconds: s.seconds, mode: s.mode, cpu, etcd }), ...(started ? { started } : {}) };
+}
+
+/** Each node's own lateness of its recent starts (GET /api/v1/cluster: metrics.lateness). */
+async function nodeStarts(nodes: Record<string, string>): Promise<Record<string, { p50: number | null; p99: number | null }>> {
+  const out: Record<string, { p50: number | null; p99: number | null }> = {};
+  for (const [name, url] of Object.entries(nodes)) {
+    try {
+      const r = await fetch(`${url}/api/v1/cluster`, { signal: AbortSignal.timeout(5_000) });
+      const m = ((await r.json()) as { metrics?: { lateness?: { p50: number | null; p99: number | null }; rota_candidate_claims_total?: unknown } }).metrics;
+      if (m?.lateness) out[name] = { p50: m.lateness.p50, p99: m.lateness.p99 };
+      if (process.env.BENCH_DEBUG) console.error(name, JSON.stringify(m));
+    } catch {
+      // a node that does not answer is left out
+    }
+  }
+  return out;
 }
 
 /** A markdown table with a row per rate and a column per key of what `cells` picks from each row. */

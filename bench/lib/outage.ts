@@ -163,6 +163,13 @@ export class OutageObserver {
       windowFromMs,
       windowToMs,
     };
+    // Where the lateness sits: each second from just before the first event, by its hits.
+    const bySecond: string[] = [];
+    for (let t = Math.floor(firstMs / 1000) * 1000 - 1000; t < Math.min(windowToMs, firstMs + 20_000); t += 1000) {
+      const late = hits.filter((h) => h.scheduledMs === t).map((h) => h.receivedMs - h.scheduledMs).sort((a, b) => a - b);
+      if (late.length) bySecond.push(`${((t - firstMs) / 1000).toFixed(1)}s: p50 ${late[Math.floor(late.length / 2)]} max ${late[late.length - 1]}${late.length < ids.length ? ` (${late.length} hits)` : ''}`);
+    }
+    o.log(`${name}: lateness by second after the first event (ms): ${bySecond.join('; ')}`);
     o.log(`${name}: resume ${outage.resumeMs} ms, stalled ${stalledSeconds} s, missed ${outage.missed} ${JSON.stringify(missedBySecond)}, dup ${outage.duplicates}, twice ${outage.deliveredTwice}`);
     return { outage, hits, missed };
   }

@@ -4,7 +4,7 @@ import { decodeChunk, type PlanStore } from '../store/plan-store.js';
 import type { NodeFirings } from '../store/node-firings.js';
 import { K } from '../store/keys.js';
 import type { NodeSession } from '../store/session.js';
-import { claimAtMs, claimDecision, claimedFiring, type PlannedFiring } from '../domain/candidates.js';
+import { MAX_CANDIDATES, claimAtMs, claimDecision, claimedFiring, type PlannedFiring } from '../domain/candidates.js';
 import { handBack, sameFiring } from '../domain/firing-transitions.js';
 import { sureWrite, type ReadBack } from './sure.js';
 import type { Firing } from '../domain/firing.js';
@@ -92,7 +92,11 @@ export class Candidacy {
         reset: (kvs: Kv[]) => {
           this.heap.clear();
           this.waiting.clear();
-          for (const kv of kvs) this.addChunk(kv.value, this.d.clock.now());
+          const now = this.d.clock.now();
+          // A chunk whose newest instant is past even its last candidate's turn is not decoded:
+          // a node restarted under load finds a minute of plans (60,000 firings at 1,000/s).
+          const passed = now - (MAX_CANDIDATES - 1) * this.d.stepMs;
+          for (const kv of kvs) if (!(K.chunkNewestMs(kv.key) < passed)) this.addChunk(kv.value, now);
           this.arm();
         },
         event: (ev) => {

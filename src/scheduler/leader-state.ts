@@ -42,6 +42,28 @@ export interface CandidateOptions {
 }
 
 /**
+ * Planned instants the leader is settling outside `planned` (a plan write or a backstop look in
+ * flight): its mark on the plans (Backstop.settle) stays before each of them.
+ */
+export class Unsettled {
+  private readonly held = new Map<number, number>();
+  private seq = 0;
+
+  /** Holds `ms` (the earliest instant of the work in flight) until the returned release. */
+  hold(ms: number): () => void {
+    const id = ++this.seq;
+    this.held.set(id, ms);
+    return () => void this.held.delete(id);
+  }
+
+  min(): number {
+    let m = Infinity;
+    for (const ms of this.held.values()) if (ms < m) m = ms;
+    return m;
+  }
+}
+
+/**
  * What the leader's parts share while this node leads: the view the watches feed, the work
  * they mark, the fenced stores, time. `canWrite` and `fenced` are the two questions every
  * write asks first and after.
@@ -54,6 +76,7 @@ export class LeaderState {
   readonly plans: PlanStore;
   /** Planned firings (v2) not seen claimed yet, by firing key: the backstop looks at them after their candidates' turns. */
   readonly planned = new Map<string, PlannedFiring>();
+  readonly unsettled = new Unsettled();
   readonly candidates: CandidateOptions | null;
   readonly nodes: NodeStore;
   readonly random: () => number;

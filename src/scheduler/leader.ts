@@ -197,6 +197,7 @@ export class Leader {
       // Old plans go whether or not anything needed the backstop (it seldom does when every
       // planned firing is claimed: tying the prune to it left every chunk in etcd for good).
       await this.backstop.prune(this.clock.now());
+      await this.backstop.settle(this.clock.now());
       if (work.takeClaimCheck() || work.firings.size > 0) await this.repairs.repair();
     } finally {
       // Whatever failed (an etcd timeout), the timer stays armed for what is left.

@@ -144,8 +144,16 @@ export class TaskPlanning {
   }
 
   /** Writes candidate plans (protocol v2) and records the outcome, each planned firing for the backstop too; false when fenced. */
-  private writeCandidates(plans: CandidatePlan[]): Promise<boolean> {
-    return this.record(() => this.s.plans.writePlans(this.s.fence, plans), (p) => p.planned, (p) => p.planned.forEach((x) => this.expect(x)));
+  private async writeCandidates(plans: CandidatePlan[]): Promise<boolean> {
+    // Until they are in `planned`, the mark on the plans waits for these instants.
+    let earliest = Infinity;
+    for (const p of plans) for (const x of p.planned) if (x.scheduledMs < earliest) earliest = x.scheduledMs;
+    const release = this.s.unsettled.hold(earliest);
+    try {
+      return await this.record(() => this.s.plans.writePlans(this.s.fence, plans), (p) => p.planned, (p) => p.planned.forEach((x) => this.expect(x)));
+    } finally {
+      release();
+    }
   }
 
   /** The outcome of a plan write in the view: the cursors it moved, or the tasks to plan again. */

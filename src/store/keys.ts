@@ -8,6 +8,7 @@
  *   cursors/{id}                     schedule cursor: last scheduled ms (only moves forward)
  *   firings/{id}/{ms}[.r]            one firing: identity (task, scheduled ms, replica); deleted when done
  *   plans/{ms}-{tag}                 firings planned ahead with their candidates (v2), packed; {ms}: the newest in it
+ *   plans-settled                    the leader's mark: every planned instant before it was claimed or looked after (v2)
  *   inbox/{node}/f/{id}/{ms}[.r]     assignment of a firing to a node incarnation
  *   inbox/{node}/k/{runId}           kill request for a run on that node
  *   triggers/{id}/{ms}               manual trigger request, turned into a firing by the leader
@@ -48,6 +49,10 @@ export const K = {
   plans: 'plans/',
   /** A chunk of planned firings; named by its newest instant, so old chunks go in one range delete. */
   planChunk: (newestMs: number, tag: string) => `plans/${pad(newestMs)}-${tag}`,
+  /** The newest instant of a chunk, from its key (NaN for a key that is not a chunk's). */
+  chunkNewestMs: (key: string) => (key.startsWith('plans/') ? Number(key.slice(6, 19)) : NaN),
+  /** Outside `plans/` (the candidates watch that prefix, the prune deletes ranges of it). */
+  plansSettled: 'plans-settled',
   inbox: (node: string) => `inbox/${node}/`,
   assignment: (node: string, id: string, ms: number, replica = 0) => `inbox/${node}/f/${id}/${pad(ms)}${rep(replica)}`,
   killRequest: (node: string, runId: string) => `inbox/${node}/k/${runId}`,

@@ -70,6 +70,16 @@ export function decodeChunk(value: string): PlannedFiring[] {
   }));
 }
 
+/**
+ * The leader's mark on the plans (K.plansSettled): every planned firing of an instant before
+ * `ms`, in a chunk stored at or before `revision` (the mark's own), was claimed or looked after
+ * by the backstop. A new leader reads only what is past it.
+ */
+export interface Settled {
+  ms: number;
+  revision: number;
+}
+
 /** Rough bytes of one planned firing in a chunk (to pack chunks under etcd's request size). */
 const ROW_BYTES = 96;
 
@@ -117,10 +127,34 @@ export class PlanStore {
     return all.flatMap((x) => x!);
   }
 
-  /** Every planned firing still stored (a new leader's and a starting node's first look). */
-  async list(): Promise<{ planned: PlannedFiring[]; revision: number }> {
+  /**
+   * Every planned firing still stored (a new leader's first look), but those `settled` (the last
+   * leader's mark) says were claimed or looked after: a chunk written before the mark whose
+   * instants all precede it is not even decoded. A chunk written after the mark is read whole,
+   * whatever its instants (catch-up firings of past instants, a leader of another version).
+   */
+  async list(settled: Settled | null = null): Promise<{ planned: PlannedFiring[]; revision: number }> {
     const { kvs, revision } = await listPrefix(this.h, K.plans);
-    return { planned: kvs.flatMap((kv) => decodeChunk(kv.value)), revision };
+    const planned: PlannedFiring[] = [];
+    for (const kv of kvs) {
+      const before = settled !== null && kv.modRevision <= settled.revision;
+      if (before && K.chunkNewestMs(kv.key) < settled.ms) continue;
+      for (const p of decodeChunk(kv.value)) if (!before || p.scheduledMs >= settled.ms) planned.push(p);
+    }
+    return { planned, revision };
+  }
+
+  /** The leader's mark on the plans, with its revision (null: none written, or unreadable: everything is looked at). */
+  async settled(): Promise<Settled | null> {
+    const r = await this.h.ns.get(K.plansSettled).exec();
+    const kv = r.kvs[0];
+    const ms = kv ? Number(kv.value.toString()) : NaN;
+    return kv && Number.isFinite(ms) ? { ms, revision: Number(kv.mod_revision) } : null;
+  }
+
+  /** Leader: moves its mark on the plans (fenced). */
+  async settle(fence: Fence, ms: number): Promise<Guarded> {
+    return this.tx.commit(fence, [], [this.h.ns.put(K.plansSettled).value(String(ms))]);
   }
 
   /** The instants of one task still planned (stored, whether claimed since or not): the slots' "not run yet" from "lost". */

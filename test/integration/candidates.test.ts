@@ -116,6 +116,35 @@ describe('protocol v2: plans, candidate claims, backstop (integration, real etcd
     expect(await store.writePlans(fence, [plan(2, 50_000)])).to.equal(null);
   });
 
+  it("the leader's mark on the plans: a new leader's list leaves out what it covers, and reads whole a chunk written after it", async () => {
+    const fence = { key: 'election/t', createRevision: Number((await h.ns.put('election/t').value('n1').exec()).header.revision) };
+    const store = new PlanStore(h);
+    const revs = [await task('1'), await task('2')];
+    const cursor = async (id: string) => Number((await h.ns.get(K.cursor(id)).exec()).kvs[0]?.mod_revision ?? 0);
+    const plan = async (i: number, instants: number[]): Promise<CandidatePlan> => ({
+      taskId: String(i + 1),
+      cursor: { expectRev: await cursor(String(i + 1)), toMs: Math.max(...instants) },
+      planned: instants.map((ms) => planned(String(i + 1), ms, revs[i]!)),
+      skipped: [],
+    });
+    expect(await store.settled(), 'none written yet: everything is read').to.equal(null);
+    await store.writePlans(fence, [await plan(0, [1_000, 2_000]), await plan(1, [3_000])]); // one chunk, newest 3 s
+    await store.writePlans(fence, [await plan(0, [4_000, 5_000])]); // newest 5 s
+    expect(await store.settle(fence, 4_500)).to.equal('ok');
+    const mark = await store.settled();
+    expect(mark?.ms).to.equal(4_500);
+    // Written after the mark, of instants before it (catch-up firings, a leader of another version): read whole.
+    await store.writePlans(fence, [await plan(1, [500, 6_000])]);
+    const ids = (ps: PlannedFiring[]) => ps.map((p) => `${p.taskId}@${p.scheduledMs}`).sort();
+    expect(ids((await store.list(mark)).planned)).to.deep.equal(['1@5000', '2@500', '2@6000']);
+    expect(ids((await store.list()).planned), 'without the mark: all').to.deep.equal(['1@1000', '1@2000', '1@4000', '1@5000', '2@3000', '2@500', '2@6000']);
+    // Another leader's key: the mark does not move.
+    await h.ns.delete().key('election/t');
+    await h.ns.put('election/t').value('n2');
+    expect(await store.settle(fence, 9_000)).to.equal('fenced');
+    expect((await store.settled())?.ms).to.equal(4_500);
+  });
+
   it('backstop: writes the firing only when nobody claimed it, no run exists and the task is unchanged', async () => {
     const fence = { key: 'election/t', createRevision: Number((await h.ns.put('election/t').value('n1').exec()).header.revision) };
     const s = await node('n1');
@@ -189,6 +218,39 @@ describe('protocol v2: old plans leave etcd (one node, real etcd)', function () 
       await waitFor(async () => !(await listKeys(h, K.plans)).includes(first), 'the first chunk deleted', 120_000, 1000);
       expect(Date.now() - newestMs, 'not before its newest firing is a minute old').to.be.at.least(60_000);
       expect((await listKeys(h, K.plans)).length, 'the newer chunks stay').to.be.greaterThan(0);
+    } finally {
+      await node.stop();
+    }
+  });
+});
+
+/**
+ * The leader's mark on the plans moves with the claims, and every planned firing before it was
+ * claimed: a new leader that reads only what is past the mark misses none.
+ */
+describe("protocol v2: the leader's mark on the plans (one node, real etcd)", function () {
+  this.timeout(30_000);
+  it('moves forward as firings are claimed, and no planned firing before it is left unclaimed', async () => {
+    const { endpoint, prefix, handle: h } = await freshEtcd();
+    const node = await startNode(endpoint, prefix);
+    try {
+      const t0 = Date.now();
+      await api(node, 'POST', '/api/v1/tasks', { name: 'm', schedule: { cron: '* * * * * *' }, action: { process: { command: 'true' } } });
+      const store = new PlanStore(h);
+      const first = await waitFor(async () => (await store.settled())?.ms, 'a mark on the plans');
+      const later = await waitFor(async () => {
+        const m = await store.settled();
+        return m && m.ms >= first + 2_000 ? m : undefined;
+      }, 'the mark two seconds further', 15_000);
+      expect(later.ms, 'never ahead of the clock').to.be.at.most(Date.now());
+      expect(later.ms, 'not behind the firings already run').to.be.greaterThan(t0);
+      // Everything it covers ran (its first run record) or is running (its firing).
+      const covered = (await store.list()).planned.filter((p) => p.scheduledMs < later.ms);
+      expect(covered.length, 'instants before the mark').to.be.greaterThan(0);
+      for (const p of covered) {
+        const [firing, run] = await Promise.all([h.ns.get(K.firing(p.taskId, p.scheduledMs)).exec(), h.ns.get(K.run(p.taskId, p.scheduledMs, 1)).exec()]);
+        expect(firing.kvs.length + run.kvs.length, `${p.taskId}@${p.scheduledMs}`).to.be.greaterThan(0);
+      }
     } finally {
       await node.stop();
     }

@@ -302,7 +302,9 @@ export class TestCluster {
 
   async stop(): Promise<void> {
     TestCluster.live.delete(this);
-    await Promise.all(this.nodes.map((n) => n.kill()));
+    // A profiled node (ROTA_NODE_ARGS=--cpu-prof) writes its profile only when it exits by itself.
+    const profiled = process.env.ROTA_NODE_ARGS?.includes('--cpu-prof');
+    await Promise.all(this.nodes.map((n) => (profiled ? n.stop().then(() => undefined) : n.kill())));
     for (const n of this.nodes) n.cleanup();
     await this.etcd.stop();
   }
