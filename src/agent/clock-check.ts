@@ -3,7 +3,7 @@ import { ClockStore, type ClockRecord } from '../store/clock-store.js';
 import { K } from '../store/keys.js';
 import { watchPrefix, type PrefixWatch } from '../store/watch.js';
 import type { NodeSession } from '../store/session.js';
-import { clockOffsetMs, clockSkewed } from '../domain/clock-skew.js';
+import { clockBounds, clockOffsetMs, midpoint, surelySkewed, type ClockBounds } from '../domain/clock-skew.js';
 import type { Clock } from '../domain/clock.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
@@ -29,16 +29,21 @@ export interface ClockCheckOptions {
 
 /**
  * This node's clock against the others' (domain/clock-skew.ts). Each node publishes its clock
- * every `everyMs` under its lease and watches the others'. A reading arrives some milliseconds
- * after it was written, later when the watch stream lags under load: the node measures that lag
- * on its own readings coming back and takes it off the others', so a slow stream is not taken
- * for a clock that is off. Skewed (off by more than `maxSkewMs` twice in a row): the agent claims
- * nothing, the node says so in its record (/api/v1/nodes, `rota nodes ls`, the dashboard) and
- * in /metrics, until it is back within the threshold.
+ * every `everyMs` under its lease, with how late each other node's last reading reached it, and
+ * watches the others'. A reading arrives some milliseconds after it was taken, seconds when a
+ * node's writes or watch lag under load; a pair of readings, one each way, bounds the difference
+ * of two clocks whatever the delays (clockBounds), and only a difference beyond the threshold
+ * within those bounds counts. A node of an older version publishes no `seen`: its readings are
+ * corrected by this node's own lag (measured on its readings coming back), as before. Skewed
+ * (surely off by more than `maxSkewMs`, twice in a row): the agent claims nothing, the node says
+ * so in its record (/api/v1/nodes, `rota nodes ls`, the dashboard) and in /metrics, until it is
+ * back within the threshold.
  */
 export class ClockCheck {
   private readonly store: ClockStore;
-  private readonly others = new Map<string, { diffMs: number; atMs: number }>();
+  private readonly others = new Map<string, { bounds: ClockBounds; atMs: number }>();
+  /** How late each other node's last reading arrived (my clock at arrival - its reading). */
+  private readonly late = new Map<string, number>();
   private lagMs = 0;
   private over = 0;
   private timer: NodeJS.Timeout | null = null;
@@ -66,7 +71,7 @@ export class ClockCheck {
         reset: () => undefined,
         event: (ev) => {
           if (ev.type === 'put') this.seen(ev.value);
-          else this.others.delete(decodeURIComponent(ev.key.slice(K.clocks.length)));
+          else this.forget(decodeURIComponent(ev.key.slice(K.clocks.length)));
         },
       },
       this.p.log,
@@ -94,14 +99,25 @@ export class ClockCheck {
       this.lagMs = Math.max(0, now - r.ms);
       return;
     }
-    this.others.set(r.node, { diffMs: r.ms - (now - this.lagMs), atMs: now });
+    const mineLate = now - r.ms;
+    this.late.set(r.node, mineLate);
+    const theirsLate = r.seen?.[this.me];
+    const estimate = r.ms - (now - this.lagMs);
+    const bounds = theirsLate !== undefined ? clockBounds(mineLate, theirsLate) : { loMs: estimate, hiMs: estimate };
+    this.others.set(r.node, { bounds, atMs: now });
+  }
+
+  private forget(node: string): void {
+    this.others.delete(node);
+    this.late.delete(node);
   }
 
   private assess(): void {
     const now = this.p.clock.now();
-    for (const [node, o] of this.others) if (now - o.atMs > 3 * this.opts.everyMs) this.others.delete(node);
-    this.offsetMs = clockOffsetMs([...this.others.values()].map((o) => o.diffMs));
-    this.over = clockSkewed(this.offsetMs, this.opts.maxSkewMs) ? this.over + 1 : 0;
+    for (const [node, o] of this.others) if (now - o.atMs > 3 * this.opts.everyMs) this.forget(node);
+    const bounds = [...this.others.values()].map((o) => o.bounds);
+    this.offsetMs = clockOffsetMs(bounds.map(midpoint));
+    this.over = surelySkewed(bounds, this.opts.maxSkewMs) ? this.over + 1 : 0;
     const skewed = this.over >= 2;
     if (skewed !== this.skewed) {
       if (skewed) this.p.log.error({ offsetMs: this.offsetMs, maxSkewMs: this.opts.maxSkewMs }, "this node's clock is off from the others': it claims nothing until it is back (run chrony or NTP)");
@@ -116,6 +132,6 @@ export class ClockCheck {
 
   private async publish(): Promise<void> {
     this.assess();
-    await this.store.publish(this.p.session.leaseNumeric, { node: this.me, ms: this.p.clock.now(), offsetMs: this.offsetMs, skewed: this.skewed });
+    await this.store.publish(this.p.session.leaseNumeric, { node: this.me, ms: this.p.clock.now(), offsetMs: this.offsetMs, skewed: this.skewed, seen: Object.fromEntries(this.late) });
   }
 }

@@ -79,9 +79,21 @@ export function claimAtMs(p: PlannedFiring, nodeId: string, stepMs: number, lead
   return rank === 0 ? p.scheduledMs - leadMs : p.scheduledMs + rank * stepMs;
 }
 
-/** When the leader looks at a planned firing that no candidate has claimed. */
-export function backstopAtMs(p: PlannedFiring, stepMs: number): number {
-  return p.scheduledMs + Math.max(1, p.candidates.length) * stepMs + BACKSTOP_SLACK_MS;
+/** The backstop's wait stretches by at most this much when claims are slow (backstopAtMs). */
+export const MAX_BACKSTOP_STRETCH_MS = 4_000;
+
+/**
+ * When the leader looks at a planned firing that no candidate has claimed: after the last
+ * candidate's turn and a slack, or, while claims reach the leader late (`slowMs`: the slowest
+ * recent one, from the instant to the leader seeing it), after twice that, at most
+ * MAX_BACKSTOP_STRETCH_MS more. Under overload every claim came after the fixed wait and the
+ * leader read back nearly every firing (70,000 reads in a minute at 2,000 firings/s, on the
+ * busiest node), feeding the overload; a dead candidate's turn passes to the next one without
+ * the backstop, so the stretch costs a failover nothing.
+ */
+export function backstopAtMs(p: PlannedFiring, stepMs: number, slowMs = 0): number {
+  const base = Math.max(1, p.candidates.length) * stepMs + BACKSTOP_SLACK_MS;
+  return p.scheduledMs + Math.max(base, Math.min(base + MAX_BACKSTOP_STRETCH_MS, 2 * slowMs));
 }
 
 export interface CandidateState {

@@ -22,7 +22,8 @@ export function slowerClaim(prev: SlowClaim, sampleMs: number, nowMs: number, ha
   return { delayMs: Math.max(sampleMs, decayed(prev, nowMs, halfLifeMs)), atMs: nowMs };
 }
 
-function decayed(s: SlowClaim, nowMs: number, halfLifeMs: number): number {
+/** Pure: the slowest recent claim as of nowMs (decayed by half-lives since it was seen). */
+export function decayed(s: SlowClaim, nowMs: number, halfLifeMs = CLAIM_DELAY_HALF_LIFE_MS): number {
   return s.delayMs * 0.5 ** (Math.max(0, nowMs - s.atMs) / halfLifeMs);
 }
 

@@ -1,6 +1,7 @@
 import { K } from '../store/keys.js';
 import { newFiring } from '../domain/firing.js';
 import { backstopAtMs, type PlannedFiring } from '../domain/candidates.js';
+import { decayed, slowerClaim, type SlowClaim } from '../domain/claims.js';
 import { RETRY_MS, type LeaderState } from './leader-state.js';
 
 /** Planned firings older than this are forgotten by the leader and their chunks deleted. */
@@ -29,6 +30,8 @@ export class Backstop {
   private loaded = false;
   private settledMs = -Infinity;
   private settleAtMs = 0;
+  /** The slowest recent claim, from its instant to this leader seeing it (stretches the wait: backstopAtMs). */
+  private slow: SlowClaim = { delayMs: 0, atMs: 0 };
 
   constructor(private readonly s: LeaderState) {}
 
@@ -84,7 +87,17 @@ export class Backstop {
 
   /** A firing of a planned instant showed up (a claim): nothing to look after. */
   claimed(key: string): void {
-    if (this.s.planned.delete(key)) this.s.work.backstopAt(key, null);
+    const p = this.s.planned.get(key);
+    if (!p) return;
+    this.s.planned.delete(key);
+    this.s.work.backstopAt(key, null);
+    const now = this.s.clock.now();
+    if (p.trigger === 'schedule') this.slow = slowerClaim(this.slow, now - p.scheduledMs, now);
+  }
+
+  /** When the backstop looks at `p` as things stand (claims slow now: later). */
+  dueMs(p: PlannedFiring): number {
+    return backstopAtMs(p, this.s.candidates?.stepMs ?? 0, decayed(this.slow, this.s.clock.now()));
   }
 
   /** The planned firings whose candidates' turns have passed. */
@@ -110,6 +123,12 @@ export class Backstop {
     for (const key of keys) {
       const p = planned.get(key);
       if (!p) continue;
+      // Claims have grown slow since it was planned: its look waits for them (no read now).
+      const due = this.dueMs(p);
+      if (due > now) {
+        work.backstopAt(key, due);
+        continue;
+      }
       planned.delete(key);
       if (view.firings.has(key)) {
         metrics.backstop('ran');

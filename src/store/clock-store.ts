@@ -11,6 +11,8 @@ export interface ClockRecord {
   offsetMs: number | null;
   /** Off by more than the threshold: it claims nothing until it is back. */
   skewed: boolean;
+  /** By node id: how late (by this node's clock) that node's last reading arrived here; the other end of each pair's bounds (domain/clock-skew.ts clockBounds). */
+  seen?: Record<string, number>;
 }
 
 /** clocks/{node}: each node's clock reading, written every few seconds under its lease. */

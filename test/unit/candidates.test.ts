@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { backstopAtMs, claimAtMs, claimDecision, claimedFiring, lateUntilMs, rankCandidates, usesCandidates, type CandidateState, type PlannedFiring } from '../../src/domain/candidates.js';
+import { MAX_BACKSTOP_STRETCH_MS, backstopAtMs, claimAtMs, claimDecision, claimedFiring, lateUntilMs, rankCandidates, usesCandidates, type CandidateState, type PlannedFiring } from '../../src/domain/candidates.js';
 import type { NodeInfo } from '../../src/domain/placement.js';
 import { DEFAULT_POLICIES } from '../../src/domain/task.js';
 import { T0, aTask } from '../support/task.js';
@@ -25,6 +25,14 @@ describe('protocol v2: candidates (pure)', () => {
     expect(['a', 'b', 'c', 'x'].map((n) => claimAtMs(p, n, 250))).to.deep.equal([NOW, NOW + 250, NOW + 500, null]);
     expect(['a', 'b'].map((n) => claimAtMs(p, n, 250, 100))).to.deep.equal([NOW - 100, NOW + 250]);
     expect(backstopAtMs(p, 250)).to.equal(NOW + 3 * 250 + 500);
+  });
+
+  it('the backstop waits longer while claims reach the leader late: twice the slowest recent one, at most 4 s more', () => {
+    const p = planned();
+    const base = 3 * 250 + 500;
+    expect(backstopAtMs(p, 250, 300), 'claims quick: the fixed wait').to.equal(NOW + base);
+    expect(backstopAtMs(p, 250, 2_000), 'claims seen 2 s after their instants').to.equal(NOW + 4_000);
+    expect(backstopAtMs(p, 250, 60_000), 'capped').to.equal(NOW + base + MAX_BACKSTOP_STRETCH_MS);
   });
 
   it('the latest start follows the misfire policy', () => {
