@@ -57,7 +57,15 @@ export interface StepResult {
    * when node URLs were given: what the received lateness owes to the node, the rest being the
    * callback's way to the receiver.
    */
-  started?: Record<string, { p50: number | null; p99: number | null }>;
+  started?: Record<string, NodeStarts>;
+}
+
+/** A node's view of its starts: its recent lateness, its claims by candidate rank and its backstop looks (cumulative counters). */
+export interface NodeStarts {
+  p50: number | null;
+  p99: number | null;
+  claimsByRank: Record<string, number>;
+  backstops: Record<string, number>;
 }
 
 /**
@@ -261,20 +269,25 @@ export async function measureStep(
   const cpu = meter.stop();
   const etcd = before && s.etcd ? perFiring(before, await etcdCounters(s.etcd), ids.length * s.seconds) : undefined;
   const started = s.nodes ? await nodeStarts(s.nodes) : undefined;
-  if (started) log(`started on the nodes (last 1,000 starts each, ms): ${JSON.stringify(started)}`);
+  if (started) log(`on the nodes (start lateness of the last 1,000 starts, ms; claims by rank and backstop looks since the node started): ${JSON.stringify(started)}`);
   await sleep(s.settleMs);
   return { ...analyze(rx.hits, ids, fromMs, toMs, { rate: s.rate, tasks: ids.length, seconds: s.seconds, mode: s.mode, cpu, etcd }), ...(started ? { started } : {}) };
 }
 
-/** Each node's own lateness of its recent starts (GET /api/v1/cluster: metrics.lateness). */
-async function nodeStarts(nodes: Record<string, string>): Promise<Record<string, { p50: number | null; p99: number | null }>> {
-  const out: Record<string, { p50: number | null; p99: number | null }> = {};
+/** A labelled counter of GET /api/v1/cluster's metrics (one value, or one per label value) by `label`. */
+function byLabel(v: unknown, label: string): Record<string, number> {
+  const rows = Array.isArray(v) ? v : v && typeof v === 'object' ? [v] : [];
+  return Object.fromEntries(rows.map((r: Record<string, unknown>) => [String(r[label]), Number(r.value)]));
+}
+
+/** Each node's own lateness of its recent starts, its claims by rank and backstop looks (GET /api/v1/cluster: metrics). */
+async function nodeStarts(nodes: Record<string, string>): Promise<Record<string, NodeStarts>> {
+  const out: Record<string, NodeStarts> = {};
   for (const [name, url] of Object.entries(nodes)) {
     try {
       const r = await fetch(`${url}/api/v1/cluster`, { signal: AbortSignal.timeout(5_000) });
-      const m = ((await r.json()) as { metrics?: { lateness?: { p50: number | null; p99: number | null }; rota_candidate_claims_total?: unknown } }).metrics;
-      if (m?.lateness) out[name] = { p50: m.lateness.p50, p99: m.lateness.p99 };
-      if (process.env.BENCH_DEBUG) console.error(name, JSON.stringify(m));
+      const m = ((await r.json()) as { metrics?: Record<string, unknown> & { lateness?: { p50: number | null; p99: number | null } } }).metrics;
+      if (m?.lateness) out[name] = { p50: m.lateness.p50, p99: m.lateness.p99, claimsByRank: byLabel(m.rota_candidate_claims_total, 'rank'), backstops: byLabel(m.rota_planned_backstops_total, 'outcome') };
     } catch {
       // a node that does not answer is left out
     }
