@@ -93,7 +93,8 @@ export class Candidacy {
           this.heap.clear();
           this.waiting.clear();
           const now = this.d.clock.now();
-          // A chunk whose newest instant is past even its last candidate's turn is not decoded:
+          // A chunk whose newest instant is past even its last candidate's turn (a firing has at
+          // most MAX_CANDIDATES: domain/candidates.ts rankCandidates) is not decoded:
           // a node restarted under load finds a minute of plans (60,000 firings at 1,000/s).
           const passed = now - (MAX_CANDIDATES - 1) * this.d.stepMs;
           for (const kv of kvs) if (!(K.chunkNewestMs(kv.key) < passed)) this.addChunk(kv.value, now);

@@ -104,7 +104,10 @@ export class ClockCheck {
     const theirsLate = r.seen?.[this.me];
     const estimate = r.ms - (now - this.lagMs);
     const bounds = theirsLate !== undefined ? clockBounds(mineLate, theirsLate) : { loMs: estimate, hiMs: estimate };
-    this.others.set(r.node, { bounds, atMs: now });
+    // Bounds that contradict each other: one of the two clocks stepped between the two readings
+    // (NTP corrected it); no judgement on this pair until the next readings.
+    if (bounds.loMs > bounds.hiMs) this.others.delete(r.node);
+    else this.others.set(r.node, { bounds, atMs: now });
   }
 
   private forget(node: string): void {

@@ -1,6 +1,6 @@
 import { K } from '../store/keys.js';
 import { newFiring } from '../domain/firing.js';
-import { backstopAtMs, type PlannedFiring } from '../domain/candidates.js';
+import { backstopAtMs, claimAtMs, type PlannedFiring } from '../domain/candidates.js';
 import { decayed, slowerClaim, type SlowClaim } from '../domain/claims.js';
 import { RETRY_MS, type LeaderState } from './leader-state.js';
 
@@ -85,14 +85,19 @@ export class Backstop {
     }
   }
 
-  /** A firing of a planned instant showed up (a claim): nothing to look after. */
-  claimed(key: string): void {
+  /**
+   * A firing of a planned instant showed up (a claim): nothing to look after. `node`: the
+   * claimer, as the watch event says (none from a listing): how late the claim reached this
+   * leader after that candidate's turn, for the backstop's wait.
+   */
+  claimed(key: string, node?: string): void {
     const p = this.s.planned.get(key);
     if (!p) return;
     this.s.planned.delete(key);
     this.s.work.backstopAt(key, null);
+    const turn = node !== undefined && p.trigger === 'schedule' ? claimAtMs(p, node, this.s.candidates?.stepMs ?? 0) : null;
     const now = this.s.clock.now();
-    if (p.trigger === 'schedule') this.slow = slowerClaim(this.slow, now - p.scheduledMs, now);
+    if (turn !== null) this.slow = slowerClaim(this.slow, now - turn, now);
   }
 
   /** When the backstop looks at `p` as things stand (claims slow now: later). */

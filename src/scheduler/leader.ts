@@ -150,7 +150,7 @@ export class Leader {
     }
     if (s === 'firings') {
       work.firings.add(id);
-      if (ev.type === 'put') this.backstop.claimed(id);
+      if (ev.type === 'put') this.backstop.claimed(id, view.firings.get(id)?.value.node);
       if (ev.type === 'delete') for (const k of view.unassigned) work.firings.add(k); // deps may be free now
       const p = parseFiringKey(id);
       const task = p && view.tasks.get(p.taskId)?.value;

@@ -149,11 +149,14 @@ export class TaskPlanning {
     let earliest = Infinity;
     for (const p of plans) for (const x of p.planned) if (x.scheduledMs < earliest) earliest = x.scheduledMs;
     const release = this.s.unsettled.hold(earliest);
-    try {
-      return await this.record(() => this.s.plans.writePlans(this.s.fence, plans), (p) => p.planned, (p) => p.planned.forEach((x) => this.expect(x)));
-    } finally {
-      release();
-    }
+    // When the write throws (an etcd error), the hold is never released: some of these chunks
+    // may be stored (another transaction of the write committed, or this one after its timeout)
+    // without this leader holding their firings, and its retry plans past them once their cursors
+    // moved. So the mark stays before them for as long as this node leads, and the next leader
+    // reads them.
+    const written = await this.record(() => this.s.plans.writePlans(this.s.fence, plans), (p) => p.planned, (p) => p.planned.forEach((x) => this.expect(x)));
+    release();
+    return written;
   }
 
   /** The outcome of a plan write in the view: the cursors it moved, or the tasks to plan again. */
