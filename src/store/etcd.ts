@@ -1,5 +1,5 @@
 import { Etcd3, isRecoverableError, type Namespace } from 'etcd3';
-import { circuitBreaker, ConsecutiveBreaker, handleWhen, retry, type IBackoff, type IRetryBackoffContext } from 'cockatiel';
+import { circuitBreaker, ConsecutiveBreaker, handleWhen, type retry } from 'cockatiel';
 import { InterceptingCall, type Interceptor } from '@grpc/grpc-js';
 import { storeFault } from './errors.js';
 
@@ -64,19 +64,40 @@ const noLeader = (err: Error): boolean => /no leader/.test(err.message);
 /** A failure to reach a member at all (down, refusing connections): the next one is tried at once. */
 const unreachable = (err: Error): boolean => /No connection established|ECONNREFUSED|ECONNRESET|EHOSTUNREACH/.test(err.message);
 
+/** Retries after an answer etcd cannot serve now, each after a pause (memberRetries). */
+export const MAX_PAUSED_RETRIES = 12;
+/** Retries on the next member after one that could not be reached, at once (memberRetries). */
+export const MAX_MEMBER_SKIPS = 12;
+
 /**
- * The pause before each retry of a call: none when the member could not be reached (the next
- * one is tried at once, as etcd3 did), but after an answer that etcd cannot serve it now ("no
- * leader", "leader changed", a timeout: an election, or a member cut off from its quorum) 200 ms
- * doubling to 2 s (200, 400, 800, 1600, 2000, ...: up to ~19 s over 12 retries), longer than an
- * etcd election takes on a loaded machine (8 retries, ~11 s at most, were once not enough in a
- * full make test). Calls used to wait an election out inside etcd.
+ * etcd3's global policy: a call that failed on one member is tried on the next. When the member
+ * could not be reached (down, refusing connections) the next one is tried at once, as etcd3 did;
+ * after an answer that etcd cannot serve it now ("no leader", "leader changed", a timeout: an
+ * election, or a member cut off from its quorum) after 200 ms doubling to 2 s (200, 400, 800,
+ * 1600, 2000, ...: up to ~19 s over 12 retries), longer than an etcd election takes on a loaded
+ * machine; calls used to wait an election out inside etcd. The two have separate budgets: with
+ * one budget of 12, the at-once retries on a killed member used it up while the others were
+ * still electing, and a put failed during an etcd leader change in a full make test. A refusal
+ * that is not transient (NOSPACE, a bad request) is not retried.
  */
-function retryPauses(waits: number): { next(ctx: IRetryBackoffContext<unknown>): IBackoff<IRetryBackoffContext<unknown>> } {
+export function memberRetries(sleep: (ms: number) => Promise<void> = (ms) => new Promise((r) => setTimeout(r, ms))) {
   return {
-    next: (ctx) => {
-      const waitOut = 'error' in ctx.result && !unreachable(ctx.result.error);
-      return { duration: waitOut ? Math.min(2_000, 200 * 2 ** waits) : 0, next: (c) => retryPauses(waitOut ? waits + 1 : waits).next(c) };
+    async execute<T>(fn: (ctx: { attempt: number; signal: AbortSignal }) => PromiseLike<T> | T, signal: AbortSignal = new AbortController().signal): Promise<T> {
+      let paused = 0;
+      let skipped = 0;
+      for (let attempt = 0; ; attempt++) {
+        try {
+          return await fn({ attempt, signal });
+        } catch (err) {
+          if (!(err instanceof Error) || !transient(err) || signal.aborted) throw err;
+          if (unreachable(err)) {
+            if (++skipped > MAX_MEMBER_SKIPS) throw err;
+            continue;
+          }
+          if (++paused > MAX_PAUSED_RETRIES) throw err;
+          await sleep(Math.min(2_000, 200 * 2 ** (paused - 1)));
+        }
+      }
     },
   };
 }
@@ -111,8 +132,8 @@ export function connectEtcd(opts: EtcdOptions): EtcdHandle {
       // says it for a moment, and three of them in a row would shut each member out for 5 s.
       host: () => circuitBreaker(handleWhen((e) => transient(e) && !noLeader(e)), { halfOpenAfter: 5_000, breaker: new ConsecutiveBreaker(3) }),
       // Retried on the next member: at once when it could not be reached, after a growing pause
-      // when it answered that it cannot serve now (retryPauses).
-      global: retry(handleWhen(transient), { maxAttempts: 12, backoff: retryPauses(0) }),
+      // when it answered that it cannot serve now (memberRetries).
+      global: memberRetries() as unknown as ReturnType<typeof retry>,
     },
   });
   const ns = client.namespace(opts.prefix);
