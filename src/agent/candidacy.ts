@@ -53,6 +53,8 @@ export interface CandidacyDeps {
   /** This node's clock is off from the others' (agent/clock-check.ts). */
   skewed(): boolean;
   inflight(): number;
+  /** The other nodes that say they are full (agent/clock-check.ts fullPeers). */
+  fullPeers(): ReadonlySet<string>;
   /** Runs a planned firing this node is to claim now (the agent's slot: claim, run, outcome). */
   take(running: Firing, claim: () => Promise<Claimed>): void;
 }
@@ -73,6 +75,8 @@ export class Candidacy {
   private readonly tasks = new Map<string, { rev: number; task: Task }>();
   private timerAt = 0;
   private closed = false;
+  /** Full at a turn since tookFull last asked. */
+  private wasFull = false;
 
   constructor(private readonly d: CandidacyDeps) {}
 
@@ -154,7 +158,8 @@ export class Candidacy {
     // What ran here before this turn: the firings of one instant (a burst of hundreds on the
     // second boundary) do not count against each other, or all but the first `capacity` of them
     // would wait for the last candidate.
-    const me = { nodeId: this.nodeId, alive: this.d.session.alive(), draining: this.d.draining(), skewed: this.d.skewed(), inflight: this.d.inflight(), capacity: this.d.capacity };
+    const me = { nodeId: this.nodeId, alive: this.d.session.alive(), draining: this.d.draining(), skewed: this.d.skewed(), inflight: this.d.inflight(), capacity: this.d.capacity, fullPeers: this.d.fullPeers() };
+    if (me.inflight >= me.capacity) this.wasFull = true;
     for (const key of this.heap.takeDue(now)) {
       const p = this.waiting.get(key);
       this.waiting.delete(key);
@@ -163,6 +168,13 @@ export class Candidacy {
       if (decision === 'claim') void this.claim(p);
     }
     this.arm();
+  }
+
+  /** Whether this node has been full at a turn since the last call, or is now (published with its clock reading). */
+  tookFull(): boolean {
+    const full = this.wasFull || this.d.inflight() >= this.d.capacity;
+    this.wasFull = false;
+    return full;
   }
 
   private async claim(p: PlannedFiring): Promise<void> {

@@ -41,7 +41,7 @@ describe('protocol v2: candidates (pure)', () => {
     expect(lateUntilMs({ mode: 'run-all', graceMs: 5_000, windowMs: 1_000, maxCount: 1 }, NOW)).to.equal(NOW + 5_000);
   });
 
-  it('a candidate passes while it cannot take work or is full (unless last); nobody claims past the latest start', () => {
+  it('a candidate passes while it cannot take work, or is full while a later one may have room; nobody claims past the latest start', () => {
     const me = (over: Partial<CandidateState>): CandidateState => ({ nodeId: 'a', alive: true, draining: false, inflight: 0, capacity: 10, ...over });
     const table: [Partial<CandidateState>, number, ReturnType<typeof claimDecision>][] = [
       [{}, NOW, 'claim'],
@@ -49,6 +49,11 @@ describe('protocol v2: candidates (pure)', () => {
       [{ draining: true }, NOW, 'pass'],
       [{ inflight: 10 }, NOW, 'pass'],
       [{ nodeId: 'c', inflight: 10 }, NOW, 'claim'], // the last candidate takes it even when full
+      [{ inflight: 10, fullPeers: new Set(['b', 'c']) }, NOW, 'claim'], // every later one full too: passing would only delay it
+      [{ inflight: 10, fullPeers: new Set(['c']) }, NOW, 'pass'], // b may have room
+      [{ nodeId: 'b', inflight: 10, fullPeers: new Set(['c']) }, NOW, 'claim'],
+      [{ nodeId: 'b', inflight: 10, fullPeers: new Set(['a']) }, NOW, 'pass'], // c may have room; a's turn is past
+      [{ fullPeers: new Set(['b', 'c']) }, NOW, 'claim'],
       [{}, NOW + 60_001, 'late'],
     ];
     for (const [over, at, want] of table) expect(claimDecision(planned(), me(over), at), JSON.stringify(over)).to.equal(want);
