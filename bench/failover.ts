@@ -81,6 +81,8 @@ interface Row extends Outage {
   newLeader?: string;
   /** Hits later than onTimeMs, by the run's trigger (Rota only). */
   lateByTrigger?: Record<string, number>;
+  /** The same hits by the node that ran them and when the run started (its record's startedMs - the instant, in steps of 250 ms): a late start (a backstop, a late claim) or a late delivery (Rota only). */
+  lateByStart?: Record<string, number>;
   /** Missed pairs by what the first attempt's run record says: state, trigger, node, message (Rota only). */
   missedByRun?: Record<string, number>;
 }
@@ -154,17 +156,20 @@ async function disrupt(s: Scenario): Promise<Disruption[]> {
   return [await d, await restarted];
 }
 
-/** Counts hits later than onTimeMs by their run's trigger (at most `max` lookups). */
-async function lateTriggers(hits: Hit[], max = 3000): Promise<Record<string, number>> {
+/** Counts hits later than onTimeMs by their run's trigger, and by where and when the run started (at most `max` lookups). */
+async function lateRuns(hits: Hit[], max = 3000): Promise<{ byTrigger: Record<string, number>; byStart: Record<string, number> }> {
   const late = hits.filter((h) => h.receivedMs - h.scheduledMs >= onTimeMs);
-  const out: Record<string, number> = {};
+  const byTrigger: Record<string, number> = {};
+  const byStart: Record<string, number> = {};
   await pool(late.slice(0, max), 8, async (h) => {
     const r = await c.api('GET', `/api/v1/runs/${h.runId}`).catch(() => null);
     const k = r?.status === 200 ? String(r.body.trigger) : 'unknown';
-    out[k] = (out[k] ?? 0) + 1;
+    byTrigger[k] = (byTrigger[k] ?? 0) + 1;
+    const started = r?.status === 200 && typeof r.body.startedMs === 'number' ? `started +${Math.floor((r.body.startedMs - h.scheduledMs) / 250) * 250} ms on ${r.body.node}` : 'unknown';
+    byStart[started] = (byStart[started] ?? 0) + 1;
   });
-  if (late.length > max) out['not looked up'] = late.length - max;
-  return out;
+  if (late.length > max) byTrigger['not looked up'] = byStart['not looked up'] = late.length - max;
+  return { byTrigger, byStart };
 }
 
 /** Tallies missed pairs by what the first attempt's run record says (at most `max` lookups). */
@@ -186,8 +191,9 @@ async function runScenario(observer: OutageObserver, s: Scenario): Promise<Row> 
     oldLeader = (await c.leader()).id;
     return disrupt(s);
   });
-  const row: Row = { ...outage, scenario: s, oldLeader, newLeader: (await c.leader()).id, lateByTrigger: await lateTriggers(hits), missedByRun: await missedRuns(missed) };
-  log(`${s}: late ${JSON.stringify(row.lateByTrigger)}, missed ${JSON.stringify(row.missedByRun)}`);
+  const late = await lateRuns(hits);
+  const row: Row = { ...outage, scenario: s, oldLeader, newLeader: (await c.leader()).id, lateByTrigger: late.byTrigger, lateByStart: late.byStart, missedByRun: await missedRuns(missed) };
+  log(`${s}: late ${JSON.stringify(row.lateByTrigger)} (${JSON.stringify(row.lateByStart)}), missed ${JSON.stringify(row.missedByRun)}`);
   return row;
 }
 
