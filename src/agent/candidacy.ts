@@ -4,7 +4,7 @@ import { decodeChunk, type PlanStore } from '../store/plan-store.js';
 import type { NodeFirings } from '../store/node-firings.js';
 import { K } from '../store/keys.js';
 import type { NodeSession } from '../store/session.js';
-import { MAX_CANDIDATES, claimAtMs, claimDecision, claimedFiring, type PlannedFiring } from '../domain/candidates.js';
+import { MAX_CANDIDATES, claimAtMs, claimDecision, claimedFiring, turnStretchMs, type PlannedFiring } from '../domain/candidates.js';
 import { handBack, sameFiring } from '../domain/firing-transitions.js';
 import { sureWrite, type ReadBack } from './sure.js';
 import type { Firing } from '../domain/firing.js';
@@ -55,9 +55,14 @@ export interface CandidacyDeps {
   inflight(): number;
   /** The other nodes that say they are full (agent/clock-check.ts fullPeers). */
   fullPeers(): ReadonlySet<string>;
+  /** How late another node says its recent claims land after their turns (agent/clock-check.ts claimMsOf; 0 unknown). */
+  claimMsOf(node: string): number;
   /** Runs a planned firing this node is to claim now (the agent's slot: claim, run, outcome). */
   take(running: Firing, claim: () => Promise<Claimed>): void;
 }
+
+/** Claims kept between two clock readings for their percentile (a reading every 2 s; 2,000 claims/s on one node is beyond this machine). */
+const MAX_CLAIM_SAMPLES = 8_192;
 
 /**
  * The node's side of protocol v2 (domain/candidates.ts): it watches the leader's plans, keeps
@@ -77,6 +82,8 @@ export class Candidacy {
   private closed = false;
   /** Full at a turn since tookFull last asked. */
   private wasFull = false;
+  /** Each claim since tookClaimMs last asked: from its turn to its outcome (ms). */
+  private claimMs: number[] = [];
 
   constructor(private readonly d: CandidacyDeps) {}
 
@@ -162,12 +169,26 @@ export class Candidacy {
     if (me.inflight >= me.capacity) this.wasFull = true;
     for (const key of this.heap.takeDue(now)) {
       const p = this.waiting.get(key);
-      this.waiting.delete(key);
       if (!p) continue;
+      // The candidates before this one say their claims land late (overload): look when theirs
+      // would have landed, not a step after their turn, or this node races them.
+      const at = (claimAtMs(p, this.nodeId, this.d.stepMs, this.d.leadMs) ?? now) + turnStretchMs(p, this.nodeId, this.d.stepMs, this.d.claimMsOf);
+      if (at > now) {
+        this.heap.set(key, at);
+        continue;
+      }
+      this.waiting.delete(key);
       const decision = claimDecision(p, me, now);
       if (decision === 'claim') void this.claim(p);
     }
     this.arm();
+  }
+
+  /** The 90th percentile of this node's claims since the last call, from turn to outcome, ms (0: none); published with its clock reading. */
+  tookClaimMs(): number {
+    const xs = this.claimMs.sort((a, b) => a - b);
+    this.claimMs = [];
+    return xs.length === 0 ? 0 : xs[Math.min(xs.length - 1, Math.floor(xs.length * 0.9))]!;
   }
 
   /** Whether this node has been full at a turn since the last call, or is now (published with its clock reading). */
@@ -179,7 +200,8 @@ export class Candidacy {
 
   private async claim(p: PlannedFiring): Promise<void> {
     const rank = p.candidates.indexOf(this.nodeId);
-    const overdue = this.d.clock.now() - (claimAtMs(p, this.nodeId, this.d.stepMs, this.d.leadMs) ?? 0) > this.d.stepMs;
+    const turn = claimAtMs(p, this.nodeId, this.d.stepMs, this.d.leadMs) ?? 0;
+    const overdue = this.d.clock.now() - turn > this.d.stepMs;
     try {
       // A later turn, or one this node comes to late (it was frozen, its event loop busy),
       // first looks (read only): most find the firing claimed already, and a claim whose
@@ -193,6 +215,7 @@ export class Candidacy {
     this.d.take(running, async () => {
       const won = await this.claimSure(p, running);
       if (won) this.d.metrics.candidateClaim(rank);
+      if (this.claimMs.length < MAX_CLAIM_SAMPLES) this.claimMs.push(this.d.clock.now() - turn);
       return won;
     });
   }

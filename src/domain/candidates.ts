@@ -79,6 +79,27 @@ export function claimAtMs(p: PlannedFiring, nodeId: string, stepMs: number, lead
   return rank === 0 ? p.scheduledMs - leadMs : p.scheduledMs + rank * stepMs;
 }
 
+/** A later candidate's turn stretches by at most this much while the ones before it say their claims land late (turnStretchMs). */
+export const MAX_TURN_STRETCH_MS = 1_500;
+
+/**
+ * How much later than its claim step a later candidate looks: by as much as the slowest of the
+ * candidates before it says its claims land after their turns (`claimMsOf`: each node's recent
+ * claims, turn to commit, as it publishes them; 0 unknown), beyond the step, at most
+ * MAX_TURN_STRETCH_MS. Under overload a first candidate's claim takes longer than a step to land:
+ * the second looked, found the firing open, and raced it (a read and a failed transaction per
+ * firing, feeding the overload: at 1,500-2,000 firings/s here runs went from 0.3 s late to
+ * several seconds and stayed there). A dead node publishes nothing new: after its last reading
+ * ages out (clock-check.ts) its turn passes after one step again, and while it lasts it was
+ * quick unless the cluster was already slow.
+ */
+export function turnStretchMs(p: PlannedFiring, nodeId: string, stepMs: number, claimMsOf: (node: string) => number): number {
+  const rank = p.candidates.indexOf(nodeId);
+  let slow = 0;
+  for (let i = 0; i < rank; i++) slow = Math.max(slow, claimMsOf(p.candidates[i]!));
+  return Math.min(MAX_TURN_STRETCH_MS, Math.max(0, slow - stepMs));
+}
+
 /** The backstop's wait stretches by at most this much when claims are slow (backstopAtMs). */
 export const MAX_BACKSTOP_STRETCH_MS = 4_000;
 

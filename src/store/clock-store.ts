@@ -15,6 +15,8 @@ export interface ClockRecord {
   seen?: Record<string, number>;
   /** It was full (runs in flight at its capacity) at a claim turn since its last reading, or is now: a full candidate passes its turn only to one that may have room (domain/candidates.ts claimDecision). */
   full?: boolean;
+  /** How late its claims since its last reading landed after their turns (90th percentile, ms; absent: none): a later candidate waits that long before it looks (domain/candidates.ts turnStretchMs). */
+  claimMs?: number;
 }
 
 /** clocks/{node}: each node's clock reading, written every few seconds under its lease. */

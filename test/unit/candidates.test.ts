@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { MAX_BACKSTOP_STRETCH_MS, backstopAtMs, claimAtMs, claimDecision, claimedFiring, lateUntilMs, rankCandidates, usesCandidates, type CandidateState, type PlannedFiring } from '../../src/domain/candidates.js';
+import { MAX_BACKSTOP_STRETCH_MS, MAX_TURN_STRETCH_MS, backstopAtMs, claimAtMs, claimDecision, claimedFiring, lateUntilMs, rankCandidates, turnStretchMs, usesCandidates, type CandidateState, type PlannedFiring } from '../../src/domain/candidates.js';
 import type { NodeInfo } from '../../src/domain/placement.js';
 import { DEFAULT_POLICIES } from '../../src/domain/task.js';
 import { T0, aTask } from '../support/task.js';
@@ -33,6 +33,22 @@ describe('protocol v2: candidates (pure)', () => {
     expect(backstopAtMs(p, 250, 300), 'claims quick: the fixed wait').to.equal(NOW + base);
     expect(backstopAtMs(p, 250, 2_000), 'claims seen 2 s after their instants').to.equal(NOW + 4_000);
     expect(backstopAtMs(p, 250, 60_000), 'capped').to.equal(NOW + base + MAX_BACKSTOP_STRETCH_MS);
+  });
+
+  it("a later candidate's turn waits for the slowest one before it, beyond the step, at most 1.5 s", () => {
+    const p = planned(); // candidates a, b, c
+    const slow = (ms: Record<string, number>) => (n: string) => ms[n] ?? 0;
+    const table: [string, Record<string, number>, number][] = [
+      ['a', { a: 900 }, 0], // the first never waits
+      ['b', {}, 0], // nothing known: one step
+      ['b', { a: 200 }, 0], // quicker than a step
+      ['b', { a: 900 }, 650], // a's claims land 900 ms after its turn: b looks then
+      ['b', { c: 900 }, 0], // only those before it count
+      ['c', { a: 400, b: 700 }, 450],
+      ['c', { a: 60_000 }, MAX_TURN_STRETCH_MS],
+      ['x', { a: 900 }, 0], // not a candidate
+    ];
+    for (const [node, ms, want] of table) expect(turnStretchMs(p, node, 250, slow(ms)), `${node} ${JSON.stringify(ms)}`).to.equal(want);
   });
 
   it('the latest start follows the misfire policy', () => {
