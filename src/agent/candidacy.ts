@@ -4,7 +4,7 @@ import { decodeChunk, type PlanStore } from '../store/plan-store.js';
 import type { NodeFirings } from '../store/node-firings.js';
 import { K } from '../store/keys.js';
 import type { NodeSession } from '../store/session.js';
-import { MAX_CANDIDATES, claimAtMs, claimDecision, claimedFiring, turnStretchMs, type PlannedFiring } from '../domain/candidates.js';
+import { MAX_CANDIDATES, claimAtMs, claimDecision, claimedFiring, stretchFor, turnStretchMs, type PlannedFiring } from '../domain/candidates.js';
 import { handBack, sameFiring } from '../domain/firing-transitions.js';
 import { sureWrite, type ReadBack } from './sure.js';
 import type { Firing } from '../domain/firing.js';
@@ -84,6 +84,8 @@ export class Candidacy {
   private wasFull = false;
   /** Each claim since tookClaimMs last asked: from its turn to its outcome (ms). */
   private claimMs: number[] = [];
+  /** What tookClaimMs last returned: the next candidates wait that long for this node's claims (turnStretchMs). */
+  private publishedClaimMs = 0;
 
   constructor(private readonly d: CandidacyDeps) {}
 
@@ -188,7 +190,8 @@ export class Candidacy {
   tookClaimMs(): number {
     const xs = this.claimMs.sort((a, b) => a - b);
     this.claimMs = [];
-    return xs.length === 0 ? 0 : xs[Math.min(xs.length - 1, Math.floor(xs.length * 0.9))]!;
+    this.publishedClaimMs = xs.length === 0 ? 0 : xs[Math.min(xs.length - 1, Math.floor(xs.length * 0.9))]!;
+    return this.publishedClaimMs;
   }
 
   /** Whether this node has been full at a turn since the last call, or is now (published with its clock reading). */
@@ -201,7 +204,9 @@ export class Candidacy {
   private async claim(p: PlannedFiring): Promise<void> {
     const rank = p.candidates.indexOf(this.nodeId);
     const turn = claimAtMs(p, this.nodeId, this.d.stepMs, this.d.leadMs) ?? 0;
-    const overdue = this.d.clock.now() - turn > this.d.stepMs;
+    // Overdue: later than the next candidate waits for this node (a step, or as late as this
+    // node said its claims land): that one may have claimed it.
+    const overdue = this.d.clock.now() - turn > this.d.stepMs + stretchFor(this.publishedClaimMs, this.d.stepMs);
     try {
       // A later turn, or one this node comes to late (it was frozen, its event loop busy),
       // first looks (read only): most find the firing claimed already, and a claim whose

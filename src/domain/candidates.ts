@@ -97,7 +97,12 @@ export function turnStretchMs(p: PlannedFiring, nodeId: string, stepMs: number, 
   const rank = p.candidates.indexOf(nodeId);
   let slow = 0;
   for (let i = 0; i < rank; i++) slow = Math.max(slow, claimMsOf(p.candidates[i]!));
-  return Math.min(MAX_TURN_STRETCH_MS, Math.max(0, slow - stepMs));
+  return stretchFor(slow, stepMs);
+}
+
+/** How much longer than a step the next candidate waits for one whose claims land `claimMs` after its turn. */
+export function stretchFor(claimMs: number, stepMs: number): number {
+  return Math.min(MAX_TURN_STRETCH_MS, Math.max(0, claimMs - stepMs));
 }
 
 /** The backstop's wait stretches by at most this much when claims are slow (backstopAtMs). */

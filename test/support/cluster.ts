@@ -305,6 +305,13 @@ export class TestCluster {
     // A profiled node (ROTA_NODE_ARGS=--cpu-prof) writes its profile only when it exits by itself.
     const profiled = process.env.ROTA_NODE_ARGS?.includes('--cpu-prof');
     await Promise.all(this.nodes.map((n) => (profiled ? n.stop().then(() => undefined) : n.kill())));
+    // A bench keeps its nodes' logs with ROTA_BENCH_LOGS=DIR (what happened in a run gone wrong).
+    const keep = process.env.ROTA_BENCH_LOGS;
+    if (keep) {
+      const dir = join(keep, `cluster-${Date.now()}`);
+      mkdirSync(dir, { recursive: true });
+      for (const n of this.nodes) if (existsSync(n.logFile)) copyFileSync(n.logFile, join(dir, `${n.id}.log`));
+    }
     for (const n of this.nodes) n.cleanup();
     await this.etcd.stop();
   }

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { MAX_BACKSTOP_STRETCH_MS, MAX_TURN_STRETCH_MS, backstopAtMs, claimAtMs, claimDecision, claimedFiring, lateUntilMs, rankCandidates, turnStretchMs, usesCandidates, type CandidateState, type PlannedFiring } from '../../src/domain/candidates.js';
+import { MAX_BACKSTOP_STRETCH_MS, MAX_TURN_STRETCH_MS, backstopAtMs, claimAtMs, claimDecision, claimedFiring, lateUntilMs, rankCandidates, stretchFor, turnStretchMs, usesCandidates, type CandidateState, type PlannedFiring } from '../../src/domain/candidates.js';
 import type { NodeInfo } from '../../src/domain/placement.js';
 import { DEFAULT_POLICIES } from '../../src/domain/task.js';
 import { T0, aTask } from '../support/task.js';
@@ -49,6 +49,8 @@ describe('protocol v2: candidates (pure)', () => {
       ['x', { a: 900 }, 0], // not a candidate
     ];
     for (const [node, ms, want] of table) expect(turnStretchMs(p, node, 250, slow(ms)), `${node} ${JSON.stringify(ms)}`).to.equal(want);
+    // A node's own claims as late as it said: the next one has not looked yet (no read first).
+    expect([0, 250, 900, 10_000].map((ms) => 250 + stretchFor(ms, 250))).to.deep.equal([250, 250, 900, 250 + MAX_TURN_STRETCH_MS]);
   });
 
   it('the latest start follows the misfire policy', () => {
