@@ -82,7 +82,7 @@ export class Candidacy {
   private closed = false;
   /** Full at a turn since tookFull last asked. */
   private wasFull = false;
-  /** Each claim since tookClaimMs last asked: from its turn to its outcome (ms). */
+  /** Each claim since tookClaimMs last asked: from its turn (as stretched) to its outcome (ms): this node's own lag and round trip, not the wait for the ones before it. */
   private claimMs: number[] = [];
   /** What tookClaimMs last returned: the next candidates wait that long for this node's claims (turnStretchMs). */
   private publishedClaimMs = 0;
@@ -181,12 +181,12 @@ export class Candidacy {
       }
       this.waiting.delete(key);
       const decision = claimDecision(p, me, now);
-      if (decision === 'claim') void this.claim(p);
+      if (decision === 'claim') void this.claim(p, at);
     }
     this.arm();
   }
 
-  /** The 90th percentile of this node's claims since the last call, from turn to outcome, ms (0: none); published with its clock reading. */
+  /** The 90th percentile of this node's claims since the last call, from its (stretched) turn to outcome, ms (0: none); published with its clock reading. */
   tookClaimMs(): number {
     const xs = this.claimMs.sort((a, b) => a - b);
     this.claimMs = [];
@@ -201,9 +201,9 @@ export class Candidacy {
     return full;
   }
 
-  private async claim(p: PlannedFiring): Promise<void> {
+  /** Claims `p` if nobody has; `turn`: when this node was to look (its turn, stretched for slow candidates before it). */
+  private async claim(p: PlannedFiring, turn: number): Promise<void> {
     const rank = p.candidates.indexOf(this.nodeId);
-    const turn = claimAtMs(p, this.nodeId, this.d.stepMs, this.d.leadMs) ?? 0;
     // Overdue: later than the next candidate waits for this node (a step, or as late as this
     // node said its claims land): that one may have claimed it.
     const overdue = this.d.clock.now() - turn > this.d.stepMs + stretchFor(this.publishedClaimMs, this.d.stepMs);
