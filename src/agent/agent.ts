@@ -107,7 +107,7 @@ export class Agent {
     this.watchdog = setInterval(() => this.tick(), 200);
     this.logJanitor = setInterval(() => void this.pruneLogs(), 10 * 60_000);
     this.logJanitor.unref();
-    this.clockCheck = new ClockCheck({ h: this.h, session: this.session, clock: this.clock, log: this.log, metrics: this.metrics }, { everyMs: CLOCK_EVERY_MS, maxSkewMs: this.opts.maxClockSkewMs, full: () => this.candidacy?.tookFull() ?? false, claimMs: () => this.candidacy?.tookClaimMs() ?? 0, ...(this.opts.clockSkewed ? { changed: this.opts.clockSkewed } : {}) });
+    this.clockCheck = new ClockCheck({ h: this.h, session: this.session, clock: this.clock, log: this.log, metrics: this.metrics }, { everyMs: CLOCK_EVERY_MS, maxSkewMs: this.opts.maxClockSkewMs, ...(this.opts.clockSkewed ? { changed: this.opts.clockSkewed } : {}) });
     await this.clockCheck.start();
     const c = this.opts.candidates;
     if (c) {
@@ -125,8 +125,6 @@ export class Agent {
         draining: () => this.draining,
         skewed: () => this.clockCheck?.skewed ?? false,
         inflight: () => this.slots.size,
-        fullPeers: () => this.clockCheck?.fullPeers() ?? new Set(),
-        claimMsOf: (node) => this.clockCheck?.claimMsOf(node) ?? 0,
         take: (running, claim) => void this.occupy(running, claim),
       });
       await this.candidacy.start();

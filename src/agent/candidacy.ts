@@ -4,7 +4,7 @@ import { decodeChunk, type PlanStore } from '../store/plan-store.js';
 import type { NodeFirings } from '../store/node-firings.js';
 import { K } from '../store/keys.js';
 import type { NodeSession } from '../store/session.js';
-import { MAX_CANDIDATES, claimAtMs, claimDecision, claimedFiring, stretchFor, turnStretchMs, type PlannedFiring } from '../domain/candidates.js';
+import { MAX_CANDIDATES, claimAtMs, claimDecision, claimedFiring, type PlannedFiring } from '../domain/candidates.js';
 import { handBack, sameFiring } from '../domain/firing-transitions.js';
 import { sureWrite, type ReadBack } from './sure.js';
 import type { Firing } from '../domain/firing.js';
@@ -53,16 +53,9 @@ export interface CandidacyDeps {
   /** This node's clock is off from the others' (agent/clock-check.ts). */
   skewed(): boolean;
   inflight(): number;
-  /** The other nodes that say they are full (agent/clock-check.ts fullPeers). */
-  fullPeers(): ReadonlySet<string>;
-  /** How late another node says its recent claims land after their turns (agent/clock-check.ts claimMsOf; 0 unknown). */
-  claimMsOf(node: string): number;
   /** Runs a planned firing this node is to claim now (the agent's slot: claim, run, outcome). */
   take(running: Firing, claim: () => Promise<Claimed>): void;
 }
-
-/** Claims kept between two clock readings for their percentile (a reading every 2 s; 2,000 claims/s on one node is beyond this machine). */
-const MAX_CLAIM_SAMPLES = 8_192;
 
 /**
  * The node's side of protocol v2 (domain/candidates.ts): it watches the leader's plans, keeps
@@ -80,12 +73,6 @@ export class Candidacy {
   private readonly tasks = new Map<string, { rev: number; task: Task }>();
   private timerAt = 0;
   private closed = false;
-  /** Full at a turn since tookFull last asked. */
-  private wasFull = false;
-  /** Each claim since tookClaimMs last asked: from its turn (as stretched) to its outcome (ms): this node's own lag and round trip, not the wait for the ones before it. */
-  private claimMs: number[] = [];
-  /** What tookClaimMs last returned: the next candidates wait that long for this node's claims (turnStretchMs). */
-  private publishedClaimMs = 0;
 
   constructor(private readonly d: CandidacyDeps) {}
 
@@ -167,46 +154,20 @@ export class Candidacy {
     // What ran here before this turn: the firings of one instant (a burst of hundreds on the
     // second boundary) do not count against each other, or all but the first `capacity` of them
     // would wait for the last candidate.
-    const me = { nodeId: this.nodeId, alive: this.d.session.alive(), draining: this.d.draining(), skewed: this.d.skewed(), inflight: this.d.inflight(), capacity: this.d.capacity, fullPeers: this.d.fullPeers() };
-    if (me.inflight >= me.capacity) this.wasFull = true;
+    const me = { nodeId: this.nodeId, alive: this.d.session.alive(), draining: this.d.draining(), skewed: this.d.skewed(), inflight: this.d.inflight(), capacity: this.d.capacity };
     for (const key of this.heap.takeDue(now)) {
       const p = this.waiting.get(key);
-      if (!p) continue;
-      // The candidates before this one say their claims land late (overload): look when theirs
-      // would have landed, not a step after their turn, or this node races them.
-      const at = (claimAtMs(p, this.nodeId, this.d.stepMs, this.d.leadMs) ?? now) + turnStretchMs(p, this.nodeId, this.d.stepMs, this.d.claimMsOf);
-      if (at > now) {
-        this.heap.set(key, at);
-        continue;
-      }
       this.waiting.delete(key);
+      if (!p) continue;
       const decision = claimDecision(p, me, now);
-      if (decision === 'claim') void this.claim(p, at);
+      if (decision === 'claim') void this.claim(p);
     }
     this.arm();
   }
 
-  /** The 90th percentile of this node's claims since the last call, from its (stretched) turn to outcome, ms (0: none); published with its clock reading. */
-  tookClaimMs(): number {
-    const xs = this.claimMs.sort((a, b) => a - b);
-    this.claimMs = [];
-    this.publishedClaimMs = xs.length === 0 ? 0 : xs[Math.min(xs.length - 1, Math.floor(xs.length * 0.9))]!;
-    return this.publishedClaimMs;
-  }
-
-  /** Whether this node has been full at a turn since the last call, or is now (published with its clock reading). */
-  tookFull(): boolean {
-    const full = this.wasFull || this.d.inflight() >= this.d.capacity;
-    this.wasFull = false;
-    return full;
-  }
-
-  /** Claims `p` if nobody has; `turn`: when this node was to look (its turn, stretched for slow candidates before it). */
-  private async claim(p: PlannedFiring, turn: number): Promise<void> {
+  private async claim(p: PlannedFiring): Promise<void> {
     const rank = p.candidates.indexOf(this.nodeId);
-    // Overdue: later than the next candidate waits for this node (a step, or as late as this
-    // node said its claims land): that one may have claimed it.
-    const overdue = this.d.clock.now() - turn > this.d.stepMs + stretchFor(this.publishedClaimMs, this.d.stepMs);
+    const overdue = this.d.clock.now() - (claimAtMs(p, this.nodeId, this.d.stepMs, this.d.leadMs) ?? 0) > this.d.stepMs;
     try {
       // A later turn, or one this node comes to late (it was frozen, its event loop busy),
       // first looks (read only): most find the firing claimed already, and a claim whose
@@ -220,7 +181,6 @@ export class Candidacy {
     this.d.take(running, async () => {
       const won = await this.claimSure(p, running);
       if (won) this.d.metrics.candidateClaim(rank);
-      if (this.claimMs.length < MAX_CLAIM_SAMPLES) this.claimMs.push(this.d.clock.now() - turn);
       return won;
     });
   }

@@ -9,8 +9,6 @@ import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import { survive } from '../lib/survive.js';
 
-const claimed = (ms: number): { claimMs?: number } => (ms > 0 ? { claimMs: Math.round(ms) } : {});
-
 /** The node's parts the check works with (the agent's own). */
 export interface ClockCheckParts {
   h: EtcdHandle;
@@ -27,10 +25,6 @@ export interface ClockCheckOptions {
   maxSkewMs: number;
   /** Told when it becomes skewed or comes back. */
   changed?: (skewed: boolean) => void;
-  /** Whether this node has been full since its last reading (agent/candidacy.ts tookFull); published with the reading. */
-  full?: () => boolean;
-  /** How late this node's claims since its last reading landed after their turns (agent/candidacy.ts tookClaimMs); published with the reading. */
-  claimMs?: () => number;
 }
 
 /**
@@ -43,20 +37,13 @@ export interface ClockCheckOptions {
  * corrected by this node's own lag (measured on its readings coming back), as before. Skewed
  * (surely off by more than `maxSkewMs`, twice in a row): the agent claims nothing, the node says
  * so in its record (/api/v1/nodes, `rota nodes ls`, the dashboard) and in /metrics, until it is
- * back within the threshold. The reading also says whether the node is full, so a full
- * candidate knows whether the candidates after it may have room (fullPeers), and how late its
- * claims land, so a later candidate does not race an earlier one that is slow but alive
- * (claimMsOf).
+ * back within the threshold.
  */
 export class ClockCheck {
   private readonly store: ClockStore;
   private readonly others = new Map<string, { bounds: ClockBounds; atMs: number }>();
   /** How late each other node's last reading arrived (my clock at arrival - its reading). */
   private readonly late = new Map<string, number>();
-  /** By node id: when its last reading saying it is full arrived. */
-  private readonly fullAt = new Map<string, number>();
-  /** By node id: how late its claims landed, as its last reading said, and when that arrived. */
-  private readonly claims = new Map<string, { ms: number; atMs: number }>();
   private lagMs = 0;
   private over = 0;
   private timer: NodeJS.Timeout | null = null;
@@ -112,10 +99,6 @@ export class ClockCheck {
       this.lagMs = Math.max(0, now - r.ms);
       return;
     }
-    if (r.full) this.fullAt.set(r.node, now);
-    else this.fullAt.delete(r.node);
-    if (r.claimMs) this.claims.set(r.node, { ms: r.claimMs, atMs: now });
-    else this.claims.delete(r.node);
     const mineLate = now - r.ms;
     this.late.set(r.node, mineLate);
     const theirsLate = r.seen?.[this.me];
@@ -130,22 +113,6 @@ export class ClockCheck {
   private forget(node: string): void {
     this.others.delete(node);
     this.late.delete(node);
-    this.fullAt.delete(node);
-    this.claims.delete(node);
-  }
-
-  /** How late `node`'s claims land after their turns, as its last reading (at most two intervals old) says; 0 unknown. */
-  claimMsOf(node: string): number {
-    const c = this.claims.get(node);
-    return c && c.atMs >= this.p.clock.now() - 2 * this.opts.everyMs ? c.ms : 0;
-  }
-
-  /** The other nodes whose last reading, at most two intervals old, says they are full. */
-  fullPeers(): ReadonlySet<string> {
-    const out = new Set<string>();
-    const since = this.p.clock.now() - 2 * this.opts.everyMs;
-    for (const [node, at] of this.fullAt) if (at >= since) out.add(node);
-    return out;
   }
 
   private assess(): void {
@@ -168,6 +135,6 @@ export class ClockCheck {
 
   private async publish(): Promise<void> {
     this.assess();
-    await this.store.publish(this.p.session.leaseNumeric, { node: this.me, ms: this.p.clock.now(), offsetMs: this.offsetMs, skewed: this.skewed, seen: Object.fromEntries(this.late), ...(this.opts.full?.() ? { full: true } : {}), ...claimed(this.opts.claimMs?.() ?? 0) });
+    await this.store.publish(this.p.session.leaseNumeric, { node: this.me, ms: this.p.clock.now(), offsetMs: this.offsetMs, skewed: this.skewed, seen: Object.fromEntries(this.late) });
   }
 }

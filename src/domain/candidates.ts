@@ -79,32 +79,6 @@ export function claimAtMs(p: PlannedFiring, nodeId: string, stepMs: number, lead
   return rank === 0 ? p.scheduledMs - leadMs : p.scheduledMs + rank * stepMs;
 }
 
-/** A later candidate's turn stretches by at most this much while the ones before it say their claims land late (turnStretchMs). */
-export const MAX_TURN_STRETCH_MS = 1_500;
-
-/**
- * How much later than its claim step a later candidate looks: by as much as the slowest of the
- * candidates before it says its claims land after their turns (`claimMsOf`: each node's recent
- * claims, turn to commit, as it publishes them; 0 unknown), beyond the step, at most
- * MAX_TURN_STRETCH_MS. Under overload a first candidate's claim takes longer than a step to land:
- * the second looked, found the firing open, and raced it (a read and a failed transaction per
- * firing, feeding the overload: at 1,500-2,000 firings/s here runs went from 0.3 s late to
- * several seconds and stayed there). A dead node publishes nothing new: after its last reading
- * ages out (clock-check.ts) its turn passes after one step again, and while it lasts it was
- * quick unless the cluster was already slow.
- */
-export function turnStretchMs(p: PlannedFiring, nodeId: string, stepMs: number, claimMsOf: (node: string) => number): number {
-  const rank = p.candidates.indexOf(nodeId);
-  let slow = 0;
-  for (let i = 0; i < rank; i++) slow = Math.max(slow, claimMsOf(p.candidates[i]!));
-  return stretchFor(slow, stepMs);
-}
-
-/** How much longer than a step the next candidate waits for one whose claims land `claimMs` after its turn. */
-export function stretchFor(claimMs: number, stepMs: number): number {
-  return Math.min(MAX_TURN_STRETCH_MS, Math.max(0, claimMs - stepMs));
-}
-
 /** The backstop's wait stretches by at most this much when claims are slow (backstopAtMs). */
 export const MAX_BACKSTOP_STRETCH_MS = 4_000;
 
@@ -131,30 +105,19 @@ export interface CandidateState {
   /** Firings running on it now and its capacity. */
   inflight: number;
   capacity: number;
-  /** Nodes that said, in their last fresh reading, that they too were full at their turns (agent/clock-check.ts). */
-  fullPeers?: ReadonlySet<string>;
 }
 
 /**
  * Whether a candidate claims now. It passes while it cannot take work (lease deadline passed,
- * draining, its clock off from the others'); past the misfire policy's limit nobody claims, and
- * the leader records a miss. A full candidate passes only to a later one that may have room: the
- * last one claims even when full (the firing would otherwise wait for the leader), and so does one
- * whose every later candidate says it is full too. Under a load that fills every node (2,000
- * callbacks/s here) passing would only make each firing wait a claim step per candidate and cost
- * a read each, the first candidate's run starting no sooner on the last one.
+ * draining, its clock off from the others') or is full, unless it is the last candidate (the firing would otherwise wait for
+ * the leader); past the misfire policy's limit nobody claims, and the leader records a miss.
  */
 export function claimDecision(p: PlannedFiring, me: CandidateState, nowMs: number): 'claim' | 'pass' | 'late' {
   if (!me.alive || me.draining || me.skewed) return 'pass';
   if (nowMs > p.lateUntilMs) return 'late';
-  if (me.inflight >= me.capacity && roomLater(p, me)) return 'pass';
+  const last = p.candidates.indexOf(me.nodeId) === p.candidates.length - 1;
+  if (me.inflight >= me.capacity && !last) return 'pass';
   return 'claim';
-}
-
-/** Whether a candidate after this one may have room: one not known to be full (no fresh reading says so). */
-function roomLater(p: PlannedFiring, me: CandidateState): boolean {
-  const rank = p.candidates.indexOf(me.nodeId);
-  return p.candidates.slice(rank + 1).some((c) => !me.fullPeers?.has(c));
 }
 
 /** The firing a winning claim writes: running on this incarnation from now (or from its instant, claimed ahead). */

@@ -2,7 +2,7 @@ import type { EtcdHandle } from './etcd.js';
 import { K } from './keys.js';
 import { listPrefix } from './watch.js';
 
-/** A node's clock as it publishes it: its reading, how far it finds itself from the cluster's median, and whether it is full. */
+/** A node's clock as it publishes it: its reading, and how far it finds itself from the cluster's median. */
 export interface ClockRecord {
   node: string;
   /** The node's clock when it wrote this (epoch ms). */
@@ -13,10 +13,6 @@ export interface ClockRecord {
   skewed: boolean;
   /** By node id: how late (by this node's clock) that node's last reading arrived here; the other end of each pair's bounds (domain/clock-skew.ts clockBounds). */
   seen?: Record<string, number>;
-  /** It was full (runs in flight at its capacity) at a claim turn since its last reading, or is now: a full candidate passes its turn only to one that may have room (domain/candidates.ts claimDecision). */
-  full?: boolean;
-  /** How late its claims since its last reading landed after their turns (90th percentile, ms; absent: none): a later candidate waits that long before it looks (domain/candidates.ts turnStretchMs). */
-  claimMs?: number;
 }
 
 /** clocks/{node}: each node's clock reading, written every few seconds under its lease. */

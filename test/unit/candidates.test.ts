@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { MAX_BACKSTOP_STRETCH_MS, MAX_TURN_STRETCH_MS, backstopAtMs, claimAtMs, claimDecision, claimedFiring, lateUntilMs, rankCandidates, stretchFor, turnStretchMs, usesCandidates, type CandidateState, type PlannedFiring } from '../../src/domain/candidates.js';
+import { MAX_BACKSTOP_STRETCH_MS, backstopAtMs, claimAtMs, claimDecision, claimedFiring, lateUntilMs, rankCandidates, usesCandidates, type CandidateState, type PlannedFiring } from '../../src/domain/candidates.js';
 import type { NodeInfo } from '../../src/domain/placement.js';
 import { DEFAULT_POLICIES } from '../../src/domain/task.js';
 import { T0, aTask } from '../support/task.js';
@@ -35,31 +35,13 @@ describe('protocol v2: candidates (pure)', () => {
     expect(backstopAtMs(p, 250, 60_000), 'capped').to.equal(NOW + base + MAX_BACKSTOP_STRETCH_MS);
   });
 
-  it("a later candidate's turn waits for the slowest one before it, beyond the step, at most 1.5 s", () => {
-    const p = planned(); // candidates a, b, c
-    const slow = (ms: Record<string, number>) => (n: string) => ms[n] ?? 0;
-    const table: [string, Record<string, number>, number][] = [
-      ['a', { a: 900 }, 0], // the first never waits
-      ['b', {}, 0], // nothing known: one step
-      ['b', { a: 200 }, 0], // quicker than a step
-      ['b', { a: 900 }, 650], // a's claims land 900 ms after its turn: b looks then
-      ['b', { c: 900 }, 0], // only those before it count
-      ['c', { a: 400, b: 700 }, 450],
-      ['c', { a: 60_000 }, MAX_TURN_STRETCH_MS],
-      ['x', { a: 900 }, 0], // not a candidate
-    ];
-    for (const [node, ms, want] of table) expect(turnStretchMs(p, node, 250, slow(ms)), `${node} ${JSON.stringify(ms)}`).to.equal(want);
-    // A node's own claims as late as it said: the next one has not looked yet (no read first).
-    expect([0, 250, 900, 10_000].map((ms) => 250 + stretchFor(ms, 250))).to.deep.equal([250, 250, 900, 250 + MAX_TURN_STRETCH_MS]);
-  });
-
   it('the latest start follows the misfire policy', () => {
     expect(lateUntilMs({ mode: 'skip', graceMs: 5_000, windowMs: 60_000, maxCount: 1 }, NOW)).to.equal(NOW + 5_000);
     expect(lateUntilMs({ mode: 'run-once', graceMs: 5_000, windowMs: 60_000, maxCount: 1 }, NOW)).to.equal(NOW + 60_000);
     expect(lateUntilMs({ mode: 'run-all', graceMs: 5_000, windowMs: 1_000, maxCount: 1 }, NOW)).to.equal(NOW + 5_000);
   });
 
-  it('a candidate passes while it cannot take work, or is full while a later one may have room; nobody claims past the latest start', () => {
+  it('a candidate passes while it cannot take work or is full (unless last); nobody claims past the latest start', () => {
     const me = (over: Partial<CandidateState>): CandidateState => ({ nodeId: 'a', alive: true, draining: false, inflight: 0, capacity: 10, ...over });
     const table: [Partial<CandidateState>, number, ReturnType<typeof claimDecision>][] = [
       [{}, NOW, 'claim'],
@@ -67,11 +49,6 @@ describe('protocol v2: candidates (pure)', () => {
       [{ draining: true }, NOW, 'pass'],
       [{ inflight: 10 }, NOW, 'pass'],
       [{ nodeId: 'c', inflight: 10 }, NOW, 'claim'], // the last candidate takes it even when full
-      [{ inflight: 10, fullPeers: new Set(['b', 'c']) }, NOW, 'claim'], // every later one full too: passing would only delay it
-      [{ inflight: 10, fullPeers: new Set(['c']) }, NOW, 'pass'], // b may have room
-      [{ nodeId: 'b', inflight: 10, fullPeers: new Set(['c']) }, NOW, 'claim'],
-      [{ nodeId: 'b', inflight: 10, fullPeers: new Set(['a']) }, NOW, 'pass'], // c may have room; a's turn is past
-      [{ fullPeers: new Set(['b', 'c']) }, NOW, 'claim'],
       [{}, NOW + 60_001, 'late'],
     ];
     for (const [over, at, want] of table) expect(claimDecision(planned(), me(over), at), JSON.stringify(over)).to.equal(want);
