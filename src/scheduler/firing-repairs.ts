@@ -1,6 +1,7 @@
 import type { LeaderFirings } from '../store/leader-firings.js';
 import { K, parseFiringKey } from '../store/keys.js';
 import { isDaemon, type Firing } from '../domain/firing.js';
+import type { Task } from '../domain/task.js';
 import { planTrigger, repairFiring, type RepairContext, type TriggerPlan } from './repair.js';
 import { RETRY_MS, type LeaderState } from './leader-state.js';
 
@@ -27,6 +28,7 @@ export class FiringRepairs {
     work.firings.clear();
     const moves: Parameters<LeaderFirings['transitionMany']>[1] = [];
     const stillThere = new Map<string, Promise<boolean>>(); // per incarnation, asked once
+    const tasks = new Map<string, Promise<Task | undefined>>(); // tasks the view lacks, read from etcd once
     let committed = false;
     try {
       for (const [i, key] of keys.entries()) {
@@ -37,7 +39,7 @@ export class FiringRepairs {
         }
         const e = view.firings.get(key);
         if (!e || work.repaired.get(key) === e.modRevision) continue;
-        const r = repairFiring(e.value, view.tasks.get(e.value.taskId)?.value, ctx);
+        const r = repairFiring(e.value, await this.s.task(e.value.taskId, tasks), ctx);
         if (r.kind === 'wait') work.repairAt(key, r.untilMs);
         if (r.kind !== 'transition') continue;
         if (r.confirmLeaseGone) {
@@ -95,9 +97,8 @@ export class FiringRepairs {
       await this.s.triggers.drop(key);
       return;
     }
-    // Tasks and triggers arrive on two watches: a trigger sent right after its task was created
-    // may come first. Only a task that is not in etcd either is gone (its trigger consumed).
-    const task = view.tasks.get(p.taskId)?.value ?? (await store.readTask(p.taskId)) ?? undefined;
+    // A trigger sent right after its task was created may come before it (LeaderState.task).
+    const task = await this.s.task(p.taskId);
     let plan: TriggerPlan = { firings: [], skipped: null, kills: [] }; // gone, or a daemon: consumed only
     if (task && !isDaemon(task)) {
       let ms = p.scheduledMs;

@@ -150,6 +150,23 @@ export class LeaderState {
     return nodes.filter((n) => (this.view.nodes.get(n.id)?.value.protocol ?? 1) >= 2);
   }
 
+  /**
+   * The task to judge its firings by: the view's, or etcd's while the view has none. Tasks and
+   * firings (and triggers) arrive on separate watches, so a firing a trigger wrote right after its
+   * task was created can reach the leader before the task does; only a task etcd does not hold
+   * either is gone. `seen` (per step) asks etcd once per task.
+   */
+  async task(id: string, seen?: Map<string, Promise<Task | undefined>>): Promise<Task | undefined> {
+    const held = this.view.tasks.get(id)?.value;
+    if (held) return held;
+    let read = seen?.get(id);
+    if (!read) {
+      read = this.store.readTask(id).then((t) => t ?? undefined);
+      seen?.set(id, read);
+    }
+    return read;
+  }
+
   /** Deps by name or id within the tenant; busy = the dep has any firing (pending or live). */
   private depsBlocked(task: Task): boolean {
     if (!task.deps?.length) return false;

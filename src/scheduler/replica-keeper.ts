@@ -18,9 +18,10 @@ export class ReplicaKeeper {
     const ctx = this.s.planContext();
     for (const id of ids) {
       if (!this.s.canWrite()) return;
-      const task = view.tasks.get(id)?.value;
-      if (task && task.enabled && !isDaemon(task)) continue; // nothing to keep at a count
       const firings = view.firingsOf(id);
+      // A task the view lacks is read from etcd before its firings are taken for a deleted task's.
+      const task = firings.length > 0 ? await this.s.task(id) : view.tasks.get(id)?.value;
+      if (task && task.enabled && !isDaemon(task)) continue; // nothing to keep at a count
       if (!task && firings.length === 0) continue;
       const plan = planReplicas(task, firings, ctx.nowMs);
       for (const e of plan.kill) {
