@@ -141,6 +141,11 @@ describe('Juice dialect /v1/tasks (integration, real etcd, real processes)', fun
     await until(n, waiting, 6, 'KILLED before it started');
     const runs = await n.service.listRuns({ tenant: '10002' }, String(waiting), 10);
     expect(runs.items.filter((r) => r.startedMs !== undefined), JSON.stringify(runs.items)).to.deep.equal([]);
+    // Killed at once, maybe before the leader has planned it (then it never will: paused).
+    const early = await submit(n, { taskName: 'early', commands: 'true', constraints: [{ field: 'rack_id', values: ['r9'] }] });
+    expect((await j(n, 'POST', `/v1/tasks/kill?taskId=${early}`)).body.data).to.deep.include({ submitKill: true, currentStatus: 6 });
+    await until(n, early, 6, 'KILLED at once');
+    expect((await n.service.listRuns({ tenant: '10002' }, String(early), 10)).items.filter((r) => r.startedMs !== undefined)).to.deep.equal([]);
   });
 
   it('constraints pick nodes by hostname and rack; a container with no runtime in the cluster is ERROR', async () => {

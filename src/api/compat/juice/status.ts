@@ -9,7 +9,8 @@
  *   FAILED     3   failed after it started (exit code, HTTP status, timeout)
  *   LOST       4   its node vanished while it ran, and no retry follows
  *   ERROR      5   failed before it could start (no container runtime in the cluster, say)
- *   KILLED     6   killed, or dropped before it started because it was killed (the task paused)
+ *   KILLED     6   killed, or dropped before it started because it was killed (the task paused),
+ *                  or killed before the leader had planned it at all (paused, no firing, no run)
  *   DROPPED    8   skipped by policy (overlap, misfire)
  *   EXPIRED   12   no node could take it in time (policies.expireAfterMs)
  * UNREACHABLE 7, GONE 9, GONE_BY_OPERATOR 10 and UNKNOWN 11 are Mesos states Rota never reports.
@@ -65,7 +66,10 @@ export function juiceStatus(firing: Firing | null, newest: Run | null, nowMs: nu
     if (firing.state === 'running') return firing.startedMs !== undefined && firing.startedMs > nowMs ? 'STAGING' : 'RUNNING';
     return 'STAGING';
   }
-  return newest ? juiceStatusOfRun(newest, nowMs, paused) : 'NOT_START';
+  // Paused with nothing planned or run: killed before the leader got to it (a Juice task is
+  // paused only by its kill, and a paused task's firing is never planned).
+  if (!newest) return paused ? 'KILLED' : 'NOT_START';
+  return juiceStatusOfRun(newest, nowMs, paused);
 }
 
 /** The report a task created through Juice gets at its callbackUrl (task.callback.format 'juice'): `{"taskId", "result", "message"}`. */
