@@ -39,7 +39,12 @@ export class FiringRepairs {
         }
         const e = view.firings.get(key);
         if (!e || work.repaired.get(key) === e.modRevision) continue;
-        const r = repairFiring(e.value, await this.s.task(e.value.taskId, tasks), ctx);
+        const task = await this.s.task(e.value.taskId, tasks).catch(() => null);
+        if (task === null) {
+          work.repairAt(key, ctx.nowMs + RETRY_MS); // etcd unavailable: decided again later
+          continue;
+        }
+        const r = repairFiring(e.value, task, ctx);
         if (r.kind === 'wait') work.repairAt(key, r.untilMs);
         if (r.kind !== 'transition') continue;
         if (r.confirmLeaseGone) {

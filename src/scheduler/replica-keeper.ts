@@ -20,7 +20,9 @@ export class ReplicaKeeper {
       if (!this.s.canWrite()) return;
       const firings = view.firingsOf(id);
       // A task the view lacks is read from etcd before its firings are taken for a deleted task's.
-      const task = firings.length > 0 ? await this.s.task(id) : view.tasks.get(id)?.value;
+      // etcd unavailable: left as it is (the task's next event, or its firing's, brings it back).
+      const task = firings.length > 0 ? await this.s.task(id).catch(() => null) : view.tasks.get(id)?.value;
+      if (task === null) continue;
       if (task && task.enabled && !isDaemon(task)) continue; // nothing to keep at a count
       if (!task && firings.length === 0) continue;
       const plan = planReplicas(task, firings, ctx.nowMs);

@@ -26,14 +26,18 @@ const put = (key: string, value: unknown, modRevision: number): KvEvent => ({ ty
  * delivered the task (two watches, either order). Its stores are faked: `stored` is what etcd
  * holds of the task, `moves` what the leader wrote.
  */
-function leader(stored: Task | null) {
+function leader(stored: Task | null | Error) {
   const view = new ClusterView(() => NOW);
   view.apply('nodes', put(K.nodes + 'n1', { id: 'n1', address: '127.0.0.1:1', lease: 'L1', state: 'active', capacity: 10, attributes: {}, startedMs: NOW - 60_000 }, 2));
   view.apply('firings', put(K.firing('3', FIRING.scheduledMs), FIRING, 9));
   const moves: { prev: Firing; next: Firing | null }[] = [];
   const reads: string[] = [];
   const store = {
-    readTask: async (id: string) => (reads.push(id), stored),
+    readTask: async (id: string) => {
+      reads.push(id);
+      if (stored instanceof Error) throw stored;
+      return stored;
+    },
     transition: async (_fence: unknown, prev: { firing: Firing }, next: Firing | null) => (moves.push({ prev: prev.firing, next }), 'ok'),
     transitionMany: async (_fence: unknown, items: { prev: { firing: Firing }; next: Firing | null }[]) => items.map((i) => (moves.push({ prev: i.prev.firing, next: i.next }), 'ok')),
   };
@@ -69,5 +73,18 @@ describe('a firing that reaches the leader before its task does', () => {
     gone.s.work.firings.add(K.firingId('3', FIRING.scheduledMs));
     await new FiringRepairs(gone.s).repair();
     expect(gone.moves.map((m) => m.next)).to.deep.equal([null]);
+  });
+
+  it('is left as it is while etcd cannot say whether the task exists, and looked at again', async () => {
+    const down = () => leader(new Error('etcd unavailable'));
+    const keeper = down();
+    await new ReplicaKeeper(keeper.s).keep(['3']);
+    expect(keeper.moves).to.deep.equal([]);
+
+    const repair = down();
+    repair.s.work.firings.add(K.firingId('3', FIRING.scheduledMs));
+    await new FiringRepairs(repair.s).repair();
+    expect(repair.moves).to.deep.equal([]);
+    expect(repair.s.work.nextDue(), 'the repair due again').to.be.a('number');
   });
 });
