@@ -2,6 +2,7 @@ import { appendFileSync, closeSync, fsyncSync, openSync, readFileSync, renameSyn
 import { join } from 'node:path';
 import type { NodeFirings } from '../store/node-firings.js';
 import type { Firing } from '../domain/firing.js';
+import { sameFiring } from '../domain/firing-transitions.js';
 import type { Run, Task } from '../domain/task.js';
 import type { Clock } from '../domain/clock.js';
 import type { Logger } from '../log.js';
@@ -27,9 +28,21 @@ export const HOLD_MS = 5 * 60_000;
  * run record alone, when it is absent or says `lost` ('late'). 'already': this outcome was
  * committed before (a reply lost on the way); 'stale': another outcome is there. Throws what
  * etcd throws.
+ *
+ * The firing may also be this very attempt at a newer revision: the node's write of the pid
+ * applied although its reply was lost (etcd cut off just then; the node gave up making sure of it
+ * when its lease deadline passed). An attempt that ends for good is then completed at that
+ * revision; recorded late instead, its firing would stay behind for the leader to take as lost
+ * and run again.
  */
 export async function commitOutcome(store: NodeFirings, o: Outcome): Promise<OutcomeResult> {
   if ((await store.complete(o.nodeId, o.rev, o.firing, o.run, o.next)) === 'ok') return 'ok';
+  if (o.next === null) {
+    const now = await store.getFiring(o.firing.taskId, o.firing.scheduledMs, o.firing.replica);
+    if (now && now.modRevision !== o.rev && sameFiring({ ...now.firing, pid: undefined }, { ...o.firing, pid: undefined })) {
+      if ((await store.complete(o.nodeId, now.modRevision, o.firing, o.run, null)) === 'ok') return 'ok';
+    }
+  }
   const r = await store.recordLate(o.run);
   return r === 'ok' ? 'late' : r === 'same' ? 'already' : 'stale';
 }

@@ -16,6 +16,8 @@ import { tempDir } from '../support/tmp.js';
 class Etcd {
   up = false;
   firingRev = new Map<string, number>();
+  /** The firing as stored, where a test says (getFiring answers only for these). */
+  firingValue = new Map<string, Firing>();
   records = new Map<string, Run>();
   writes = 0;
   private check(): void {
@@ -29,6 +31,12 @@ class Etcd {
     this.records.set(run.id, run);
     this.writes++;
     return 'ok';
+  }
+  async getFiring(taskId: string, scheduledMs: number): Promise<{ firing: Firing; modRevision: number } | null> {
+    this.check();
+    const k = `${taskId}/${scheduledMs}`;
+    const firing = this.firingValue.get(k);
+    return firing && this.firingRev.has(k) ? { firing, modRevision: this.firingRev.get(k)! } : null;
   }
   async recordLate(run: Run): Promise<'ok' | 'stale' | 'same'> {
     this.check();
@@ -115,6 +123,29 @@ describe('outcome journal: outcomes etcd did not take are committed when it does
     await waitFor(() => j.size === 0, 'both settled', 5_000);
     expect(etcd.records.get(d.run.id)).to.include({ state: 'failed', exitCode: 5 });
     expect(etcd.records.get(e.run.id)).to.include({ state: 'succeeded', exitCode: 0 });
+    j.stop();
+  });
+
+  it('the node\'s own pid write applied although its reply was lost (the firing newer than the claim): completed at that revision, not left for the leader to take as lost', async () => {
+    const dir = tempDir('rota-journal-');
+    const etcd = new Etcd();
+    etcd.up = true;
+    const p = outcome('p', 3); // claimed at revision 7
+    const q = outcome('q', 4);
+    etcd.firingRev.set('p/1000', 9); // ...and the pid written at 9
+    etcd.firingValue.set('p/1000', { ...p.firing, pid: 4242 });
+    etcd.firingRev.set('q/1000', 9); // the leader took q back: another attempt there now
+    etcd.firingValue.set('q/1000', { ...q.firing, attempt: 2, node: 'n2', lease: 'M', pid: 77 });
+    etcd.records.set(q.run.id, { ...q.run, state: 'lost', exitCode: undefined });
+    const j = new OutcomeJournal(dir, etcd as unknown as NodeFirings, systemClock, silentLogger, new Metrics(), () => undefined);
+    j.start();
+    j.keep(p, null);
+    j.keep(q, null);
+    await waitFor(() => j.size === 0, 'both settled', 5_000);
+    expect(etcd.firingRev.has('p/1000'), 'p\'s firing completed').to.equal(false);
+    expect(etcd.records.get(p.run.id)).to.include({ state: 'failed', exitCode: 3 });
+    expect(etcd.firingRev.get('q/1000'), 'q\'s next attempt untouched').to.equal(9);
+    expect(etcd.records.get(q.run.id), 'q recorded late').to.include({ state: 'failed', exitCode: 4 });
     j.stop();
   });
 
