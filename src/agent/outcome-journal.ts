@@ -31,17 +31,15 @@ export const HOLD_MS = 5 * 60_000;
  *
  * The firing may also be this very attempt at a newer revision: the node's write of the pid
  * applied although its reply was lost (etcd cut off just then; the node gave up making sure of it
- * when its lease deadline passed). An attempt that ends for good is then completed at that
+ * when its lease deadline passed). The outcome (and its retry, if any) is then committed at that
  * revision; recorded late instead, its firing would stay behind for the leader to take as lost
  * and run again.
  */
 export async function commitOutcome(store: NodeFirings, o: Outcome): Promise<OutcomeResult> {
   if ((await store.complete(o.nodeId, o.rev, o.firing, o.run, o.next)) === 'ok') return 'ok';
-  if (o.next === null) {
-    const now = await store.getFiring(o.firing.taskId, o.firing.scheduledMs, o.firing.replica);
-    if (now && now.modRevision !== o.rev && sameFiring({ ...now.firing, pid: undefined }, { ...o.firing, pid: undefined })) {
-      if ((await store.complete(o.nodeId, now.modRevision, o.firing, o.run, null)) === 'ok') return 'ok';
-    }
+  const now = await store.getFiring(o.firing.taskId, o.firing.scheduledMs, o.firing.replica);
+  if (now && now.modRevision !== o.rev && sameFiring({ ...now.firing, pid: undefined }, { ...o.firing, pid: undefined })) {
+    if ((await store.complete(o.nodeId, now.modRevision, o.firing, o.run, o.next)) === 'ok') return 'ok';
   }
   const r = await store.recordLate(o.run);
   return r === 'ok' ? 'late' : r === 'same' ? 'already' : 'stale';

@@ -11,6 +11,8 @@ import { SharedParts } from './shared-parts.js';
 const shared = new SharedParts();
 
 
+const MAX_DELETED_TASKS = 100_000;
+
 /**
  * The leader's picture of the cluster, fed only by watch snapshots and events. Firings are
  * indexed per task (overlap) and per node (load, lost incarnations).
@@ -23,6 +25,11 @@ export class ClusterView {
   firings = new Map<string, Versioned<Firing>>();
   nodes = new Map<string, Versioned<NodeRecord>>();
   triggers = new Map<string, Versioned<string>>();
+  /**
+   * Tasks the tasks watch said were deleted (ids are never reused): their firings are a deleted
+   * task's without asking etcd (LeaderState.task). Bounded: past the bound, etcd is asked.
+   */
+  readonly deletedTasks = new Set<string>();
 
   /**
    * Never goes back in time: the leader writes some keys itself (cursors) and records the
@@ -76,6 +83,10 @@ export class ClusterView {
 
   apply(which: keyof typeof ClusterView.sources, ev: KvEvent): string {
     const s = ClusterView.sources[which];
+    if (which === 'tasks' && ev.type === 'delete') {
+      if (this.deletedTasks.size >= MAX_DELETED_TASKS) this.deletedTasks.clear();
+      this.deletedTasks.add(ev.key.slice(s.prefix.length));
+    }
     if (which !== 'firings') return ClusterView.apply(this[which] as Map<string, Versioned<unknown>>, ev, s.prefix, s.parse);
     const key = ev.key.slice(s.prefix.length);
     const before = this.firings.get(key)?.value;

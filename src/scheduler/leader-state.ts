@@ -154,11 +154,12 @@ export class LeaderState {
    * The task to judge its firings by: the view's, or etcd's while the view has none. Tasks and
    * firings (and triggers) arrive on separate watches, so a firing a trigger wrote right after its
    * task was created can reach the leader before the task does; only a task etcd does not hold
-   * either is gone. `seen` (per step) asks etcd once per task.
+   * either is gone (or one whose deletion the watch delivered: no read). `seen` (per step) asks
+   * etcd once per task.
    */
   async task(id: string, seen?: Map<string, Promise<Task | undefined>>): Promise<Task | undefined> {
     const held = this.view.tasks.get(id)?.value;
-    if (held) return held;
+    if (held || this.view.deletedTasks.has(id)) return held;
     let read = seen?.get(id);
     if (!read) {
       read = this.store.readTask(id).then((t) => t ?? undefined);

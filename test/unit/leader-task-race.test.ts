@@ -75,7 +75,7 @@ describe('a firing that reaches the leader before its task does', () => {
     expect(gone.moves.map((m) => m.next)).to.deep.equal([null]);
   });
 
-  it('is left as it is while etcd cannot say whether the task exists, and looked at again', async () => {
+  it("is left as it is while etcd cannot say whether the task exists (the repair looks at it again; the keeper at the task's or the firing's next event)", async () => {
     const down = () => leader(new Error('etcd unavailable'));
     const keeper = down();
     await new ReplicaKeeper(keeper.s).keep(['3']);
@@ -86,5 +86,13 @@ describe('a firing that reaches the leader before its task does', () => {
     await new FiringRepairs(repair.s).repair();
     expect(repair.moves).to.deep.equal([]);
     expect(repair.s.work.nextDue(), 'the repair due again').to.be.a('number');
+  });
+
+  it('is a deleted task\'s without asking etcd when the tasks watch delivered the deletion', async () => {
+    const gone = leader(new Error('etcd must not be asked'));
+    gone.s.view.apply('tasks', { type: 'delete', key: K.task('3'), value: '', modRevision: 12, createRevision: 0, lease: '0' });
+    await new ReplicaKeeper(gone.s).keep(['3']);
+    expect(gone.reads).to.deep.equal([]);
+    expect(gone.moves.map((m) => m.next)).to.deep.equal([null]);
   });
 });

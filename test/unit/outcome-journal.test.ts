@@ -23,11 +23,14 @@ class Etcd {
   private check(): void {
     if (!this.up) throw new Error('etcdserver: request timed out');
   }
-  async complete(_node: string, rev: number, f: Firing, run: Run): Promise<'ok' | 'stale'> {
+  /** What an outcome put back in its firing's place (a retry). */
+  nexts = new Map<string, Firing>();
+  async complete(_node: string, rev: number, f: Firing, run: Run, next: Firing | null = null): Promise<'ok' | 'stale'> {
     this.check();
     const k = `${f.taskId}/${f.scheduledMs}`;
     if (this.firingRev.get(k) !== rev) return 'stale';
     this.firingRev.delete(k);
+    if (next) this.nexts.set(k, next);
     this.records.set(run.id, run);
     this.writes++;
     return 'ok';
@@ -146,6 +149,24 @@ describe('outcome journal: outcomes etcd did not take are committed when it does
     expect(etcd.records.get(p.run.id)).to.include({ state: 'failed', exitCode: 3 });
     expect(etcd.firingRev.get('q/1000'), 'q\'s next attempt untouched').to.equal(9);
     expect(etcd.records.get(q.run.id), 'q recorded late').to.include({ state: 'failed', exitCode: 4 });
+    j.stop();
+  });
+
+  it('...and so is one with a retry to follow: the retry goes in at that revision', async () => {
+    const dir = tempDir('rota-journal-');
+    const etcd = new Etcd();
+    etcd.up = true;
+    const r = outcome('r', 2);
+    const retry: Firing = { ...r.firing, attempt: 2, state: 'retry-wait', node: undefined, lease: undefined, dueMs: 5000 };
+    const o = { ...r, next: retry };
+    etcd.firingRev.set('r/1000', 9);
+    etcd.firingValue.set('r/1000', { ...r.firing, pid: 99 });
+    const j = new OutcomeJournal(dir, etcd as unknown as NodeFirings, systemClock, silentLogger, new Metrics(), () => undefined);
+    j.start();
+    j.keep(o, null);
+    await waitFor(() => j.size === 0, 'settled', 5_000);
+    expect(etcd.records.get(r.run.id)).to.include({ state: 'failed', exitCode: 2 });
+    expect(etcd.nexts.get('r/1000'), 'the retry written').to.include({ attempt: 2, state: 'retry-wait' });
     j.stop();
   });
 
