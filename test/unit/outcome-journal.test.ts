@@ -58,6 +58,15 @@ const outcome = (taskId: string, exitCode: number): Outcome => {
   return { nodeId: 'n1', rev: 7, firing, run, next: null };
 };
 
+/** A journal on an etcd that is up: keeps these outcomes and waits until each is settled. */
+async function settleAll(etcd: Etcd, outcomes: Outcome[]): Promise<void> {
+  const j = new OutcomeJournal(tempDir('rota-journal-'), etcd as unknown as NodeFirings, systemClock, silentLogger, new Metrics(), () => undefined);
+  j.start();
+  for (const o of outcomes) j.keep(o, null);
+  await waitFor(() => j.size === 0, 'every outcome settled', 5_000);
+  j.stop();
+}
+
 describe('outcome journal: outcomes etcd did not take are committed when it does, once, across a restart', function () {
   this.timeout(20_000);
 
@@ -112,25 +121,18 @@ describe('outcome journal: outcomes etcd did not take are committed when it does
   });
 
   it('the leader took the firing back meanwhile (attempt written lost): the run record says what really happened; a real outcome there already is not overwritten', async () => {
-    const dir = tempDir('rota-journal-');
     const etcd = new Etcd();
     etcd.up = true;
     const d = outcome('d', 5);
     const e = outcome('e', 6);
     etcd.records.set(d.run.id, { ...d.run, state: 'lost', exitCode: undefined });
     etcd.records.set(e.run.id, { ...e.run, state: 'succeeded', exitCode: 0 });
-    const j = new OutcomeJournal(dir, etcd as unknown as NodeFirings, systemClock, silentLogger, new Metrics(), () => undefined);
-    j.start();
-    j.keep(d, null);
-    j.keep(e, null);
-    await waitFor(() => j.size === 0, 'both settled', 5_000);
+    await settleAll(etcd, [d, e]);
     expect(etcd.records.get(d.run.id)).to.include({ state: 'failed', exitCode: 5 });
     expect(etcd.records.get(e.run.id)).to.include({ state: 'succeeded', exitCode: 0 });
-    j.stop();
   });
 
   it('the node\'s own pid write applied although its reply was lost (the firing newer than the claim): completed at that revision, not left for the leader to take as lost', async () => {
-    const dir = tempDir('rota-journal-');
     const etcd = new Etcd();
     etcd.up = true;
     const p = outcome('p', 3); // claimed at revision 7
@@ -140,20 +142,14 @@ describe('outcome journal: outcomes etcd did not take are committed when it does
     etcd.firingRev.set('q/1000', 9); // the leader took q back: another attempt there now
     etcd.firingValue.set('q/1000', { ...q.firing, attempt: 2, node: 'n2', lease: 'M', pid: 77 });
     etcd.records.set(q.run.id, { ...q.run, state: 'lost', exitCode: undefined });
-    const j = new OutcomeJournal(dir, etcd as unknown as NodeFirings, systemClock, silentLogger, new Metrics(), () => undefined);
-    j.start();
-    j.keep(p, null);
-    j.keep(q, null);
-    await waitFor(() => j.size === 0, 'both settled', 5_000);
+    await settleAll(etcd, [p, q]);
     expect(etcd.firingRev.has('p/1000'), 'p\'s firing completed').to.equal(false);
     expect(etcd.records.get(p.run.id)).to.include({ state: 'failed', exitCode: 3 });
     expect(etcd.firingRev.get('q/1000'), 'q\'s next attempt untouched').to.equal(9);
     expect(etcd.records.get(q.run.id), 'q recorded late').to.include({ state: 'failed', exitCode: 4 });
-    j.stop();
   });
 
   it('...and so is one with a retry to follow: the retry goes in at that revision', async () => {
-    const dir = tempDir('rota-journal-');
     const etcd = new Etcd();
     etcd.up = true;
     const r = outcome('r', 2);
@@ -161,13 +157,9 @@ describe('outcome journal: outcomes etcd did not take are committed when it does
     const o = { ...r, next: retry };
     etcd.firingRev.set('r/1000', 9);
     etcd.firingValue.set('r/1000', { ...r.firing, pid: 99 });
-    const j = new OutcomeJournal(dir, etcd as unknown as NodeFirings, systemClock, silentLogger, new Metrics(), () => undefined);
-    j.start();
-    j.keep(o, null);
-    await waitFor(() => j.size === 0, 'settled', 5_000);
+    await settleAll(etcd, [o]);
     expect(etcd.records.get(r.run.id)).to.include({ state: 'failed', exitCode: 2 });
     expect(etcd.nexts.get('r/1000'), 'the retry written').to.include({ attempt: 2, state: 'retry-wait' });
-    j.stop();
   });
 
   it('an outcome committed although its reply was lost (journalled all the same) is not written twice, and its follow-ups still happen', async () => {
