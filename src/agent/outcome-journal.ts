@@ -2,7 +2,7 @@ import { appendFileSync, closeSync, fsyncSync, openSync, readFileSync, renameSyn
 import { join } from 'node:path';
 import type { NodeFirings } from '../store/node-firings.js';
 import type { Firing } from '../domain/firing.js';
-import { sameFiring } from '../domain/firing-transitions.js';
+import { sameClaim } from '../domain/firing-transitions.js';
 import type { Run, Task } from '../domain/task.js';
 import type { Clock } from '../domain/clock.js';
 import type { Logger } from '../log.js';
@@ -38,7 +38,7 @@ export const HOLD_MS = 5 * 60_000;
 export async function commitOutcome(store: NodeFirings, o: Outcome): Promise<OutcomeResult> {
   if ((await store.complete(o.nodeId, o.rev, o.firing, o.run, o.next)) === 'ok') return 'ok';
   const now = await store.getFiring(o.firing.taskId, o.firing.scheduledMs, o.firing.replica);
-  if (now && now.modRevision !== o.rev && sameFiring({ ...now.firing, pid: undefined }, { ...o.firing, pid: undefined })) {
+  if (now && now.modRevision !== o.rev && sameClaim(now.firing, o.firing)) {
     if ((await store.complete(o.nodeId, now.modRevision, o.firing, o.run, o.next)) === 'ok') return 'ok';
   }
   const r = await store.recordLate(o.run);

@@ -52,6 +52,15 @@ export function sameFiring(a: Firing, b: Firing): boolean {
 }
 
 /**
+ * Whether the stored firing is still the attempt a node claimed, its pid aside: the node's own
+ * pid write is the one change a firing goes through without changing hands or state (an
+ * outcome's commit may find it applied although its reply was lost).
+ */
+export function sameClaim(stored: Firing, claimed: Firing): boolean {
+  return sameFiring({ ...stored, pid: undefined }, { ...claimed, pid: undefined });
+}
+
+/**
  * Why a node stopped a run: 'operator' | 'stop' | 'replace' end it as killed; 'restart' too, and
  * a daemon replica then starts again at once (an operator's restart of one replica); 'drain' hands the
  * firing back to be placed elsewhere; 'shutdown' and 'lease-lost' commit nothing (the leader

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { afterRun, type AttemptEnd } from '../../src/domain/firing-transitions.js';
+import { afterRun, sameClaim, type AttemptEnd } from '../../src/domain/firing-transitions.js';
 import type { Firing } from '../../src/domain/firing.js';
 import { DEFAULT_POLICIES, type Task } from '../../src/domain/task.js';
 import { T0, aTask } from '../support/task.js';
@@ -43,5 +43,15 @@ describe('afterRun: what a node does with a firing whose attempt has ended', () 
     const calm = afterRun(running, daemon, end({ upMs: 3_600_000, quickExits: 5 }));
     expect(calm.kind === 'restart' && calm.quickExits).to.equal(0);
     expect(quick.kind === 'restart' && calm.kind === 'restart' && quick.delayMs > calm.delayMs).to.equal(true);
+  });
+});
+
+describe('sameClaim: whether a stored firing is still the attempt a node claimed', () => {
+  it('its pid aside, yes; any other change (hands, attempt, state, start) means it is not', () => {
+    expect(sameClaim({ ...running, pid: 4242 }, running), 'the node\'s own pid write').to.equal(true);
+    expect(sameClaim(running, { ...running, pid: 7 })).to.equal(true);
+    for (const other of [{ node: 'n2', lease: 'M' }, { attempt: 2 }, { state: 'retry-wait' as const }, { startedMs: NOW + 1 }]) {
+      expect(sameClaim({ ...running, ...other, pid: 4242 }, running), JSON.stringify(other)).to.equal(false);
+    }
   });
 });
